@@ -1,0 +1,158 @@
+"""The exceptions of jupyter-codemode, one root and one family per layer.
+
+    CodemodeError
+    ├── ConfigError                  a config file or value is wrong (path, server, field)
+    ├── ServerError                  an MCP server could not be used (server)
+    │   ├── ServerConnectError       it would not start or finish the handshake
+    │   └── ServerCrashedError       it died or closed the connection mid-session
+    ├── ToolCallError                one tool call failed (server, tool, code)
+    │   ├── UnknownToolError         no such tool (or server) in this session
+    │   ├── InvalidArgumentsError    the arguments do not fit the tool's input schema
+    │   ├── ToolTimeoutError         no answer within the call's timeout
+    │   └── UpstreamError            the server answered with an error
+    └── SandboxError                 the worker process failed (code)
+        ├── WorkerCrashedError       it died; its state is lost
+        ├── CellTimeoutError         a cell ran past its time limit
+        └── ChannelError             it sent a frame the host refuses
+
+Every error carries its context as attributes and builds its one-line message from them.
+`code` is the stable, documented name of the condition that cell code sees on `ToolError`.
+This module imports nothing outside the standard library: the worker side never imports it,
+but `import codemode` does.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChannelError",
+    "CellTimeoutError",
+    "CodemodeError",
+    "ConfigError",
+    "InvalidArgumentsError",
+    "SandboxError",
+    "ServerConnectError",
+    "ServerCrashedError",
+    "ServerError",
+    "ToolCallError",
+    "ToolTimeoutError",
+    "UnknownToolError",
+    "UpstreamError",
+    "WorkerCrashedError",
+]
+
+
+class CodemodeError(Exception):
+    """The root of every error this package raises on purpose."""
+
+    code: str = "ERROR"
+
+
+class ConfigError(CodemodeError):
+    """A config file, or a value in it, is wrong."""
+
+    code = "CONFIG"
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: str | None = None,
+        server: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.path = path
+        self.server = server
+        self.field = field
+        where = []
+        if path:
+            where.append(str(path))
+        if server:
+            where.append(f"server {server!r}")
+        if field:
+            where.append(f"field {field!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {problem}" if prefix else problem)
+
+
+class ServerError(CodemodeError):
+    """An MCP server could not be used."""
+
+    code = "SERVER"
+
+    def __init__(self, server: str, problem: str) -> None:
+        self.server = server
+        self.problem = problem
+        super().__init__(f"MCP server {server!r}: {problem}")
+
+
+class ServerConnectError(ServerError):
+    """The server would not start, or did not finish the handshake."""
+
+    code = "SERVER_CONNECT"
+
+
+class ServerCrashedError(ServerError):
+    """The server died or closed the connection during the session."""
+
+    code = "SERVER_CRASHED"
+
+
+class ToolCallError(CodemodeError):
+    """One tool call failed."""
+
+    code = "TOOL_ERROR"
+
+    def __init__(self, server: str, tool: str, problem: str) -> None:
+        self.server = server
+        self.tool = tool
+        self.problem = problem
+        super().__init__(f"{server}.{tool}: {problem}")
+
+
+class UnknownToolError(ToolCallError):
+    """The session has no such tool, or no such server."""
+
+    code = "UNKNOWN_TOOL"
+
+
+class InvalidArgumentsError(ToolCallError):
+    """The arguments do not fit the tool's input schema."""
+
+    code = "INVALID_ARGUMENTS"
+
+
+class ToolTimeoutError(ToolCallError):
+    """The server did not answer within the call's timeout."""
+
+    code = "TIMEOUT"
+
+
+class UpstreamError(ToolCallError):
+    """The server answered the call with an error (a tool error or a protocol error)."""
+
+    code = "UPSTREAM_ERROR"
+
+
+class SandboxError(CodemodeError):
+    """The sandbox worker failed."""
+
+    code = "SANDBOX"
+
+
+class WorkerCrashedError(SandboxError):
+    """The worker process died; the variables of earlier cells are lost."""
+
+    code = "SANDBOX_CRASHED"
+
+
+class CellTimeoutError(SandboxError):
+    """A cell ran past its time limit."""
+
+    code = "TIMEOUT"
+
+
+class ChannelError(SandboxError):
+    """The worker sent a frame the host refuses (too large, not JSON, unknown shape)."""
+
+    code = "CHANNEL"
