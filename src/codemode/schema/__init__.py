@@ -1,0 +1,50 @@
+"""JSON Schema ⇄ Python: MCP tools as names, types, signatures, checks and stub text.
+
+Pure functions, no I/O, standard library only: the sandbox worker imports this package on
+every start, so it must never pull in pydantic, mcp, `typing` or `inspect` at import time
+(`signature()` imports `inspect` when called).
+
+- `ToolDef`: one MCP tool as the server listed it.
+- `to_identifier`, `NameMap`: MCP names <-> unique Python identifiers, reversibly.
+- `annotation`, `parameters`, `Param`, `NO_DEFAULT`, `signature`: schemas as Python types.
+- `check_arguments`, `drop_unset`: a call's arguments against the input schema.
+- `stub`, `server_stub`, `types_stub`, `signature_line`: `.pyi`-style text for readers.
+- `is_wrapped_output`, `unwrap_structured`, `return_annotation`: the structured result's shape.
+"""
+
+from __future__ import annotations
+
+from codemode.schema._names import NameMap, to_identifier
+from codemode.schema._stubs import server_stub, signature_line, stub, types_stub
+from codemode.schema._tooldef import ToolDef
+from codemode.schema._types import (
+    NO_DEFAULT,
+    Param,
+    annotation,
+    is_wrapped_output,
+    parameters,
+    return_annotation,
+    signature,
+    unwrap_structured,
+)
+from codemode.schema._validate import check_arguments, drop_unset
+
+__all__ = [
+    "NO_DEFAULT",
+    "NameMap",
+    "Param",
+    "ToolDef",
+    "annotation",
+    "check_arguments",
+    "drop_unset",
+    "is_wrapped_output",
+    "parameters",
+    "return_annotation",
+    "server_stub",
+    "signature",
+    "signature_line",
+    "stub",
+    "to_identifier",
+    "types_stub",
+    "unwrap_structured",
+]
