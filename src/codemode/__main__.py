@@ -1,0 +1,5 @@
+import sys
+
+from codemode.cli import main
+
+sys.exit(main())

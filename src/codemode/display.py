@@ -1,0 +1,71 @@
+"""Small display objects for the faces: tables of servers and tools, search results.
+
+Each renders as static HTML and as plain text; none holds any state of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from codemode.hub import ServerState
+from codemode.session import ApiTool
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f'<th style="text-align:left">{escape(h)}</th>' for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td style="text-align:left;vertical-align:top">{cell}</td>' for cell in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [headers, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ServerTable:
+    """`%codemode servers`: each server, its transport, status and number of tools."""
+
+    servers: Sequence[tuple[str, ServerState]]  # (Python name, state)
+
+    def _rows(self) -> list[list[str]]:
+        rows = []
+        for key, state in self.servers:
+            status = state.status if not state.error else f"{state.status}: {state.error.splitlines()[0]}"
+            rows.append([key, state.name, state.transport, status, str(len(state.tools))])
+        return rows
+
+    _HEADERS = ("name", "config name", "transport", "status", "tools")
+
+    def _repr_html_(self) -> str:
+        return _table(self._HEADERS, [[escape(c) for c in row] for row in self._rows()])
+
+    def __repr__(self) -> str:
+        return _text_table(self._HEADERS, self._rows())
+
+
+@dataclass(frozen=True)
+class ToolList:
+    """`%codemode tools` and `search`: each tool as a Python signature and its summary."""
+
+    tools: Sequence[ApiTool]
+    empty: str = "no tools"
+
+    def _repr_html_(self) -> str:
+        if not self.tools:
+            return f"<p>{escape(self.empty)}</p>"
+        rows = [[f"<code>{escape(t.server)}.{escape(t.signature)}</code>", escape(t.summary)] for t in self.tools]
+        return _table(("tool", "summary"), rows)
+
+    def __repr__(self) -> str:
+        if not self.tools:
+            return self.empty
+        return "\n".join(f"{t.server}.{t.signature}\n    {t.summary}" if t.summary else f"{t.server}.{t.signature}"
+                         for t in self.tools)

@@ -1,0 +1,309 @@
+"""The MCP client side: one `Client` per configured server, all on the hub's event loop.
+
+Invariants:
+- Each server's `Client` is entered and exited by one long-lived task (`_hold`), because
+  anyio cancel scopes belong to the task that opened them; calls from any task on the loop
+  then share the session. Closing the hub lets every `_hold` leave its context normally, so
+  the SDK's stdio shutdown (close stdin, wait, terminate the tree) runs for every server.
+- Servers connect in parallel; one that fails is reported (with the last lines of its
+  stderr) and the others are still usable.
+- Every call is bounded by a timeout. Progress notifications reach the call that asked for
+  them; log notifications reach the calls in flight on that server (all of them: a
+  notification does not say which request it belongs to), or the server's own log.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import IO, Any, Literal
+
+import anyio
+import anyio.to_thread
+import httpx2
+from anyio.abc import TaskStatus
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp_types import LoggingMessageNotificationParams
+
+from codemode.config import Config, HttpServer, ServerConfig, StdioServer
+from codemode.errors import ServerConnectError, ServerCrashedError, ToolCallError, UnknownToolError, UpstreamError
+from codemode.hub._results import error_text, map_call_error, result_payload, wire
+from codemode.schema import ToolDef
+
+# Logging, roots and sampling are deprecated in the 2026 protocol era; the SDK warns on use
+# of the deprecated surfaces, and such a warning must never land in a notebook cell.
+warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
+
+# A first `npx` run or a cold Python server (the SDK import alone is ~1.2 s) can be slow.
+CONNECT_TIMEOUT = 60.0
+# Guards against a server that never ends its tools/list pagination.
+MAX_TOOL_PAGES = 1000
+_STDERR_TAIL = 2000
+_SERVER_LOG_LINES = 200
+
+Status = Literal["connecting", "connected", "failed", "crashed", "closed"]
+
+
+@dataclass
+class LogRecord:
+    """One `notifications/message` from a server."""
+
+    server: str
+    level: str
+    data: Any
+    logger: str | None = None
+
+
+@dataclass
+class CallResult:
+    """What one tool call gave back, ready for the trace and for the worker."""
+
+    ok: bool
+    payload: dict[str, Any] | None = None  # worker-side value, see _results.result_payload
+    error: ToolCallError | ServerCrashedError | None = None
+    result_bytes: int = 0
+    wire_result: dict[str, Any] | None = None
+
+
+@dataclass
+class ServerState:
+    """A configured server: how it is reached and what it offers."""
+
+    name: str
+    transport: str
+    status: Status = "connecting"
+    tools: list[ToolDef] = field(default_factory=list)
+    wire_tools: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    protocol_version: str | None = None
+    server_version: str | None = None
+    instructions: str | None = None
+    connect_seconds: float = 0.0
+    log: deque[LogRecord] = field(default_factory=lambda: deque(maxlen=_SERVER_LOG_LINES))
+
+    def tool(self, name: str) -> ToolDef | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+
+@dataclass
+class _Link:
+    state: ServerState
+    config: ServerConfig
+    client: Client | None = None
+    errlog: IO[str] | None = None
+    stop: anyio.Event = field(default_factory=anyio.Event)
+    finished: anyio.Event = field(default_factory=anyio.Event)
+    inflight: list[Callable[[LogRecord], None]] = field(default_factory=list)
+
+
+class Hub:
+    """The MCP servers of one session. Run `serve` as a task; call `call` from any task."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._links: dict[str, _Link] = {}
+        for name, server in config.enabled().items():
+            transport = "stdio" if isinstance(server, StdioServer) else "http"
+            self._links[name] = _Link(ServerState(name, transport), server)
+
+    @property
+    def servers(self) -> dict[str, ServerState]:
+        return {name: link.state for name, link in self._links.items()}
+
+    async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Connect every server in parallel, report started, and hold them until `aclose`."""
+        async with anyio.create_task_group() as tg:
+            ready = [anyio.Event() for _ in self._links]
+            for event, link in zip(ready, self._links.values()):
+                tg.start_soon(self._hold, link, event, name=f"codemode-server-{link.state.name}")
+            tg.start_soon(_warm_validator, name="codemode-warm-jsonschema")
+            for event in ready:
+                await event.wait()
+            task_status.started()
+
+    async def aclose(self) -> None:
+        """Disconnect every server (bounded by the SDK's own shutdown timeouts)."""
+        for link in self._links.values():
+            link.stop.set()
+        for link in self._links.values():
+            await link.finished.wait()
+
+    async def _hold(self, link: _Link, ready: anyio.Event) -> None:
+        state = link.state
+        started = time.perf_counter()
+        # The connect deadline is lifted once connected. (A `fail_after` around the enter
+        # alone would be exited before the Client's own task group: anyio forbids that.)
+        scope = anyio.CancelScope(deadline=anyio.current_time() + CONNECT_TIMEOUT)
+        try:
+            with scope:
+                await self._connect_and_hold(link, ready, started, scope)
+            if scope.cancelled_caught and state.status == "connecting":
+                raise TimeoutError
+        except Exception as exc:  # noqa: BLE001 - boundary: one server's failure is reported, not raised
+            state.error = _connect_problem(exc, link)
+            state.status = "failed" if state.status == "connecting" else "crashed"
+        finally:
+            if state.status == "connected":
+                state.status = "closed"
+            link.client = None
+            ready.set()
+            link.finished.set()
+            if link.errlog is not None:
+                link.errlog.close()
+
+    async def _connect_and_hold(self, link: _Link, ready: anyio.Event, started: float, scope: anyio.CancelScope) -> None:
+        state = link.state
+        async with AsyncExitStack() as stack:
+            link.client = await stack.enter_async_context(self._client(link, stack))
+            await self._list_tools(link)
+            scope.deadline = math.inf
+            client = link.client
+            state.protocol_version = client.protocol_version
+            info = client.server_info
+            state.server_version = f"{info.name} {info.version}".strip() if info else None
+            state.instructions = client.instructions
+            state.connect_seconds = time.perf_counter() - started
+            state.status = "connected"
+            ready.set()
+            await link.stop.wait()
+
+    def _client(self, link: _Link, stack: AsyncExitStack) -> Client:
+        config = link.config
+        name = link.state.name
+
+        async def on_log(params: LoggingMessageNotificationParams) -> None:
+            record = LogRecord(name, str(params.level), params.data, params.logger)
+            link.state.log.append(record)
+            for deliver in link.inflight:
+                deliver(record)
+
+        if isinstance(config, StdioServer):
+            link.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+            params = StdioServerParameters(command=config.command, args=config.args, env=config.env or None, cwd=config.cwd)
+            transport: Any = stdio_client(params, errlog=link.errlog)
+        else:
+            assert isinstance(config, HttpServer)
+            http = httpx2.AsyncClient(headers=config.headers, timeout=httpx2.Timeout(30.0, read=300.0))
+            stack.push_async_callback(http.aclose)
+            transport = streamable_http_client(config.url, http_client=http)
+        return Client(transport, mode=config.mode, logging_callback=on_log, log_level="info")
+
+    async def _list_tools(self, link: _Link) -> None:
+        assert link.client is not None
+        tools, wire_tools, cursor = [], [], None
+        for _ in range(MAX_TOOL_PAGES):
+            page = await link.client.list_tools(cursor=cursor)
+            for tool in page.tools:
+                wire_tools.append(wire(tool))
+                annotations = tool.annotations.model_dump(by_alias=True, exclude_none=True) if tool.annotations else {}
+                tools.append(ToolDef(
+                    server=link.state.name,
+                    name=tool.name,
+                    description=tool.description or "",
+                    input_schema=dict(tool.input_schema or {"type": "object"}),
+                    output_schema=dict(tool.output_schema) if tool.output_schema else None,
+                    annotations=annotations,
+                    title=tool.title,
+                ))
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        link.state.tools, link.state.wire_tools = tools, wire_tools
+
+    async def call(
+        self,
+        server: str,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[float, float | None, str | None], None] | None = None,
+        on_log: Callable[[LogRecord], None] | None = None,
+    ) -> CallResult:
+        """Call one tool by its MCP name. Failures come back in the result, never raised."""
+        link = self._links.get(server)
+        if link is None:
+            return CallResult(False, error=UnknownToolError(server, tool, f"no server {server!r} in this session"))
+        if link.client is None or link.state.status != "connected":
+            problem = link.state.error or f"the server is {link.state.status}"
+            return CallResult(False, error=ServerCrashedError(server, problem))
+        timeout = timeout if timeout is not None else (link.config.timeout or self.config.call_timeout)
+        progress_cb = None
+        if on_progress is not None:
+            async def progress_cb(progress: float, total: float | None, message: str | None) -> None:
+                on_progress(progress, total, message)
+        if on_log is not None:
+            link.inflight.append(on_log)
+        try:
+            with anyio.fail_after(timeout + 1.0):  # the SDK's own timeout answers first
+                result = await link.client.call_tool(tool, arguments, read_timeout_seconds=timeout,
+                                                     progress_callback=progress_cb)
+        except Exception as exc:  # noqa: BLE001 - mapped to our errors at this boundary
+            error = map_call_error(exc, server, tool, timeout)
+            if isinstance(error, ServerCrashedError):
+                link.state.status = "crashed"
+                link.state.error = error.problem + _stderr_tail(link)
+            return CallResult(False, error=error)
+        finally:
+            if on_log is not None:
+                link.inflight.remove(on_log)
+        wire_result = wire(result)
+        size = len(_compact(wire_result))
+        if result.is_error:
+            return CallResult(False, error=UpstreamError(server, tool, error_text(result, tool)),
+                              result_bytes=size, wire_result=wire_result)
+        return CallResult(True, payload=result_payload(result, link.state.tool(tool)),
+                          result_bytes=size, wire_result=wire_result)
+
+
+async def _warm_validator() -> None:
+    """Import jsonschema off the loop while servers connect.
+
+    The SDK validates structured results against `outputSchema` with jsonschema, imported
+    on the first such call; with the format checkers a Jupyter install brings, that import
+    took 1.3 s here, which would land on the first tool call of the first cell.
+    """
+    import importlib
+
+    await anyio.to_thread.run_sync(importlib.import_module, "jsonschema")
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _stderr_tail(link: _Link) -> str:
+    if link.errlog is None or link.errlog.closed:
+        return ""
+    try:
+        link.errlog.flush()
+        link.errlog.seek(0)
+        tail = link.errlog.read()[-_STDERR_TAIL:].strip()
+    except (OSError, ValueError):
+        return ""
+    return f"; its last error output:\n{tail}" if tail else ""
+
+
+def _connect_problem(exc: BaseException, link: _Link) -> str:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    if isinstance(exc, TimeoutError):
+        problem = f"did not finish connecting within {CONNECT_TIMEOUT:g} s"
+    elif isinstance(exc, FileNotFoundError):
+        problem = f"command not found: {getattr(link.config, 'command', '?')!r}; check the config's command and PATH"
+    elif isinstance(exc, ServerConnectError):
+        problem = exc.problem
+    else:
+        problem = f"could not connect ({type(exc).__name__}: {exc})".replace("()", "")
+    return problem + _stderr_tail(link)

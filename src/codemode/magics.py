@@ -1,0 +1,160 @@
+"""The notebook face: `%load_ext codemode`, `%codemode ...` and `%%codemode`.
+
+A pipeline in the jupysql manner: parse the line (IPython's magic_arguments), act through
+the one `Session`, show small display objects. User mistakes are `UsageError`s: one line,
+no traceback of this module. A cell whose code fails raises `CellFailed`, which IPython
+shows with the sandboxed code's own traceback (`_render_traceback_`), not ours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+from traitlets import Float, Unicode
+
+from codemode.config import load_config
+from codemode.display import ServerTable, ToolList
+from codemode.errors import CodemodeError
+from codemode.session import Event, Session
+from codemode.trace import RunReport
+
+_SUBCOMMANDS = "servers, tools [SERVER], search QUERY, reset"
+
+
+class CellFailed(Exception):
+    """The sandboxed code raised; shown as its own traceback."""
+
+    def __init__(self, report: RunReport) -> None:
+        error = report.error or {}
+        super().__init__(f"{error.get('type', 'Error')}: {error.get('message', '')}")
+        self.report = report
+
+    def _render_traceback_(self) -> list[str]:
+        error = self.report.error or {}
+        lines = (error.get("traceback") or "").rstrip("\n").splitlines()
+        code = f" [{error['code']}]" if error.get("code") and error.get("type") not in ("ToolError",) else ""
+        if not lines or not lines[-1].startswith(str(error.get("type", ""))):
+            lines.append(f"{error.get('type', 'Error')}: {error.get('message', '')}{code}")
+        return lines
+
+
+@magics_class
+class CodeModeMagics(Magics):
+    """Code mode for MCP in IPython. `c.CodeModeMagics.config_file` and `.timeout` are settable."""
+
+    config_file = Unicode("", help="An mcpServers JSON file; empty searches the usual places.").tag(config=True)
+    timeout = Float(0.0, help="Default seconds a %%codemode cell may run; 0 uses the config's.").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            try:
+                config = load_config(self.config_file or None)
+            except CodemodeError as exc:
+                raise UsageError(str(exc)) from None
+            self._session = Session(config)
+        if not self._session.started:
+            try:
+                self._session.start()
+            except CodemodeError as exc:
+                raise UsageError(str(exc)) from None
+            for name, state in self._session.servers.items():
+                if state.status != "connected":
+                    print(f"codemode: server {name!r} is {state.status}: {state.error}", file=sys.stderr)
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    @line_magic("codemode")
+    def codemode_line(self, line: str) -> Any:
+        """%codemode servers | tools [SERVER] | search QUERY | reset"""
+        words = shlex.split(line)
+        if not words:
+            raise UsageError(f"%codemode needs a subcommand: {_SUBCOMMANDS}")
+        command, rest = words[0], words[1:]
+        session = self.session
+        try:
+            if command == "servers" and not rest:
+                states = [(session.python_name(n) if s.status == "connected" else "-", s) for n, s in session.servers.items()]
+                return ServerTable(states)
+            if command == "tools" and len(rest) <= 1:
+                return ToolList(session.tools(rest[0] if rest else None))
+            if command == "search" and rest:
+                query = " ".join(rest)
+                return ToolList(session.search(query), empty=f"no tool matches {query!r}")
+            if command == "reset" and not rest:
+                session.reset()
+                print("codemode: a fresh worker is running; earlier variables are gone")
+                return None
+        except CodemodeError as exc:
+            raise UsageError(str(exc)) from None
+        raise UsageError(f"%codemode {line.strip()!s}: unknown subcommand or arguments; use one of: {_SUBCOMMANDS}")
+
+    @magic_arguments()
+    @argument("--timeout", type=float, default=None, help="Seconds the cell may run before it is interrupted.")
+    @argument("--servers", default=None, help="Comma-separated servers the cell may call (default: all).")
+    @argument("--out", default=None, help="Bind the cell's result (when it is JSON data) to this name.")
+    @cell_magic("codemode")
+    def codemode_cell(self, line: str, cell: str) -> None:
+        """Run the cell in the sandboxed worker, with the MCP servers' tools as Python objects."""
+        args = parse_argstring(self.codemode_cell, line)
+        if args.timeout is not None and args.timeout <= 0:
+            raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"--out needs a Python name, not {args.out!r}")
+        servers = [s.strip() for s in args.servers.split(",") if s.strip()] if args.servers else None
+        timeout = args.timeout or self.timeout or None
+        try:
+            report = self.session.run(cell, timeout=timeout, servers=servers, on_event=_print_streams)
+        except CodemodeError as exc:
+            raise UsageError(str(exc)) from None
+        report = dataclasses.replace(report, streams_shown=True)
+        if report.worker_restarted:
+            print("codemode: the previous worker was stopped; this cell runs in a fresh one "
+                  "(variables of earlier cells are gone)", file=sys.stderr)
+        if args.out is not None:
+            self._bind(args.out, report)
+        if report.error is not None:
+            if report.calls:
+                display(dataclasses.replace(report, error=None))
+            raise CellFailed(report)
+        if report.calls or report.result is not None:
+            display(report)
+
+    def _bind(self, name: str, report: RunReport) -> None:
+        if report.value_is_json:
+            self.shell.user_ns[name] = report.value
+        elif report.result is not None:
+            print(f"codemode: --out {name}: the result is not JSON data; nothing was bound", file=sys.stderr)
+
+
+def _print_streams(event: Event) -> None:
+    kind, data = event
+    if kind == "stdout":
+        sys.stdout.write(data)
+    elif kind == "stderr":
+        sys.stderr.write(data)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magics(CodeModeMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    magics = ipython.magics_manager.registry.get("CodeModeMagics")
+    if isinstance(magics, CodeModeMagics):
+        magics.close()

@@ -1,0 +1,23 @@
+"""The sandbox: a worker subprocess that runs cell code, and its host-side driver.
+
+`worker` (and the `_api` module cell code sees as `codemode`) run inside the worker process
+and import only the standard library. `Sandbox` is the host side; it is imported lazily here
+so that the worker's `import codemode.sandbox.worker` pulls in nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codemode.sandbox._host import CallRequest, CellOutcome, Sandbox
+
+__all__ = ["CallRequest", "CellOutcome", "Sandbox"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from codemode.sandbox import _host
+
+        return getattr(_host, name)
+    raise AttributeError(f"module 'codemode.sandbox' has no attribute {name!r}")

@@ -1,0 +1,199 @@
+"""What cell code sees as the module `codemode`, and the tool proxies it calls.
+
+Runs inside the worker: standard library only. A `Server` proxy holds one `Tool` per MCP
+tool as a plain attribute (fast lookup, `dir()` lists them). Calling a tool validates the
+keyword arguments against the tool's input schema here, before anything leaves the worker,
+then hands the call to the channel installed by the worker (`_channel`).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Protocol
+
+from codemode.schema import check_arguments, drop_unset
+
+__all__ = ["Audio", "Image", "Resource", "ResourceLink", "Server", "Tool", "ToolError", "servers"]
+
+
+class _Channel(Protocol):
+    def call(self, server: str, tool: str, arguments: dict[str, Any]) -> Any: ...
+
+    async def acall(self, server: str, tool: str, arguments: dict[str, Any]) -> Any: ...
+
+
+_channel: _Channel | None = None
+servers: dict[str, Server] = {}
+
+
+class ToolError(Exception):
+    """A tool call failed: refused by the host's policy, rejected by the server, or in error.
+
+    Attributes: `server` and `tool` (Python names), `code` (a stable name such as
+    INVALID_ARGUMENTS, UNKNOWN_TOOL, UPSTREAM_ERROR, TIMEOUT, SERVER_NOT_ALLOWED) and
+    `message`.
+    """
+
+    def __init__(self, message: str, *, server: str = "", tool: str = "", code: str = "UPSTREAM_ERROR") -> None:
+        super().__init__(message)
+        self.message = message
+        self.server = server
+        self.tool = tool
+        self.code = code
+
+    __module__ = "codemode"  # as cell code imports it
+
+    def __str__(self) -> str:
+        where = f"{self.server}.{self.tool}: " if self.server else ""
+        return f"{where}{self.message} [{self.code}]"
+
+
+class Image:
+    """An image a tool returned. `data` is the raw bytes; `mime_type` says what they are."""
+
+    def __init__(self, data_b64: str, mime_type: str) -> None:
+        self.data_b64 = data_b64
+        self.mime_type = mime_type
+
+    @property
+    def data(self) -> bytes:
+        return base64.b64decode(self.data_b64)
+
+    def __repr__(self) -> str:
+        return f"<Image {self.mime_type}, {len(self.data_b64) * 3 // 4} bytes>"
+
+
+class Audio(Image):
+    """Audio a tool returned, as bytes and a MIME type."""
+
+    def __repr__(self) -> str:
+        return f"<Audio {self.mime_type}, {len(self.data_b64) * 3 // 4} bytes>"
+
+
+class Resource:
+    """A resource embedded in a tool result: its `uri`, and `text` or `blob` (base64)."""
+
+    def __init__(self, uri: str, mime_type: str | None, text: str | None, blob: str | None) -> None:
+        self.uri = uri
+        self.mime_type = mime_type
+        self.text = text
+        self.blob = blob
+
+    def __repr__(self) -> str:
+        return f"<Resource {self.uri}>"
+
+
+class ResourceLink:
+    """A link to a resource that a tool returned instead of its contents."""
+
+    def __init__(self, uri: str, name: str, mime_type: str | None, description: str | None) -> None:
+        self.uri = uri
+        self.name = name
+        self.mime_type = mime_type
+        self.description = description
+
+    def __repr__(self) -> str:
+        return f"<ResourceLink {self.uri}>"
+
+
+def _content_block(block: dict[str, Any]) -> Any:
+    kind = block.get("type")
+    if kind == "text":
+        return block.get("text", "")
+    if kind == "image":
+        return Image(block.get("data", ""), block.get("mimeType", "application/octet-stream"))
+    if kind == "audio":
+        return Audio(block.get("data", ""), block.get("mimeType", "application/octet-stream"))
+    if kind == "resource_link":
+        return ResourceLink(block.get("uri", ""), block.get("name", ""), block.get("mimeType"), block.get("description"))
+    if kind == "resource":
+        res = block.get("resource") or {}
+        return Resource(res.get("uri", ""), res.get("mimeType"), res.get("text"), res.get("blob"))
+    return block
+
+
+def decode_value(payload: dict[str, Any]) -> Any:
+    """Turn a tool result sent by the host into plain Python data or content objects."""
+    if payload.get("kind") == "content":
+        items = [_content_block(block) for block in payload.get("blocks", [])]
+        return items[0] if len(items) == 1 else items
+    return payload.get("value")
+
+
+def encode_media(value: Any) -> dict[str, Any] | None:
+    """The result payload for a content object returned as a cell's value, else None."""
+    if isinstance(value, Image):
+        kind = "audio" if isinstance(value, Audio) else "image"
+        return {"kind": kind, "mimeType": value.mime_type, "data": value.data_b64}
+    return None
+
+
+class Tool:
+    """One MCP tool as a Python callable: `server.tool(arg=...)`, or `await server.tool.acall(...)`."""
+
+    def __init__(self, server: str, spec: dict[str, Any]) -> None:
+        self.server = server
+        self.name: str = spec["name"]
+        self.mcp_name: str = spec["mcp"]
+        self.schema: dict[str, Any] = spec.get("schema") or {"type": "object"}
+        self.signature_text: str = spec.get("signature", f"{self.name}(**kwargs)")
+        self.__doc__ = spec.get("doc") or None
+        # Python keyword → wire key, only where they differ (`from_` → `from`).
+        self._keys: dict[str, str] = spec.get("keys") or {}
+
+    def __repr__(self) -> str:
+        return f"<tool {self.server}.{self.signature_text}>"
+
+    def _arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if args:
+            raise ToolError(
+                f"call tools with keyword arguments: {self.server}.{self.signature_text}",
+                server=self.server,
+                tool=self.name,
+                code="INVALID_ARGUMENTS",
+            )
+        arguments = {self._keys.get(key, key): value for key, value in kwargs.items()}
+        arguments = drop_unset(arguments, self.schema)
+        problems = check_arguments(self.schema, arguments)
+        if problems:
+            raise ToolError("; ".join(problems), server=self.server, tool=self.name, code="INVALID_ARGUMENTS")
+        return arguments
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        arguments = self._arguments(args, kwargs)
+        assert _channel is not None, "the worker installs the channel before running cells"
+        return _channel.call(self.server, self.name, arguments)
+
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the tool without blocking the event loop, so `asyncio.gather` runs calls at once."""
+        arguments = self._arguments(args, kwargs)
+        assert _channel is not None, "the worker installs the channel before running cells"
+        return await _channel.acall(self.server, self.name, arguments)
+
+
+class Server:
+    """The tools of one MCP server, as attributes."""
+
+    def __init__(self, name: str, mcp_name: str, tools: list[Tool], description: str = "") -> None:
+        self.__name = name
+        self.__mcp_name = mcp_name
+        self.__description = description
+        for tool in tools:
+            setattr(self, tool.name, tool)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        import difflib
+
+        known = sorted(k for k, v in vars(self).items() if isinstance(v, Tool))
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; its tools: {', '.join(known)}"
+        raise AttributeError(f"server {self.__name!r} has no tool {name!r}{hint}")
+
+    def __dir__(self) -> list[str]:
+        return sorted(k for k, v in vars(self).items() if isinstance(v, Tool))
+
+    def __repr__(self) -> str:
+        count = len(self.__dir__())
+        return f"<server {self.__name} ({self.__mcp_name}): {count} tools>"

@@ -1,0 +1,379 @@
+"""The host side of the sandbox: spawns the worker, carries frames, enforces time.
+
+Runs on the hub's event loop (asyncio: the pipes are read with the loop's own pipe
+transports, so a tool call goes worker → loop → MCP session → loop → worker without an extra
+thread). Invariants:
+
+- Nothing the worker sends is trusted: every frame is length-capped before it is read, must
+  be a JSON object of a known shape, and a frame that is not ends the worker (ChannelError).
+- The host owns time. A cell past its timeout gets SIGINT (a KeyboardInterrupt in the cell,
+  state kept); if it has not finished after a grace period, the worker's process group is
+  killed and the outcome says the state was lost. The next `run` starts a fresh worker.
+- A worker never outlives its Sandbox: `aclose` (and a dying host's closed pipes) end it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codemode.sandbox._frames import HEADER, MAX_WORKER_FRAME, FrameError, body_length, decode, encode
+
+# After SIGINT, a cell gets this long to unwind before the worker is killed. A Python loop
+# or a sleep stops in milliseconds; a C-level loop never does (it ignores the signal).
+INTERRUPT_GRACE = 2.0
+# The worker imports only the standard library; a cold start is ~50 ms, so this is generous.
+START_TIMEOUT = 30.0
+_STDERR_TAIL = 4096
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[3]); "
+    "from codemode.sandbox.worker import main; main(sys.argv[1:3])"
+)
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """A tool call the cell made: Python names of server and tool, and the arguments."""
+
+    id: int
+    server: str
+    tool: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class CellOutcome:
+    """How a cell ended, as the worker (or the host, if the worker could not) reported it."""
+
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    timed_out: bool = False
+    state_lost: bool = False
+
+
+CallHandler = Callable[[CallRequest], Awaitable[dict[str, Any]]]
+StreamHandler = Callable[[str, str], None]
+
+
+@dataclass
+class _Cell:
+    id: int
+    on_call: CallHandler
+    on_stream: StreamHandler
+    done: asyncio.Future[dict[str, Any]]
+    calls: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+
+
+class Sandbox:
+    """One worker process at a time, restarted after it dies.
+
+    Args:
+        setup: the `setup` message every fresh worker receives (servers and tools, sys.path).
+        workdir: the worker's working directory; a private temporary one by default.
+        python: the interpreter to run the worker with.
+    """
+
+    def __init__(self, setup: dict[str, Any], *, workdir: Path | None = None, python: str = sys.executable) -> None:
+        self._setup = setup
+        self._python = python
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="codemode-"))
+        self._process: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.WriteTransport | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready: asyncio.Future[dict[str, Any]] | None = None
+        self._cell: _Cell | None = None
+        self._cell_ids = 0
+        self._stderr_tail = b""
+        self._death: str | None = None
+        self.starts = 0
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.returncode is None and self._death is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    async def start(self) -> None:
+        """Start a fresh worker and wait until it has its servers."""
+        await self._stop_process()
+        loop = asyncio.get_running_loop()
+        to_worker_r, to_worker_w = os.pipe()
+        from_worker_r, from_worker_w = os.pipe()
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                self._python, "-I", "-S", "-c", _BOOTSTRAP, str(to_worker_r), str(from_worker_w), _PACKAGE_PARENT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(to_worker_r, from_worker_w),
+                cwd=self.workdir,
+                env=_worker_environment(),
+                start_new_session=True,
+            )
+        finally:
+            os.close(to_worker_r)
+            os.close(from_worker_w)
+        self._death = None
+        self._stderr_tail = b""
+        self.starts += 1
+        self._reader = asyncio.StreamReader(limit=MAX_WORKER_FRAME + HEADER.size, loop=loop)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(self._reader), os.fdopen(from_worker_r, "rb", buffering=0)
+        )
+        self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(to_worker_w, "wb", buffering=0))
+        self._ready = loop.create_future()
+        assert self._process.stdout is not None and self._process.stderr is not None
+        self._tasks = [
+            asyncio.ensure_future(self._read_frames(self._reader)),
+            asyncio.ensure_future(self._read_raw(self._process.stdout, "stdout")),
+            asyncio.ensure_future(self._read_raw(self._process.stderr, "stderr")),
+        ]
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
+            self._send({"op": "setup", **self._setup})
+            self._ready = loop.create_future()
+            await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
+        except (asyncio.TimeoutError, _WorkerDied) as exc:
+            reason = self._death or "it did not answer in time"
+            await self._stop_process()
+            from codemode.errors import WorkerCrashedError
+
+            raise WorkerCrashedError(f"the sandbox worker failed to start: {reason}") from exc
+
+    async def run(
+        self,
+        code: str,
+        *,
+        on_call: CallHandler,
+        on_stream: StreamHandler,
+        timeout: float | None = None,
+    ) -> CellOutcome:
+        """Run one cell; start a worker first if there is none (or it died)."""
+        if not self.alive:
+            await self.start()
+        loop = asyncio.get_running_loop()
+        self._cell_ids += 1
+        cell = _Cell(self._cell_ids, on_call, on_stream, loop.create_future())
+        self._cell = cell
+        try:
+            self._send({"op": "exec", "id": cell.id, "code": code})
+            return await self._wait(cell, timeout)
+        finally:
+            self._cell = None
+            for task in cell.calls.values():
+                task.cancel()
+
+    async def _wait(self, cell: _Cell, timeout: float | None) -> CellOutcome:
+        try:
+            return _outcome(await asyncio.wait_for(asyncio.shield(cell.done), timeout))
+        except asyncio.TimeoutError:
+            pass
+        except _WorkerDied as died:
+            return _lost(str(died))
+        self.interrupt()
+        try:
+            done = await asyncio.wait_for(asyncio.shield(cell.done), INTERRUPT_GRACE)
+        except (asyncio.TimeoutError, _WorkerDied):
+            await self._stop_process()
+            return _lost(f"the cell ran past its {timeout:g} s limit and did not stop on interrupt", timed_out=True)
+        outcome = _outcome(done)
+        outcome.timed_out = True
+        outcome.error = {
+            "type": "TimeoutError",
+            "code": "TIMEOUT",
+            "message": f"the cell ran past its {timeout:g} s limit and was interrupted (variables kept)",
+            "traceback": (done.get("error") or {}).get("traceback", ""),
+        }
+        outcome.ok = False
+        return outcome
+
+    def interrupt(self) -> None:
+        """Raise KeyboardInterrupt in the running cell (SIGINT to the worker)."""
+        if self.alive and self._process is not None:
+            try:
+                os.kill(self._process.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    async def interrupt_or_kill(self, grace: float = INTERRUPT_GRACE) -> None:
+        """Interrupt the running cell; kill the worker if the cell has not ended after `grace`."""
+        cell = self._cell
+        self.interrupt()
+        if cell is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(cell.done), grace)
+        except (asyncio.TimeoutError, _WorkerDied):
+            await self._stop_process()
+
+    async def aclose(self) -> None:
+        """Stop the worker and remove its private work directory."""
+        await self._stop_process()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        if self._writer is None or self._writer.is_closing():
+            raise _WorkerDied(self._death or "the worker is not running")
+        self._writer.write(encode(message))
+
+    async def _read_frames(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                header = await reader.readexactly(HEADER.size)
+                body = await reader.readexactly(body_length(header, MAX_WORKER_FRAME))
+                self._handle(decode(body))
+        except asyncio.IncompleteReadError:
+            await self._died(await self._exit_description())
+        except FrameError as exc:
+            await self._died(f"the worker sent a bad frame ({exc}); it was stopped")
+            await self._stop_process()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        op = message["op"]
+        cell = self._cell
+        if op in ("ready", "setup_done"):
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_result(message)
+        elif op == "stream" and cell is not None:
+            name, text = message.get("name"), message.get("text")
+            if name not in ("stdout", "stderr") or not isinstance(text, str):
+                raise FrameError("a stream frame needs name stdout|stderr and a text")
+            cell.on_stream(name, text)
+        elif op == "call":
+            request = _call_request(message)
+            if cell is None:
+                return  # a call from between cells (a thread the cell left running): refused
+            cell.calls[request.id] = asyncio.ensure_future(self._serve_call(cell, request))
+        elif op == "cancel":
+            task = cell.calls.pop(message.get("id"), None) if cell is not None else None  # type: ignore[arg-type]
+            if task is not None:
+                task.cancel()
+        elif op == "done":
+            if cell is not None and message.get("id") == cell.id and not cell.done.done():
+                cell.done.set_result(message)
+        elif op != "stream":
+            raise FrameError(f"unknown frame op {op!r}")
+
+    async def _serve_call(self, cell: _Cell, request: CallRequest) -> None:
+        try:
+            reply = await cell.on_call(request)
+        finally:
+            cell.calls.pop(request.id, None)
+        if self._cell is cell and self.alive:
+            try:
+                self._send({"op": "result", "id": request.id, **reply})
+            except (TypeError, ValueError) as exc:  # a result JSON cannot carry (NaN, say)
+                self._send({"op": "result", "id": request.id, "ok": False,
+                            "error": {"code": "UPSTREAM_ERROR", "message": f"the result could not be sent: {exc}"}})
+
+    async def _read_raw(self, stream: asyncio.StreamReader, name: str) -> None:
+        while chunk := await stream.read(65536):
+            if name == "stderr":
+                self._stderr_tail = (self._stderr_tail + chunk)[-_STDERR_TAIL:]
+            if self._cell is not None:
+                self._cell.on_stream(name, chunk.decode("utf-8", "replace"))
+
+    async def _exit_description(self) -> str:
+        process = self._process
+        if process is None:
+            return "the worker is not running"
+        try:
+            code = await asyncio.wait_for(process.wait(), 2.0)
+        except asyncio.TimeoutError:
+            code = None
+        if code is None:
+            how = "closed its channel"
+        elif code < 0:
+            how = f"was killed by signal {signal.Signals(-code).name}"
+        else:
+            how = f"exited with status {code}"
+        tail = self._stderr_tail.decode("utf-8", "replace").strip()
+        return f"the worker {how}" + (f"; its last error output:\n{tail}" if tail else "")
+
+    async def _died(self, reason: str) -> None:
+        if self._death is None:
+            self._death = reason
+        for waiter in (self._ready, self._cell.done if self._cell else None):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(_WorkerDied(reason))
+                waiter.exception()  # mark retrieved: nobody may be waiting any more
+
+    async def _stop_process(self) -> None:
+        process, self._process = self._process, None
+        tasks, self._tasks = self._tasks, []
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if process is not None and process.returncode is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            await process.wait()
+        for task in tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        if tasks:
+            await asyncio.gather(*(t for t in tasks if t is not asyncio.current_task()), return_exceptions=True)
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+def _call_request(message: dict[str, Any]) -> CallRequest:
+    call_id, server, tool, arguments = (message.get(k) for k in ("id", "server", "tool", "arguments"))
+    if not (isinstance(call_id, int) and isinstance(server, str) and isinstance(tool, str)
+            and isinstance(arguments, dict)):
+        raise FrameError("a call frame needs an integer id, server and tool names, and an arguments object")
+    return CallRequest(call_id, server, tool, arguments)
+
+
+def _outcome(done: dict[str, Any]) -> CellOutcome:
+    error = done.get("error")
+    result = done.get("result")
+    return CellOutcome(
+        ok=bool(done.get("ok")),
+        result=result if isinstance(result, dict) else None,
+        error=error if isinstance(error, dict) else None,
+    )
+
+
+def _lost(reason: str, *, timed_out: bool = False) -> CellOutcome:
+    return CellOutcome(
+        ok=False,
+        error={
+            "type": "CellTimeoutError" if timed_out else "WorkerCrashedError",
+            "code": "TIMEOUT" if timed_out else "SANDBOX_CRASHED",
+            "message": f"{reason}; the worker was stopped and its variables are lost "
+            "(the next cell starts a fresh one)",
+            "traceback": "",
+        },
+        timed_out=timed_out,
+        state_lost=True,
+    )
+
+
+def _worker_environment() -> dict[str, str]:
+    """Only what Python needs to behave: no secrets, tokens or server settings of the host."""
+    env = {"PYTHONUTF8": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    for key in ("LANG", "LC_ALL", "TZ"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env

@@ -1,0 +1,411 @@
+"""The sandbox worker: runs cells in a persistent namespace and sends tool calls to the host.
+
+Started by the host as `python -I -S -c <bootstrap> RFD WFD`: it reads frames from fd RFD and
+writes frames to fd WFD (a private pipe pair; stdin is /dev/null, fds 1 and 2 are pipes the
+host drains as raw output). Invariants:
+
+- Standard library only, and as little of it as possible at start-up: `asyncio` is imported
+  the first time a cell uses `await`, `traceback` the first time a cell fails.
+- Every frame is written whole. A SIGINT (the host's interrupt) that lands while a frame is
+  being written or a read is being consumed is deferred until that is done, so the channel
+  never carries half a frame; a SIGINT while waiting on a tool result interrupts the wait.
+- One cell at a time. Tool calls are numbered; a result for a call the cell gave up on
+  (interrupted, cancelled) is dropped.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import itertools
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from types import CodeType, ModuleType
+from typing import Any
+
+from codemode.sandbox import _api
+from codemode.sandbox._frames import MAX_HOST_FRAME, MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
+
+_CO_COROUTINE = 0x0080
+_RESULT_NAME = "__codemode_result__"
+# Batch writes to stdout for at most this long: one frame per print would cost more than
+# the print, while 20 ms still reads as live.
+_STREAM_FLUSH_DELAY = 0.02
+_STREAM_FLUSH_BYTES = 64 * 1024
+# Our own files, hidden from the tracebacks a cell shows.
+_OWN_FILES = frozenset({__file__, _api.__file__})
+
+
+class _Interrupts:
+    """SIGINT as KeyboardInterrupt, except inside a critical section, where it waits.
+
+    Python runs signal handlers in the main thread only, so only the main thread's critical
+    sections count; other threads (the stream flusher) never see a KeyboardInterrupt.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.deferred = False
+        self._main = threading.main_thread()
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.depth:
+            self.deferred = True
+            return
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is self._main:
+            self.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.current_thread() is not self._main:
+            return
+        self.depth -= 1
+        if not self.depth and self.deferred:
+            self.deferred = False
+            raise KeyboardInterrupt
+
+
+_interrupts = _Interrupts()
+
+
+class Channel:
+    """Both directions of the frame pipe, shared by blocking calls and the asyncio loop."""
+
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self._rfd = rfd
+        self._wfd = wfd
+        self._buffer = FrameBuffer(MAX_HOST_FRAME)
+        self._write_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._pending: dict[int, Any] = {}  # call id → asyncio future, or None for a blocking call
+        self._results: dict[int, dict[str, Any]] = {}
+        self._inbox: list[dict[str, Any]] = []
+        self._loop: Any = None
+
+    def send(self, message: dict[str, Any]) -> None:
+        frame = encode(message)
+        with _interrupts, self._write_lock:
+            view = memoryview(frame)
+            while view:
+                view = view[os.write(self._wfd, view) :]
+
+    def _read_available(self) -> None:
+        with _interrupts:
+            chunk = os.read(self._rfd, 1 << 20)
+            if not chunk:
+                raise EOFError("the host closed the channel")
+            self._buffer.feed(chunk)
+            while (message := self._buffer.pop()) is not None:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if message["op"] != "result":
+            self._inbox.append(message)
+            return
+        call_id = message.get("id")
+        if call_id not in self._pending:
+            return  # a call the cell gave up on
+        waiter = self._pending.pop(call_id)
+        if waiter is None:
+            self._results[call_id] = message
+        elif not waiter.done():
+            waiter.set_result(message)
+
+    def _wait_readable(self) -> None:
+        # Outside the critical section: a SIGINT here interrupts the wait and consumes nothing.
+        select.select([self._rfd], [], [])
+
+    def recv(self) -> dict[str, Any]:
+        """Block until the next non-result frame (exec, setup, shutdown)."""
+        while not self._inbox:
+            self._wait_readable()
+            self._read_available()
+        return self._inbox.pop(0)
+
+    def call(self, server: str, tool: str, arguments: dict[str, Any]) -> Any:
+        _flush_streams()
+        call_id = next(self._ids)
+        self._pending[call_id] = None
+        try:
+            self.send({"op": "call", "id": call_id, "server": server, "tool": tool, "arguments": arguments})
+            while call_id not in self._results:
+                self._wait_readable()
+                self._read_available()
+            return _unpack(self._results.pop(call_id), server, tool)
+        finally:
+            self._pending.pop(call_id, None)
+            self._results.pop(call_id, None)
+
+    async def acall(self, server: str, tool: str, arguments: dict[str, Any]) -> Any:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        self._watch(loop)
+        call_id = next(self._ids)
+        future = loop.create_future()
+        self._pending[call_id] = future
+        try:
+            self.send({"op": "call", "id": call_id, "server": server, "tool": tool, "arguments": arguments})
+            return _unpack(await future, server, tool)
+        finally:
+            if self._pending.pop(call_id, None) is not None:
+                self.send({"op": "cancel", "id": call_id})
+
+    def _watch(self, loop: Any) -> None:
+        if self._loop is not loop:
+            loop.add_reader(self._rfd, self._read_available)
+            self._loop = loop
+
+
+def _unpack(message: dict[str, Any], server: str, tool: str) -> Any:
+    if message.get("ok"):
+        return _api.decode_value(message.get("value") or {})
+    error = message.get("error") or {}
+    raise _api.ToolError(
+        str(error.get("message", "the tool call failed")),
+        server=server,
+        tool=tool,
+        code=str(error.get("code", "UPSTREAM_ERROR")),
+    )
+
+
+class StreamWriter(io.TextIOBase):
+    """sys.stdout / sys.stderr of the worker: text goes to the host in `stream` frames."""
+
+    def __init__(self, channel: Channel, name: str, fd: int) -> None:
+        self._channel = channel
+        self._name = name
+        self._fd = fd
+        self._parts: list[str] = []
+        self._size = 0
+        self._last_flush = 0.0
+        self._lock = threading.RLock()
+        self._timer: threading.Timer | None = None
+
+    @property
+    def name(self) -> str:
+        return f"<{self._name}>"
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if not text:
+            return 0
+        with self._lock:
+            self._parts.append(text)
+            self._size += len(text)
+            now = time.monotonic()
+            if self._size >= _STREAM_FLUSH_BYTES or now - self._last_flush >= _STREAM_FLUSH_DELAY:
+                self.flush()
+            elif self._timer is None:
+                self._timer = threading.Timer(_STREAM_FLUSH_DELAY, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._timer is not None and self._timer is not threading.current_thread():
+                self._timer.cancel()
+            self._timer = None
+            if not self._parts:
+                return
+            text = "".join(self._parts)
+            self._parts.clear()
+            self._size = 0
+            self._last_flush = time.monotonic()
+        self._channel.send({"op": "stream", "name": self._name, "text": text})
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, StreamWriter):
+            stream.flush()
+
+
+class Worker:
+    """The cell loop: compile, run, report, repeat."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+        self._loop: Any = None
+
+    def setup(self, message: dict[str, Any]) -> None:
+        for path in reversed(message.get("sys_path") or []):
+            if isinstance(path, str) and path not in sys.path:
+                sys.path.append(path)
+        _api.servers.clear()
+        for key, server in (message.get("servers") or {}).items():
+            tools = [_api.Tool(key, spec) for spec in server.get("tools", [])]
+            proxy = _api.Server(key, server.get("name", key), tools, server.get("description", ""))
+            _api.servers[key] = proxy
+            self.namespace[key] = proxy
+
+    def run(self, message: dict[str, Any]) -> None:
+        cell_id = message.get("id")
+        filename = f"<cell {cell_id}>"
+        reply: dict[str, Any] = {"op": "done", "id": cell_id, "ok": True, "result": None}
+        try:
+            value = self._execute(str(message.get("code", "")), filename)
+        except BaseException as exc:  # noqa: BLE001 - the cell's own failure is the report
+            if isinstance(exc, SystemExit) and exc.code in (None, 0):
+                value = None
+            else:
+                reply.update(ok=False, error=_describe(exc, filename))
+                value = None
+        _flush_streams()
+        reply["result"] = _encode_result(value)
+        try:
+            self.channel.send(reply)
+        except (TypeError, ValueError):
+            reply["result"] = {"kind": "repr", "text": _safe_repr(value), "type": type(value).__name__}
+            self.channel.send(reply)
+
+    def _execute(self, source: str, filename: str) -> Any:
+        code = _compile(source, filename)
+        self.namespace.pop(_RESULT_NAME, None)
+        if code.co_flags & _CO_COROUTINE:
+            self._event_loop().run_until_complete(eval(code, self.namespace))
+        else:
+            exec(code, self.namespace)
+        return self.namespace.pop(_RESULT_NAME, None)
+
+    def _event_loop(self) -> Any:
+        if self._loop is None:
+            import asyncio
+
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+        return self._loop
+
+
+def _compile(source: str, filename: str) -> CodeType:
+    """Compile a cell; its last expression statement becomes the cell's result."""
+    import linecache
+
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    tree = ast.parse(source, filename, "exec")
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = tree.body[-1]
+        target = ast.Name(id=_RESULT_NAME, ctx=ast.Store())
+        tree.body[-1] = ast.copy_location(ast.Assign(targets=[target], value=last.value), last)
+        ast.fix_missing_locations(tree)
+    return compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+
+
+def _encode_result(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    media = _api.encode_media(value)
+    if media is not None:
+        return media
+    try:
+        encode({"op": "done", "value": value})
+    except (TypeError, ValueError, RecursionError):
+        return {"kind": "repr", "text": _safe_repr(value), "type": type(value).__name__}
+    return {"kind": "json", "value": value}
+
+
+def _safe_repr(value: Any, limit: int = 100_000) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not break the report
+        text = f"<{type(value).__name__} object; repr() failed: {exc!r}>"
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
+def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
+    import traceback
+
+    info = traceback.TracebackException.from_exception(exc)
+    _hide_own_frames(info)
+    error: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "message": exc.message if isinstance(exc, _api.ToolError) else _safe_str(exc),
+        "traceback": "".join(info.format()),
+    }
+    if isinstance(exc, _api.ToolError):
+        error.update(code=exc.code, server=exc.server, tool=exc.tool)
+    return error
+
+
+def _hide_own_frames(info: Any) -> None:
+    import traceback
+
+    seen: set[int] = set()
+    while info is not None and id(info) not in seen:
+        seen.add(id(info))
+        frames = [frame for frame in info.stack if frame.filename not in _OWN_FILES]
+        # The cell is the top of the story: drop the machinery that called it (asyncio).
+        first_cell = next((i for i, f in enumerate(frames) if f.filename.startswith("<cell")), 0)
+        frames = frames[first_cell:]
+        info.stack = traceback.StackSummary.from_list(frames)
+        info = info.__cause__ or info.__context__
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001
+        return f"<{type(exc).__name__}; str() failed>"
+
+
+def _install_api_module() -> None:
+    module = ModuleType("codemode", "The API that sandboxed cell code sees: ToolError and the servers.")
+    for name in _api.__all__:
+        setattr(module, name, getattr(_api, name))
+    sys.modules["codemode"] = module
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    rfd, wfd = int(args[0]), int(args[1])
+    channel = Channel(rfd, wfd)
+    _api._channel = channel
+    signal.signal(signal.SIGINT, _interrupts.handler)
+    sys.stdout = StreamWriter(channel, "stdout", 1)
+    sys.stderr = StreamWriter(channel, "stderr", 2)
+    _install_api_module()
+    worker = Worker(channel)
+    channel.send({"op": "ready", "pid": os.getpid(), "python": sys.version.split()[0]})
+    while True:
+        try:
+            message = channel.recv()
+        except KeyboardInterrupt:
+            continue  # an interrupt that arrived between cells has nothing to stop
+        except (EOFError, FrameError, OSError):
+            return
+        op = message["op"]
+        try:
+            if op == "exec":
+                worker.run(message)
+            elif op == "setup":
+                worker.setup(message)
+                channel.send({"op": "setup_done"})
+            elif op == "shutdown":
+                return
+        except KeyboardInterrupt:
+            # CPython can deliver an interrupt after the cell's own handler (gh-issue on
+            # one-line loops in try); the worker loop survives it and reports the cell.
+            channel.send({"op": "done", "id": message.get("id"), "ok": False, "result": None,
+                          "error": {"type": "KeyboardInterrupt", "message": "", "traceback": "KeyboardInterrupt\n"}})

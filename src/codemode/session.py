@@ -1,0 +1,306 @@
+"""A session ties the hub, the policy, the sandbox and the trace into `Session.run`.
+
+Everything user-facing goes through it. The session is sync-facing: its async work runs on
+the hub's background loop through the process-wide portal, and `run` pumps the run's live
+events (output, tool calls, progress) on the caller's thread, so a notebook prints them as
+they happen. Servers connect on first use (`start`), in parallel.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from codemode.config import Config, load_config
+from codemode.errors import CodemodeError, ToolCallError
+from codemode.hub import Hub, LogRecord, ServerState, get_portal
+from codemode.policy import Policy, Refusal
+from codemode.sandbox import CallRequest, Sandbox
+from codemode.schema import NameMap, ToolDef, check_arguments, parameters, signature_line, stub
+from codemode.trace import RunReport, ToolCall
+
+Event = tuple[str, Any]  # ("stdout"|"stderr", text) or ("call", ToolCall) or ("progress", ToolCall)
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class ApiTool:
+    """A tool as cell code sees it: `server.name(...)`, backed by an MCP tool definition."""
+
+    server: str
+    name: str
+    tool: ToolDef
+
+    @property
+    def signature(self) -> str:
+        return signature_line(self.tool, self.name)
+
+    @property
+    def summary(self) -> str:
+        return self.tool.summary
+
+    def stub(self) -> str:
+        return stub(self.tool, self.name)
+
+
+@dataclass
+class _Run:
+    started: float
+    policy: Policy
+    emit: Callable[[Event], None]
+    calls: list[ToolCall] = field(default_factory=list)
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+
+    def on_stream(self, name: str, text: str) -> None:
+        (self.stdout if name == "stdout" else self.stderr).append(text)
+        self.emit((name, text))
+
+
+class Session:
+    """The MCP servers of a config, and a sandboxed worker that runs code against them.
+
+    Args:
+        config: the servers and settings; by default `load_config()` (the embedded demo
+            server when no config file is found).
+    """
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else load_config()
+        self._hub = Hub(self.config)
+        self._sandbox: Sandbox | None = None
+        self._hub_task: Any = None
+        self._server_names = NameMap.build([])
+        self._api: dict[tuple[str, str], ApiTool] = {}
+        self._state_lost = False
+        self.started = False
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect every server (in parallel) and start the worker. Idempotent."""
+        if self.started:
+            return
+        portal = get_portal()
+        self._hub_task, _ = portal.start_task(self._hub.serve, name="codemode-hub")
+        self._build_api()
+        self._sandbox = Sandbox(self._setup_message())
+        portal.call(self._sandbox.start)
+        self.started = True
+
+    def close(self) -> None:
+        """Stop the worker and disconnect every server."""
+        if not self.started:
+            return
+        self.started = False
+        portal = get_portal()
+        if self._sandbox is not None:
+            portal.call(self._sandbox.aclose)
+        portal.call(self._hub.aclose)
+        if self._hub_task is not None:
+            self._hub_task.result(timeout=30)
+
+    def reset(self) -> None:
+        """Start a fresh worker: every variable of earlier cells is gone."""
+        self.start()
+        assert self._sandbox is not None
+        get_portal().call(self._sandbox.start)
+        self._state_lost = False
+
+    def __enter__(self) -> Session:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- what the session offers ---------------------------------------------------------
+
+    @property
+    def servers(self) -> dict[str, ServerState]:
+        """Every configured server and its state, by config name."""
+        return self._hub.servers
+
+    def python_name(self, server: str) -> str:
+        """The name cell code uses for a server."""
+        return self._server_names.to_python(server)
+
+    def tools(self, server: str | None = None) -> list[ApiTool]:
+        """The tools cell code can call, optionally of one server (config or Python name)."""
+        self.start()
+        if server is None:
+            return list(self._api.values())
+        key = self._resolve_server(server)
+        return [tool for (srv, _), tool in self._api.items() if srv == key]
+
+    def search(self, query: str, limit: int = 10) -> list[ApiTool]:
+        """Tools whose names and descriptions match the words of `query`, best first."""
+        words = [w for w in query.lower().replace("_", " ").split() if w]
+        scored = []
+        for tool in self.tools():
+            name = f"{tool.server} {tool.name} {tool.tool.name}".lower().replace("_", " ")
+            text = tool.tool.description.lower()
+            score = sum(3 * name.count(w) + text.count(w) for w in words)
+            if score:
+                scored.append((-score, tool.server, tool.name, tool))
+        return [entry[-1] for entry in sorted(scored, key=lambda e: e[:3])[:limit]]
+
+    def _resolve_server(self, server: str) -> str:
+        if server in self._server_names:
+            return server
+        try:
+            return self._server_names.to_python(server)
+        except KeyError:
+            known = ", ".join(sorted(self.servers)) or "none"
+            raise CodemodeError(f"no server {server!r} in this session (servers: {known})") from None
+
+    def _build_api(self) -> None:
+        connected = [name for name, state in self.servers.items() if state.status == "connected"]
+        self._server_names = NameMap.build(connected)
+        self._api = {}
+        for name in connected:
+            key = self._server_names.to_python(name)
+            tools = self.servers[name].tools
+            names = NameMap.build([t.name for t in tools])
+            for tool in tools:
+                self._api[(key, names.to_python(tool.name))] = ApiTool(key, names.to_python(tool.name), tool)
+
+    def _setup_message(self) -> dict[str, Any]:
+        servers: dict[str, Any] = {}
+        for (key, name), api in self._api.items():
+            entry = servers.setdefault(key, {"name": api.tool.server, "tools": [],
+                                             "description": self.servers[api.tool.server].instructions or ""})
+            params = parameters(api.tool.input_schema)
+            entry["tools"].append({
+                "name": name,
+                "mcp": api.tool.name,
+                "schema": api.tool.input_schema,
+                "signature": api.signature,
+                "doc": api.stub(),
+                "keys": {p.name: p.key for p in params if p.name != p.key},
+            })
+        cwd = os.getcwd()
+        sys_path = [p for p in sys.path if p and os.path.isabs(p) and p != cwd]
+        return {"servers": servers, "sys_path": sys_path}
+
+    # -- running code ---------------------------------------------------------------------
+
+    def run(
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        servers: Iterable[str] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> RunReport:
+        """Run code in the sandbox and return what it did.
+
+        Args:
+            code: Python source; its last expression is the result, as in IPython.
+            timeout: seconds the code may run (the config's `cell_timeout` by default).
+            servers: the servers it may call (config or Python names); all by default.
+            on_event: called on this thread with live events as they happen.
+
+        Returns:
+            The run's report. Failures of the code are in the report, not raised.
+        """
+        self.start()
+        policy = Policy(servers=frozenset(self._resolve_server(s) for s in servers) if servers is not None else None)
+        events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        portal = get_portal()
+        future = portal.start_task_soon(self._arun, code, timeout, policy, events.put)
+        future.add_done_callback(lambda _: events.put(_DONE))
+        while True:
+            try:
+                item = events.get()
+            except KeyboardInterrupt:
+                assert self._sandbox is not None
+                portal.start_task_soon(self._sandbox.interrupt_or_kill)
+                continue
+            if item is _DONE:
+                return future.result()
+            if on_event is not None:
+                on_event(item)
+
+    async def _arun(self, code: str, timeout: float | None, policy: Policy, emit: Callable[[Event], None]) -> RunReport:
+        assert self._sandbox is not None
+        run = _Run(time.perf_counter(), policy, emit)
+        restarted = self._state_lost
+        self._state_lost = False
+        timeout = timeout if timeout is not None else self.config.cell_timeout
+
+        async def on_call(request: CallRequest) -> dict[str, Any]:
+            return await self._serve_call(run, request)
+
+        outcome = await self._sandbox.run(code, on_call=on_call, on_stream=run.on_stream, timeout=timeout)
+        self._state_lost = outcome.state_lost
+        return RunReport(
+            code=code,
+            ok=outcome.ok,
+            result=outcome.result,
+            stdout="".join(run.stdout),
+            stderr="".join(run.stderr),
+            error=outcome.error,
+            calls=tuple(run.calls),
+            duration=time.perf_counter() - run.started,
+            timed_out=outcome.timed_out,
+            state_lost=outcome.state_lost,
+            worker_restarted=restarted,
+        )
+
+    async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:
+        call = ToolCall(request.id, request.server, request.tool, request.arguments,
+                        started=time.perf_counter() - run.started)
+        refusal = self._refuse(run, call)
+        run.calls.append(call)
+        run.emit(("call", call))
+        if refusal is not None:
+            return self._finish(run, call, refusal)
+        api = self._api[(call.server, call.tool)]
+
+        def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            call.progress.append({"progress": progress, "total": total, "message": message})
+            run.emit(("progress", call))
+
+        def on_log(record: LogRecord) -> None:
+            call.logs.append({"level": record.level, "data": record.data, "logger": record.logger})
+
+        result = await self._hub.call(api.tool.server, api.tool.name, call.arguments,
+                                      timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log)
+        call.result_bytes = result.result_bytes
+        if not result.ok:
+            assert result.error is not None
+            return self._finish(run, call, Refusal(result.error.code, _problem(result.error)))
+        call.result = result.payload
+        return self._finish(run, call, None)
+
+    def _refuse(self, run: _Run, call: ToolCall) -> Refusal | None:
+        api = self._api.get((call.server, call.tool))
+        if api is None:
+            if not any(server == call.server for server, _ in self._api):
+                return Refusal("UNKNOWN_TOOL", f"no server {call.server!r} in this session")
+            return Refusal("UNKNOWN_TOOL", f"server {call.server!r} has no tool {call.tool!r}")
+        refusal = run.policy.check(ToolDef(call.server, call.tool), len(run.calls))
+        if refusal is not None:
+            return refusal
+        problems = check_arguments(api.tool.input_schema, call.arguments)  # the host trusts no worker
+        return Refusal("INVALID_ARGUMENTS", "; ".join(problems)) if problems else None
+
+    def _finish(self, run: _Run, call: ToolCall, refusal: Refusal | None) -> dict[str, Any]:
+        call.duration = time.perf_counter() - run.started - call.started
+        call.ok = refusal is None
+        if refusal is not None:
+            call.error_code, call.error = refusal.code, refusal.message
+        run.emit(("call", call))
+        if refusal is not None:
+            return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
+        return {"ok": True, "value": call.result}
+
+
+def _problem(error: CodemodeError) -> str:
+    return error.problem if isinstance(error, ToolCallError) else str(error)

@@ -1,0 +1,8 @@
+"""The record of a run and its presentations (JSON payload, static HTML, plain text)."""
+
+from __future__ import annotations
+
+from codemode.trace._records import RunReport, ToolCall
+from codemode.trace._render import MIME_TYPE, render_html, render_text
+
+__all__ = ["MIME_TYPE", "RunReport", "ToolCall", "render_html", "render_text"]

@@ -1,0 +1,166 @@
+"""The record of a run: every tool call, the streams, the result and the error.
+
+`ToolCall` is filled in while its call is in flight (progress and logs arrive during it);
+`RunReport` is built once the cell has ended and is frozen. Volatile facts (durations, start
+offsets, call ids) are kept apart from the stable ones by `RunReport.payload()` and
+`RunReport.volatile()`, so a saved notebook compares equal across re-runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# A call's arguments and result preview are cut at this many characters in the report; the
+# full result stays in `ToolCall.result` for code that wants it.
+PREVIEW_CHARS = 2000
+# Images and audio in a report are kept whole up to this many base64 characters.
+MEDIA_CHARS = 512 * 1024
+
+
+@dataclass
+class ToolCall:
+    """One tool call a cell made, as the host saw it."""
+
+    id: int
+    server: str
+    tool: str
+    arguments: dict[str, Any]
+    started: float = 0.0  # seconds since the run started
+    duration: float | None = None
+    ok: bool | None = None  # None while in flight
+    error_code: str | None = None
+    error: str | None = None
+    result: dict[str, Any] | None = None  # the payload sent to the worker
+    result_bytes: int = 0
+    progress: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "running" if self.ok is None else ("ok" if self.ok else "error")
+
+    def payload(self) -> dict[str, Any]:
+        """The stable (notebook-safe) facts of the call, as JSON data."""
+        data: dict[str, Any] = {
+            "server": self.server,
+            "tool": self.tool,
+            "arguments": self.arguments,
+            "status": self.status,
+            "resultBytes": self.result_bytes,
+        }
+        if self.result is not None:
+            data["result"] = preview(self.result)
+        if self.error is not None:
+            data["error"] = {"code": self.error_code, "message": self.error}
+        if self.progress:
+            data["progress"] = self.progress
+        if self.logs:
+            data["logs"] = self.logs
+        return data
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything one run of code did. Displays itself in Jupyter (see `codemode.trace.render`)."""
+
+    code: str
+    ok: bool
+    result: dict[str, Any] | None = None  # {"kind": "json"|"repr"|"image"|"audio", ...}
+    stdout: str = ""
+    stderr: str = ""
+    error: dict[str, Any] | None = None  # {"type", "message", "traceback", "code"?}
+    calls: tuple[ToolCall, ...] = ()
+    duration: float = 0.0
+    timed_out: bool = False
+    state_lost: bool = False
+    worker_restarted: bool = False
+    streams_shown: bool = False  # printed live already: the displays leave them out
+
+    @property
+    def value(self) -> Any:
+        """The cell's result as Python data (a repr string for values that were not JSON)."""
+        if self.result is None:
+            return None
+        if self.result.get("kind") == "json":
+            return self.result.get("value")
+        if self.result.get("kind") == "repr":
+            return self.result.get("text")
+        return self.result
+
+    @property
+    def value_is_json(self) -> bool:
+        return self.result is not None and self.result.get("kind") == "json"
+
+    def payload(self) -> dict[str, Any]:
+        """The stable facts of the run: the `application/vnd.codemode.run+json` body."""
+        data: dict[str, Any] = {
+            "version": 1,
+            "ok": self.ok,
+            "calls": [call.payload() for call in self.calls],
+        }
+        if self.result is not None:
+            data["result"] = preview(self.result)
+        if self.error is not None:
+            data["error"] = self.error
+        if not self.streams_shown:
+            if self.stdout:
+                data["stdout"] = self.stdout
+            if self.stderr:
+                data["stderr"] = self.stderr
+        if self.timed_out:
+            data["timedOut"] = True
+        if self.state_lost:
+            data["stateLost"] = True
+        if self.worker_restarted:
+            data["workerRestarted"] = True
+        return data
+
+    def volatile(self) -> dict[str, Any]:
+        """Timings and ids: output metadata, which nbval does not compare."""
+        return {
+            "duration": round(self.duration, 6),
+            "calls": [
+                {"id": c.id, "started": round(c.started, 6), "duration": None if c.duration is None else round(c.duration, 6)}
+                for c in self.calls
+            ],
+        }
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        from codemode.trace._render import mimebundle
+
+        return mimebundle(self)
+
+    def __repr__(self) -> str:
+        from codemode.trace._render import render_text
+
+        return render_text(self)
+
+
+def preview(payload: dict[str, Any]) -> dict[str, Any]:
+    """A result payload cut down for display: long JSON becomes a truncated text."""
+    import json
+
+    kind = payload.get("kind")
+    if kind in ("image", "audio"):
+        data = payload.get("data", "")
+        return payload if len(data) <= MEDIA_CHARS else {**payload, "data": "", "truncated": True}
+    if kind == "content":
+        return {"kind": "content", "blocks": [_block_preview(b) for b in payload.get("blocks", [])]}
+    if kind == "repr":
+        text = payload.get("text", "")
+        return payload if len(text) <= PREVIEW_CHARS else {**payload, "text": text[:PREVIEW_CHARS], "truncated": True}
+    text = json.dumps(payload.get("value"), ensure_ascii=False)
+    if len(text) <= PREVIEW_CHARS:
+        return payload
+    return {"kind": "json", "preview": text[:PREVIEW_CHARS], "truncated": True, "chars": len(text)}
+
+
+def _block_preview(block: dict[str, Any]) -> dict[str, Any]:
+    if block.get("type") in ("image", "audio"):
+        if len(block.get("data", "")) > MEDIA_CHARS:
+            return {**block, "data": "", "truncated": True}
+        return block
+    if block.get("type") == "text" and len(block.get("text", "")) > PREVIEW_CHARS:
+        return {**block, "text": block["text"][:PREVIEW_CHARS], "truncated": True}
+    return block

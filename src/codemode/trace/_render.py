@@ -1,0 +1,193 @@
+"""Presentations of a RunReport: the MIME bundle, static HTML and plain text.
+
+The HTML has no scripts and no external resources, so it reads the same in JupyterLab,
+classic Notebook, VS Code, nbconvert and on GitHub. Durations appear in the HTML and the
+text (people want them) in one fixed format, `12.3 ms` / `1.25 s`, which the notebooks'
+nbval sanitize file rewrites; the JSON payload never carries them (they go to metadata).
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from codemode.trace._records import RunReport, ToolCall, preview
+
+MIME_TYPE = "application/vnd.codemode.run+json"
+_ARG_CHARS = 80
+
+
+def mimebundle(report: RunReport) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The display bundle: our JSON payload, then static HTML, then plain text."""
+    data = {
+        MIME_TYPE: report.payload(),
+        "text/html": render_html(report),
+        "text/plain": render_text(report),
+    }
+    return data, {MIME_TYPE: report.volatile()}
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    if seconds < 1.0:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def format_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def call_signature(call: ToolCall, limit: int = _ARG_CHARS) -> str:
+    """`server.tool(a=1, b="x")`, cut to `limit` characters of arguments."""
+    args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in call.arguments.items())
+    if len(args) > limit:
+        args = args[: limit - 1] + "…"
+    return f"{call.server}.{call.tool}({args})"
+
+
+def _headline(report: RunReport) -> str:
+    count = len(report.calls)
+    calls = f"{count} tool call{'s' if count != 1 else ''}"
+    failed = sum(1 for c in report.calls if c.ok is False)
+    if failed:
+        calls += f" ({failed} failed)"
+    state = "ok" if report.ok else ("timed out" if report.timed_out else "error")
+    return f"codemode: {state} · {calls} · {format_duration(report.duration)}"
+
+
+def _result_text(result: dict[str, Any]) -> str:
+    shown = preview(result)
+    kind = shown.get("kind")
+    if kind == "json":
+        if "preview" in shown:
+            return f"{shown['preview']}… ({shown['chars']} characters)"
+        return json.dumps(shown.get("value"), indent=2, ensure_ascii=False)
+    if kind == "repr":
+        return shown.get("text", "") + ("…" if shown.get("truncated") else "")
+    if kind in ("image", "audio"):
+        size = len(result.get("data", "")) * 3 // 4
+        return f"<{kind} {shown.get('mimeType', '')}, {format_size(size)}>"
+    if kind == "content":
+        return json.dumps(shown.get("blocks"), indent=2, ensure_ascii=False)
+    return json.dumps(shown, ensure_ascii=False)
+
+
+def render_text(report: RunReport) -> str:
+    lines = [_headline(report)]
+    for call in report.calls:
+        status = call.status if call.ok is not False else f"error {call.error_code}"
+        lines.append(f"  {call_signature(call)}  {status}  {format_duration(call.duration)}  {format_size(call.result_bytes)}")
+        if call.error:
+            lines.append(f"      {call.error.splitlines()[0] if call.error else ''}")
+    if not report.streams_shown:
+        if report.stdout:
+            lines += ["stdout:", report.stdout.rstrip("\n")]
+        if report.stderr:
+            lines += ["stderr:", report.stderr.rstrip("\n")]
+    if report.result is not None:
+        lines += ["result:", _result_text(report.result)]
+    if report.error is not None:
+        lines.append(_error_line(report.error))
+        if report.error.get("traceback"):
+            lines.append(report.error["traceback"].rstrip("\n"))
+    return "\n".join(lines)
+
+
+def _error_line(error: dict[str, Any]) -> str:
+    code = f" [{error['code']}]" if error.get("code") else ""
+    return f"{error.get('type', 'Error')}: {error.get('message', '')}{code}"
+
+
+_STYLE = (
+    "font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:var(--jp-ui-font-size1,13px);"
+    "border-left:3px solid {color};padding:4px 8px;margin:2px 0"
+)
+_CELL = "padding:2px 8px;text-align:left;vertical-align:top"
+_PRE = "margin:2px 0;padding:4px;white-space:pre-wrap;max-height:24em;overflow:auto;font-size:12px"
+
+
+def render_html(report: RunReport) -> str:
+    color = "#2e7d32" if report.ok else "#c62828"
+    parts = [f'<div class="codemode-run" style="{_STYLE.format(color=color)}">',
+             f"<div><strong>{escape(_headline(report))}</strong></div>"]
+    if report.calls:
+        parts.append('<table class="codemode-calls" style="border-collapse:collapse;margin:4px 0">')
+        parts.append("<thead><tr>" + "".join(f'<th style="{_CELL}">{h}</th>' for h in
+                     ("#", "call", "status", "time", "result")) + "</tr></thead><tbody>")
+        for number, call in enumerate(report.calls, 1):
+            parts.append(_call_row(number, call))
+        parts.append("</tbody></table>")
+    if not report.streams_shown:
+        for name, text in (("stdout", report.stdout), ("stderr", report.stderr)):
+            if text:
+                parts.append(f'<div>{name}</div><pre style="{_PRE}">{escape(text)}</pre>')
+    if report.result is not None:
+        parts.append(_result_html(report.result))
+    if report.error is not None:
+        parts.append(f'<div style="color:{color}"><strong>{escape(_error_line(report.error))}</strong></div>')
+        if report.error.get("traceback"):
+            parts.append(f'<pre class="codemode-traceback" style="{_PRE}">{escape(report.error["traceback"])}</pre>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _call_row(number: int, call: ToolCall) -> str:
+    status_color = {"ok": "#2e7d32", "error": "#c62828"}.get(call.status, "inherit")
+    status = call.status if not call.error_code else f"error {call.error_code}"
+    details = f'<pre style="{_PRE}">{escape(json.dumps(call.arguments, indent=2, ensure_ascii=False))}</pre>'
+    for entry in call.progress:
+        details += f"<div>progress {escape(_progress_text(entry))}</div>"
+    for log in call.logs:
+        details += f"<div>log [{escape(str(log.get('level')))}] {escape(str(log.get('data')))}</div>"
+    result = ""
+    if call.result is not None:
+        result = f'<details><summary>{format_size(call.result_bytes)}</summary>{_value_html(call.result)}</details>'
+    elif call.error:
+        result = f'<span style="color:{status_color}">{escape(call.error)}</span>'
+    return (
+        f'<tr><td style="{_CELL}">{number}</td>'
+        f'<td style="{_CELL}"><details><summary><code>{escape(call_signature(call, 40))}</code></summary>'
+        f"{details}</details></td>"
+        f'<td style="{_CELL};color:{status_color}">{escape(status)}</td>'
+        f'<td style="{_CELL}">{format_duration(call.duration)}</td>'
+        f'<td style="{_CELL}">{result}</td></tr>'
+    )
+
+
+def _progress_text(entry: dict[str, Any]) -> str:
+    total = entry.get("total")
+    amount = f"{entry.get('progress')}/{total}" if total is not None else f"{entry.get('progress')}"
+    return f"{amount} {entry.get('message') or ''}".strip()
+
+
+def _value_html(payload: dict[str, Any]) -> str:
+    kind = payload.get("kind")
+    if kind in ("image", "audio") and payload.get("data"):
+        return _media_html(payload.get("mimeType", ""), payload["data"])
+    if kind == "content":
+        shown = []
+        for block in payload.get("blocks", []):
+            if block.get("type") in ("image", "audio") and block.get("data"):
+                shown.append(_media_html(block.get("mimeType", ""), block["data"]))
+            else:
+                shown.append(f'<pre style="{_PRE}">{escape(json.dumps(block, indent=2, ensure_ascii=False))}</pre>')
+        return "".join(shown)
+    return f'<pre style="{_PRE}">{escape(_result_text(payload))}</pre>'
+
+
+def _media_html(mime: str, data: str) -> str:
+    if mime.startswith("image/") and len(data) <= 512 * 1024:
+        return f'<img alt="tool image" src="data:{escape(mime)};base64,{escape(data)}" style="max-width:100%">'
+    return f"<code>&lt;{escape(mime)}, {format_size(len(data) * 3 // 4)}&gt;</code>"
+
+
+def _result_html(result: dict[str, Any]) -> str:
+    label = "result" if result.get("kind") != "repr" else f"result (repr of a {escape(str(result.get('type', 'value')))})"
+    return f'<div class="codemode-result"><div>{label}</div>{_value_html(result)}</div>'
