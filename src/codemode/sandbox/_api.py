@@ -9,17 +9,19 @@ then hands the call to the channel installed by the worker (`_channel`).
 from __future__ import annotations
 
 import base64
-from typing import Any, Protocol
+
+TYPE_CHECKING = False  # importing `typing` costs ~10 ms of worker start-up
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    class _Channel(Protocol):
+        def call(self, server: str, tool: str, arguments: dict[str, Any]) -> Any: ...
+
+        async def acall(self, server: str, tool: str, arguments: dict[str, Any]) -> Any: ...
 
 from codemode.schema import check_arguments, drop_unset
 
 __all__ = ["Audio", "Image", "Resource", "ResourceLink", "Server", "Tool", "ToolError", "servers"]
-
-
-class _Channel(Protocol):
-    def call(self, server: str, tool: str, arguments: dict[str, Any]) -> Any: ...
-
-    async def acall(self, server: str, tool: str, arguments: dict[str, Any]) -> Any: ...
 
 
 _channel: _Channel | None = None

@@ -25,7 +25,10 @@ import sys
 import threading
 import time
 from types import CodeType, ModuleType
-from typing import Any
+
+TYPE_CHECKING = False  # importing `typing` costs ~10 ms of worker start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 from codemode.sandbox import _api
 from codemode.sandbox._frames import MAX_HOST_FRAME, MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
