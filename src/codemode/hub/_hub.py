@@ -125,8 +125,9 @@ class Hub:
             ready = [anyio.Event() for _ in self._links]
             for event, link in zip(ready, self._links.values()):
                 tg.start_soon(self._hold, link, event, name=f"codemode-server-{link.state.name}")
-            tg.start_soon(_warm_validator, name="codemode-warm-jsonschema")
-            for event in ready:
+            warmed = anyio.Event()
+            tg.start_soon(_warm_validator, warmed, name="codemode-warm-jsonschema")
+            for event in [*ready, warmed]:
                 await event.wait()
             task_status.started()
 
@@ -265,16 +266,20 @@ class Hub:
                           result_bytes=size, wire_result=wire_result)
 
 
-async def _warm_validator() -> None:
+async def _warm_validator(done: anyio.Event) -> None:
     """Import jsonschema off the loop while servers connect.
 
     The SDK validates structured results against `outputSchema` with jsonschema, imported
     on the first such call; with the format checkers a Jupyter install brings, that import
-    took 1.3 s here, which would land on the first tool call of the first cell.
+    took 1.3 s here. Done while the servers start, it costs little wall time, and the first
+    call's timing in the trace is the call's own.
     """
     import importlib
 
-    await anyio.to_thread.run_sync(importlib.import_module, "jsonschema")
+    try:
+        await anyio.to_thread.run_sync(importlib.import_module, "jsonschema")
+    finally:
+        done.set()
 
 
 def _compact(value: Any) -> str:
