@@ -70,7 +70,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         echo = None if args.json else _echo
         report = session.run(code, timeout=args.timeout, servers=servers, on_event=echo)
         if args.json:
-            print(json.dumps({**report.payload(), **report.volatile(), "stdout": report.stdout, "stderr": report.stderr}))
+            print(json.dumps({**report.payload(), "stdout": report.stdout, "stderr": report.stderr,
+                              "timing": report.volatile()}))
         else:
             import dataclasses
 

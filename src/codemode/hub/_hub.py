@@ -71,7 +71,6 @@ class CallResult:
     payload: dict[str, Any] | None = None  # worker-side value, see _results.result_payload
     error: ToolCallError | ServerCrashedError | None = None
     result_bytes: int = 0
-    wire_result: dict[str, Any] | None = None
 
 
 @dataclass
@@ -257,13 +256,11 @@ class Hub:
         finally:
             if on_log is not None:
                 link.inflight.remove(on_log)
-        wire_result = wire(result)
-        size = len(_compact(wire_result))
+        # The size of the compact wire JSON (pydantic-core serialises it in Rust, in microseconds).
+        size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
         if result.is_error:
-            return CallResult(False, error=UpstreamError(server, tool, error_text(result, tool)),
-                              result_bytes=size, wire_result=wire_result)
-        return CallResult(True, payload=result_payload(result, link.state.tool(tool)),
-                          result_bytes=size, wire_result=wire_result)
+            return CallResult(False, error=UpstreamError(server, tool, error_text(result, tool)), result_bytes=size)
+        return CallResult(True, payload=result_payload(result, link.state.tool(tool)), result_bytes=size)
 
 
 async def _warm_validator(done: anyio.Event) -> None:
@@ -280,12 +277,6 @@ async def _warm_validator(done: anyio.Event) -> None:
         await anyio.to_thread.run_sync(importlib.import_module, "jsonschema")
     finally:
         done.set()
-
-
-def _compact(value: Any) -> str:
-    import json
-
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _stderr_tail(link: _Link) -> str:

@@ -1,0 +1,57 @@
+"""The `codemode` command line, run as a real subprocess against the embedded demo server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import codemode
+
+SRC = str(Path(codemode.__file__).parent.parent)
+
+
+def codemode_cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CODEMODE_CONFIG"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, env.get("PYTHONPATH")]))
+    env["XDG_CONFIG_HOME"] = str(cwd / "no-config")
+    return subprocess.run([sys.executable, "-m", "codemode", *args], cwd=cwd, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_exec_prints_the_output_and_exits_zero(tmp_path: Path) -> None:
+    done = codemode_cli("exec", "-c", 'print(len(demo.list_orders(status="open")))', cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "6"
+    assert "demo.list_orders" in done.stderr  # the trace follows the output
+
+
+def test_exec_from_stdin_with_json_reports_the_calls(tmp_path: Path) -> None:
+    done = codemode_cli("exec", "--json", "-", cwd=tmp_path, stdin="demo.get_order(order_id=1001)['id']\n")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["result"] == {"kind": "json", "value": 1001}
+    assert [(c["tool"], c["status"]) for c in report["calls"]] == [("get_order", "ok")]
+
+
+def test_exec_exits_one_when_the_code_fails(tmp_path: Path) -> None:
+    done = codemode_cli("exec", "-c", "demo.get_customer(customer_id=999)", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "UPSTREAM_ERROR" in done.stderr
+
+
+def test_a_bad_config_is_one_line_and_exit_two(tmp_path: Path) -> None:
+    (tmp_path / "mcp.json").write_text('{"mcpServers": {"x": {"comand": "y"}}}')
+    done = codemode_cli("servers", cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mcp.json" in lines[0] and "'x'" in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_tools_lists_python_signatures(tmp_path: Path) -> None:
+    done = codemode_cli("tools", "demo", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "demo.search_products(*, query: str, limit: int = 5)" in done.stdout
