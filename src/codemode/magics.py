@@ -33,16 +33,26 @@ class CellFailed(Exception):
 
     def __init__(self, report: RunReport) -> None:
         error = report.error or {}
-        super().__init__(f"{error.get('type', 'Error')}: {error.get('message', '')}")
+        kind, message = error.get("type", "Error"), error.get("message", "")
+        super().__init__(f"{kind}: {message}" if message else kind)
         self.report = report
 
     def _render_traceback_(self) -> list[str]:
         error = self.report.error or {}
+        kind = str(error.get("type", "Error"))
         lines = (error.get("traceback") or "").rstrip("\n").splitlines()
-        code = f" [{error['code']}]" if error.get("code") and error.get("type") not in ("ToolError",) else ""
-        if not lines or not lines[-1].startswith(str(error.get("type", ""))):
-            lines.append(f"{error.get('type', 'Error')}: {error.get('message', '')}{code}")
+        # The worker's traceback names the exception itself (`codemode.ToolError: ...`, with
+        # its module); add a line only when it does not (a timeout reported by the host).
+        if not any(_names_exception(line, kind) for line in lines):
+            code = f" [{error['code']}]" if error.get("code") and kind != "ToolError" else ""
+            lines.append(f"{kind}: {error.get('message', '')}{code}")
         return lines
+
+
+def _names_exception(line: str, kind: str) -> bool:
+    """Whether a traceback line is the header of a `kind` exception (`[module.]kind[: message]`)."""
+    head = line.split(":", 1)[0]
+    return head == kind or head.endswith("." + kind)
 
 
 @magics_class

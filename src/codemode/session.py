@@ -8,6 +8,7 @@ they happen. Servers connect on first use (`start`), in parallel.
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import sys
@@ -92,12 +93,16 @@ class Session:
         self._sandbox = Sandbox(self._setup_message())
         portal.call(self._sandbox.start)
         self.started = True
+        # Before the portal's own exit handler (atexit runs handlers last-in, first-out):
+        # servers get the SDK's orderly stdio shutdown, the worker its kill.
+        atexit.register(self.close)
 
     def close(self) -> None:
         """Stop the worker and disconnect every server."""
         if not self.started:
             return
         self.started = False
+        atexit.unregister(self.close)
         portal = get_portal()
         if self._sandbox is not None:
             portal.call(self._sandbox.aclose)

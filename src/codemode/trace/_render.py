@@ -68,6 +68,8 @@ def _result_text(result: dict[str, Any]) -> str:
     if kind == "json":
         if "preview" in shown:
             return f"{shown['preview']}… ({shown['chars']} characters)"
+        if isinstance(shown.get("value"), str) and "\n" in shown["value"]:
+            return shown["value"]  # a text (a note, a report) reads as text, not as one escaped line
         return json.dumps(shown.get("value"), indent=2, ensure_ascii=False)
     if kind == "repr":
         return shown.get("text", "") + ("…" if shown.get("truncated") else "")
@@ -163,8 +165,15 @@ def _call_row(number: int, call: ToolCall) -> str:
 
 def _progress_text(entry: dict[str, Any]) -> str:
     total = entry.get("total")
-    amount = f"{entry.get('progress')}/{total}" if total is not None else f"{entry.get('progress')}"
+    amount = _number(entry.get("progress"))
+    if total is not None:
+        amount += f"/{_number(total)}"
     return f"{amount} {entry.get('message') or ''}".strip()
+
+
+def _number(value: Any) -> str:
+    """`3` for 3.0 (MCP progress is a float), the value as it is otherwise."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _value_html(payload: dict[str, Any]) -> str:

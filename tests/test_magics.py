@@ -1,0 +1,446 @@
+"""The notebook face in a real kernel: `%load_ext codemode`, `%codemode ...`, `%%codemode`.
+
+Every test talks to an ipykernel started by jupyter_client, the way a notebook does, and
+reads the iopub messages a front end would show. One kernel serves the module (each test
+uses its own variable names); the shutdown test starts its own, since it ends it.
+
+The kernel runs this interpreter (jupyter_client swaps the `python3` spec's `python` for
+`sys.executable`), imports `codemode` from the tree under test (`PYTHONPATH`), and starts
+in a private directory with no config file in reach, so the embedded demo server is the
+only server.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.manager import KernelManager
+
+import codemode
+from codemode.trace import MIME_TYPE
+
+SRC = str(Path(codemode.__file__).resolve().parent.parent)
+# A kernel starts in about a second; the first codemode cell also connects the demo server
+# (about 1.5 s). Generous bounds, so a loaded CI machine fails only on a real hang.
+START_TIMEOUT = 60.0
+CELL_TIMEOUT = 60.0
+# How long the kernel's children may take to go once the kernel has shut down.
+EXIT_TIMEOUT = 30.0
+# Command-line marks of the processes a codemode session starts.
+CHILD_MARKS = ("codemode.demo", "codemode.sandbox.worker")
+
+ISSUE_EXAMPLE = """\
+%%codemode
+orders = demo.list_orders(status="open")
+total = sum(o["amount"] for o in orders)
+print(f"{len(orders)} open orders")
+total
+"""
+
+
+# -- a kernel and what a cell sends back ------------------------------------------------------
+
+
+@dataclass
+class Execution:
+    """What one execute request produced: its iopub outputs, in order, and the reply."""
+
+    outputs: list[tuple[str, dict[str, Any]]]  # (msg_type, content)
+    reply: dict[str, Any]
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [content for msg_type, content in self.outputs if msg_type == kind]
+
+    def stream(self, name: str) -> str:
+        return "".join(c["text"] for c in self.of("stream") if c["name"] == name)
+
+    @property
+    def stdout(self) -> str:
+        return self.stream("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self.stream("stderr")
+
+    @property
+    def error(self) -> dict[str, Any]:
+        (error,) = self.of("error")
+        return error
+
+    @property
+    def reports(self) -> list[dict[str, Any]]:
+        """The display_data messages that carry a run report."""
+        return [c for c in self.of("display_data") if MIME_TYPE in c["data"]]
+
+    @property
+    def value(self) -> str:
+        """The text/plain of the cell's execute_result."""
+        (result,) = self.of("execute_result")
+        return result["data"]["text/plain"]
+
+    @property
+    def all_text(self) -> str:
+        """Every text the cell showed, tracebacks included, for negative assertions."""
+        parts: list[str] = [str(self.reply)]
+        for _, content in self.outputs:
+            parts.append(str(content))
+        return "\n".join(parts)
+
+
+class Kernel:
+    """An ipykernel child process and a client on its channels."""
+
+    loaded: Execution  # what `%load_ext codemode` showed, for the module's kernel
+
+    def __init__(self, workdir: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ("CODEMODE_CONFIG", "PYTHONPATH")}
+        env.update(
+            PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
+            XDG_CONFIG_HOME=str(workdir / "config"),  # no user mcp.json
+            IPYTHONDIR=str(workdir / "ipython"),  # no user profile or startup files
+        )
+        self.manager = KernelManager(kernel_name="python3")
+        self.manager.start_kernel(env=env, cwd=str(workdir))
+        self.client = self.manager.client()
+        self.client.start_channels()
+        try:
+            self.client.wait_for_ready(timeout=START_TIMEOUT)
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def execute(
+        self,
+        code: str,
+        *,
+        timeout: float = CELL_TIMEOUT,
+        on_output: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> Execution:
+        """Run a cell; collect its outputs until the kernel is idle again, then its reply."""
+        msg_id = self.client.execute(code)
+        deadline = time.monotonic() + timeout
+        outputs: list[tuple[str, dict[str, Any]]] = []
+        while True:
+            msg = self.client.get_iopub_msg(timeout=_left(deadline, code))
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "status" and content["execution_state"] == "idle":
+                break
+            if kind in ("stream", "display_data", "execute_result", "error"):
+                outputs.append((kind, {**content, "metadata": content.get("metadata", {})}))
+                if on_output is not None:
+                    on_output(kind, content)
+        while True:
+            reply = self.client.get_shell_msg(timeout=_left(deadline, code))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return Execution(outputs, reply["content"])
+
+    def run(self, code: str, **kwargs: Any) -> Execution:
+        """Run a cell that must succeed."""
+        execution = self.execute(code, **kwargs)
+        assert execution.reply["status"] == "ok", execution.all_text
+        return execution
+
+    def shutdown(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=False)
+
+
+def _left(deadline: float, code: str) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"the kernel did not finish this cell in time:\n{code}")
+    return left
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
+    """A kernel with the extension loaded; `kernel.loaded` is what `%load_ext` showed."""
+    kernel = Kernel(tmp_path_factory.mktemp("kernel"))
+    try:
+        kernel.loaded = kernel.execute("%load_ext codemode")
+        yield kernel
+    finally:
+        kernel.shutdown()
+
+
+def _payload(execution: Execution) -> dict[str, Any]:
+    (report,) = execution.reports
+    return report["data"][MIME_TYPE]
+
+
+def _keys(data: Any) -> set[str]:
+    """Every key of every object in a JSON document."""
+    if isinstance(data, dict):
+        return set(data) | {k for v in data.values() for k in _keys(v)}
+    if isinstance(data, list):
+        return {k for v in data for k in _keys(v)}
+    return set()
+
+
+# -- loading and looking around ----------------------------------------------------------------
+
+
+def test_load_ext_registers_the_magics_quietly(kernel: Kernel) -> None:
+    assert kernel.loaded.reply["status"] == "ok"
+    assert kernel.loaded.outputs == []
+    found = kernel.run("ip = get_ipython()\nbool(ip.find_line_magic('codemode')), bool(ip.find_cell_magic('codemode'))")
+    assert found.value == "(True, True)"
+
+
+def test_servers_shows_the_demo_server_connected_with_13_tools(kernel: Kernel) -> None:
+    (result,) = kernel.run("%codemode servers").of("execute_result")
+    text, html = result["data"]["text/plain"], result["data"]["text/html"]
+    header, _, row = text.splitlines()
+    assert header.split() == ["name", "config", "name", "transport", "status", "tools"]
+    assert row.split() == ["demo", "demo", "stdio", "connected", "13"]
+    assert "<table>" in html
+    assert ">connected</td>" in html and ">13</td>" in html
+
+
+def test_tools_lists_python_signatures_and_summaries(kernel: Kernel) -> None:
+    (result,) = kernel.run("%codemode tools demo").of("execute_result")
+    text, html = result["data"]["text/plain"], result["data"]["text/html"]
+    signatures = [line for line in text.splitlines() if not line.startswith(" ")]
+    assert len(signatures) == 13
+    assert any(line.startswith("demo.list_orders(*, status: ") for line in signatures)
+    assert "demo.search_products(*, query: str, limit: int = 5)" in text  # camelCase on the wire
+    assert "    List orders with their items and amounts" in text
+    assert "<code>demo.list_orders(" in html
+
+
+def test_search_finds_the_order_tools_best_first(kernel: Kernel) -> None:
+    (result,) = kernel.run("%codemode search orders").of("execute_result")
+    names = [line.split("(")[0] for line in result["data"]["text/plain"].splitlines() if not line.startswith(" ")]
+    assert names[0] == "demo.list_orders"
+    assert "demo.list_customers" not in names
+    assert "demo.list_orders(" in result["data"]["text/html"]
+
+
+def test_search_without_a_match_says_so(kernel: Kernel) -> None:
+    (result,) = kernel.run("%codemode search zebra").of("execute_result")
+    assert result["data"]["text/plain"] == "no tool matches 'zebra'"
+
+
+# -- running cells -------------------------------------------------------------------------------
+
+
+def test_the_issue_example_prints_live_and_displays_a_report(kernel: Kernel) -> None:
+    cell = kernel.run(ISSUE_EXAMPLE)
+    assert [kind for kind, _ in cell.outputs] == ["stream", "display_data"]
+    assert cell.stdout == "6 open orders\n"  # orders 1025-1030 of the demo shop are open
+    (report,) = cell.reports
+    payload = report["data"][MIME_TYPE]
+    assert list(report["data"]) == [MIME_TYPE, "text/html", "text/plain"]
+    assert payload["ok"] is True
+    (call,) = payload["calls"]
+    assert (call["server"], call["tool"], call["arguments"], call["status"]) == (
+        "demo", "list_orders", {"status": "open"}, "ok"
+    )
+    assert [o["id"] for o in call["result"]["value"]] == [1025, 1026, 1027, 1028, 1029, 1030]
+    assert payload["result"] == {"kind": "json", "value": 337.70000000000005}
+    assert "stdout" not in payload  # printed live already, not twice
+
+    text = report["data"]["text/plain"]
+    assert text.startswith("codemode: ok · 1 tool call · ")
+    assert '  demo.list_orders(status="open")  ok  ' in text
+    assert text.endswith("result:\n337.70000000000005")
+    html = report["data"]["text/html"]
+    assert "<code>demo.list_orders(status=&quot;open&quot;)</code>" in html
+    assert "337.70000000000005" in html and "<script" not in html
+
+
+def test_durations_ride_in_metadata_and_never_in_the_payload(kernel: Kernel) -> None:
+    (report,) = kernel.run(ISSUE_EXAMPLE).reports
+    volatile = report["metadata"][MIME_TYPE]
+    assert volatile["duration"] > 0
+    (call,) = volatile["calls"]
+    assert call["duration"] > 0 and call["started"] >= 0 and isinstance(call["id"], int)
+    payload = report["data"][MIME_TYPE]
+    assert not _keys(payload) & {"duration", "started"}
+    assert "id" not in payload and "id" not in payload["calls"][0]
+
+
+def test_a_failing_tool_call_shows_the_cells_traceback_not_ours(kernel: Kernel) -> None:
+    cell = kernel.execute("%%codemode\ncustomer = demo.get_customer(customer_id=999)")
+    assert cell.reply["status"] == "error"
+    assert [kind for kind, _ in cell.outputs] == ["display_data", "error"]
+    (call,) = _payload(cell)["calls"]
+    assert call["status"] == "error" and call["error"]["code"] == "UPSTREAM_ERROR"
+    traceback = cell.error["traceback"]
+    assert '  File "<cell ' in "\n".join(traceback)
+    assert "    customer = demo.get_customer(customer_id=999)" in traceback
+    assert traceback[-1] == (
+        "codemode.ToolError: demo.get_customer: no customer with id 999; "
+        "list_customers() shows the ids [UPSTREAM_ERROR]"
+    )
+    assert sum("no customer with id 999" in line for line in traceback) == 1
+    for ours in ("magics.py", "session.py", "site-packages", "interactiveshell"):
+        assert ours not in cell.all_text
+
+
+def test_out_binds_a_json_result_in_the_kernel(kernel: Kernel) -> None:
+    kernel.run('%%codemode --out open_ids\n[o["id"] for o in demo.list_orders(status="open")]')
+    assert kernel.run("open_ids, type(open_ids).__name__").value == "([1025, 1026, 1027, 1028, 1029, 1030], 'list')"
+
+
+def test_out_leaves_a_result_that_is_not_json_unbound_and_says_so(kernel: Kernel) -> None:
+    cell = kernel.run("%%codemode --out chart\ndemo.sales_chart()")
+    assert cell.stderr == "codemode: --out chart: the result is not JSON data; nothing was bound\n"
+    assert _payload(cell)["result"]["mimeType"] == "image/png"
+    assert '<img alt="tool image" src="data:image/png;base64,' in cell.reports[0]["data"]["text/html"]
+    assert kernel.run("'chart' in globals()").value == "False"
+
+
+def test_progress_and_logs_appear_in_the_report(kernel: Kernel) -> None:
+    cell = kernel.run("%%codemode\nreport = demo.build_report(steps=3)\naudit = demo.audit_inventory()")
+    build, audit = _payload(cell)["calls"]
+    assert [p["message"] for p in build["progress"]] == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
+    assert [log["level"] for log in audit["logs"]][:2] == ["info", "warning"]
+    html = cell.reports[0]["data"]["text/html"]
+    assert "progress 3/3 step 3 of 3" in html
+    assert "\nBy month:\n" in html  # a text result reads as text, not as an escaped JSON string
+    assert "log [warning] low stock: " in html
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("%%codemode --servers nope\n1", "UsageError: no server 'nope' in this session (servers: demo)"),
+        ("%%codemode --timeout -1\n1", "UsageError: --timeout must be a positive number of seconds, not -1"),
+        ("%%codemode --out 2x\n1", "UsageError: --out needs a Python name, not '2x'"),
+        ("%codemode bogus", "UsageError: %codemode bogus: unknown subcommand or arguments; use one of: "
+                            "servers, tools [SERVER], search QUERY, reset"),
+        ("%codemode tools nope", "UsageError: no server 'nope' in this session (servers: demo)"),
+    ],
+)
+def test_a_usage_mistake_is_one_line_without_a_traceback(kernel: Kernel, cell: str, message: str) -> None:
+    # IPython prints a UsageError as one stderr line, sends no `error` message, and marks
+    # the reply as failed with an empty traceback.
+    execution = kernel.execute(cell)
+    assert execution.outputs == [("stream", {"name": "stderr", "text": message + "\n", "metadata": {}})]
+    assert execution.reply["status"] == "error"
+    assert execution.reply["ename"] == "UsageError"
+    assert execution.reply["traceback"] == []
+    assert "magics.py" not in execution.all_text
+
+
+def test_a_usage_mistake_runs_nothing(kernel: Kernel) -> None:
+    kernel.execute("%%codemode --servers nope\nnever = 1")
+    cell = kernel.execute("%%codemode\nnever")
+    assert cell.error["traceback"][-1] == "NameError: name 'never' is not defined"
+
+
+def test_timeout_interrupts_the_cell_and_keeps_its_variables(kernel: Kernel) -> None:
+    cell = kernel.execute("%%codemode --timeout 1\nkept = 41\nwhile True:\n    pass")
+    assert cell.reply["status"] == "error"
+    traceback = cell.error["traceback"]
+    assert "KeyboardInterrupt" in traceback
+    assert traceback[-1] == (
+        "TimeoutError: the cell ran past its 1 s limit and was interrupted (variables kept) [TIMEOUT]"
+    )
+    assert "magics.py" not in cell.all_text
+    assert _payload(kernel.run("%%codemode\nkept + 1"))["result"]["value"] == 42
+
+
+def test_reset_starts_a_fresh_worker_without_earlier_variables(kernel: Kernel) -> None:
+    kernel.run("%%codemode\nforgotten = 1")
+    assert kernel.run("%codemode reset").stdout == "codemode: a fresh worker is running; earlier variables are gone\n"
+    cell = kernel.execute("%%codemode\nforgotten")
+    assert cell.error["traceback"][-1] == "NameError: name 'forgotten' is not defined"
+    fresh = kernel.run("%%codemode\ndemo.get_customer(customer_id=1)['name']")
+    assert _payload(fresh)["result"]["value"] == "Anna Keller"
+
+
+def test_a_kernel_interrupt_stops_the_cell_and_the_next_cell_works(kernel: Kernel) -> None:
+    def interrupt_once_asleep(kind: str, content: dict[str, Any]) -> None:
+        if kind == "stream" and "asleep" in content["text"]:
+            kernel.manager.interrupt_kernel()
+
+    started = time.monotonic()
+    cell = kernel.execute(
+        '%%codemode\nprint("asleep", flush=True)\nimport time\ntime.sleep(30)\nawake = True',
+        on_output=interrupt_once_asleep,
+    )
+    assert time.monotonic() - started < 25  # the sleep did not run out
+    assert cell.reply["status"] == "error"
+    traceback = cell.error["traceback"]
+    assert traceback[-1] == "KeyboardInterrupt"
+    assert "    time.sleep(30)" in traceback
+    assert "magics.py" not in cell.all_text
+    after = kernel.run("%%codemode\n'awake' in globals(), demo.get_customer(customer_id=2)['name']")
+    assert _payload(after)["result"]["value"] == [False, "Lucas Martin"]
+    assert kernel.run("1 + 1").value == "2"
+
+
+# -- shutting down -------------------------------------------------------------------------------
+
+
+def _children(root: int) -> dict[int, str]:
+    """Descendants of `root` whose command line carries one of CHILD_MARKS, with start times."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: dict[int, str] = {}
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor is not None and ancestor != root and ancestor > 1:
+            ancestor = parents.get(ancestor)
+        if ancestor == root:
+            try:
+                cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if any(mark in cmdline for mark in CHILD_MARKS):
+                found[pid] = _start_time(pid) or ""
+    return found
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks), or None once it is gone or a zombie."""
+    try:
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_kernel_shutdown_leaves_no_demo_server_or_worker_behind(tmp_path: Path) -> None:
+    kernel = Kernel(tmp_path)
+    try:
+        kernel.run("%load_ext codemode")
+        kernel.run("%%codemode\ndemo.list_notes()")
+        kernel_pid = int(kernel.run("import os\nos.getpid()").value)
+        children = _children(kernel_pid)
+        marks = sorted(mark for cmd in map(_cmdline, children) for mark in CHILD_MARKS if mark in cmd)
+        assert marks == sorted(CHILD_MARKS), children
+    finally:
+        kernel.shutdown()
+    deadline = time.monotonic() + EXIT_TIMEOUT
+    while True:
+        alive = {pid for pid, started in children.items() if _start_time(pid) == started}
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)  # polling a process table: there is no event to wait on
+    assert not alive, {pid: _cmdline(pid) for pid in alive}
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
