@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := notebooks/quickstart.ipynb
 PORT ?= 8888
 
-.PHONY: install lab test bench clean
+.PHONY: install lab test bench notebooks clean
 
 install: $(STAMP)
 
@@ -30,3 +30,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
+
+## Re-execute the notebooks in place (after a change to what reports show).
+notebooks: $(STAMP)
+	cd notebooks && $(abspath $(VENV))/bin/jupyter nbconvert --to notebook --execute --inplace $(notdir $(NOTEBOOKS))

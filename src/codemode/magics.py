@@ -33,9 +33,20 @@ class CellFailed(Exception):
 
     def __init__(self, report: RunReport) -> None:
         error = report.error or {}
-        kind, message = error.get("type", "Error"), error.get("message", "")
-        super().__init__(f"{kind}: {message}" if message else kind)
+        message = error.get("message", "")
+        super().__init__(message)
         self.report = report
+
+    @classmethod
+    def of(cls, report: RunReport) -> CellFailed:
+        """The error for a failed run, its class named as the sandboxed exception was.
+
+        Jupyter reports an error's class name as `ename` (nbclient, nbconvert, the
+        notebook's error output), so a failed `ToolError` call reads as `ToolError`.
+        """
+        kind = str((report.error or {}).get("type", "Error"))
+        named = type(kind if kind.isidentifier() else "Error", (cls,), {"__module__": "codemode"})
+        return named(report)
 
     def _render_traceback_(self) -> list[str]:
         error = self.report.error or {}
@@ -141,7 +152,7 @@ class CodeModeMagics(Magics):
         if report.error is not None:
             if report.calls:
                 display(dataclasses.replace(report, error=None))
-            raise CellFailed(report)
+            raise CellFailed.of(report)
         if report.calls or report.result is not None:
             display(report)
 

@@ -144,13 +144,20 @@ class Session:
         return [tool for (srv, _), tool in self._api.items() if srv == key]
 
     def search(self, query: str, limit: int = 10) -> list[ApiTool]:
-        """Tools whose names and descriptions match the words of `query`, best first."""
-        words = [w for w in query.lower().replace("_", " ").split() if w]
+        """Tools whose names and descriptions match the words of `query`, best first.
+
+        A word in a tool's name counts most, its crude stem (orders → order) next, a match
+        in the description least.
+        """
+        words = query.lower().replace("_", " ").split()
         scored = []
         for tool in self.tools():
             name = f"{tool.server} {tool.name} {tool.tool.name}".lower().replace("_", " ")
             text = tool.tool.description.lower()
-            score = sum(3 * name.count(w) + text.count(w) for w in words)
+            score = 0
+            for word in words:
+                stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
+                score += 5 * (word in name) + 3 * (stem in name) + (stem in text)
             if score:
                 scored.append((-score, tool.server, tool.name, tool))
         return [entry[-1] for entry in sorted(scored, key=lambda e: e[:3])[:limit]]
@@ -223,14 +230,14 @@ class Session:
         while True:
             try:
                 item = events.get()
+                if item is _DONE:
+                    return future.result()
+                if on_event is not None:
+                    on_event(item)
             except KeyboardInterrupt:
+                # The kernel's interrupt: passed on to the cell, which reports how it ended.
                 assert self._sandbox is not None
                 portal.start_task_soon(self._sandbox.interrupt_or_kill)
-                continue
-            if item is _DONE:
-                return future.result()
-            if on_event is not None:
-                on_event(item)
 
     async def _arun(self, code: str, timeout: float | None, policy: Policy, emit: Callable[[Event], None]) -> RunReport:
         assert self._sandbox is not None

@@ -213,7 +213,9 @@ class StreamWriter(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if not text:
             return 0
-        with self._lock:
+        # Critical: an interrupt inside the lock or the flush timer's start would leave the
+        # buffer half-updated and the traceback in threading.py; it lands after the write.
+        with _interrupts, self._lock:
             self._parts.append(text)
             self._size += len(text)
             now = time.monotonic()
@@ -226,7 +228,7 @@ class StreamWriter(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        with self._lock:
+        with _interrupts, self._lock:
             if self._timer is not None and self._timer is not threading.current_thread():
                 self._timer.cancel()
             self._timer = None

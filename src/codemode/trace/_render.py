@@ -88,6 +88,8 @@ def render_text(report: RunReport) -> str:
         lines.append(f"  {call_signature(call)}  {status}  {format_duration(call.duration)}  {format_size(call.result_bytes)}")
         if call.error:
             lines.append(f"      {call.error.splitlines()[0] if call.error else ''}")
+        for log in call.logs:
+            lines.append(f"      log [{log.get('level')}] {log.get('data')}")
     if not report.streams_shown:
         if report.stdout:
             lines += ["stdout:", report.stdout.rstrip("\n")]
