@@ -242,7 +242,9 @@ class Session:
     async def _arun(self, code: str, timeout: float | None, policy: Policy, emit: Callable[[Event], None]) -> RunReport:
         assert self._sandbox is not None
         run = _Run(time.perf_counter(), policy, emit)
-        restarted = self._state_lost
+        # A worker that died between runs (killed from outside, a thread's os._exit) lost its
+        # state too, though no run reported it: this run starts a fresh one and says so.
+        restarted = self._state_lost or not self._sandbox.alive
         self._state_lost = False
         timeout = timeout if timeout is not None else self.config.cell_timeout
 

@@ -102,7 +102,9 @@ class Sandbox:
 
     @property
     def alive(self) -> bool:
-        return self._process is not None and self._process.returncode is None and self._death is None
+        # The pipe to the worker can learn of its death (EPIPE) before the frame reader does.
+        writable = self._writer is not None and not self._writer.is_closing()
+        return self._process is not None and self._process.returncode is None and self._death is None and writable
 
     @property
     def pid(self) -> int | None:
@@ -296,7 +298,8 @@ class Sandbox:
         try:
             code = await asyncio.wait_for(process.wait(), 2.0)
         except asyncio.TimeoutError:
-            code = None
+            # `wait` also waits for the output pipes, which a process the cell started holds.
+            code = process.returncode
         if code is None:
             how = "closed its channel"
         elif code < 0:
@@ -320,12 +323,15 @@ class Sandbox:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        if process is not None and process.returncode is None:
+        if process is not None:
+            # The group even when the worker is gone (it crashed): what its cells started
+            # must not outlive it, holding its output pipes open.
             try:
                 os.killpg(process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            await process.wait()
+            if process.returncode is None:
+                await process.wait()
         for task in tasks:
             if task is not asyncio.current_task():
                 task.cancel()

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 from codemode.sandbox import _api
-from codemode.sandbox._frames import MAX_HOST_FRAME, MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
+from codemode.sandbox._frames import HEADER, MAX_HOST_FRAME, MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
 
 _CO_COROUTINE = 0x0080
 _RESULT_NAME = "__codemode_result__"
@@ -48,12 +48,25 @@ class _Interrupts:
 
     Python runs signal handlers in the main thread only, so only the main thread's critical
     sections count; other threads (the stream flusher) never see a KeyboardInterrupt.
+
+    Outside a cell the whole worker loop is one critical section. An interrupt raised there
+    could land between taking an `exec` frame off the inbox and running it, and lose the cell
+    (the host would wait for a `done` that never comes). One that comes while the worker
+    waits for a frame has nothing to stop and is dropped; one that comes after the `exec`
+    frame was taken is the cell's, raised as the cell starts (`open`).
     """
 
     def __init__(self) -> None:
-        self.depth = 0
+        self.depth = 1  # between cells
         self.deferred = False
         self._main = threading.main_thread()
+
+    def open(self) -> None:
+        """A cell starts: interrupts raise again, one that is waiting at once."""
+        self.depth = 0
+        if self.deferred:
+            self.deferred = False
+            raise KeyboardInterrupt
 
     def handler(self, signum: int, frame: Any) -> None:
         if self.depth:
@@ -93,6 +106,10 @@ class Channel:
 
     def send(self, message: dict[str, Any]) -> None:
         frame = encode(message)
+        size = len(frame) - HEADER.size
+        if size > MAX_WORKER_FRAME:
+            # The host would take it for a hostile frame and kill the worker: refuse it here.
+            raise FrameError(f"a {message['op']!r} frame of {size} bytes is over the {MAX_WORKER_FRAME}-byte limit")
         with _interrupts, self._write_lock:
             view = memoryview(frame)
             while view:
@@ -136,7 +153,7 @@ class Channel:
         call_id = next(self._ids)
         self._pending[call_id] = None
         try:
-            self.send({"op": "call", "id": call_id, "server": server, "tool": tool, "arguments": arguments})
+            self._send_call(call_id, server, tool, arguments)
             while call_id not in self._results:
                 self._wait_readable()
                 self._read_available()
@@ -154,11 +171,18 @@ class Channel:
         future = loop.create_future()
         self._pending[call_id] = future
         try:
-            self.send({"op": "call", "id": call_id, "server": server, "tool": tool, "arguments": arguments})
+            self._send_call(call_id, server, tool, arguments)
             return _unpack(await future, server, tool)
         finally:
             if self._pending.pop(call_id, None) is not None:
                 self.send({"op": "cancel", "id": call_id})
+
+    def _send_call(self, call_id: int, server: str, tool: str, arguments: dict[str, Any]) -> None:
+        try:
+            self.send({"op": "call", "id": call_id, "server": server, "tool": tool, "arguments": arguments})
+        except FrameError as exc:
+            raise _api.ToolError(f"the arguments are too large to send: {exc}",
+                                 server=server, tool=tool, code="INVALID_ARGUMENTS") from None
 
     def _watch(self, loop: Any) -> None:
         if self._loop is not loop:
@@ -228,6 +252,8 @@ class StreamWriter(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
+        # Sent under the lock: a flush by the timer thread must not land after the `done`
+        # that the cell's final flush precedes.
         with _interrupts, self._lock:
             if self._timer is not None and self._timer is not threading.current_thread():
                 self._timer.cancel()
@@ -238,7 +264,10 @@ class StreamWriter(io.TextIOBase):
             self._parts.clear()
             self._size = 0
             self._last_flush = time.monotonic()
-        self._channel.send({"op": "stream", "name": self._name, "text": text})
+            # In pieces: one huge write must not make a frame over the host's limit.
+            for start in range(0, len(text), _STREAM_FLUSH_BYTES):
+                piece = text[start : start + _STREAM_FLUSH_BYTES]
+                self._channel.send({"op": "stream", "name": self._name, "text": piece})
 
 
 def _flush_streams() -> None:
@@ -289,10 +318,14 @@ class Worker:
     def _execute(self, source: str, filename: str) -> Any:
         code = _compile(source, filename)
         self.namespace.pop(_RESULT_NAME, None)
-        if code.co_flags & _CO_COROUTINE:
-            self._event_loop().run_until_complete(eval(code, self.namespace))
-        else:
-            exec(code, self.namespace)
+        try:
+            _interrupts.open()
+            if code.co_flags & _CO_COROUTINE:
+                self._event_loop().run_until_complete(eval(code, self.namespace))
+            else:
+                exec(code, self.namespace)
+        finally:
+            _interrupts.depth = 1  # not a call, so no interrupt can land before it
         return self.namespace.pop(_RESULT_NAME, None)
 
     def _event_loop(self) -> Any:
@@ -400,6 +433,7 @@ def main(argv: list[str] | None = None) -> None:
             continue  # an interrupt that arrived between cells has nothing to stop
         except (EOFError, FrameError, OSError):
             return
+        _interrupts.deferred = False  # it came while waiting: nothing to stop
         op = message["op"]
         try:
             if op == "exec":
