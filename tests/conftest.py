@@ -15,14 +15,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from anyio.from_thread import BlockingPortal
 
 from codemode.config import demo_config
-from codemode.hub import get_portal
-from codemode.session import Session
+
+if TYPE_CHECKING:  # the SDK loads only for the tests that use these fixtures
+    from anyio.from_thread import BlockingPortal
+
+    from codemode.session import Session
 
 HTTP_START_TIMEOUT = 30.0
 """Seconds for the HTTP demo to say it is listening; a cold interpreter with the SDK needs ~2 s."""
@@ -32,6 +34,8 @@ _READY_LINE = b"Uvicorn running on"
 @pytest.fixture(scope="session")
 def portal() -> BlockingPortal:
     """The process-wide portal onto the hub's background loop (stopped at interpreter exit)."""
+    from codemode.hub import get_portal
+
     return get_portal()
 
 
@@ -50,6 +54,8 @@ def process_exited() -> Callable[[int, float], bool]:
 @pytest.fixture(scope="session")
 def demo_session() -> Iterator[Session]:
     """One session on the demo server over stdio, shared by the tests that need no isolation."""
+    from codemode.session import Session
+
     session = Session(demo_config())
     session.start()
     try:
