@@ -479,3 +479,14 @@ def test_gathered_async_calls_are_all_in_flight_at_once(portal: BlockingPortal, 
     assert outcome.ok, outcome.error
     assert outcome.result == {"kind": "json", "value": list(range(20))}
     assert sorted(waiting) == list(range(20))
+
+
+
+def test_a_call_handler_that_raises_fails_the_call_not_the_cell(portal: BlockingPortal, sandbox: Sandbox) -> None:
+    async def broken(request: CallRequest) -> dict[str, Any]:
+        raise RuntimeError("bug in the host")
+
+    code = "from codemode import ToolError\ntry:\n    fake.echo(x=1)\nexcept ToolError as e:\n    r = e.code\nr"
+    outcome = run(portal, sandbox, code, on_call=broken)
+    assert outcome.ok and outcome.result == {"kind": "json", "value": "INTERNAL"}
+    assert run(portal, sandbox, "fake.echo(x=2)").result == {"kind": "json", "value": 2}

@@ -15,6 +15,7 @@ thread). Invariants:
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import signal
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from codemode.sandbox._frames import HEADER, MAX_WORKER_FRAME, FrameError, body_length, decode, encode
+
+logger = logging.getLogger(__name__)
 
 # After SIGINT, a cell gets this long to unwind before the worker is killed. A Python loop
 # or a sleep stops in milliseconds; a C-level loop never does (it ignores the signal).
@@ -275,6 +278,9 @@ class Sandbox:
     async def _serve_call(self, cell: _Cell, request: CallRequest) -> None:
         try:
             reply = await cell.on_call(request)
+        except Exception as exc:  # noqa: BLE001 - boundary: a handler's bug fails the call, not the cell
+            logger.exception("the handler of a tool call failed")
+            reply = {"ok": False, "error": {"code": "INTERNAL", "message": f"the host failed to serve the call: {exc!r}"}}
         finally:
             cell.calls.pop(request.id, None)
         if self._cell is cell and self.alive:
