@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemode.sandbox._frames import HEADER, MAX_WORKER_FRAME, FrameError, body_length, decode, encode
+from codemode.sandbox._frames import MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,6 @@ class Sandbox:
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="codemode-"))
         self._process: asyncio.subprocess.Process | None = None
         self._writer: asyncio.WriteTransport | None = None
-        self._reader: asyncio.StreamReader | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ready: asyncio.Future[dict[str, Any]] | None = None
         self._cell: _Cell | None = None
@@ -136,15 +135,13 @@ class Sandbox:
         self._death = None
         self._stderr_tail = b""
         self.starts += 1
-        self._reader = asyncio.StreamReader(limit=MAX_WORKER_FRAME + HEADER.size, loop=loop)
-        await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(self._reader), os.fdopen(from_worker_r, "rb", buffering=0)
-        )
+        channel = _ChannelProtocol(self._handle, loop.create_future())
+        await loop.connect_read_pipe(lambda: channel, os.fdopen(from_worker_r, "rb", buffering=0))
         self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(to_worker_w, "wb", buffering=0))
         self._ready = loop.create_future()
         assert self._process.stdout is not None and self._process.stderr is not None
         self._tasks = [
-            asyncio.ensure_future(self._read_frames(self._reader)),
+            asyncio.ensure_future(self._watch_channel(channel.ended)),
             asyncio.ensure_future(self._read_raw(self._process.stdout, "stdout")),
             asyncio.ensure_future(self._read_raw(self._process.stderr, "stderr")),
         ]
@@ -237,16 +234,12 @@ class Sandbox:
             raise _WorkerDied(self._death or "the worker is not running")
         self._writer.write(encode(message))
 
-    async def _read_frames(self, reader: asyncio.StreamReader) -> None:
-        try:
-            while True:
-                header = await reader.readexactly(HEADER.size)
-                body = await reader.readexactly(body_length(header, MAX_WORKER_FRAME))
-                self._handle(decode(body))
-        except asyncio.IncompleteReadError:
+    async def _watch_channel(self, ended: asyncio.Future[FrameError | None]) -> None:
+        problem = await ended
+        if problem is None:
             await self._died(await self._exit_description())
-        except FrameError as exc:
-            await self._died(f"the worker sent a bad frame ({exc}); it was stopped")
+        else:
+            await self._died(f"the worker sent a bad frame ({problem}); it was stopped")
             await self._stop_process()
 
     def _handle(self, message: dict[str, Any]) -> None:
@@ -347,6 +340,41 @@ class Sandbox:
 
 class _WorkerDied(Exception):
     pass
+
+
+class _ChannelProtocol(asyncio.Protocol):
+    """Reads the worker's frames and handles each as it arrives, in `data_received`.
+
+    Handling frames in the protocol callback, not in a task reading a StreamReader, saves
+    an event-loop turn per frame: on a tool call's path that is most of the host's cost.
+    `ended` resolves to None when the worker closes its end, or to the FrameError that made
+    the host stop listening.
+    """
+
+    def __init__(self, handle: Callable[[dict[str, Any]], None], ended: asyncio.Future[FrameError | None]) -> None:
+        self._handle = handle
+        self._buffer = FrameBuffer(MAX_WORKER_FRAME)
+        self.ended = ended
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.ended.done():
+            return
+        self._buffer.feed(data)
+        try:
+            while (message := self._buffer.pop()) is not None:
+                self._handle(message)
+        except FrameError as exc:
+            self.ended.set_result(exc)
+            if self._transport is not None:
+                self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ended.done():
+            self.ended.set_result(None)
 
 
 def _call_request(message: dict[str, Any]) -> CallRequest:
