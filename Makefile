@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := notebooks/quickstart.ipynb
 PORT ?= 8888
 
-.PHONY: install lab test bench notebooks clean
+.PHONY: install peers lab test bench notebooks clean
 
 install: $(STAMP)
 
@@ -16,17 +16,29 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,lab]"
 	touch $(STAMP)
 
+## Third-party MCP servers from npm (tests/peers/package-lock.json), for tests and benches.
+PEERS := tests/peers
+PEERS_STAMP := $(PEERS)/node_modules/.installed-stamp
+
+peers: $(PEERS_STAMP)
+
+$(PEERS_STAMP): $(PEERS)/package.json $(PEERS)/package-lock.json
+	npm ci --prefix $(PEERS) --no-audit --no-fund
+	touch $(PEERS_STAMP)
+
 ## JupyterLab on the quickstart notebook, with the embedded demo server (no config needed).
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --port $(PORT) notebooks/quickstart.ipynb
 
 ## The whole test suite: unit, integration, real-kernel and notebook (nbval) tests.
-test: $(STAMP)
+test: $(STAMP) peers
 	$(PY) -m pytest --nbval --nbval-sanitize-with notebooks/quickstart.sanitize.cfg tests $(NOTEBOOKS)
 
 ## Benchmarks: ratios measured side by side in one run.
-bench: $(STAMP)
+bench: $(STAMP) peers
 	$(PY) bench/cell_overhead.py
+	$(PY) bench/tool_calls.py
+	$(PY) bench/tokens.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -55,3 +55,31 @@ def test_tools_lists_python_signatures(tmp_path: Path) -> None:
     done = codemode_cli("tools", "demo", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "demo.search_products(*, query: str, limit: int = 5)" in done.stdout
+
+
+def test_stubs_out_writes_a_tree_and_an_index(tmp_path: Path) -> None:
+    done = codemode_cli("stubs", "--out", str(tmp_path / "api"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    files = sorted(p.relative_to(tmp_path / "api").as_posix() for p in (tmp_path / "api").rglob("*.pyi"))
+    assert "demo/list_orders.pyi" in files and len(files) == 13
+    assert "def list_orders(" in (tmp_path / "api" / "demo" / "list_orders.pyi").read_text()
+    assert "`demo.search_products`" in (tmp_path / "api" / "index.md").read_text()
+
+
+def test_search_prints_the_chosen_detail(tmp_path: Path) -> None:
+    done = codemode_cli("search", "open", "orders", "--detail", "names", "--limit", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "demo.list_orders"
+
+
+def test_repl_keeps_variables_between_entries(tmp_path: Path) -> None:
+    entries = "n = len(demo.list_orders(status='open'))\nprint(n * 2)\nfor i in range(2):\n    print(i)\n\n"
+    done = codemode_cli("repl", cwd=tmp_path, stdin=entries)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["12", "0", "1"]
+
+
+def test_an_unknown_server_filter_is_a_usage_error(tmp_path: Path) -> None:
+    done = codemode_cli("--server", "nope", "tools", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("codemode: --server 'nope'")

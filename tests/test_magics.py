@@ -251,7 +251,8 @@ def test_the_issue_example_prints_live_and_displays_a_report(kernel: Kernel) -> 
     text = report["data"]["text/plain"]
     assert text.startswith("codemode: ok · 1 tool call · ")
     assert '  demo.list_orders(status="open")  ok  ' in text
-    assert text.endswith("result:\n337.70000000000005")
+    assert "\nresult:\n337.70000000000005\n" in text
+    assert text.splitlines()[-1].startswith("tokens (")  # the token account closes the report
     html = report["data"]["text/html"]
     assert "<code>demo.list_orders(status=&quot;open&quot;)</code>" in html
     assert "337.70000000000005" in html and "<script" not in html
@@ -317,7 +318,8 @@ def test_progress_and_logs_appear_in_the_report(kernel: Kernel) -> None:
         ("%%codemode --timeout -1\n1", "UsageError: --timeout must be a positive number of seconds, not -1"),
         ("%%codemode --out 2x\n1", "UsageError: --out needs a Python name, not '2x'"),
         ("%codemode bogus", "UsageError: %codemode bogus: unknown subcommand or arguments; use one of: "
-                            "servers, tools [SERVER], search QUERY, reset"),
+                            "servers, tools [SERVER], search QUERY [--detail names|signatures|full], "
+                            "stubs [SERVER[.TOOL]], tokens, reset"),
         ("%codemode tools nope", "UsageError: no server 'nope' in this session (servers: demo)"),
     ],
 )

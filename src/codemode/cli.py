@@ -1,36 +1,57 @@
-"""The command line: `codemode servers | tools | search | exec`.
+"""The command line: `codemode servers | tools | search | stubs | exec | repl`.
 
-Errors are one line on stderr (no traceback of our own code unless `--debug`), and the exit
-status says what happened: 0 success, 1 the code failed, 2 a usage or config error.
+Every command runs through the same `Session` (and so the same sandbox and policy) as a
+notebook cell. Errors are one line on stderr, no traceback of our own code unless
+`--debug`; the exit status says what happened: 0 success, 1 the code failed, 2 a usage or
+config error.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codemode.config import load_config
 from codemode.errors import CodemodeError
+
+if TYPE_CHECKING:
+    from codemode.session import Session
+    from codemode.trace import RunReport
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codemode", description="Code Mode for MCP: MCP tools as a Python API.")
     parser.add_argument("--config", help="an mcpServers JSON file (default: the usual places, else the demo)")
+    parser.add_argument("--server", action="append", dest="servers", metavar="NAME",
+                        help="use only this server (repeat for several); all by default")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of codemode's own errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("servers", help="each server, its transport, status and number of tools")
     tools = commands.add_parser("tools", help="the tools as Python signatures")
     tools.add_argument("server", nargs="?", help="only this server's tools")
-    search = commands.add_parser("search", help="tools whose names and descriptions match the query")
+    search = commands.add_parser("search", help="tools whose names and descriptions match the query, best first")
     search.add_argument("query", nargs="+")
-    run = commands.add_parser("exec", help="run code in the sandbox: FILE, - for stdin, or -c CODE")
-    run.add_argument("file", nargs="?", help="a Python file, or - to read standard input")
-    run.add_argument("-c", dest="code", help="the code to run")
-    run.add_argument("--timeout", type=float, help="seconds the code may run")
-    run.add_argument("--servers", help="comma-separated servers the code may call")
-    run.add_argument("--json", action="store_true", help="print the run report as JSON")
+    search.add_argument("--detail", choices=("names", "signatures", "full"), default="signatures")
+    search.add_argument("--limit", type=int, default=10)
+    stubs = commands.add_parser("stubs", help="`.pyi` stubs of the tools, printed or written as a tree")
+    stubs.add_argument("target", nargs="?", help="SERVER or SERVER.TOOL (default: every server)")
+    stubs.add_argument("--out", type=Path, help="write DIR/<server>/<tool>.pyi and DIR/index.md")
+    for name, text in (("exec", "run code in the sandbox: FILE, - for stdin, or -c CODE"),
+                       ("repl", "an interactive prompt whose variables persist, like cells")):
+        command = commands.add_parser(name, help=text)
+        if name == "exec":
+            command.add_argument("file", nargs="?", help="a Python file, or - to read standard input")
+            command.add_argument("-c", dest="code", help="the code to run")
+            command.add_argument("--json", action="store_true", help="print the run report as JSON")
+        command.add_argument("--timeout", type=float, help="seconds a run may take")
+        command.add_argument("--max-tool-calls", type=int, help="the most tool calls one run may make")
+        command.add_argument("--disclosure", choices=("stubs", "search"), default="stubs",
+                             help="what the token account assumes a model read: every stub, or search results")
     return parser
 
 
@@ -44,16 +65,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"codemode: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from codemode.display import ServerTable, ToolList
     from codemode.session import Session
 
-    code = None
-    if args.command == "exec":
-        code = _read_code(parser, args)
-    with Session(load_config(args.config)) as session:
+    code = _read_code(parser, args) if args.command == "exec" else None
+    config = load_config(args.config)
+    if args.servers:
+        unknown = sorted(set(args.servers) - set(config.servers))
+        if unknown:
+            raise CodemodeError(f"--server {unknown[0]!r} is not in the config (servers: {', '.join(config.servers)})")
+        config = config.model_copy(update={"servers": {n: s for n, s in config.servers.items() if n in args.servers}})
+    with Session(config, disclosure=getattr(args, "disclosure", "stubs")) as session:
         if args.command == "servers":
             rows = [(session.python_name(n) if s.status == "connected" else "-", s) for n, s in session.servers.items()]
             print(repr(ServerTable(rows)))
@@ -63,32 +90,100 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return 0
         if args.command == "search":
             query = " ".join(args.query)
-            print(repr(ToolList(session.search(query), empty=f"no tool matches {query!r}")))
+            print(session.search_text(query, args.detail, args.limit) or f"no tool matches {query!r}")
             return 0
+        if args.command == "stubs":
+            return _stubs(session, args.target, args.out)
+        if args.command == "repl":
+            return _repl(session, args)
         assert code is not None
-        servers = [s.strip() for s in args.servers.split(",")] if args.servers else None
-        echo = None if args.json else _echo
-        report = session.run(code, timeout=args.timeout, servers=servers, on_event=echo)
+        report = session.run(code, timeout=args.timeout, max_tool_calls=args.max_tool_calls,
+                             on_event=None if args.json else _echo)
         if args.json:
             print(json.dumps({**report.payload(), "stdout": report.stdout, "stderr": report.stderr,
                               "timing": report.volatile()}))
         else:
-            import dataclasses
-
             print(repr(dataclasses.replace(report, streams_shown=True)), file=sys.stderr)
         return 0 if report.ok else 1
+
+
+def _stubs(session: Session, target: str | None, out: Path | None) -> int:
+    if out is None:
+        print(session.stubs(target))
+        return 0
+    index = ["# Tools", ""]
+    for tool in session.tools():
+        if target and target not in (tool.server, f"{tool.server}.{tool.name}"):
+            continue
+        path = out / tool.server / f"{tool.name}.pyi"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(tool.stub() + "\n", encoding="utf-8")
+        index.append(f"- `{tool.server}.{tool.name}` ({tool.server}/{tool.name}.pyi): {tool.summary}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "index.md").write_text("\n".join(index) + "\n", encoding="utf-8")
+    print(f"wrote {len(index) - 2} stubs and index.md under {out}", file=sys.stderr)
+    return 0
+
+
+def _repl(session: Session, args: argparse.Namespace) -> int:
+    """Read code (a blank line ends a block), run it in the sandbox, repeat until EOF."""
+    import codeop
+
+    print("codemode repl: servers " + ", ".join(session.python_name(n) for n, s in session.servers.items()
+                                                if s.status == "connected") + "; Ctrl-D exits", file=sys.stderr)
+    compiler = codeop.CommandCompiler()
+    failed = False
+    while True:
+        lines: list[str] = []
+        try:
+            while True:
+                line = _read_line("... " if lines else ">>> ")
+                lines.append(line)
+                source = "\n".join(lines)
+                try:
+                    complete = compiler(source, "<repl>", "exec") is not None
+                except SyntaxError:
+                    complete = True  # the worker reports it, with its line
+                if complete and not (line.startswith((" ", "\t")) or source.rstrip().endswith(":")):
+                    break
+        except EOFError:
+            print(file=sys.stderr)
+            return 1 if failed else 0
+        except KeyboardInterrupt:
+            print("\nKeyboardInterrupt", file=sys.stderr)
+            continue
+        report = session.run("\n".join(lines), timeout=args.timeout, max_tool_calls=args.max_tool_calls,
+                             on_event=_echo)
+        failed = not report.ok
+        _print_report(report)
+
+
+def _read_line(prompt: str) -> str:
+    """A line of input; the prompt goes to stderr unless this is a terminal, so stdout is the code's."""
+    if sys.stdin.isatty():
+        return input(prompt)
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
+
+
+def _print_report(report: RunReport) -> None:
+    if report.calls or report.error or report.result is not None:
+        print(repr(dataclasses.replace(report, streams_shown=True)), file=sys.stderr)
 
 
 def _read_code(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     if (args.code is None) == (args.file is None):
         parser.error("exec needs exactly one of FILE, - (stdin) or -c CODE")
     if args.code is not None:
-        return args.code
+        return str(args.code)
     if args.file == "-":
         return sys.stdin.read()
     try:
-        with open(args.file, encoding="utf-8") as f:
-            return f.read()
+        return Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         parser.error(f"cannot read {args.file}: {exc.strerror}")
     raise AssertionError("unreachable")

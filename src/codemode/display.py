@@ -69,3 +69,16 @@ class ToolList:
             return self.empty
         return "\n".join(f"{t.server}.{t.signature}\n    {t.summary}" if t.summary else f"{t.server}.{t.signature}"
                          for t in self.tools)
+
+
+@dataclass(frozen=True)
+class CodeText:
+    """Stubs and search results: Python-like text, shown as a code block."""
+
+    text: str
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{escape(self.text)}</pre>"
+
+    def __repr__(self) -> str:
+        return self.text

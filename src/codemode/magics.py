@@ -20,12 +20,12 @@ from IPython.display import display
 from traitlets import Float, Unicode
 
 from codemode.config import load_config
-from codemode.display import ServerTable, ToolList
+from codemode.display import CodeText, ServerTable, ToolList
 from codemode.errors import CodemodeError
 from codemode.session import Event, Session
-from codemode.trace import RunReport
+from codemode.trace import RunReport, token_line
 
-_SUBCOMMANDS = "servers, tools [SERVER], search QUERY, reset"
+_SUBCOMMANDS = "servers, tools [SERVER], search QUERY [--detail names|signatures|full], stubs [SERVER[.TOOL]], tokens, reset"
 
 
 class CellFailed(Exception):
@@ -102,7 +102,7 @@ class CodeModeMagics(Magics):
 
     @line_magic("codemode")
     def codemode_line(self, line: str) -> Any:
-        """%codemode servers | tools [SERVER] | search QUERY | reset"""
+        """%codemode servers | tools [SERVER] | search QUERY [--detail D] | stubs [SERVER[.TOOL]] | tokens | reset"""
         words = shlex.split(line)
         if not words:
             raise UsageError(f"%codemode needs a subcommand: {_SUBCOMMANDS}")
@@ -115,8 +115,15 @@ class CodeModeMagics(Magics):
             if command == "tools" and len(rest) <= 1:
                 return ToolList(session.tools(rest[0] if rest else None))
             if command == "search" and rest:
-                query = " ".join(rest)
-                return ToolList(session.search(query), empty=f"no tool matches {query!r}")
+                query, detail = _detail(rest)
+                if detail == "signatures":
+                    return ToolList(session.search(query), empty=f"no tool matches {query!r}")
+                return CodeText(session.search_text(query, detail) or f"no tool matches {query!r}")
+            if command == "stubs" and len(rest) <= 1:
+                return CodeText(session.stubs(rest[0] if rest else None))
+            if command == "tokens" and not rest:
+                total = session.accountant.total
+                return CodeText(token_line(total) if total is not None else "no runs yet")
             if command == "reset" and not rest:
                 session.reset()
                 print("codemode: a fresh worker is running; earlier variables are gone")
@@ -128,6 +135,7 @@ class CodeModeMagics(Magics):
     @magic_arguments()
     @argument("--timeout", type=float, default=None, help="Seconds the cell may run before it is interrupted.")
     @argument("--servers", default=None, help="Comma-separated servers the cell may call (default: all).")
+    @argument("--max-tool-calls", type=int, default=None, help="The most tool calls the cell may make.")
     @argument("--out", default=None, help="Bind the cell's result (when it is JSON data) to this name.")
     @cell_magic("codemode")
     def codemode_cell(self, line: str, cell: str) -> None:
@@ -140,7 +148,8 @@ class CodeModeMagics(Magics):
         servers = [s.strip() for s in args.servers.split(",") if s.strip()] if args.servers else None
         timeout = args.timeout or self.timeout or None
         try:
-            report = self.session.run(cell, timeout=timeout, servers=servers, on_event=_print_streams)
+            report = self.session.run(cell, timeout=timeout, servers=servers, max_tool_calls=args.max_tool_calls,
+                                      on_event=_print_streams)
         except CodemodeError as exc:
             raise UsageError(str(exc)) from None
         report = dataclasses.replace(report, streams_shown=True)
@@ -161,6 +170,20 @@ class CodeModeMagics(Magics):
             self.shell.user_ns[name] = report.value
         elif report.result is not None:
             print(f"codemode: --out {name}: the result is not JSON data; nothing was bound", file=sys.stderr)
+
+
+def _detail(words: list[str]) -> tuple[str, str]:
+    """Split `QUERY... [--detail D]` into the query and the detail level."""
+    detail = "signatures"
+    if "--detail" in words:
+        at = words.index("--detail")
+        if at + 1 >= len(words) or words[at + 1] not in ("names", "signatures", "full"):
+            raise UsageError("--detail takes one of: names, signatures, full")
+        detail = words[at + 1]
+        words = words[:at] + words[at + 2 :]
+    if not words:
+        raise UsageError("%codemode search needs a query, e.g. %codemode search open orders")
+    return " ".join(words), detail
 
 
 def _print_streams(event: Event) -> None:

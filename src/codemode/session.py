@@ -9,6 +9,7 @@ they happen. Servers connect on first use (`start`), in parallel.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import queue
 import sys
@@ -17,12 +18,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from codemode.accounting import Accountant, output_text
 from codemode.config import Config, load_config
 from codemode.errors import CodemodeError, ToolCallError
 from codemode.hub import Hub, LogRecord, ServerState, get_portal
 from codemode.policy import Policy, Refusal
 from codemode.sandbox import CallRequest, Sandbox
-from codemode.schema import NameMap, ToolDef, check_arguments, parameters, signature_line, stub
+from codemode.metrics import Tokenizer
+from codemode.schema import (
+    NameMap,
+    ToolDef,
+    check_arguments,
+    parameters,
+    render_hits,
+    search_tools,
+    signature_line,
+    stub,
+)
 from codemode.trace import RunReport, ToolCall
 
 Event = tuple[str, Any]  # ("stdout"|"stderr", text) or ("call", ToolCall) or ("progress", ToolCall)
@@ -57,6 +69,10 @@ class _Run:
     calls: list[ToolCall] = field(default_factory=list)
     stdout: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
+    # For the token account: what classic tool calling would pass through a model.
+    wire_arguments: list[str] = field(default_factory=list)
+    wire_results: list[str] = field(default_factory=list)
+    searches: list[str] = field(default_factory=list)
 
     def on_stream(self, name: str, text: str) -> None:
         (self.stdout if name == "stdout" else self.stderr).append(text)
@@ -69,9 +85,14 @@ class Session:
     Args:
         config: the servers and settings; by default `load_config()` (the embedded demo
             server when no config file is found).
+        disclosure: what the token account assumes a model read to write the code: "stubs"
+            (every tool's stub) or "search" (only what the code found with `codemode.search`).
+        tokenizer: counts the tokens; a real o200k BPE when installed, else an estimate.
     """
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, *, disclosure: str = "stubs",
+                 tokenizer: Tokenizer | None = None) -> None:
+        self.accountant = Accountant(disclosure, tokenizer)
         self.config = config if config is not None else load_config()
         self._hub = Hub(self.config)
         self._sandbox: Sandbox | None = None
@@ -92,6 +113,7 @@ class Session:
         self._build_api()
         self._sandbox = Sandbox(self._setup_message())
         portal.call(self._sandbox.start)
+        self.accountant.warm()
         self.started = True
         # Before the portal's own exit handler (atexit runs handlers last-in, first-out):
         # servers get the SDK's orderly stdio shutdown, the worker its kill.
@@ -144,23 +166,27 @@ class Session:
         return [tool for (srv, _), tool in self._api.items() if srv == key]
 
     def search(self, query: str, limit: int = 10) -> list[ApiTool]:
-        """Tools whose names and descriptions match the words of `query`, best first.
+        """Tools whose names and descriptions match `query`, best first (BM25)."""
+        entries = [(tool.server, tool.name, tool.tool) for tool in self.tools()]
+        return [self._api[(hit.server, hit.name)] for hit in search_tools(entries, query, limit=limit)]
 
-        A word in a tool's name counts most, its crude stem (orders → order) next, a match
-        in the description least.
-        """
-        words = query.lower().replace("_", " ").split()
-        scored = []
-        for tool in self.tools():
-            name = f"{tool.server} {tool.name} {tool.tool.name}".lower().replace("_", " ")
-            text = tool.tool.description.lower()
-            score = 0
-            for word in words:
-                stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
-                score += 5 * (word in name) + 3 * (stem in name) + (stem in text)
-            if score:
-                scored.append((-score, tool.server, tool.name, tool))
-        return [entry[-1] for entry in sorted(scored, key=lambda e: e[:3])[:limit]]
+    def search_text(self, query: str, detail: str = "signatures", limit: int = 10) -> str:
+        """The search results as text: "names", "signatures" or "full" stubs."""
+        entries = [(tool.server, tool.name, tool.tool) for tool in self.tools()]
+        return render_hits(search_tools(entries, query, limit=limit), detail)
+
+    def stubs(self, target: str | None = None) -> str:
+        """`.pyi`-style text of every server, of one (`demo`), or of one tool (`demo.list_orders`)."""
+        self.start()
+        server, _, tool = (target or "").partition(".")
+        if tool:
+            key = self._resolve_server(server)
+            api = self._api.get((key, tool))
+            if api is None:
+                raise CodemodeError(f"server {key!r} has no tool {tool!r}; `%codemode tools {key}` lists them")
+            return api.stub()
+        keys = [self._resolve_server(server)] if server else sorted({key for key, _ in self._api})
+        return "\n\n".join(self.accountant.stub_text(key) for key in keys)
 
     def _resolve_server(self, server: str) -> str:
         if server in self._server_names:
@@ -179,6 +205,7 @@ class Session:
             key = self._server_names.to_python(name)
             tools = self.servers[name].tools
             names = NameMap.build([t.name for t in tools])
+            self.accountant.learn(key, self.servers[name], names)
             for tool in tools:
                 self._api[(key, names.to_python(tool.name))] = ApiTool(key, names.to_python(tool.name), tool)
 
@@ -208,6 +235,7 @@ class Session:
         *,
         timeout: float | None = None,
         servers: Iterable[str] | None = None,
+        max_tool_calls: int | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> RunReport:
         """Run code in the sandbox and return what it did.
@@ -216,13 +244,15 @@ class Session:
             code: Python source; its last expression is the result, as in IPython.
             timeout: seconds the code may run (the config's `cell_timeout` by default).
             servers: the servers it may call (config or Python names); all by default.
+            max_tool_calls: the most tool calls the run may make; no cap by default.
             on_event: called on this thread with live events as they happen.
 
         Returns:
             The run's report. Failures of the code are in the report, not raised.
         """
         self.start()
-        policy = Policy(servers=frozenset(self._resolve_server(s) for s in servers) if servers is not None else None)
+        allowed = frozenset(self._resolve_server(s) for s in servers) if servers is not None else None
+        policy = Policy(servers=allowed, max_tool_calls=max_tool_calls)
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         portal = get_portal()
         future = portal.start_task_soon(self._arun, code, timeout, policy, events.put)
@@ -253,21 +283,30 @@ class Session:
 
         outcome = await self._sandbox.run(code, on_call=on_call, on_stream=run.on_stream, timeout=timeout)
         self._state_lost = outcome.state_lost
+        stdout, stderr = "".join(run.stdout), "".join(run.stderr)
+        servers = policy.servers if policy.servers is not None else {key for key, _ in self._api}
+        tokens = self.accountant.account(
+            sorted(servers), arguments=run.wire_arguments, results=run.wire_results, searches=run.searches,
+            code=code, output=output_text(stdout, stderr, outcome.result),
+        )
         return RunReport(
             code=code,
             ok=outcome.ok,
             result=outcome.result,
-            stdout="".join(run.stdout),
-            stderr="".join(run.stderr),
+            stdout=stdout,
+            stderr=stderr,
             error=outcome.error,
             calls=tuple(run.calls),
             duration=time.perf_counter() - run.started,
             timed_out=outcome.timed_out,
             state_lost=outcome.state_lost,
             worker_restarted=restarted,
+            tokens=tokens,
         )
 
     async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:
+        if request.op == "search":
+            return self._serve_search(run, request.arguments)
         call = ToolCall(request.id, request.server, request.tool, request.arguments,
                         started=time.perf_counter() - run.started)
         refusal = self._refuse(run, call)
@@ -284,14 +323,27 @@ class Session:
         def on_log(record: LogRecord) -> None:
             call.logs.append({"level": record.level, "data": record.data, "logger": record.logger})
 
+        run.wire_arguments.append(json.dumps(call.arguments, separators=(",", ":"), ensure_ascii=False))
         result = await self._hub.call(api.tool.server, api.tool.name, call.arguments,
                                       timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log)
+        run.wire_results.append(result.result_json)
         call.result_bytes = result.result_bytes
         if not result.ok:
             assert result.error is not None
             return self._finish(run, call, Refusal(result.error.code, _problem(result.error)))
         call.result = result.payload
         return self._finish(run, call, None)
+
+    def _serve_search(self, run: _Run, arguments: dict[str, Any]) -> dict[str, Any]:
+        query, detail, limit = arguments.get("query"), arguments.get("detail", "signatures"), arguments.get("limit", 10)
+        if not isinstance(query, str) or detail not in ("names", "signatures", "full") or not isinstance(limit, int):
+            return {"ok": False, "error": {"code": "INVALID_ARGUMENTS",
+                                           "message": "search needs a query string, a detail and an integer limit"}}
+        servers = run.policy.servers
+        entries = [(t.server, t.name, t.tool) for t in self.tools() if servers is None or t.server in servers]
+        text = render_hits(search_tools(entries, query, limit=max(1, min(limit, 100))), detail)
+        run.searches.append(text)
+        return {"ok": True, "value": {"kind": "json", "value": text}}
 
     def _refuse(self, run: _Run, call: ToolCall) -> Refusal | None:
         api = self._api.get((call.server, call.tool))

@@ -323,6 +323,7 @@ def test_no_default_survives_pickle_as_itself() -> None:
 
 def test_the_public_api_is_pinned() -> None:
     assert sorted(codemode.schema.__all__) == [
+        "Hit",
         "NO_DEFAULT",
         "NameMap",
         "Param",
@@ -332,7 +333,9 @@ def test_the_public_api_is_pinned() -> None:
         "drop_unset",
         "is_wrapped_output",
         "parameters",
+        "render_hits",
         "return_annotation",
+        "search_tools",
         "server_stub",
         "signature",
         "signature_line",

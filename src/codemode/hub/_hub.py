@@ -71,6 +71,7 @@ class CallResult:
     payload: dict[str, Any] | None = None  # worker-side value, see _results.result_payload
     error: ToolCallError | ServerCrashedError | None = None
     result_bytes: int = 0
+    result_json: str = ""  # the compact wire JSON: what classic tool calling shows a model
 
 
 @dataclass
@@ -257,10 +258,13 @@ class Hub:
             if on_log is not None:
                 link.inflight.remove(on_log)
         # The size of the compact wire JSON (pydantic-core serialises it in Rust, in microseconds).
-        size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
+        text = result.model_dump_json(by_alias=True, exclude_none=True)
+        size = len(text.encode())
         if result.is_error:
-            return CallResult(False, error=UpstreamError(server, tool, error_text(result, tool)), result_bytes=size)
-        return CallResult(True, payload=result_payload(result, link.state.tool(tool)), result_bytes=size)
+            error = UpstreamError(server, tool, error_text(result, tool))
+            return CallResult(False, error=error, result_bytes=size, result_json=text)
+        payload = result_payload(result, link.state.tool(tool))
+        return CallResult(True, payload=payload, result_bytes=size, result_json=text)
 
 
 async def _warm_validator(done: anyio.Event) -> None:

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 
         async def acall(self, server: str, tool: str, arguments: dict[str, Any]) -> Any: ...
 
+        def search(self, arguments: dict[str, Any]) -> Any: ...
+
 from codemode.schema import check_arguments, drop_unset
 
-__all__ = ["Audio", "Image", "Resource", "ResourceLink", "Server", "Tool", "ToolError", "servers"]
+__all__ = ["Audio", "Image", "Resource", "ResourceLink", "Server", "Tool", "ToolError", "help", "search", "servers"]
 
 
 _channel: _Channel | None = None
@@ -199,3 +201,38 @@ class Server:
     def __repr__(self) -> str:
         count = len(self.__dir__())
         return f"<server {self.__name} ({self.__mcp_name}): {count} tools>"
+
+
+def search(query: str, detail: str = "signatures", limit: int = 10) -> str:
+    """Find tools by what they do, ranked by relevance of their names and descriptions.
+
+    Args:
+        query: words describing the tool you need, e.g. "read file" or "open orders".
+        detail: "names" (one `server.tool` per line), "signatures" (one line each with a
+            summary), or "full" (the whole stub with argument docs and output types).
+        limit: the most tools to return.
+
+    Returns:
+        The matching tools as text, best first.
+    """
+    if detail not in ("names", "signatures", "full"):
+        raise ValueError(f"detail must be 'names', 'signatures' or 'full', not {detail!r}")
+    assert _channel is not None, "the worker installs the channel before running cells"
+    return _channel.search({"query": str(query), "detail": detail, "limit": int(limit)})
+
+
+def help(obj: Any = None) -> None:  # noqa: A001 - replaces the builtin inside the worker
+    """`help(server.tool)` prints the tool's stub; `help(server)` lists its tools."""
+    if isinstance(obj, Tool):
+        print(obj.__doc__ or f"{obj.server}.{obj.signature_text}")
+    elif isinstance(obj, Server):
+        print(repr(obj))
+        for name in dir(obj):
+            tool = getattr(obj, name)
+            print(f"  {tool.signature_text}")
+    elif obj is None:
+        print("help(server.tool) shows a tool's stub; codemode.search(query) finds tools")
+    else:
+        import pydoc
+
+        pydoc.help(obj)

@@ -46,12 +46,14 @@ _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 @dataclass(frozen=True)
 class CallRequest:
-    """A tool call the cell made: Python names of server and tool, and the arguments."""
+    """A request the cell made of the host: a tool call (Python names of server and tool,
+    and the arguments) or, with `op` "search", a search of the tools (`codemode.search`)."""
 
     id: int
     server: str
     tool: str
     arguments: dict[str, Any]
+    op: str = "call"
 
 
 @dataclass
@@ -253,7 +255,7 @@ class Sandbox:
             if name not in ("stdout", "stderr") or not isinstance(text, str):
                 raise FrameError("a stream frame needs name stdout|stderr and a text")
             cell.on_stream(name, text)
-        elif op == "call":
+        elif op in ("call", "search"):
             request = _call_request(message)
             if cell is None:
                 return  # a call from between cells (a thread the cell left running): refused
@@ -378,11 +380,13 @@ class _ChannelProtocol(asyncio.Protocol):
 
 
 def _call_request(message: dict[str, Any]) -> CallRequest:
-    call_id, server, tool, arguments = (message.get(k) for k in ("id", "server", "tool", "arguments"))
+    op = message["op"]
+    call_id, arguments = message.get("id"), message.get("arguments")
+    server, tool = (message.get(k, "") if op == "search" else message.get(k) for k in ("server", "tool"))
     if not (isinstance(call_id, int) and isinstance(server, str) and isinstance(tool, str)
             and isinstance(arguments, dict)):
-        raise FrameError("a call frame needs an integer id, server and tool names, and an arguments object")
-    return CallRequest(call_id, server, tool, arguments)
+        raise FrameError(f"a {op} frame needs an integer id, server and tool names, and an arguments object")
+    return CallRequest(call_id, server, tool, arguments, op)
 
 
 def _outcome(done: dict[str, Any]) -> CellOutcome:

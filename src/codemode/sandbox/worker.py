@@ -148,19 +148,33 @@ class Channel:
             self._read_available()
         return self._inbox.pop(0)
 
+    def search(self, arguments: dict[str, Any]) -> Any:
+        """Ask the host to search the session's tools (`codemode.search`)."""
+        call_id = next(self._ids)
+        self._pending[call_id] = None
+        try:
+            self.send({"op": "search", "id": call_id, "arguments": arguments})
+            return _unpack(self._await_result(call_id), "codemode", "search")
+        finally:
+            self._pending.pop(call_id, None)
+            self._results.pop(call_id, None)
+
     def call(self, server: str, tool: str, arguments: dict[str, Any]) -> Any:
         _flush_streams()
         call_id = next(self._ids)
         self._pending[call_id] = None
         try:
             self._send_call(call_id, server, tool, arguments)
-            while call_id not in self._results:
-                self._wait_readable()
-                self._read_available()
-            return _unpack(self._results.pop(call_id), server, tool)
+            return _unpack(self._await_result(call_id), server, tool)
         finally:
             self._pending.pop(call_id, None)
             self._results.pop(call_id, None)
+
+    def _await_result(self, call_id: int) -> dict[str, Any]:
+        while call_id not in self._results:
+            self._wait_readable()
+            self._read_available()
+        return self._results.pop(call_id)
 
     async def acall(self, server: str, tool: str, arguments: dict[str, Any]) -> Any:
         import asyncio
@@ -281,7 +295,8 @@ class Worker:
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
-        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__,
+                                          "codemode": sys.modules["codemode"], "ToolError": _api.ToolError}
         self._loop: Any = None
 
     def setup(self, message: dict[str, Any]) -> None:
@@ -413,6 +428,9 @@ def _install_api_module() -> None:
     for name in _api.__all__:
         setattr(module, name, getattr(_api, name))
     sys.modules["codemode"] = module
+    import builtins
+
+    builtins.help = _api.help
 
 
 def main(argv: list[str] | None = None) -> None:

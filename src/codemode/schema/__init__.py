@@ -10,11 +10,14 @@ every start, so it must never pull in pydantic, mcp, `typing` or `inspect` at im
 - `check_arguments`, `drop_unset`: a call's arguments against the input schema.
 - `stub`, `server_stub`, `types_stub`, `signature_line`: `.pyi`-style text for readers.
 - `is_wrapped_output`, `unwrap_structured`, `return_annotation`: the structured result's shape.
+- `search_tools`, `Hit`, `render_hits`: tools found by what they do (BM25), shown as names,
+  signatures or full stubs.
 """
 
 from __future__ import annotations
 
 from codemode.schema._names import NameMap, to_identifier
+from codemode.schema._search import Hit, render_hits, search_tools
 from codemode.schema._stubs import server_stub, signature_line, stub, types_stub
 from codemode.schema._tooldef import ToolDef
 from codemode.schema._types import (
@@ -30,6 +33,7 @@ from codemode.schema._types import (
 from codemode.schema._validate import check_arguments, drop_unset
 
 __all__ = [
+    "Hit",
     "NO_DEFAULT",
     "NameMap",
     "Param",
@@ -39,7 +43,9 @@ __all__ = [
     "drop_unset",
     "is_wrapped_output",
     "parameters",
+    "render_hits",
     "return_annotation",
+    "search_tools",
     "server_stub",
     "signature",
     "signature_line",

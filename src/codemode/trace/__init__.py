@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from codemode.trace._records import RunReport, ToolCall
-from codemode.trace._render import MIME_TYPE, render_html, render_text
+from codemode.trace._render import MIME_TYPE, render_html, render_text, token_line
 
-__all__ = ["MIME_TYPE", "RunReport", "ToolCall", "render_html", "render_text"]
+__all__ = ["MIME_TYPE", "RunReport", "ToolCall", "render_html", "render_text", "token_line"]

@@ -9,7 +9,10 @@ offsets, call ids) are kept apart from the stable ones by `RunReport.payload()` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codemode.metrics import TokenAccount
 
 # A call's arguments and result preview are cut at this many characters in the report; the
 # full result stays in `ToolCall.result` for code that wants it.
@@ -76,6 +79,7 @@ class RunReport:
     state_lost: bool = False
     worker_restarted: bool = False
     streams_shown: bool = False  # printed live already: the displays leave them out
+    tokens: TokenAccount | None = None  # classic tool calling against code mode, for this run
 
     @property
     def value(self) -> Any:
@@ -117,9 +121,11 @@ class RunReport:
         return data
 
     def volatile(self) -> dict[str, Any]:
-        """Timings and ids: output metadata, which nbval does not compare."""
+        """Timings, ids and token counts (they depend on the tokenizer): output metadata,
+        which nbval does not compare."""
         return {
             "duration": round(self.duration, 6),
+            "tokens": self.tokens.to_json() if self.tokens is not None else None,
             "calls": [
                 {"id": c.id, "started": round(c.started, 6), "duration": None if c.duration is None else round(c.duration, 6)}
                 for c in self.calls

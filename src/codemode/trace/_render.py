@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codemode.trace._records import RunReport, ToolCall, preview
+
+if TYPE_CHECKING:
+    from codemode.metrics import TokenAccount
 
 MIME_TYPE = "application/vnd.codemode.run+json"
 _ARG_CHARS = 80
@@ -101,7 +104,34 @@ def render_text(report: RunReport) -> str:
         lines.append(_error_line(report.error))
         if report.error.get("traceback"):
             lines.append(report.error["traceback"].rstrip("\n"))
+    if report.tokens is not None:
+        lines.append(token_line(report.tokens))
     return "\n".join(lines)
+
+
+def token_line(tokens: TokenAccount) -> str:
+    """`tokens (o200k_base): classic 12,345 · code mode 1,234 · 10.0× fewer` in one line."""
+    if tokens.code_mode_total and tokens.classic_total >= tokens.code_mode_total:
+        verdict = f"{tokens.ratio:.1f}× fewer"
+    else:
+        verdict = f"{tokens.code_mode_total - tokens.classic_total:,} more"
+    return (f"tokens ({tokens.tokenizer}): classic {tokens.classic_total:,} · "
+            f"code mode {tokens.code_mode_total:,} · {verdict}")
+
+
+def _tokens_html(tokens: TokenAccount) -> str:
+    # Spans only, one line: the notebooks' sanitize file rewrites this element whole.
+    top = max(tokens.classic_total, tokens.code_mode_total, 1)
+    bars = "".join(
+        f'<span style="display:inline-block;height:8px;width:{max(1, round(120 * value / top))}px;'
+        f'background:{color};margin:0 6px 0 4px;vertical-align:middle"></span>'
+        f"{label} {value:,}"
+        for label, value, color in (("classic", tokens.classic_total, "#9e9e9e"),
+                                    ("code mode", tokens.code_mode_total, "#2e7d32"))
+    )
+    title = escape(f"classic: {tokens.classic}; code mode: {tokens.code_mode}")
+    return (f'<div class="codemode-tokens" title="{title}">tokens ({escape(tokens.tokenizer)}):{bars} · '
+            f"{escape(token_line(tokens).rsplit(' · ', 1)[-1])}</div>")
 
 
 def _error_line(error: dict[str, Any]) -> str:
@@ -138,6 +168,8 @@ def render_html(report: RunReport) -> str:
         parts.append(f'<div style="color:{color}"><strong>{escape(_error_line(report.error))}</strong></div>')
         if report.error.get("traceback"):
             parts.append(f'<pre class="codemode-traceback" style="{_PRE}">{escape(report.error["traceback"])}</pre>')
+    if report.tokens is not None:
+        parts.append(_tokens_html(report.tokens))
     parts.append("</div>")
     return "".join(parts)
 

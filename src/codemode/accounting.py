@@ -1,0 +1,110 @@
+"""The session's token bookkeeping: what a run would have cost as classic tool calling.
+
+For each run, `Accountant.account` builds the two columns of `codemode.metrics.account`:
+
+- classic tool calling: the compact wire JSON of every tool definition of the servers the
+  run may use (what a classic client puts in a model's context), then each call's
+  arguments and each result as they would pass through the model;
+- code mode: the API surface the model read to write the code (all the stubs of those
+  servers, or, with `disclosure="search"`, only the search results the code asked for),
+  the code itself, and the run's output (printed text and result).
+
+The large texts (definitions and stubs of a server) are built and counted once per server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from codemode.hub import ServerState
+from codemode.metrics import TokenAccount, Tokenizer, account, default_tokenizer
+from codemode.schema import NameMap, server_stub
+
+DISCLOSURES = ("stubs", "search")
+
+
+class Accountant:
+    """Counts tokens for the runs of one session, caching the per-server texts."""
+
+    def __init__(self, disclosure: str = "stubs", tokenizer: Tokenizer | None = None) -> None:
+        if disclosure not in DISCLOSURES:
+            raise ValueError(f"disclosure must be 'stubs' or 'search', not {disclosure!r}")
+        self.disclosure = disclosure
+        self._tokenizer = tokenizer
+        self._texts: dict[str, tuple[str, str]] = {}  # server key → (definitions JSON, stub text)
+        self.total: TokenAccount | None = None
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = _Memo(default_tokenizer())
+        return self._tokenizer
+
+    def learn(self, key: str, state: ServerState, names: NameMap) -> None:
+        """Record a connected server's definitions and stub text (once per connection)."""
+        definitions = json.dumps(state.wire_tools, separators=(",", ":"), ensure_ascii=False)
+        self._texts[key] = (definitions, server_stub(key, state.tools, names))
+
+    def stub_text(self, key: str) -> str:
+        """The stub text of one server, as the "stubs" disclosure shows it."""
+        return self._texts[key][1]
+
+    def warm(self) -> None:
+        """Load the tokenizer and count the per-server texts ahead of the first run."""
+        for definitions, stubs in self._texts.values():
+            self.tokenizer.count(definitions)
+            self.tokenizer.count(stubs)
+
+    def account(
+        self,
+        servers: Iterable[str],
+        *,
+        arguments: Sequence[str],
+        results: Sequence[str],
+        searches: Sequence[str],
+        code: str,
+        output: str,
+    ) -> TokenAccount:
+        keys = [key for key in servers if key in self._texts]
+        definitions = "".join(self._texts[key][0] for key in keys)
+        if self.disclosure == "stubs":
+            surface = "\n\n".join(self._texts[key][1] for key in keys)
+        else:
+            surface = "\n\n".join(searches)
+        run = account(self.tokenizer, definitions=definitions, arguments=arguments, results=results,
+                      surface=surface, code=code, output=output)
+        self.total = run if self.total is None else self.total + run
+        return run
+
+
+class _Memo:
+    """A tokenizer that remembers the counts of large texts (definitions, stubs)."""
+
+    def __init__(self, inner: Tokenizer) -> None:
+        self._inner = inner
+        self.name = inner.name
+        self.exact = inner.exact
+        self._counts: dict[str, int] = {}
+
+    def count(self, text: str) -> int:
+        if len(text) < 2048:
+            return self._inner.count(text)
+        if text not in self._counts:
+            self._counts[text] = self._inner.count(text)
+        return self._counts[text]
+
+
+def output_text(stdout: str, stderr: str, result: dict[str, Any] | None) -> str:
+    """What a run hands back to a model: its printed text and its result."""
+    parts = [stdout, stderr]
+    if result is not None:
+        kind = result.get("kind")
+        if kind == "json":
+            parts.append(json.dumps(result.get("value"), ensure_ascii=False))
+        elif kind == "repr":
+            parts.append(str(result.get("text", "")))
+        else:
+            parts.append(f"<{kind} {result.get('mimeType', '')}>")
+    return "".join(parts)

@@ -1,0 +1,331 @@
+"""Progressive disclosure: find tools by what they do, then show them at a chosen detail.
+
+`search_tools` ranks tools with BM25 over weighted fields (the simple form of BM25F: a term's
+frequency is summed over the fields times each field's boost, and so is the length):
+
+| field | boost | what it holds |
+| --- | --- | --- |
+| name | 3 | the words of the Python name, the MCP name and the server's key and name |
+| title | 2 | the tool's display title |
+| description | 1 | the tool's description |
+| params | 1 | each parameter's name and description, and its string enum values |
+
+Text becomes terms by lower-casing runs of two or more letters and digits (`_` and `-`
+split), dropping a few stop words, and a light stemmer (plurals, -ing, -ed, a final e, a
+doubled consonant), on the tools and on the query alike, so `orders` finds `get_order` and
+`cancelled` finds `cancel_order`. Names (of tools, servers, parameters) and the query are
+also split at ASCII camelCase humps, keeping the whole too: `searchProducts` gives
+`searchproducts`, `search` and `products`. A query word that is also a word of a tool's
+name, as written, scores again (`orders` ranks `list_orders` above `get_order`).
+
+Invariants:
+- Standard library only, imported lazily (`re`, `math` on the first search): the sandbox
+  worker imports this package, and only the host searches.
+- Deterministic: equal scores rank by server key, then Python name. Only tools that match at
+  least one query term are returned; a query with no terms returns nothing.
+- The index is built on each call from one document per tool, cached by value (a changed
+  tool is a new key): over 312 tools a first search takes about 8 ms on a slow 2-core VM,
+  a repeated one under 1 ms.
+"""
+
+from __future__ import annotations
+
+from codemode.schema._names import _words as identifier_words
+from codemode.schema._stubs import signature_line, stub, types_stub
+from codemode.schema._tooldef import FrozenRecord
+from codemode.schema._types import resolve_ref
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the worker ~10 ms
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
+
+    from codemode.schema._tooldef import ToolDef
+
+__all__ = ["DETAILS", "Hit", "render_hits", "search_tools"]
+
+#: The detail levels of `render_hits`, least to most.
+DETAILS = ("names", "signatures", "full")
+
+#: BM25's term-frequency saturation and length normalisation, at their usual values.
+K1 = 1.2
+B = 0.75
+
+#: Field boosts: a word of the name says most about what a tool does.
+BOOSTS = {"name": 3.0, "title": 2.0, "description": 1.0, "params": 1.0}
+
+#: Words that say nothing about what a tool does.
+STOP_WORDS = frozenset(
+    "a an and are as at be by can do does for from has have how i if in into is it its me my "
+    "no not of on or so that the their then there these this those to was we what when which "
+    "will with you your".split()
+)
+
+#: How deep to look for enum values in a parameter's schema (anyOf, $ref, items, ...).
+_ENUM_DEPTH = 4
+
+#: Prefix of a name word as written (unstemmed) in the index and the query.
+_EXACT = "="
+
+#: Documents built so far, keyed by (server key, Python name, tool): a session searches the
+#: same tools again and again. Cleared when this large.
+_DOCUMENT_CACHE_MAX = 5_000
+_documents: dict[tuple[str, str, ToolDef], tuple[dict[str, float], float]] = {}
+
+#: Terms of the words seen so far (tool texts repeat from search to search); cleared when
+#: this large.
+_TERM_CACHE_MAX = 20_000
+_terms: dict[str, str] = {}
+
+
+class Hit(FrozenRecord):
+    """One tool found by `search_tools`."""
+
+    __slots__ = ("server", "name", "tool", "score")
+
+    server: str
+    """The server's key as cell code spells it (`demo`)."""
+    name: str
+    """The tool's Python name (`search_products`)."""
+    tool: ToolDef
+    """The tool's MCP definition."""
+    score: float
+    """Its BM25 score for the query (higher is better), rounded to 6 places."""
+
+    def __init__(self, server: str, name: str, tool: ToolDef, score: float) -> None:
+        set_ = object.__setattr__
+        set_(self, "server", server)
+        set_(self, "name", name)
+        set_(self, "tool", tool)
+        set_(self, "score", score)
+
+
+def search_tools(
+    entries: Iterable[tuple[str, str, ToolDef]], query: str, *, limit: int = 10
+) -> list[Hit]:
+    """The tools that best match `query`, best first (BM25 over name, title, description, params).
+
+    Args:
+        entries: (server key, Python name, tool) for every tool to search.
+        query: words describing the tool wanted, e.g. "read file" or "open orders".
+        limit: the most hits to return.
+
+    Returns:
+        At most `limit` hits with a positive score; none for a query without terms.
+    """
+    terms = _query_terms(query)
+    if not terms or limit < 1:
+        return []
+    entries = list(entries)
+    docs = [_document(server, name, tool) for server, name, tool in entries]
+    if not docs:
+        return []
+    weights = _idf(terms, [freqs for freqs, _ in docs])
+    average = sum(length for _, length in docs) / len(docs) or 1.0
+    hits = []
+    for (server, name, tool), (freqs, length) in zip(entries, docs, strict=True):
+        norm = K1 * (1 - B + B * length / average)
+        score = 0.0
+        for term, weight in weights.items():
+            tf = freqs.get(term)
+            if tf:
+                score += weight * tf * (K1 + 1) / (tf + norm)
+        if score > 0:
+            hits.append(Hit(server, name, tool, round(score, 6)))
+    hits.sort(key=lambda hit: (-hit.score, hit.server, hit.name))
+    return hits[:limit]
+
+
+def render_hits(hits: Sequence[Hit], detail: str = "signatures") -> str:
+    """The hits as text, at one of three levels of detail.
+
+    Args:
+        hits: what `search_tools` found.
+        detail: "names" (`server.name` per line), "signatures" (`server.name(...) -> R` and
+            the summary, one line each) or "full" (the stubs, after the `TypedDict`s they
+            name; a type two servers both define is shown once, as the first defines it).
+
+    Raises:
+        ValueError: `detail` is none of the three.
+    """
+    if detail == "names":
+        return "\n".join(f"{hit.server}.{hit.name}" for hit in hits)
+    if detail == "signatures":
+        return "\n".join(_signature(hit) for hit in hits)
+    if detail == "full":
+        types = types_stub(hit.tool for hit in hits)
+        stubs = "\n\n".join(f"# server: {hit.server}\n{stub(hit.tool, hit.name)}" for hit in hits)
+        return f"{types}\n\n\n{stubs}" if types and stubs else stubs
+    choices = ", ".join(repr(name) for name in DETAILS)
+    raise ValueError(f"detail must be one of {choices}, not {detail!r}")
+
+
+def _signature(hit: Hit) -> str:
+    summary = hit.tool.summary
+    line = f"{hit.server}.{signature_line(hit.tool, hit.name)}"
+    return f"{line}  # {summary}" if summary else line
+
+
+def _query_terms(query: str) -> list[str]:
+    """The query's terms: each word's stem, and the word as written (matches name words)."""
+    words = [word for word in _text_words(query) if word not in STOP_WORDS]
+    return list(dict.fromkeys(term for word in words for term in (_term(word), _EXACT + word)))
+
+
+def _idf(terms: list[str], docs: list[dict[str, float]]) -> dict[str, float]:
+    """BM25's inverse document frequency of each term that occurs in some document."""
+    import math
+
+    weights = {}
+    for term in terms:
+        found = sum(1 for freqs in docs if term in freqs)
+        if found:
+            weights[term] = math.log(1 + (len(docs) - found + 0.5) / (found + 0.5))
+    return weights
+
+
+def _document(server: str, name: str, tool: ToolDef) -> tuple[dict[str, float], float]:
+    """One tool's boosted term frequencies and boosted length, from the cache when seen."""
+    key = (server, name, tool)  # a ToolDef compares by value: a changed tool is a new key
+    document = _documents.get(key)
+    if document is None:
+        if len(_documents) >= _DOCUMENT_CACHE_MAX:
+            _documents.clear()
+        document = _documents[key] = _build_document(server, name, tool)
+    return document
+
+
+def _build_document(server: str, name: str, tool: ToolDef) -> tuple[dict[str, float], float]:
+    named = " ".join((name, tool.name, server, tool.server))
+    names = list(dict.fromkeys(word for word in _text_words(named) if word not in STOP_WORDS))
+    keys, prose = _param_texts(tool.input_schema)
+    fields = (
+        (BOOSTS["name"], names),
+        (BOOSTS["title"], _prose_words(tool.title or "")),
+        (BOOSTS["description"], _prose_words(tool.description)),
+        (BOOSTS["params"], _text_words(keys) + _prose_words(prose)),
+    )
+    freqs: dict[str, float] = {}
+    length = 0.0
+    terms = _terms
+    for boost, words in fields:
+        for word in words:
+            term = terms.get(word)
+            if term is None:
+                term = _term(word)
+            if term:
+                freqs[term] = freqs.get(term, 0.0) + boost
+                length += boost
+    for word in names:  # the exact forms score again, without lengthening the document
+        freqs[_EXACT + word] = BOOSTS["name"]
+    return freqs, length
+
+
+def _param_texts(schema: object) -> tuple[str, str]:
+    """The parameters' names, and their descriptions and string enum values, as two texts."""
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(props, dict):
+        return "", ""
+    prose: list[str] = []
+    for prop in props.values():
+        if isinstance(prop, dict):
+            description = prop.get("description")
+            if isinstance(description, str):
+                prose.append(description)
+            prose += _enum_values(prop, schema, 0)
+    return " ".join(str(key) for key in props), "\n".join(prose)
+
+
+def _enum_values(node: object, root: object, depth: int) -> list[str]:
+    """String `enum` and `const` values in a schema, through anyOf, oneOf, items and `$ref`."""
+    if depth > _ENUM_DEPTH or not isinstance(node, dict):
+        return []
+    values = [v for v in node.get("enum") or () if isinstance(v, str)]
+    if isinstance(node.get("const"), str):
+        values.append(node["const"])
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        values += _enum_values(resolve_ref(root, ref), root, depth + 1)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in node.get(key) or ():
+            values += _enum_values(option, root, depth + 1)
+    values += _enum_values(node.get("items"), root, depth + 1)
+    return values
+
+
+_runs: Any = None  # `re.compile(...).findall` of letter-and-digit runs, on the first search
+_humps: Any = None  # `re.compile(...).search` of an ASCII camelCase hump
+
+
+def _prose_words(text: str) -> list[str]:
+    """Lower-case words of two or more letters and digits (one letter says nothing here:
+    the s of "order's", the e and g of "e.g.")."""
+    global _runs, _humps
+    if _runs is None:
+        import re
+
+        _runs = re.compile(r"[^\W_]{2,}").findall
+        _humps = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]").search
+    words: list[str] = _runs(text.lower())
+    return words
+
+
+def _text_words(text: str) -> list[str]:
+    """The words of names and queries: `_prose_words`, with each ASCII camelCase run also
+    split at its humps (`searchProducts`: `searchproducts`, `search`, `products`)."""
+    words = _prose_words(text)  # compiles the patterns on the first call
+    if not _humps(text):
+        return words
+    words = []
+    for run in _runs(text):
+        tail = run[1:]
+        if tail == tail.lower() or run.isupper() or run[:-1].isupper():  # word, WORD, WORDs
+            words.append(run.lower())
+            continue
+        parts = [part.lower() for part in identifier_words(run)]
+        words.append(run.lower())
+        words += [part for part in parts if len(part) > 1] if len(parts) > 1 else ()
+    return words
+
+
+def _term(word: str) -> str:
+    """`word`'s term: its stem, or "" for a stop word; from the cache when seen before."""
+    term = _terms.get(word)
+    if term is None:
+        if len(_terms) >= _TERM_CACHE_MAX:
+            _terms.clear()
+        term = _terms[word] = "" if word in STOP_WORDS else _strip_suffixes(word)
+    return term
+
+
+def _strip_suffixes(word: str) -> str:
+    """A light English stemmer: orders, ordering, ordered → order; files, file → fil.
+
+    One suffix goes (-ies/-ied → y, -sses → ss, -xes/-ches/-shes → the root, -ing and -ed
+    after a vowel, a plural -s), then a final e and one of a doubled consonant other than s,
+    so `shipped` meets `ship`, `cancelled` meets `cancel` and `created` meets `create`. Words
+    with digits, and words under three letters, stay as they are.
+    """
+    if len(word) < 3 or not word.isalpha():
+        return word
+    if word.endswith(("ies", "ied")) and len(word) > 4:
+        stem = word[:-3] + "y"
+    elif word.endswith(("sses", "xes", "ches", "shes")):
+        stem = word[:-2]
+    elif word.endswith("ing") and _has_vowel(word[:-3]):
+        stem = word[:-3]
+    elif word.endswith("ed") and not word.endswith("eed") and _has_vowel(word[:-2]):
+        stem = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        stem = word[:-1]
+    else:
+        stem = word
+    if stem.endswith("e") and len(stem) > 2:
+        stem = stem[:-1]
+    if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "aeiouys":
+        stem = stem[:-1]
+    return stem
+
+
+def _has_vowel(text: str) -> bool:
+    return any(char in "aeiouy" for char in text)
