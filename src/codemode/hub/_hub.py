@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 import httpx2
 from anyio.abc import TaskStatus
@@ -103,6 +104,7 @@ class _Link:
     stop: anyio.Event = field(default_factory=anyio.Event)
     finished: anyio.Event = field(default_factory=anyio.Event)
     inflight: list[Callable[[LogRecord], None]] = field(default_factory=list)
+    reconnecting: anyio.Lock = field(default_factory=anyio.Lock)
 
 
 class Hub:
@@ -111,6 +113,7 @@ class Hub:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._links: dict[str, _Link] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
         for name, server in config.enabled().items():
             transport = "stdio" if isinstance(server, StdioServer) else "http"
             self._links[name] = _Link(ServerState(name, transport), server)
@@ -122,6 +125,7 @@ class Hub:
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect every server in parallel, report started, and hold them until `aclose`."""
         async with anyio.create_task_group() as tg:
+            self._tg = tg
             ready = [anyio.Event() for _ in self._links]
             for event, link in zip(ready, self._links.values()):
                 tg.start_soon(self._hold, link, event, name=f"codemode-server-{link.state.name}")
@@ -176,6 +180,21 @@ class Hub:
             state.status = "connected"
             ready.set()
             await link.stop.wait()
+
+    async def _reconnect(self, link: _Link) -> None:
+        """Start a server again after it died. The call that found it dead has failed
+        (tools need not be idempotent, so it is never retried); the calls after it reconnect."""
+        async with link.reconnecting:
+            if link.state.status != "crashed" or self._tg is None:
+                return  # another call reconnected it meanwhile, or the hub is closing
+            link.stop.set()
+            with anyio.move_on_after(CONNECT_TIMEOUT):
+                await link.finished.wait()
+            link.stop, link.finished = anyio.Event(), anyio.Event()
+            link.state.status, link.state.error = "connecting", None
+            ready = anyio.Event()
+            self._tg.start_soon(self._hold, link, ready, name=f"codemode-server-{link.state.name}")
+            await ready.wait()
 
     def _client(self, link: _Link, stack: AsyncExitStack) -> Client:
         config = link.config
@@ -234,6 +253,8 @@ class Hub:
         link = self._links.get(server)
         if link is None:
             return CallResult(False, error=UnknownToolError(server, tool, f"no server {server!r} in this session"))
+        if link.state.status == "crashed":
+            await self._reconnect(link)
         if link.client is None or link.state.status != "connected":
             problem = link.state.error or f"the server is {link.state.status}"
             return CallResult(False, error=ServerCrashedError(server, problem))
