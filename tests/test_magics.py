@@ -319,7 +319,7 @@ def test_progress_and_logs_appear_in_the_report(kernel: Kernel) -> None:
         ("%%codemode --out 2x\n1", "UsageError: --out needs a Python name, not '2x'"),
         ("%codemode bogus", "UsageError: %codemode bogus: unknown subcommand or arguments; use one of: "
                             "servers, tools [SERVER], search QUERY [--detail names|signatures|full], "
-                            "stubs [SERVER[.TOOL]], tokens, reset"),
+                            "stubs [SERVER[.TOOL]], tokens, isolation, reset"),
         ("%codemode tools nope", "UsageError: no server 'nope' in this session (servers: demo)"),
     ],
 )

@@ -1,4 +1,4 @@
-"""The command line: `codemode servers | tools | search | stubs | exec | repl`.
+"""The command line: `codemode servers | tools | search | stubs | exec | repl | isolation`.
 
 Every command runs through the same `Session` (and so the same sandbox and policy) as a
 notebook cell. Errors are one line on stderr, no traceback of our own code unless
@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of codemode's own errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("servers", help="each server, its transport, status and number of tools")
+    commands.add_parser("isolation", help="the sandbox's isolation layers and whether each is active")
     tools = commands.add_parser("tools", help="the tools as Python signatures")
     tools.add_argument("server", nargs="?", help="only this server's tools")
     search = commands.add_parser("search", help="tools whose names and descriptions match the query, best first")
@@ -70,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from codemode.display import ServerTable, ToolList
+    from codemode.display import IsolationTable, ServerTable, ToolList
     from codemode.session import Session
 
     code = _read_code(parser, args) if args.command == "exec" else None
@@ -84,6 +85,9 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.command == "servers":
             rows = [(session.python_name(n) if s.status == "connected" else "-", s) for n, s in session.servers.items()]
             print(repr(ServerTable(rows)))
+            return 0
+        if args.command == "isolation":
+            print(repr(IsolationTable(session.isolation)))
             return 0
         if args.command == "tools":
             print(repr(ToolList(session.tools(args.server))))

@@ -82,3 +82,19 @@ class CodeText:
 
     def __repr__(self) -> str:
         return self.text
+
+
+@dataclass(frozen=True)
+class IsolationTable:
+    """`%codemode isolation`: each isolation layer, whether it is active, and what it does."""
+
+    rows: Sequence[dict[str, object]]
+
+    def _cells(self) -> list[list[str]]:
+        return [[str(r.get("layer")), "yes" if r.get("active") else "no", str(r.get("detail", ""))] for r in self.rows]
+
+    def _repr_html_(self) -> str:
+        return _table(("layer", "active", "detail"), [[escape(c) for c in row] for row in self._cells()])
+
+    def __repr__(self) -> str:
+        return _text_table(("layer", "active", "detail"), self._cells())

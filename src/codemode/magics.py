@@ -20,12 +20,12 @@ from IPython.display import display
 from traitlets import Float, Unicode
 
 from codemode.config import load_config
-from codemode.display import CodeText, ServerTable, ToolList
+from codemode.display import CodeText, IsolationTable, ServerTable, ToolList
 from codemode.errors import CodemodeError
 from codemode.session import Event, Session
 from codemode.trace import RunReport, token_line
 
-_SUBCOMMANDS = "servers, tools [SERVER], search QUERY [--detail names|signatures|full], stubs [SERVER[.TOOL]], tokens, reset"
+_SUBCOMMANDS = "servers, tools [SERVER], search QUERY [--detail names|signatures|full], stubs [SERVER[.TOOL]], tokens, isolation, reset"
 
 
 class CellFailed(Exception):
@@ -102,7 +102,7 @@ class CodeModeMagics(Magics):
 
     @line_magic("codemode")
     def codemode_line(self, line: str) -> Any:
-        """%codemode servers | tools [SERVER] | search QUERY [--detail D] | stubs [SERVER[.TOOL]] | tokens | reset"""
+        """%codemode servers | tools [SERVER] | search QUERY [--detail D] | stubs [SERVER[.TOOL]] | tokens | isolation | reset"""
         words = shlex.split(line)
         if not words:
             raise UsageError(f"%codemode needs a subcommand: {_SUBCOMMANDS}")
@@ -121,6 +121,8 @@ class CodeModeMagics(Magics):
                 return CodeText(session.search_text(query, detail) or f"no tool matches {query!r}")
             if command == "stubs" and len(rest) <= 1:
                 return CodeText(session.stubs(rest[0] if rest else None))
+            if command == "isolation" and not rest:
+                return IsolationTable(session.isolation)
             if command == "tokens" and not rest:
                 total = session.accountant.total
                 return CodeText(token_line(total) if total is not None else "no runs yet")

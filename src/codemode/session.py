@@ -153,6 +153,13 @@ class Session:
         """Every configured server and its state, by config name."""
         return self._hub.servers
 
+    @property
+    def isolation(self) -> list[dict[str, Any]]:
+        """The isolation layers of the worker, each `{"layer", "active", "detail"}`."""
+        self.start()
+        assert self._sandbox is not None
+        return list(self._sandbox.isolation)
+
     def python_name(self, server: str) -> str:
         """The name cell code uses for a server."""
         return self._server_names.to_python(server)

@@ -11,9 +11,9 @@ TYPE_CHECKING = False  # `typing` costs ~10 ms at worker start; type checkers se
 if TYPE_CHECKING:
     from typing import Any
 
-    from codemode.sandbox._host import CallRequest, CellOutcome, Sandbox
+    from codemode.sandbox._host import CallRequest, CellOutcome, Limits, Sandbox
 
-__all__ = ["CallRequest", "CellOutcome", "Sandbox"]
+__all__ = ["CallRequest", "CellOutcome", "Limits", "Sandbox"]
 
 
 def __getattr__(name: str) -> object:

@@ -15,6 +15,7 @@ thread). Invariants:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -39,9 +40,28 @@ START_TIMEOUT = 30.0
 _STDERR_TAIL = 4096
 _BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[3]); "
-    "from codemode.sandbox.worker import main; main(sys.argv[1:3])"
+    "from codemode.sandbox.worker import main; main(sys.argv[1:3] + sys.argv[4:])"
 )
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits the worker applies to itself at start (None: no limit).
+
+    The defaults keep a runaway cell from taking the machine: 4 GiB of heap, 256 open
+    files, 1 GiB per written file. CPU is unlimited by default; a cell's time is bounded by
+    the host's wall clock instead.
+    """
+
+    memory: int | None = 4 * 1024**3
+    open_files: int | None = 256
+    file_size: int | None = 1024**3
+    cpu_seconds: int | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"memory": self.memory, "open_files": self.open_files,
+                           "file_size": self.file_size, "cpu_seconds": self.cpu_seconds})
 
 
 @dataclass(frozen=True)
@@ -89,8 +109,11 @@ class Sandbox:
         python: the interpreter to run the worker with.
     """
 
-    def __init__(self, setup: dict[str, Any], *, workdir: Path | None = None, python: str = sys.executable) -> None:
+    def __init__(self, setup: dict[str, Any], *, workdir: Path | None = None, python: str = sys.executable,
+                 limits: Limits | None = None) -> None:
         self._setup = setup
+        self.limits = limits if limits is not None else Limits()
+        self.isolation: list[dict[str, Any]] = []
         self._python = python
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="codemode-"))
@@ -123,6 +146,7 @@ class Sandbox:
         try:
             self._process = await asyncio.create_subprocess_exec(
                 self._python, "-I", "-S", "-c", _BOOTSTRAP, str(to_worker_r), str(from_worker_w), _PACKAGE_PARENT,
+                self.limits.to_json(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -148,7 +172,10 @@ class Sandbox:
             asyncio.ensure_future(self._read_raw(self._process.stderr, "stderr")),
         ]
         try:
-            await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
+            ready = await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
+            self.isolation = _host_isolation(self.workdir) + [
+                row for row in ready.get("isolation", []) if isinstance(row, dict)
+            ]
             self._send({"op": "setup", **self._setup})
             self._ready = loop.create_future()
             await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
@@ -412,6 +439,21 @@ def _lost(reason: str, *, timed_out: bool = False) -> CellOutcome:
         timed_out=timed_out,
         state_lost=True,
     )
+
+
+def _host_isolation(workdir: Path) -> list[dict[str, Any]]:
+    """The layers the host applies when it starts the worker, and those not built yet."""
+    return [
+        {"layer": "process", "active": True,
+         "detail": "a separate process in its own session and process group, python -I -S"},
+        {"layer": "environment", "active": True, "detail": "scrubbed: only " + ", ".join(sorted(_worker_environment()))},
+        {"layer": "file descriptors", "active": True, "detail": "none inherited but the channel pipes"},
+        {"layer": "work directory", "active": True, "detail": f"its own: {workdir}"},
+        {"layer": "channel", "active": True, "detail": "length-capped JSON frames; nothing unpickled or evaluated"},
+        {"layer": "landlock", "active": False, "detail": "not applied yet: files outside the work dir are readable"},
+        {"layer": "seccomp", "active": False, "detail": "not applied yet: sockets and subprocesses are allowed"},
+        {"layer": "namespaces", "active": False, "detail": "not applied yet: the network is reachable"},
+    ]
 
 
 def _worker_environment() -> dict[str, str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import io
 import itertools
+import json
 import os
 import select
 import signal
@@ -30,7 +31,7 @@ TYPE_CHECKING = False  # importing `typing` costs ~10 ms of worker start-up
 if TYPE_CHECKING:
     from typing import Any
 
-from codemode.sandbox import _api
+from codemode.sandbox import _api, _limits
 from codemode.sandbox._frames import HEADER, MAX_HOST_FRAME, MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
 
 _CO_COROUTINE = 0x0080
@@ -320,7 +321,7 @@ class Worker:
             if isinstance(exc, SystemExit) and exc.code in (None, 0):
                 value = None
             else:
-                reply.update(ok=False, error=_describe(exc, filename))
+                reply.update(ok=False, error=_describe_safely(exc, filename))
                 value = None
         _flush_streams()
         reply["result"] = _encode_result(value)
@@ -387,6 +388,16 @@ def _safe_repr(value: Any, limit: int = 100_000) -> str:
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
 
 
+def _describe_safely(exc: BaseException, filename: str) -> dict[str, Any]:
+    """`_describe`, or a bare description when the cell left nothing to format with (no free
+    file descriptor to import `traceback`, no memory): the report matters more than its lines."""
+    try:
+        return _describe(exc, filename)
+    except Exception as failure:  # noqa: BLE001 - boundary: the worker must answer `done`
+        return {"type": type(exc).__name__, "message": _safe_str(exc),
+                "traceback": f"(no traceback: formatting it failed with {type(failure).__name__})\n"}
+
+
 def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
     import traceback
 
@@ -436,6 +447,8 @@ def _install_api_module() -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     rfd, wfd = int(args[0]), int(args[1])
+    # Limits first: before the worker reads a frame, let alone runs a cell.
+    isolation = _limits.apply(json.loads(args[2])) if len(args) > 2 else []
     channel = Channel(rfd, wfd)
     _api._channel = channel
     signal.signal(signal.SIGINT, _interrupts.handler)
@@ -443,7 +456,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.stderr = StreamWriter(channel, "stderr", 2)
     _install_api_module()
     worker = Worker(channel)
-    channel.send({"op": "ready", "pid": os.getpid(), "python": sys.version.split()[0]})
+    channel.send({"op": "ready", "pid": os.getpid(), "python": sys.version.split()[0], "isolation": isolation})
     while True:
         try:
             message = channel.recv()

@@ -1,0 +1,73 @@
+"""Resource limits the worker applies to itself, seen from cells, and the isolation report."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anyio.from_thread import BlockingPortal
+
+from codemode.sandbox import CallRequest, CellOutcome, Limits, Sandbox
+
+WAIT = 60.0
+SETUP: dict[str, Any] = {"servers": {}, "sys_path": []}
+
+
+async def no_tools(request: CallRequest) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": "UNKNOWN_TOOL", "message": "no tools here"}}
+
+
+@pytest.fixture
+def limited(portal: BlockingPortal, tmp_path: Path) -> Iterator[Sandbox]:
+    box = Sandbox(SETUP, workdir=tmp_path,
+                  limits=Limits(memory=512 * 1024**2, open_files=64, file_size=1024**2))
+    portal.call(box.start)
+    try:
+        yield box
+    finally:
+        portal.call(box.aclose)
+
+
+def run(portal: BlockingPortal, sandbox: Sandbox, code: str) -> CellOutcome:
+    return portal.call(functools.partial(sandbox.run, code, on_call=no_tools, on_stream=lambda *_: None, timeout=WAIT))
+
+
+def test_a_huge_allocation_is_a_memory_error_and_the_worker_lives_on(portal: BlockingPortal, limited: Sandbox) -> None:
+    assert run(portal, limited, "kept = 41").ok
+    outcome = run(portal, limited, "x = bytearray(2 * 1024**3)")
+    assert not outcome.ok and outcome.error is not None and outcome.error["type"] == "MemoryError"
+    assert not outcome.state_lost
+    assert run(portal, limited, "kept + 1").result == {"kind": "json", "value": 42}
+
+
+def test_a_growing_memory_bomb_stops_with_memory_error(portal: BlockingPortal, limited: Sandbox) -> None:
+    outcome = run(portal, limited, "chunks = []\nwhile True:\n    chunks.append(bytearray(64 * 1024**2))")
+    assert outcome.error is not None and outcome.error["type"] == "MemoryError"
+    assert run(portal, limited, "del chunks\n1").ok
+
+
+def test_opening_files_past_the_limit_fails_with_emfile(portal: BlockingPortal, limited: Sandbox) -> None:
+    outcome = run(portal, limited, "import os\nfds = [os.open('.', os.O_RDONLY) for _ in range(200)]")
+    assert outcome.error is not None and outcome.error["type"] == "OSError"
+    assert "Too many open files" in outcome.error["message"]
+
+
+def test_a_file_past_the_size_limit_fails_and_stays_at_the_limit(
+    portal: BlockingPortal, limited: Sandbox, tmp_path: Path
+) -> None:
+    outcome = run(portal, limited, "open('big.bin', 'wb').write(b'x' * (2 * 1024**2))")
+    assert outcome.error is not None and outcome.error["type"] == "OSError"
+    assert "File too large" in outcome.error["message"]
+    assert (tmp_path / "big.bin").stat().st_size <= 1024**2
+
+
+def test_the_isolation_report_says_what_is_active_and_what_is_not(limited: Sandbox) -> None:
+    rows = {row["layer"]: row for row in limited.isolation}
+    assert rows["rlimit memory"]["active"] and "RLIMIT_DATA" in rows["rlimit memory"]["detail"]
+    assert rows["rlimit open_files"]["active"] and rows["rlimit file_size"]["active"]
+    assert not rows["rlimit cpu_seconds"]["active"]
+    assert rows["environment"]["active"] and rows["process"]["active"]
+    assert not rows["landlock"]["active"] and not rows["seccomp"]["active"]
