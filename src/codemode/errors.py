@@ -13,6 +13,7 @@
     └── SandboxError                 the worker process failed (code)
         ├── WorkerCrashedError       it died; its state is lost
         ├── CellTimeoutError         a cell ran past its time limit
+        ├── IsolationError           a required isolation layer is missing
         └── ChannelError             it sent a frame the host refuses
 
 Every error carries its context as attributes and builds its one-line message from them.
@@ -29,6 +30,7 @@ __all__ = [
     "CodemodeError",
     "ConfigError",
     "InvalidArgumentsError",
+    "IsolationError",
     "SandboxError",
     "ServerConnectError",
     "ServerCrashedError",
@@ -150,6 +152,17 @@ class CellTimeoutError(SandboxError):
     """A cell ran past its time limit."""
 
     code = "TIMEOUT"
+
+
+class IsolationError(SandboxError):
+    """An isolation layer the user required is not available here; nothing was run."""
+
+    code = "ISOLATION"
+
+    def __init__(self, missing: list[str], details: dict[str, str]) -> None:
+        self.missing = missing
+        reasons = "; ".join(f"{name}: {details.get(name) or 'not reported'}" for name in missing)
+        super().__init__(f"required isolation missing ({reasons}); drop it from `require` to run without it")
 
 
 class ChannelError(SandboxError):

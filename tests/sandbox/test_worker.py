@@ -288,20 +288,24 @@ def test_a_worker_that_exits_is_reported_as_crashed_and_replaced(portal: Blockin
 
 
 def test_processes_a_cell_started_do_not_outlive_a_crashed_worker(
-    portal: BlockingPortal, sandbox: Sandbox, process_exited: Callable[[int, float], bool]
+    portal: BlockingPortal, process_exited: Callable[[int, float], bool]
 ) -> None:
-    child = run(portal, sandbox, SPAWN).result["value"]  # type: ignore[index]
-    outcome = run(portal, sandbox, "import os\nos._exit(3)")
-    assert outcome.error is not None and outcome.error["code"] == "SANDBOX_CRASHED"
-    assert "exited with status 3" in outcome.error["message"]
-    assert run(portal, sandbox, "1").ok
+    sandbox = Sandbox(SETUP, allow_subprocess=True)
+    try:
+        child = run(portal, sandbox, SPAWN).result["value"]  # type: ignore[index]
+        outcome = run(portal, sandbox, "import os\nos._exit(3)")
+        assert outcome.error is not None and outcome.error["code"] == "SANDBOX_CRASHED"
+        assert "exited with status 3" in outcome.error["message"]
+        assert run(portal, sandbox, "1").ok
+    finally:
+        portal.call(sandbox.aclose)
     assert process_exited(child, WAIT)
 
 
 def test_processes_a_cell_started_end_with_the_sandbox(
     portal: BlockingPortal, process_exited: Callable[[int, float], bool]
 ) -> None:
-    box = Sandbox(SETUP)
+    box = Sandbox(SETUP, allow_subprocess=True)
     try:
         child = run(portal, box, SPAWN).result["value"]  # type: ignore[index]
     finally:

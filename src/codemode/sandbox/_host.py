@@ -110,9 +110,13 @@ class Sandbox:
     """
 
     def __init__(self, setup: dict[str, Any], *, workdir: Path | None = None, python: str = sys.executable,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, confine: bool = True, allow_subprocess: bool = False,
+                 require: tuple[str, ...] = ()) -> None:
         self._setup = setup
         self.limits = limits if limits is not None else Limits()
+        self.confine = confine
+        self.allow_subprocess = allow_subprocess
+        self.require = require
         self.isolation: list[dict[str, Any]] = []
         self._python = python
         self._own_workdir = workdir is None
@@ -173,18 +177,36 @@ class Sandbox:
         ]
         try:
             ready = await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
-            self.isolation = _host_isolation(self.workdir) + [
-                row for row in ready.get("isolation", []) if isinstance(row, dict)
-            ]
-            self._send({"op": "setup", **self._setup})
+            self._send({"op": "setup", **self._setup, "confine": self._confine_spec()})
             self._ready = loop.create_future()
-            await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
+            done = await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
+            self.isolation = _isolation_rows(self.workdir, ready, done)
         except (asyncio.TimeoutError, _WorkerDied) as exc:
             reason = self._death or "it did not answer in time"
             await self._stop_process()
             from codemode.errors import WorkerCrashedError
 
             raise WorkerCrashedError(f"the sandbox worker failed to start: {reason}") from exc
+        missing = [name for name in self.require if not _active(self.isolation, name)]
+        if missing:
+            await self._stop_process()
+            from codemode.errors import IsolationError
+
+            raise IsolationError(missing, {row["layer"]: row.get("detail", "") for row in self.isolation})
+
+    def _confine_spec(self) -> dict[str, Any]:
+        """What the worker applies to itself: Landlock grants and the seccomp policy."""
+        if not self.confine:
+            return {}
+        execute = _EXECUTABLE_TREES + [sys.base_prefix, sys.prefix] if self.allow_subprocess else []
+        return {
+            "landlock": True,
+            "seccomp": True,
+            "allow_subprocess": self.allow_subprocess,
+            "read_only": _library_trees(self._setup.get("sys_path") or []),
+            "read_write": [str(self.workdir), "/dev/null"],
+            "allow_execute": execute,
+        }
 
     async def run(
         self,
@@ -441,6 +463,40 @@ def _lost(reason: str, *, timed_out: bool = False) -> CellOutcome:
     )
 
 
+# Shared libraries and time zones: read-only, no secrets in them, needed by C extensions.
+_SYSTEM_TREES = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo", "/etc/localtime"]
+# Where programs live, executable only when the policy allows subprocesses.
+_EXECUTABLE_TREES = ["/usr/bin", "/bin", "/usr/lib", "/lib", "/lib64", "/usr/libexec"]
+
+
+def _library_trees(sys_path: list[str]) -> list[str]:
+    """The read-only grants: the interpreter's libraries and ours, never a home or /proc.
+
+    Only library directories of the host's sys.path are granted (under the interpreter's
+    prefixes, or named site-packages / dist-packages), not the path wholesale: that would
+    grant the current directory or a script's folder.
+    """
+    stdlib = os.path.dirname(os.__file__)
+    prefixes = tuple(os.path.join(p, "") for p in {sys.prefix, sys.base_prefix})
+    trees = [stdlib, _PACKAGE_PARENT]
+    for path in sys_path:
+        if path.startswith(prefixes) or "site-packages" in path or "dist-packages" in path:
+            trees.append(path)
+    return sorted(set(trees)) + _SYSTEM_TREES
+
+
+def _active(rows: list[dict[str, Any]], layer: str) -> bool:
+    return any(row.get("layer") == layer and row.get("active") for row in rows)
+
+
+def _isolation_rows(workdir: Path, ready: dict[str, Any], done: dict[str, Any]) -> list[dict[str, Any]]:
+    """The host's layers, then what the worker reported applying (limits, then confinement)."""
+    worker = [row for frame in (ready, done) for row in frame.get("isolation", []) if isinstance(row, dict)]
+    reported = {row.get("layer") for row in worker}
+    host = [row for row in _host_isolation(workdir) if row["layer"] not in reported]
+    return host + worker
+
+
 def _host_isolation(workdir: Path) -> list[dict[str, Any]]:
     """The layers the host applies when it starts the worker, and those not built yet."""
     return [
@@ -450,15 +506,15 @@ def _host_isolation(workdir: Path) -> list[dict[str, Any]]:
         {"layer": "file descriptors", "active": True, "detail": "none inherited but the channel pipes"},
         {"layer": "work directory", "active": True, "detail": f"its own: {workdir}"},
         {"layer": "channel", "active": True, "detail": "length-capped JSON frames; nothing unpickled or evaluated"},
-        {"layer": "landlock", "active": False, "detail": "not applied yet: files outside the work dir are readable"},
-        {"layer": "seccomp", "active": False, "detail": "not applied yet: sockets and subprocesses are allowed"},
-        {"layer": "namespaces", "active": False, "detail": "not applied yet: the network is reachable"},
+        {"layer": "landlock", "active": False, "detail": "not applied: files outside the work dir are readable"},
+        {"layer": "seccomp", "active": False, "detail": "not applied: sockets and subprocesses are allowed"},
+        {"layer": "namespaces", "active": False, "detail": "not built yet (Landlock and seccomp cover the network)"},
     ]
 
 
 def _worker_environment() -> dict[str, str]:
     """Only what Python needs to behave: no secrets, tokens or server settings of the host."""
-    env = {"PYTHONUTF8": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PYTHONUTF8": "1", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": "."}
     for key in ("LANG", "LC_ALL", "TZ"):
         if key in os.environ:
             env[key] = os.environ[key]

@@ -12,8 +12,10 @@
 - Syscalls from another ABI are fatal (SECCOMP_RET_KILL_PROCESS): a foreign `seccomp_data.arch`
   (i386 through int 0x80, arm32 compat) and, on x86_64, x32 numbers (nr >= 0x40000000), which
   would otherwise reach the same kernel code under numbers the tables below do not list.
-- Denied with EPERM, always: every socket family (`socket`, `socketpair`: the channel is an
-  inherited pipe pair, and `multiprocessing` needs `socketpair`), tracing and reading other
+- Denied with EPERM, always: every new socket (`socket`: the channel is an inherited pipe
+  pair). `socketpair` stays allowed: it can only make an anonymous, already-connected
+  AF_UNIX pair, reachable by nothing outside the process (a pipe by another name), and
+  asyncio's event loop needs one for its self-pipe. Also denied: tracing and reading other
   processes (`ptrace`, `process_vm_readv/writev`), namespaces and mounts (`unshare`,
   `setns`, `mount`, the new mount API, `pivot_root`, `chroot`), kernel attack surface that
   cell code has no use for (`bpf`, keyrings, `io_uring_*`, `userfaultfd`,
@@ -92,7 +94,7 @@ X32_SYSCALL_BIT = 0x40000000  # x86_64: syscalls of the x32 ABI carry this bit
 
 # Denied with EPERM whatever the options; names as in <asm/unistd.h>.
 ALWAYS_DENIED = (
-    "socket", "socketpair",
+    "socket",
     "ptrace", "process_vm_readv", "process_vm_writev",
     "unshare", "setns", "mount", "umount2", "pivot_root", "chroot",
     "open_tree", "open_tree_attr", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",

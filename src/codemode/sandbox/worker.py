@@ -299,17 +299,26 @@ class Worker:
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__,
                                           "codemode": sys.modules["codemode"], "ToolError": _api.ToolError}
         self._loop: Any = None
+        self._confined = False
 
-    def setup(self, message: dict[str, Any]) -> None:
+    def setup(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """Install the servers; the first time, confine the worker. Returns the layers applied."""
         for path in reversed(message.get("sys_path") or []):
             if isinstance(path, str) and path not in sys.path:
                 sys.path.append(path)
+        rows: list[dict[str, Any]] = []
+        if not self._confined and isinstance(message.get("confine"), dict):
+            from codemode.sandbox._confine import confine
+
+            rows = confine(message["confine"])
+            self._confined = True
         _api.servers.clear()
         for key, server in (message.get("servers") or {}).items():
             tools = [_api.Tool(key, spec) for spec in server.get("tools", [])]
             proxy = _api.Server(key, server.get("name", key), tools, server.get("description", ""))
             _api.servers[key] = proxy
             self.namespace[key] = proxy
+        return rows
 
     def run(self, message: dict[str, Any]) -> None:
         cell_id = message.get("id")
@@ -470,8 +479,7 @@ def main(argv: list[str] | None = None) -> None:
             if op == "exec":
                 worker.run(message)
             elif op == "setup":
-                worker.setup(message)
-                channel.send({"op": "setup_done"})
+                channel.send({"op": "setup_done", "isolation": worker.setup(message)})
             elif op == "shutdown":
                 return
         except KeyboardInterrupt:
