@@ -77,6 +77,11 @@ def _arg_low(index: int) -> int:
     return 16 + 8 * index
 
 
+def _arg_high(index: int) -> int:
+    """Offset of the high 32 bits of syscall argument `index` (little-endian)."""
+    return 20 + 8 * index
+
+
 # Argument values the filter looks at.
 TIOCSTI = 0x5412  # ioctl: fake input on a terminal
 CLONE_THREAD = 0x00010000
@@ -104,6 +109,8 @@ ALWAYS_DENIED = (
     "userfaultfd", "perf_event_open",
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
     "swapon", "swapoff", "reboot", "personality",
+    # The worker set its own limits before this filter; root could raise them again.
+    "setrlimit",
 )  # fmt: skip
 # Denied with EPERM unless allow_subprocess; a name missing from an arch's table is skipped.
 SUBPROCESS_DENIED = ("execve", "execveat", "fork", "vfork")
@@ -116,7 +123,7 @@ _COMMON = {
 }  # fmt: skip
 _X86_64 = {
     "ioctl": 16, "socket": 41, "socketpair": 53, "clone": 56, "fork": 57, "vfork": 58,
-    "execve": 59, "ptrace": 101, "personality": 135, "pivot_root": 155, "chroot": 161,
+    "execve": 59, "ptrace": 101, "setrlimit": 160, "prlimit64": 302, "personality": 135, "pivot_root": 155, "chroot": 161,
     "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169,
     "init_module": 175, "delete_module": 176, "kexec_load": 246, "add_key": 248,
     "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298, "setns": 308,
@@ -126,7 +133,7 @@ _X86_64 = {
 _AARCH64 = {
     "ioctl": 29, "umount2": 39, "mount": 40, "pivot_root": 41, "chroot": 51,
     "personality": 92, "unshare": 97, "kexec_load": 104, "init_module": 105,
-    "delete_module": 106, "ptrace": 117, "reboot": 142, "socket": 198, "socketpair": 199,
+    "delete_module": 106, "ptrace": 117, "reboot": 142, "setrlimit": 164, "prlimit64": 261, "socket": 198, "socketpair": 199,
     "add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220, "execve": 221,
     "swapon": 224, "swapoff": 225, "perf_event_open": 241, "setns": 268,
     "process_vm_readv": 270, "process_vm_writev": 271, "finit_module": 273, "seccomp": 277,
@@ -218,6 +225,19 @@ def _ioctl_block(nr: int) -> list[bytes]:
     ]
 
 
+def _prlimit_block(nr: int) -> list[bytes]:
+    """prlimit64: reading limits (new_limit NULL) is allowed; setting any is EPERM."""
+    return [
+        _insn(BPF_JEQ_K, nr, 0, 6),  # not prlimit64: skip the next six
+        _insn(BPF_LD_W_ABS, _arg_low(2)),
+        _insn(BPF_JEQ_K, 0, 0, 3),  # low word set: deny
+        _insn(BPF_LD_W_ABS, _arg_high(2)),
+        _insn(BPF_JEQ_K, 0, 0, 1),  # high word set: deny
+        _ret(SECCOMP_RET_ALLOW),
+        _ret(SECCOMP_RET_ERRNO | EPERM),
+    ]
+
+
 def _clone_block(nr: int, allow_subprocess: bool) -> list[bytes]:
     """clone: EPERM for namespace flags, and for new processes unless allowed."""
     process_action = SECCOMP_RET_ALLOW if allow_subprocess else SECCOMP_RET_ERRNO | EPERM
@@ -263,10 +283,11 @@ def build_filter(arch_name: str, *, allow_subprocess: bool = False) -> tuple[byt
     prog += _deny_nr(numbers["clone3"], SECCOMP_RET_ERRNO | ENOSYS)
     # The two argument checks come last: they load an argument into A, and each ends in a
     # return on its own syscall, so the number in A only matters while it is unchanged.
+    prog += _prlimit_block(numbers["prlimit64"])
     prog += _ioctl_block(numbers["ioctl"])
     prog += _clone_block(numbers["clone"], allow_subprocess)
     prog.append(_ret(SECCOMP_RET_ALLOW))
-    denied = (*names, "clone3(ENOSYS)", "ioctl(TIOCSTI)", "clone(namespace flags)")
+    denied = (*names, "clone3(ENOSYS)", "prlimit64(setting)", "ioctl(TIOCSTI)", "clone(namespace flags)")
     if not allow_subprocess:
         denied += ("clone(without CLONE_THREAD)",)
     assert len(prog) <= BPF_MAXINSNS
