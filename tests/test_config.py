@@ -406,3 +406,21 @@ def test_the_config_module_does_not_import_mcp() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, timeout=SPAWN_TIMEOUT
     )
     assert done.returncode == 0, done.stderr.decode()
+
+
+def test_the_sandbox_settings_are_read_from_the_codemode_object() -> None:
+    config = parse_config(
+        {"mcpServers": {"t": {"command": "x"}},
+         "codemode": {"memoryMb": 512, "allowSubprocess": True, "require": ["landlock", "seccomp"]}},
+        source="f.json", environ={},
+    )
+    assert config.memory_mb == 512 and config.allow_subprocess and config.require == ("landlock", "seccomp")
+    defaults = parse_config({"mcpServers": {"t": {"command": "x"}}}, source="f.json", environ={})
+    assert defaults.memory_mb == 4096 and not defaults.allow_subprocess and defaults.require == ()
+
+
+def test_an_unknown_required_layer_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"mcpServers": {"t": {"command": "x"}}, "codemode": {"require": ["selinux"]}},
+                     source="f.json", environ={})
+    assert caught.value.path == "f.json"

@@ -326,3 +326,16 @@ def test_run_reports_are_frozen(demo_session: Session) -> None:
     assert isinstance(report, RunReport)
     with pytest.raises(dataclasses.FrozenInstanceError):
         report.ok = False  # type: ignore[misc]
+
+
+def test_subprocesses_run_only_when_the_config_allows_them() -> None:
+    from codemode.config import demo_config
+
+    code = "import subprocess\nsubprocess.run(['/bin/true']).returncode"
+    with Session(demo_config().model_copy(update={"allow_subprocess": True})) as allowed:
+        assert allowed.run(code).value == 0
+        assert any(row["layer"] == "seccomp" and "fork and exec allowed" in row["detail"]
+                   for row in allowed.isolation)
+    with Session(demo_config()) as strict:
+        report = strict.run(code)
+        assert report.error is not None and report.error["type"] == "PermissionError"

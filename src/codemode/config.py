@@ -192,6 +192,15 @@ class Config(_Model):
     cell_timeout: float = Field(
         DEFAULT_CELL_TIMEOUT, gt=0, description="Default seconds per cell (`cellTimeout`)."
     )
+    memory_mb: int | None = Field(
+        4096, gt=0, description="Heap the worker may allocate, in MiB (`memoryMb`); null: no limit."
+    )
+    allow_subprocess: bool = Field(
+        False, description="Let cell code start processes (`allowSubprocess`); off by default."
+    )
+    require: tuple[Literal["landlock", "seccomp"], ...] = Field(
+        (), description="Isolation layers the worker must have, or refuse to run (`require`)."
+    )
 
     @field_validator("servers")
     @classmethod
@@ -210,6 +219,9 @@ class _Settings(_Model):
 
     call_timeout: float = Field(DEFAULT_CALL_TIMEOUT, gt=0, alias="callTimeout")
     cell_timeout: float = Field(DEFAULT_CELL_TIMEOUT, gt=0, alias="cellTimeout")
+    memory_mb: int | None = Field(4096, gt=0, alias="memoryMb")
+    allow_subprocess: bool = Field(False, alias="allowSubprocess")
+    require: tuple[Literal["landlock", "seccomp"], ...] = Field((), alias="require")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,6 +413,9 @@ def parse_config(
         source=source,
         call_timeout=settings.call_timeout,
         cell_timeout=settings.cell_timeout,
+        memory_mb=settings.memory_mb,
+        allow_subprocess=settings.allow_subprocess,
+        require=settings.require,
     )
 
 

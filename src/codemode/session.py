@@ -23,7 +23,7 @@ from codemode.config import Config, load_config
 from codemode.errors import CodemodeError, ToolCallError
 from codemode.hub import Hub, LogRecord, ServerState, get_portal
 from codemode.policy import Policy, Refusal
-from codemode.sandbox import CallRequest, Sandbox
+from codemode.sandbox import CallRequest, Limits, Sandbox
 from codemode.metrics import Tokenizer
 from codemode.schema import (
     NameMap,
@@ -111,8 +111,15 @@ class Session:
         portal = get_portal()
         self._hub_task, _ = portal.start_task(self._hub.serve, name="codemode-hub")
         self._build_api()
-        self._sandbox = Sandbox(self._setup_message())
-        portal.call(self._sandbox.start)
+        memory = self.config.memory_mb * 1024**2 if self.config.memory_mb else None
+        self._sandbox = Sandbox(self._setup_message(), limits=Limits(memory=memory),
+                                allow_subprocess=self.config.allow_subprocess, require=self.config.require)
+        try:
+            portal.call(self._sandbox.start)
+        except BaseException:
+            portal.call(self._hub.aclose)  # no server may outlive a session that did not start
+            self._hub_task.result(timeout=30)
+            raise
         self.accountant.warm()
         self.started = True
         # Before the portal's own exit handler (atexit runs handlers last-in, first-out):

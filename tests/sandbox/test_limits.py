@@ -75,3 +75,16 @@ def test_the_isolation_report_says_what_is_active_and_what_is_not(limited: Sandb
     assert rows["environment"]["active"] and rows["process"]["active"]
     assert rows["landlock"]["active"] and "TCP denied" in rows["landlock"]["detail"]
     assert rows["seccomp"]["active"] and "no fork or exec" in rows["seccomp"]["detail"]
+
+
+def test_a_required_layer_that_is_missing_refuses_to_start(portal: BlockingPortal) -> None:
+    from codemode.errors import IsolationError
+
+    box = Sandbox(SETUP, confine=False, require=("landlock",))
+    try:
+        with pytest.raises(IsolationError) as caught:
+            portal.call(box.start)
+    finally:
+        portal.call(box.aclose)
+    assert caught.value.missing == ["landlock"] and caught.value.code == "ISOLATION"
+    assert not box.alive
