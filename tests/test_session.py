@@ -339,3 +339,20 @@ def test_subprocesses_run_only_when_the_config_allows_them() -> None:
     with Session(demo_config()) as strict:
         report = strict.run(code)
         assert report.error is not None and report.error["type"] == "PermissionError"
+
+
+def test_a_flood_of_output_keeps_head_and_tail_and_counts_the_rest(demo_session: Session) -> None:
+    shown: list[str] = []
+    report = demo_session.run(
+        "for i in range(20000):\n    print(f'line {i:05d}')",
+        max_output=2000,
+        on_event=lambda event: shown.append(event[1]) if event[0] == "stdout" else None,
+    )
+    assert report.ok
+    total = 20000 * len("line 00000\n")
+    assert report.output_dropped["stdout"] == total - 2000
+    assert report.stdout.startswith("line 00000\n") and report.stdout.endswith("line 19999\n")
+    assert "OUTPUT_TRUNCATED" in report.stdout
+    assert len("".join(shown)) < 3000  # the flood never reached the notebook
+    assert report.payload()["outputTruncated"] == {"stdout": total - 2000}
+    assert "[OUTPUT_TRUNCATED]" in report._repr_mimebundle_()[0]["text/plain"]

@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--json", action="store_true", help="print the run report as JSON")
         command.add_argument("--timeout", type=float, help="seconds a run may take")
         command.add_argument("--max-tool-calls", type=int, help="the most tool calls one run may make")
+        command.add_argument("--max-output", type=int, help="characters of output kept per stream")
         command.add_argument("--disclosure", choices=("stubs", "search"), default="stubs",
                              help="what the token account assumes a model read: every stub, or search results")
     return parser
@@ -101,7 +102,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.command == "repl":
             return _repl(session, args)
         assert code is not None
-        report = session.run(code, timeout=args.timeout, max_tool_calls=args.max_tool_calls,
+        report = session.run(code, timeout=args.timeout, max_tool_calls=args.max_tool_calls, max_output=args.max_output,
                              on_event=None if args.json else _echo)
         if args.json:
             print(json.dumps({**report.payload(), "stdout": report.stdout, "stderr": report.stderr,
@@ -156,7 +157,7 @@ def _repl(session: Session, args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("\nKeyboardInterrupt", file=sys.stderr)
             continue
-        report = session.run("\n".join(lines), timeout=args.timeout, max_tool_calls=args.max_tool_calls,
+        report = session.run("\n".join(lines), timeout=args.timeout, max_tool_calls=args.max_tool_calls, max_output=args.max_output,
                              on_event=_echo)
         failed = not report.ok
         _print_report(report)

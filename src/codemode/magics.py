@@ -138,6 +138,8 @@ class CodeModeMagics(Magics):
     @argument("--timeout", type=float, default=None, help="Seconds the cell may run before it is interrupted.")
     @argument("--servers", default=None, help="Comma-separated servers the cell may call (default: all).")
     @argument("--max-tool-calls", type=int, default=None, help="The most tool calls the cell may make.")
+    @argument("--max-output", type=int, default=None,
+              help="Characters of output kept; past it the middle is dropped (OUTPUT_TRUNCATED).")
     @argument("--out", default=None, help="Bind the cell's result (when it is JSON data) to this name.")
     @cell_magic("codemode")
     def codemode_cell(self, line: str, cell: str) -> None:
@@ -151,6 +153,7 @@ class CodeModeMagics(Magics):
         timeout = args.timeout or self.timeout or None
         try:
             report = self.session.run(cell, timeout=timeout, servers=servers, max_tool_calls=args.max_tool_calls,
+                                      max_output=args.max_output,
                                       on_event=_print_streams)
         except CodemodeError as exc:
             raise UsageError(str(exc)) from None
@@ -164,7 +167,7 @@ class CodeModeMagics(Magics):
             if report.calls:
                 display(dataclasses.replace(report, error=None))
             raise CellFailed.of(report)
-        if report.calls or report.result is not None:
+        if report.calls or report.result is not None or report.output_dropped:
             display(report)
 
     def _bind(self, name: str, report: RunReport) -> None:

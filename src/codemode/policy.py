@@ -31,12 +31,14 @@ class Policy:
         tools: allow-list patterns (`server.tool`, shell wildcards, MCP names); None allows all.
         max_tool_calls: the most tool calls one run may make; None for no cap.
         call_timeout: seconds a single call may take; None uses the server's setting.
+        max_output: characters of stdout (and of stderr) a run keeps; None for the default.
     """
 
     servers: frozenset[str] | None = None
     tools: tuple[str, ...] | None = None
     max_tool_calls: int | None = None
     call_timeout: float | None = None
+    max_output: int | None = None
 
     def check(self, tool: ToolDef, calls_so_far: int) -> Refusal | None:
         """The refusal for this call, or None if it may go ahead."""

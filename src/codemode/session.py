@@ -61,22 +61,83 @@ class ApiTool:
         return stub(self.tool, self.name)
 
 
+# What a run's stdout or stderr keeps by default: past it, the head and the tail are kept and
+# the middle is counted (OUTPUT_TRUNCATED). A notebook output of a million characters is
+# already more than anyone reads.
+DEFAULT_MAX_OUTPUT = 1_000_000
+
+
+class _Stream:
+    """One output stream of a run, capped: the first half of the cap is kept and shown live,
+    then only a rolling tail of the other half is kept, and the rest is counted."""
+
+    def __init__(self, limit: int) -> None:
+        self._half = max(1, limit // 2)
+        self._head: list[str] = []
+        self._head_size = 0
+        self._tail = ""
+        self.dropped = 0
+
+    def add(self, text: str) -> str:
+        """Keep `text`; return the part to show live ("" once past the head)."""
+        room = self._half - self._head_size
+        shown = text[:room] if room > 0 else ""
+        if shown:
+            self._head.append(shown)
+            self._head_size += len(shown)
+        rest = text[len(shown):]
+        if rest:
+            tail = self._tail + rest
+            self.dropped += max(0, len(tail) - self._half)
+            self._tail = tail[-self._half:]
+        return shown
+
+    def text(self) -> str:
+        if not self.dropped:
+            return "".join(self._head) + self._tail
+        marker = f"\n[codemode: {self.dropped:,} characters of output dropped (OUTPUT_TRUNCATED)]\n"
+        return "".join(self._head) + marker + self._tail
+
+    @property
+    def tail_shown_late(self) -> str:
+        """What was kept past the head, to show when the run ends."""
+        return self._tail
+
+
 @dataclass
 class _Run:
     started: float
     policy: Policy
     emit: Callable[[Event], None]
+    max_output: int = DEFAULT_MAX_OUTPUT
     calls: list[ToolCall] = field(default_factory=list)
-    stdout: list[str] = field(default_factory=list)
-    stderr: list[str] = field(default_factory=list)
+    streams: dict[str, _Stream] = field(default_factory=dict)
     # For the token account: what classic tool calling would pass through a model.
     wire_arguments: list[str] = field(default_factory=list)
     wire_results: list[str] = field(default_factory=list)
     searches: list[str] = field(default_factory=list)
 
     def on_stream(self, name: str, text: str) -> None:
-        (self.stdout if name == "stdout" else self.stderr).append(text)
-        self.emit((name, text))
+        stream = self.streams.get(name)
+        if stream is None:
+            stream = self.streams[name] = _Stream(self.max_output)
+        before = stream.dropped + len(stream.tail_shown_late)
+        shown = stream.add(text)
+        if shown:
+            self.emit((name, shown))
+        if not before and (stream.dropped or stream.tail_shown_late):
+            self.emit((name, f"\n[codemode: output over {self.max_output // 2:,} characters; "
+                             "the rest shows when the cell ends, its middle dropped]\n"))
+
+    def finish_streams(self) -> tuple[str, str, dict[str, int]]:
+        """The kept stdout and stderr, after showing their tails; and what was dropped."""
+        for name, stream in self.streams.items():
+            if stream.tail_shown_late:
+                marker = f"[codemode: {stream.dropped:,} characters dropped]\n" if stream.dropped else ""
+                self.emit((name, marker + stream.tail_shown_late))
+        dropped = {name: s.dropped for name, s in self.streams.items() if s.dropped}
+        text = {name: s.text() for name, s in self.streams.items()}
+        return text.get("stdout", ""), text.get("stderr", ""), dropped
 
 
 class Session:
@@ -250,6 +311,7 @@ class Session:
         timeout: float | None = None,
         servers: Iterable[str] | None = None,
         max_tool_calls: int | None = None,
+        max_output: int | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> RunReport:
         """Run code in the sandbox and return what it did.
@@ -259,6 +321,8 @@ class Session:
             timeout: seconds the code may run (the config's `cell_timeout` by default).
             servers: the servers it may call (config or Python names); all by default.
             max_tool_calls: the most tool calls the run may make; no cap by default.
+            max_output: characters of stdout (and of stderr) kept; past it the head and the
+                tail are kept and the middle is dropped and counted (OUTPUT_TRUNCATED).
             on_event: called on this thread with live events as they happen.
 
         Returns:
@@ -266,7 +330,8 @@ class Session:
         """
         self.start()
         allowed = frozenset(self._resolve_server(s) for s in servers) if servers is not None else None
-        policy = Policy(servers=allowed, max_tool_calls=max_tool_calls)
+        policy = Policy(servers=allowed, max_tool_calls=max_tool_calls,
+                        max_output=max_output if max_output is not None else DEFAULT_MAX_OUTPUT)
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         portal = get_portal()
         future = portal.start_task_soon(self._arun, code, timeout, policy, events.put)
@@ -285,7 +350,7 @@ class Session:
 
     async def _arun(self, code: str, timeout: float | None, policy: Policy, emit: Callable[[Event], None]) -> RunReport:
         assert self._sandbox is not None
-        run = _Run(time.perf_counter(), policy, emit)
+        run = _Run(time.perf_counter(), policy, emit, max_output=policy.max_output or DEFAULT_MAX_OUTPUT)
         # A worker that died between runs (killed from outside, a thread's os._exit) lost its
         # state too, though no run reported it: this run starts a fresh one and says so.
         restarted = self._state_lost or not self._sandbox.alive
@@ -297,7 +362,7 @@ class Session:
 
         outcome = await self._sandbox.run(code, on_call=on_call, on_stream=run.on_stream, timeout=timeout)
         self._state_lost = outcome.state_lost
-        stdout, stderr = "".join(run.stdout), "".join(run.stderr)
+        stdout, stderr, dropped = run.finish_streams()
         servers = policy.servers if policy.servers is not None else {key for key, _ in self._api}
         tokens = self.accountant.account(
             sorted(servers), arguments=run.wire_arguments, results=run.wire_results, searches=run.searches,
@@ -316,6 +381,7 @@ class Session:
             state_lost=outcome.state_lost,
             worker_restarted=restarted,
             tokens=tokens,
+            output_dropped=dropped,
         )
 
     async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:

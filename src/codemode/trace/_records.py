@@ -80,6 +80,7 @@ class RunReport:
     worker_restarted: bool = False
     streams_shown: bool = False  # printed live already: the displays leave them out
     tokens: TokenAccount | None = None  # classic tool calling against code mode, for this run
+    output_dropped: dict[str, int] = field(default_factory=dict)  # characters dropped per stream
 
     @property
     def value(self) -> Any:
@@ -112,6 +113,8 @@ class RunReport:
                 data["stdout"] = self.stdout
             if self.stderr:
                 data["stderr"] = self.stderr
+        if self.output_dropped:
+            data["outputTruncated"] = dict(self.output_dropped)
         if self.timed_out:
             data["timedOut"] = True
         if self.state_lost:

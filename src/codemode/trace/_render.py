@@ -98,6 +98,8 @@ def render_text(report: RunReport) -> str:
             lines += ["stdout:", report.stdout.rstrip("\n")]
         if report.stderr:
             lines += ["stderr:", report.stderr.rstrip("\n")]
+    for name, count in report.output_dropped.items():
+        lines.append(f"warning: {count:,} characters of {name} dropped [OUTPUT_TRUNCATED]")
     if report.result is not None:
         lines += ["result:", _result_text(report.result)]
     if report.error is not None:
@@ -162,6 +164,8 @@ def render_html(report: RunReport) -> str:
         for name, text in (("stdout", report.stdout), ("stderr", report.stderr)):
             if text:
                 parts.append(f'<div>{name}</div><pre style="{_PRE}">{escape(text)}</pre>')
+    for name, count in report.output_dropped.items():
+        parts.append(f"<div>warning: {count:,} characters of {escape(name)} dropped [OUTPUT_TRUNCATED]</div>")
     if report.result is not None:
         parts.append(_result_html(report.result))
     if report.error is not None:
