@@ -84,8 +84,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         config = config.model_copy(update={"servers": {n: s for n, s in config.servers.items() if n in args.servers}})
     with Session(config, disclosure=getattr(args, "disclosure", "stubs")) as session:
         if args.command == "servers":
-            rows = [(session.python_name(n) if s.status == "connected" else "-", s) for n, s in session.servers.items()]
-            print(repr(ServerTable(rows)))
+            print(repr(ServerTable.of(session)))
             return 0
         if args.command == "isolation":
             print(repr(IsolationTable(session.isolation)))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from html import escape
 
 from codemode.hub import ServerState
-from codemode.session import ApiTool
+from codemode.session import ApiTool, Session
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -34,6 +34,12 @@ class ServerTable:
     """`%codemode servers`: each server, its transport, status and number of tools."""
 
     servers: Sequence[tuple[str, ServerState]]  # (Python name, state)
+
+    @classmethod
+    def of(cls, session: Session) -> ServerTable:
+        """The table for a session; servers that did not connect have no Python name ("-")."""
+        return cls([(session.python_name(name) if state.status == "connected" else "-", state)
+                    for name, state in session.servers.items()])
 
     def _rows(self) -> list[list[str]]:
         rows = []

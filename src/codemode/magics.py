@@ -110,8 +110,7 @@ class CodeModeMagics(Magics):
         session = self.session
         try:
             if command == "servers" and not rest:
-                states = [(session.python_name(n) if s.status == "connected" else "-", s) for n, s in session.servers.items()]
-                return ServerTable(states)
+                return ServerTable.of(session)
             if command == "tools" and len(rest) <= 1:
                 return ToolList(session.tools(rest[0] if rest else None))
             if command == "search" and rest:

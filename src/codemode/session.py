@@ -26,6 +26,7 @@ from codemode.policy import Policy, Refusal
 from codemode.sandbox import CallRequest, Limits, Sandbox
 from codemode.metrics import Tokenizer
 from codemode.schema import (
+    Hit,
     NameMap,
     ToolDef,
     check_arguments,
@@ -242,13 +243,15 @@ class Session:
 
     def search(self, query: str, limit: int = 10) -> list[ApiTool]:
         """Tools whose names and descriptions match `query`, best first (BM25)."""
-        entries = [(tool.server, tool.name, tool.tool) for tool in self.tools()]
-        return [self._api[(hit.server, hit.name)] for hit in search_tools(entries, query, limit=limit)]
+        return [self._api[(hit.server, hit.name)] for hit in self._search(query, limit)]
 
     def search_text(self, query: str, detail: str = "signatures", limit: int = 10) -> str:
         """The search results as text: "names", "signatures" or "full" stubs."""
-        entries = [(tool.server, tool.name, tool.tool) for tool in self.tools()]
-        return render_hits(search_tools(entries, query, limit=limit), detail)
+        return render_hits(self._search(query, limit), detail)
+
+    def _search(self, query: str, limit: int, servers: frozenset[str] | None = None) -> list[Hit]:
+        entries = [(t.server, t.name, t.tool) for t in self.tools() if servers is None or t.server in servers]
+        return search_tools(entries, query, limit=limit)
 
     def stubs(self, target: str | None = None) -> str:
         """`.pyi`-style text of every server, of one (`demo`), or of one tool (`demo.list_orders`)."""
@@ -419,9 +422,7 @@ class Session:
         if not isinstance(query, str) or detail not in ("names", "signatures", "full") or not isinstance(limit, int):
             return {"ok": False, "error": {"code": "INVALID_ARGUMENTS",
                                            "message": "search needs a query string, a detail and an integer limit"}}
-        servers = run.policy.servers
-        entries = [(t.server, t.name, t.tool) for t in self.tools() if servers is None or t.server in servers]
-        text = render_hits(search_tools(entries, query, limit=max(1, min(limit, 100))), detail)
+        text = render_hits(self._search(query, max(1, min(limit, 100)), run.policy.servers), detail)
         run.searches.append(text)
         return {"ok": True, "value": {"kind": "json", "value": text}}
 

@@ -29,6 +29,7 @@ from types import CodeType, ModuleType
 
 TYPE_CHECKING = False  # importing `typing` costs ~10 ms of worker start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 from codemode.sandbox import _api, _limits
@@ -151,31 +152,26 @@ class Channel:
 
     def search(self, arguments: dict[str, Any]) -> Any:
         """Ask the host to search the session's tools (`codemode.search`)."""
-        call_id = next(self._ids)
-        self._pending[call_id] = None
-        try:
-            self.send({"op": "search", "id": call_id, "arguments": arguments})
-            return _unpack(self._await_result(call_id), "codemode", "search")
-        finally:
-            self._pending.pop(call_id, None)
-            self._results.pop(call_id, None)
+        return self._request("codemode", "search", lambda call_id: self.send(
+            {"op": "search", "id": call_id, "arguments": arguments}))
 
     def call(self, server: str, tool: str, arguments: dict[str, Any]) -> Any:
         _flush_streams()
+        return self._request(server, tool, lambda call_id: self._send_call(call_id, server, tool, arguments))
+
+    def _request(self, server: str, tool: str, send: Callable[[int], None]) -> Any:
+        """Send one numbered request and block until its result arrives."""
         call_id = next(self._ids)
         self._pending[call_id] = None
         try:
-            self._send_call(call_id, server, tool, arguments)
-            return _unpack(self._await_result(call_id), server, tool)
+            send(call_id)
+            while call_id not in self._results:
+                self._wait_readable()
+                self._read_available()
+            return _unpack(self._results.pop(call_id), server, tool)
         finally:
             self._pending.pop(call_id, None)
             self._results.pop(call_id, None)
-
-    def _await_result(self, call_id: int) -> dict[str, Any]:
-        while call_id not in self._results:
-            self._wait_readable()
-            self._read_available()
-        return self._results.pop(call_id)
 
     async def acall(self, server: str, tool: str, arguments: dict[str, Any]) -> Any:
         import asyncio
