@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class Execution:
 
     outputs: list[tuple[str, dict[str, Any]]]  # (msg_type, content)
     reply: dict[str, Any]
+    updates: list[dict[str, Any]] = field(default_factory=list)  # update_display_data contents
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [content for msg_type, content in self.outputs if msg_type == kind]
@@ -126,6 +127,7 @@ class Kernel:
         msg_id = self.client.execute(code)
         deadline = time.monotonic() + timeout
         outputs: list[tuple[str, dict[str, Any]]] = []
+        updates: list[dict[str, Any]] = []
         while True:
             msg = self.client.get_iopub_msg(timeout=_left(deadline, code))
             if msg["parent_header"].get("msg_id") != msg_id:
@@ -137,10 +139,12 @@ class Kernel:
                 outputs.append((kind, {**content, "metadata": content.get("metadata", {})}))
                 if on_output is not None:
                     on_output(kind, content)
+            elif kind == "update_display_data":
+                updates.append(content)
         while True:
             reply = self.client.get_shell_msg(timeout=_left(deadline, code))
             if reply["parent_header"].get("msg_id") == msg_id:
-                return Execution(outputs, reply["content"])
+                return Execution(outputs, reply["content"], updates)
 
     def run(self, code: str, **kwargs: Any) -> Execution:
         """Run a cell that must succeed."""
@@ -234,7 +238,8 @@ def test_search_without_a_match_says_so(kernel: Kernel) -> None:
 
 def test_the_issue_example_prints_live_and_displays_a_report(kernel: Kernel) -> None:
     cell = kernel.run(ISSUE_EXAMPLE)
-    assert [kind for kind, _ in cell.outputs] == ["stream", "display_data"]
+    assert [kind for kind, _ in cell.outputs] == ["display_data", "stream", "display_data"]
+    assert cell.outputs[0][1]["data"] == {}  # the live panel: empty before and after the run
     assert cell.stdout == "6 open orders\n"  # orders 1025-1030 of the demo shop are open
     (report,) = cell.reports
     payload = report["data"][MIME_TYPE]
@@ -269,10 +274,25 @@ def test_durations_ride_in_metadata_and_never_in_the_payload(kernel: Kernel) -> 
     assert "id" not in payload and "id" not in payload["calls"][0]
 
 
+def test_the_live_panel_shows_each_call_and_its_progress_while_the_run_goes_on(kernel: Kernel) -> None:
+    cell = kernel.run("%%codemode\ndemo.build_report(steps=30)\nlen(demo.list_notes())")  # 0.3 s
+    live = cell.outputs[0][1]
+    assert live["data"] == {}
+    updates = [u for u in cell.updates if u["transient"]["display_id"] == live["transient"]["display_id"]]
+    snapshots = [u["data"][MIME_TYPE] for u in updates if u["data"]]
+    assert snapshots and all(s["running"] for s in snapshots)
+    first = snapshots[0]["calls"][0]
+    assert (first["tool"], first["status"]) == ("build_report", "running")
+    assert any(c.get("progress") and c["status"] == "running" for s in snapshots for c in s["calls"])
+    assert updates[-1]["data"] == {}  # ends empty: the report below it tells the rest
+    (report,) = cell.reports
+    assert "running" not in report["data"][MIME_TYPE]
+
+
 def test_a_failing_tool_call_shows_the_cells_traceback_not_ours(kernel: Kernel) -> None:
     cell = kernel.execute("%%codemode\ncustomer = demo.get_customer(customer_id=999)")
     assert cell.reply["status"] == "error"
-    assert [kind for kind, _ in cell.outputs] == ["display_data", "error"]
+    assert [kind for kind, _ in cell.outputs] == ["display_data", "display_data", "error"]
     (call,) = _payload(cell)["calls"]
     assert call["status"] == "error" and call["error"]["code"] == "UPSTREAM_ERROR"
     traceback = cell.error["traceback"]

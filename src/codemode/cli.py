@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of codemode's own errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("servers", help="each server, its transport, status and number of tools")
-    commands.add_parser("isolation", help="the sandbox's isolation layers and whether each is active")
+    _sandbox_flags(commands.add_parser("isolation", help="the sandbox's isolation layers and whether each is active"))
     tools = commands.add_parser("tools", help="the tools as Python signatures")
     tools.add_argument("server", nargs="?", help="only this server's tools")
     search = commands.add_parser("search", help="tools whose names and descriptions match the query, best first")
@@ -52,9 +52,26 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--timeout", type=float, help="seconds a run may take")
         command.add_argument("--max-tool-calls", type=int, help="the most tool calls one run may make")
         command.add_argument("--max-output", type=int, help="characters of output kept per stream")
+        command.add_argument("--tools", help="comma-separated server.tool patterns a run may call (wildcards)")
+        _sandbox_flags(command)
         command.add_argument("--disclosure", choices=("stubs", "search"), default="stubs",
                              help="what the token account assumes a model read: every stub, or search results")
     return parser
+
+
+def _sandbox_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--memory", help="heap the worker may use: 512M, 2G, or none")
+    command.add_argument("--allow-subprocess", action="store_true", help="let the code start processes")
+    command.add_argument("--workdir", help="a directory to use as the worker's read-write work dir")
+    command.add_argument("--allow-read", action="append", default=[], metavar="PATH",
+                         help="an extra path the worker may read (repeatable)")
+    command.add_argument("--require", help="comma-separated layers that must be active: landlock,seccomp")
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, object]:
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools else None
+    return {"timeout": args.timeout, "max_tool_calls": args.max_tool_calls, "max_output": args.max_output,
+            "tools": tools}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,7 +99,12 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if unknown:
             raise CodemodeError(f"--server {unknown[0]!r} is not in the config (servers: {', '.join(config.servers)})")
         config = config.model_copy(update={"servers": {n: s for n, s in config.servers.items() if n in args.servers}})
-    with Session(config, disclosure=getattr(args, "disclosure", "stubs")) as session:
+    session = Session(config, disclosure=getattr(args, "disclosure", "stubs"))
+    if hasattr(args, "memory"):
+        session.sandbox_options = session.sandbox_options.with_flags(
+            memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
+            allow_read=args.allow_read, require=args.require)
+    with session:
         if args.command == "servers":
             print(repr(ServerTable.of(session)))
             return 0
@@ -101,8 +123,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.command == "repl":
             return _repl(session, args)
         assert code is not None
-        report = session.run(code, timeout=args.timeout, max_tool_calls=args.max_tool_calls, max_output=args.max_output,
-                             on_event=None if args.json else _echo)
+        report = session.run(code, **_run_options(args), on_event=None if args.json else _echo)  # type: ignore[arg-type]
         if args.json:
             print(json.dumps({**report.payload(), "stdout": report.stdout, "stderr": report.stderr,
                               "timing": report.volatile()}))
@@ -156,8 +177,7 @@ def _repl(session: Session, args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("\nKeyboardInterrupt", file=sys.stderr)
             continue
-        report = session.run("\n".join(lines), timeout=args.timeout, max_tool_calls=args.max_tool_calls, max_output=args.max_output,
-                             on_event=_echo)
+        report = session.run("\n".join(lines), **_run_options(args), on_event=_echo)  # type: ignore[arg-type]
         failed = not report.ok
         _print_report(report)
 

@@ -201,6 +201,21 @@ class Config(_Model):
     require: tuple[Literal["landlock", "seccomp"], ...] = Field(
         (), description="Isolation layers the worker must have, or refuse to run (`require`)."
     )
+    max_tool_calls: int | None = Field(
+        None, gt=0, description="The most tool calls one run may make (`maxToolCalls`); null: no cap."
+    )
+    max_output: int | None = Field(
+        None, gt=0, description="Characters of stdout (and of stderr) a run keeps (`maxOutput`)."
+    )
+    tools: tuple[str, ...] | None = Field(
+        None, description="Allow-list of `server.tool` patterns, shell wildcards (`tools`); null: all."
+    )
+    workdir: str | None = Field(
+        None, description="A directory the worker uses as its read-write work dir (`workdir`)."
+    )
+    allow_read: tuple[str, ...] = Field(
+        (), description="Extra paths the worker may read, read-only (`allowRead`)."
+    )
 
     @field_validator("servers")
     @classmethod
@@ -222,6 +237,11 @@ class _Settings(_Model):
     memory_mb: int | None = Field(4096, gt=0, alias="memoryMb")
     allow_subprocess: bool = Field(False, alias="allowSubprocess")
     require: tuple[Literal["landlock", "seccomp"], ...] = Field((), alias="require")
+    max_tool_calls: int | None = Field(None, gt=0, alias="maxToolCalls")
+    max_output: int | None = Field(None, gt=0, alias="maxOutput")
+    tools: tuple[str, ...] | None = Field(None, alias="tools")
+    workdir: str | None = Field(None, alias="workdir")
+    allow_read: tuple[str, ...] = Field((), alias="allowRead")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,6 +436,11 @@ def parse_config(
         memory_mb=settings.memory_mb,
         allow_subprocess=settings.allow_subprocess,
         require=settings.require,
+        max_tool_calls=settings.max_tool_calls,
+        max_output=settings.max_output,
+        tools=settings.tools,
+        workdir=settings.workdir,
+        allow_read=settings.allow_read,
     )
 
 

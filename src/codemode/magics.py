@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import sys
+import time
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -139,27 +140,47 @@ class CodeModeMagics(Magics):
     @argument("--max-tool-calls", type=int, default=None, help="The most tool calls the cell may make.")
     @argument("--max-output", type=int, default=None,
               help="Characters of output kept; past it the middle is dropped (OUTPUT_TRUNCATED).")
+    @argument("--tools", default=None, help="Comma-separated `server.tool` patterns the cell may call (wildcards).")
+    @argument("--memory", default=None, help="Heap the worker may use: 512M, 2G, or none.")
+    @argument("--allow-subprocess", action="store_true", help="Let the cell start processes.")
+    @argument("--workdir", default=None, help="A directory to use as the worker's read-write work dir.")
+    @argument("--allow-read", action="append", default=[], metavar="PATH",
+              help="An extra path the worker may read (repeatable).")
+    @argument("--require", default=None, help="Comma-separated layers that must be active: landlock,seccomp.")
     @argument("--out", default=None, help="Bind the cell's result (when it is JSON data) to this name.")
     @cell_magic("codemode")
     def codemode_cell(self, line: str, cell: str) -> None:
-        """Run the cell in the sandboxed worker, with the MCP servers' tools as Python objects."""
+        """Run the cell in the sandboxed worker, with the MCP servers' tools as Python objects.
+
+        Options that change the worker (--memory, --allow-subprocess, --workdir, --allow-read,
+        --require) run the cell in a worker that has them: a fresh one when the running worker
+        differs, so the earlier cells' variables are gone (the cell says so).
+        """
         args = parse_argstring(self.codemode_cell, line)
         if args.timeout is not None and args.timeout <= 0:
             raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"--out needs a Python name, not {args.out!r}")
-        servers = [s.strip() for s in args.servers.split(",") if s.strip()] if args.servers else None
+        servers = _split(args.servers)
         timeout = args.timeout or self.timeout or None
+        session = self.session
+        live = _LiveCalls(cell) if _in_kernel(self.shell) else None
         try:
-            report = self.session.run(cell, timeout=timeout, servers=servers, max_tool_calls=args.max_tool_calls,
-                                      max_output=args.max_output,
-                                      on_event=_print_streams)
+            sandbox = session.sandbox_options.with_flags(
+                memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
+                allow_read=args.allow_read, require=args.require)
+            report = session.run(cell, timeout=timeout, servers=servers, max_tool_calls=args.max_tool_calls,
+                                 max_output=args.max_output, tools=_split(args.tools), sandbox=sandbox,
+                                 on_event=live.on_event if live is not None else _print_streams)
         except CodemodeError as exc:
             raise UsageError(str(exc)) from None
+        finally:
+            if live is not None:
+                live.close()
         report = dataclasses.replace(report, streams_shown=True)
         if report.worker_restarted:
-            print("codemode: the previous worker was stopped; this cell runs in a fresh one "
-                  "(variables of earlier cells are gone)", file=sys.stderr)
+            print(f"codemode: this cell runs in a fresh worker ({report.restart_reason or 'the previous one stopped'}); "
+                  "variables of earlier cells are gone", file=sys.stderr)
         if args.out is not None:
             self._bind(args.out, report)
         if report.error is not None:
@@ -188,6 +209,58 @@ def _detail(words: list[str]) -> tuple[str, str]:
     if not words:
         raise UsageError("%codemode search needs a query, e.g. %codemode search open orders")
     return " ".join(words), detail
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [part.strip() for part in value.split(",") if part.strip()] if value else None
+
+
+def _in_kernel(shell: Any) -> bool:
+    """Whether displays reach a Jupyter front end (which can update them in place)."""
+    return getattr(shell, "kernel", None) is not None
+
+
+class _LiveCalls:
+    """The run's tool calls as they happen, in one display updated in place.
+
+    It starts empty and ends empty: the finished report is displayed after it. So what a
+    saved notebook holds, and what nbval compares (it ignores display updates), is the same
+    on every run: an empty output (made at the run's first output or call, so a cell that
+    fails before it runs, or prints nothing and calls nothing, has none), then the report.
+    """
+
+    INTERVAL = 0.1  # seconds between updates: a flood of calls must not flood the front end
+
+    def __init__(self, code: str) -> None:
+        self._code = code
+        self._calls: dict[int, Any] = {}
+        self._handle: Any = None
+        self._last = 0.0
+        self._pending = False
+
+    def on_event(self, event: Event) -> None:
+        kind, data = event
+        if self._handle is None and kind != "tick":
+            self._handle = display({}, raw=True, display_id=True)
+        if kind in ("call", "progress"):
+            self._calls[data.id] = data
+            self._pending = True
+        elif kind != "tick":
+            _print_streams(event)
+        now = time.monotonic()
+        if self._pending and now - self._last >= self.INTERVAL:
+            self._update(now)
+
+    def _update(self, now: float) -> None:
+        self._last, self._pending = now, False
+        snapshot = RunReport(code=self._code, ok=True, calls=tuple(self._calls.values()), running=True,
+                             streams_shown=True)
+        data, metadata = snapshot._repr_mimebundle_()
+        self._handle.update(data, metadata=metadata, raw=True)
+
+    def close(self) -> None:
+        if self._calls:
+            self._handle.update({}, raw=True)
 
 
 def _print_streams(event: Event) -> None:

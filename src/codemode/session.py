@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from codemode.accounting import Accountant, output_text
@@ -38,7 +39,10 @@ from codemode.schema import (
 )
 from codemode.trace import RunReport, ToolCall
 
-Event = tuple[str, Any]  # ("stdout"|"stderr", text) or ("call", ToolCall) or ("progress", ToolCall)
+# ("stdout"|"stderr", text), ("call", ToolCall), ("progress", ToolCall), or ("tick", None)
+# when nothing happened for TICK seconds (a live display flushes what it held back).
+Event = tuple[str, Any]
+TICK = 0.1
 _DONE = object()
 
 
@@ -105,6 +109,101 @@ class _Stream:
         return self._tail
 
 
+@dataclass(frozen=True)
+class SandboxOptions:
+    """What a worker is started with. A run that asks for other options than the running
+    worker has gets a fresh worker (its report says so: the variables are gone).
+
+    Args:
+        memory_mb: heap the worker may allocate (RLIMIT_DATA), in MiB; None for no limit.
+        allow_subprocess: let cell code start processes (seccomp and Landlock allow exec).
+        workdir: the worker's read-write work directory; a private temporary one by default.
+        allow_read: extra paths the worker may read (read-only).
+        require: isolation layers the worker must have ("landlock", "seccomp"), or refuse to run.
+    """
+
+    memory_mb: int | None = 4096
+    allow_subprocess: bool = False
+    workdir: Path | None = None
+    allow_read: tuple[Path, ...] = ()
+    require: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, config: Config) -> SandboxOptions:
+        """The session defaults of a config; its relative paths are relative to its file."""
+        base = Path(config.source).parent if config.source else Path.cwd()
+        return cls(memory_mb=config.memory_mb, allow_subprocess=config.allow_subprocess,
+                   workdir=_path(config.workdir, base, "workdir") if config.workdir else None,
+                   allow_read=tuple(_path(p, base, "allowRead") for p in config.allow_read),
+                   require=tuple(config.require))
+
+    def with_flags(self, *, memory: str | None = None, allow_subprocess: bool = False, workdir: str | None = None,
+                   allow_read: Iterable[str] = (), require: str | None = None) -> SandboxOptions:
+        """These options with a cell's or a command line's flags applied (paths relative to
+        the current directory); None and empty flags keep what is set."""
+        layers = tuple(layer.strip() for layer in (require or "").split(",") if layer.strip())
+        unknown = [layer for layer in layers if layer not in ("landlock", "seccomp")]
+        if unknown:
+            raise CodemodeError(f"--require: unknown layer {unknown[0]!r}; the layers are landlock, seccomp")
+        cwd = Path.cwd()
+        extra = tuple(_path(path, cwd, "--allow-read") for path in allow_read)
+        return SandboxOptions(
+            memory_mb=parse_memory(memory) if memory is not None else self.memory_mb,
+            allow_subprocess=self.allow_subprocess or allow_subprocess,
+            workdir=_path(workdir, cwd, "workdir") if workdir else self.workdir,
+            allow_read=tuple(dict.fromkeys(self.allow_read + extra)),
+            require=tuple(dict.fromkeys(self.require + layers)),
+        )
+
+    def changes(self, before: SandboxOptions) -> str:
+        """What differs from `before`, for the report: `memory 4096 → 512 MiB`."""
+        def show(value: object) -> str:
+            if isinstance(value, tuple):
+                return ", ".join(map(str, value)) or "none"
+            return "none" if value is None else str(value)
+
+        parts = []
+        for name, label in (("memory_mb", "memory (MiB)"), ("allow_subprocess", "subprocesses"),
+                            ("workdir", "work dir"), ("allow_read", "extra read paths"),
+                            ("require", "required layers")):
+            old, new = getattr(before, name), getattr(self, name)
+            if old != new:
+                parts.append(f"{label} {show(old)} → {show(new)}")
+        return "; ".join(parts)
+
+
+_UNITS = {"": 1, "m": 1, "mb": 1, "mib": 1, "g": 1024, "gb": 1024, "gib": 1024}
+
+
+def parse_memory(text: str) -> int | None:
+    """MiB from `512`, `512M`, `2G` or `2GiB`; None from `none` (no limit)."""
+    value = text.strip().lower()
+    if value in ("none", "0"):
+        return None
+    number = value.rstrip("abgimk")
+    unit = value[len(number):]
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = -1.0
+    if unit not in _UNITS or amount <= 0:
+        raise CodemodeError(f"--memory: {text!r} is not a size; write MiB as 512, 512M or 2G (or none)")
+    mib = int(amount * _UNITS[unit])
+    if mib < 64:
+        raise CodemodeError(f"--memory: {text} is too little for Python to start; give at least 64M")
+    return mib
+
+
+def _path(value: str | Path, base: Path, option: str) -> Path:
+    path = Path(value).expanduser()
+    path = (base / path if not path.is_absolute() else path).resolve()
+    if not path.exists():
+        raise CodemodeError(f"{option}: {path} does not exist; give a path that does")
+    if option == "workdir" and not path.is_dir():
+        raise CodemodeError(f"workdir: {path} is not a directory")
+    return path
+
+
 @dataclass
 class _Run:
     started: float
@@ -158,6 +257,8 @@ class Session:
         self.config = config if config is not None else load_config()
         self._hub = Hub(self.config)
         self._sandbox: Sandbox | None = None
+        self.sandbox_options = SandboxOptions.of(self.config)  # the session's defaults
+        self._worker_options = self.sandbox_options  # what the running worker has
         self._hub_task: Any = None
         self._server_names = NameMap.build([])
         self._api: dict[tuple[str, str], ApiTool] = {}
@@ -173,9 +274,7 @@ class Session:
         portal = get_portal()
         self._hub_task, _ = portal.start_task(self._hub.serve, name="codemode-hub")
         self._build_api()
-        memory = self.config.memory_mb * 1024**2 if self.config.memory_mb else None
-        self._sandbox = Sandbox(self._setup_message(), limits=Limits(memory=memory),
-                                allow_subprocess=self.config.allow_subprocess, require=self.config.require)
+        self._sandbox = self._new_sandbox(self.sandbox_options)
         try:
             portal.call(self._sandbox.start)
         except BaseException:
@@ -187,6 +286,13 @@ class Session:
         # Before the portal's own exit handler (atexit runs handlers last-in, first-out):
         # servers get the SDK's orderly stdio shutdown, the worker its kill.
         atexit.register(self.close)
+
+    def _new_sandbox(self, options: SandboxOptions) -> Sandbox:
+        memory = options.memory_mb * 1024**2 if options.memory_mb else None
+        self._worker_options = options
+        return Sandbox(self._setup_message(), limits=Limits(memory=memory), workdir=options.workdir,
+                       allow_subprocess=options.allow_subprocess, require=options.require,
+                       allow_read=tuple(map(str, options.allow_read)))
 
     def close(self) -> None:
         """Stop the worker and disconnect every server."""
@@ -228,6 +334,13 @@ class Session:
         self.start()
         assert self._sandbox is not None
         return list(self._sandbox.isolation)
+
+    def names(self) -> list[str]:
+        """The global names of the worker's namespace (the cells' variables and the servers);
+        [] while a cell runs."""
+        if not self.started or self._sandbox is None:
+            return []
+        return get_portal().call(self._sandbox.names)
 
     def python_name(self, server: str) -> str:
         """The name cell code uses for a server."""
@@ -315,6 +428,8 @@ class Session:
         servers: Iterable[str] | None = None,
         max_tool_calls: int | None = None,
         max_output: int | None = None,
+        tools: Iterable[str] | None = None,
+        sandbox: SandboxOptions | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> RunReport:
         """Run code in the sandbox and return what it did.
@@ -326,6 +441,9 @@ class Session:
             max_tool_calls: the most tool calls the run may make; no cap by default.
             max_output: characters of stdout (and of stderr) kept; past it the head and the
                 tail are kept and the middle is dropped and counted (OUTPUT_TRUNCATED).
+            tools: allow-list patterns (`demo.get_*`, shell wildcards) of the tools it may call.
+            sandbox: the worker's options for this run (`session.sandbox_options` by default);
+                when they differ from the running worker's, a fresh worker runs the code.
             on_event: called on this thread with live events as they happen.
 
         Returns:
@@ -333,15 +451,21 @@ class Session:
         """
         self.start()
         allowed = frozenset(self._resolve_server(s) for s in servers) if servers is not None else None
-        policy = Policy(servers=allowed, max_tool_calls=max_tool_calls,
-                        max_output=max_output if max_output is not None else DEFAULT_MAX_OUTPUT)
+        patterns = tuple(tools) if tools is not None else self.config.tools
+        policy = Policy(servers=allowed, tools=patterns,
+                        max_tool_calls=max_tool_calls if max_tool_calls is not None else self.config.max_tool_calls,
+                        max_output=max_output or self.config.max_output or DEFAULT_MAX_OUTPUT)
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         portal = get_portal()
-        future = portal.start_task_soon(self._arun, code, timeout, policy, events.put)
+        options = sandbox if sandbox is not None else self.sandbox_options
+        future = portal.start_task_soon(self._arun, code, timeout, policy, options, events.put)
         future.add_done_callback(lambda _: events.put(_DONE))
         while True:
             try:
-                item = events.get()
+                try:
+                    item = events.get(timeout=TICK)
+                except queue.Empty:
+                    item = ("tick", None)
                 if item is _DONE:
                     return future.result()
                 if on_event is not None:
@@ -351,12 +475,19 @@ class Session:
                 assert self._sandbox is not None
                 portal.start_task_soon(self._sandbox.interrupt_or_kill)
 
-    async def _arun(self, code: str, timeout: float | None, policy: Policy, emit: Callable[[Event], None]) -> RunReport:
+    async def _arun(self, code: str, timeout: float | None, policy: Policy, options: SandboxOptions,
+                    emit: Callable[[Event], None]) -> RunReport:
         assert self._sandbox is not None
         run = _Run(time.perf_counter(), policy, emit, max_output=policy.max_output or DEFAULT_MAX_OUTPUT)
         # A worker that died between runs (killed from outside, a thread's os._exit) lost its
         # state too, though no run reported it: this run starts a fresh one and says so.
         restarted = self._state_lost or not self._sandbox.alive
+        reason = "the previous worker stopped" if restarted else ""
+        if options != self._worker_options:
+            reason = f"the run asked for other sandbox options ({options.changes(self._worker_options)})"
+            restarted = restarted or self._sandbox.starts > 0
+            await self._sandbox.aclose()
+            self._sandbox = self._new_sandbox(options)
         self._state_lost = False
         timeout = timeout if timeout is not None else self.config.cell_timeout
 
@@ -383,6 +514,8 @@ class Session:
             timed_out=outcome.timed_out,
             state_lost=outcome.state_lost,
             worker_restarted=restarted,
+            restart_reason=reason if restarted else "",
+            isolation=tuple(self._sandbox.isolation),
             tokens=tokens,
             output_dropped=dropped,
         )

@@ -107,12 +107,18 @@ class Sandbox:
         setup: the `setup` message every fresh worker receives (servers and tools, sys.path).
         workdir: the worker's working directory; a private temporary one by default.
         python: the interpreter to run the worker with.
+        limits: the resource limits the worker applies to itself.
+        confine: apply Landlock and seccomp (where the kernel has them).
+        allow_subprocess: let cell code fork and exec (programs stay read-only).
+        require: layers that must be active, or `start` raises IsolationError.
+        allow_read: extra paths the worker may read (Landlock grants them read-only).
     """
 
     def __init__(self, setup: dict[str, Any], *, workdir: Path | None = None, python: str = sys.executable,
                  limits: Limits | None = None, confine: bool = True, allow_subprocess: bool = False,
-                 require: tuple[str, ...] = ()) -> None:
+                 require: tuple[str, ...] = (), allow_read: tuple[str, ...] = ()) -> None:
         self._setup = setup
+        self.allow_read = allow_read
         self.limits = limits if limits is not None else Limits()
         self.confine = confine
         self.allow_subprocess = allow_subprocess
@@ -125,6 +131,7 @@ class Sandbox:
         self._writer: asyncio.WriteTransport | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ready: asyncio.Future[dict[str, Any]] | None = None
+        self._names: asyncio.Future[dict[str, Any]] | None = None
         self._cell: _Cell | None = None
         self._cell_ids = 0
         self._stderr_tail = b""
@@ -203,7 +210,7 @@ class Sandbox:
             "landlock": True,
             "seccomp": True,
             "allow_subprocess": self.allow_subprocess,
-            "read_only": _library_trees(self._setup.get("sys_path") or []),
+            "read_only": _library_trees(self._setup.get("sys_path") or []) + list(self.allow_read),
             "read_write": [str(self.workdir), "/dev/null"],
             "allow_execute": execute,
         }
@@ -255,6 +262,21 @@ class Sandbox:
         outcome.ok = False
         return outcome
 
+    async def names(self, timeout: float = 2.0) -> list[str]:
+        """The global names of the worker's namespace; [] while a cell runs or with no worker."""
+        if not self.alive or self._cell is not None:
+            return []
+        self._names = asyncio.get_running_loop().create_future()
+        try:
+            self._send({"op": "names"})
+            reply = await asyncio.wait_for(asyncio.shield(self._names), timeout)
+        except (asyncio.TimeoutError, _WorkerDied):
+            return []
+        finally:
+            self._names = None
+        names = reply.get("names")
+        return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
     def interrupt(self) -> None:
         """Raise KeyboardInterrupt in the running cell (SIGINT to the worker)."""
         if self.alive and self._process is not None:
@@ -299,6 +321,9 @@ class Sandbox:
         if op in ("ready", "setup_done"):
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(message)
+        elif op == "names":
+            if self._names is not None and not self._names.done():
+                self._names.set_result(message)
         elif op == "stream" and cell is not None:
             name, text = message.get("name"), message.get("text")
             if name not in ("stdout", "stderr") or not isinstance(text, str):
@@ -362,7 +387,7 @@ class Sandbox:
     async def _died(self, reason: str) -> None:
         if self._death is None:
             self._death = reason
-        for waiter in (self._ready, self._cell.done if self._cell else None):
+        for waiter in (self._ready, self._names, self._cell.done if self._cell else None):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(_WorkerDied(reason))
                 waiter.exception()  # mark retrieved: nobody may be waiting any more

@@ -316,6 +316,10 @@ class Worker:
             self.namespace[key] = proxy
         return rows
 
+    def names(self) -> list[str]:
+        """The cells' global names (for completion in the kernel), without private ones."""
+        return sorted(name for name in self.namespace if isinstance(name, str) and not name.startswith("_"))
+
     def run(self, message: dict[str, Any]) -> None:
         cell_id = message.get("id")
         filename = f"<cell {cell_id}>"
@@ -399,8 +403,14 @@ def _describe_safely(exc: BaseException, filename: str) -> dict[str, Any]:
     try:
         return _describe(exc, filename)
     except Exception as failure:  # noqa: BLE001 - boundary: the worker must answer `done`
-        return {"type": type(exc).__name__, "message": _safe_str(exc),
-                "traceback": f"(no traceback: formatting it failed with {type(failure).__name__})\n"}
+        error = {"type": type(exc).__name__, "message": _safe_str(exc),
+                 "traceback": f"(no traceback: formatting it failed with {type(failure).__name__})\n"}
+        if isinstance(exc, MemoryError):
+            error.update(code="MEMORY", message=error["message"] or _MEMORY_MESSAGE)
+        return error
+
+
+_MEMORY_MESSAGE = "an allocation went past the worker's memory limit (raise it with --memory or memoryMb)"
 
 
 def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
@@ -415,6 +425,9 @@ def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
     }
     if isinstance(exc, _api.ToolError):
         error.update(code=exc.code, server=exc.server, tool=exc.tool)
+    elif isinstance(exc, MemoryError):
+        error["code"] = "MEMORY"  # the worker's memory limit (RLIMIT_DATA) refused an allocation
+        error["message"] = error["message"] or _MEMORY_MESSAGE
     return error
 
 
@@ -476,6 +489,8 @@ def main(argv: list[str] | None = None) -> None:
                 worker.run(message)
             elif op == "setup":
                 channel.send({"op": "setup_done", "isolation": worker.setup(message)})
+            elif op == "names":
+                channel.send({"op": "names", "names": worker.names()})
             elif op == "shutdown":
                 return
         except KeyboardInterrupt:

@@ -81,6 +81,9 @@ class RunReport:
     streams_shown: bool = False  # printed live already: the displays leave them out
     tokens: TokenAccount | None = None  # classic tool calling against code mode, for this run
     output_dropped: dict[str, int] = field(default_factory=dict)  # characters dropped per stream
+    restart_reason: str = ""  # why the run had a fresh worker, when `worker_restarted`
+    isolation: tuple[dict[str, Any], ...] = ()  # the worker's layers: {"layer", "active", "detail"}
+    running: bool = False  # a snapshot taken while the run goes on (live display)
 
     @property
     def value(self) -> Any:
@@ -121,6 +124,10 @@ class RunReport:
             data["stateLost"] = True
         if self.worker_restarted:
             data["workerRestarted"] = True
+            if self.restart_reason:
+                data["restartReason"] = self.restart_reason
+        if self.running:
+            data["running"] = True
         return data
 
     def volatile(self) -> dict[str, Any]:
@@ -128,6 +135,8 @@ class RunReport:
         which nbval does not compare."""
         return {
             "duration": round(self.duration, 6),
+            # Volatile too: the layers vary by machine (`RunReport.isolation` has their details).
+            "isolation": {row.get("layer"): bool(row.get("active")) for row in self.isolation},
             "tokens": self.tokens.to_json() if self.tokens is not None else None,
             "calls": [
                 {"id": c.id, "started": round(c.started, 6), "duration": None if c.duration is None else round(c.duration, 6)}
