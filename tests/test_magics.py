@@ -12,28 +12,15 @@ only server.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_client.manager import KernelManager
+from kernels import CHILD_MARKS, Execution, Kernel, children_of, cmdline, still_running
 
-import codemode
 from codemode.trace import MIME_TYPE
-
-SRC = str(Path(codemode.__file__).resolve().parent.parent)
-# A kernel starts in about a second; the first codemode cell also connects the demo server
-# (about 1.5 s). Generous bounds, so a loaded CI machine fails only on a real hang.
-START_TIMEOUT = 60.0
-CELL_TIMEOUT = 60.0
-# How long the kernel's children may take to go once the kernel has shut down.
-EXIT_TIMEOUT = 30.0
-# Command-line marks of the processes a codemode session starts.
-CHILD_MARKS = ("codemode.demo", "codemode.sandbox.worker")
 
 ISSUE_EXAMPLE = """\
 %%codemode
@@ -42,126 +29,6 @@ total = sum(o["amount"] for o in orders)
 print(f"{len(orders)} open orders")
 total
 """
-
-
-# -- a kernel and what a cell sends back ------------------------------------------------------
-
-
-@dataclass
-class Execution:
-    """What one execute request produced: its iopub outputs, in order, and the reply."""
-
-    outputs: list[tuple[str, dict[str, Any]]]  # (msg_type, content)
-    reply: dict[str, Any]
-    updates: list[dict[str, Any]] = field(default_factory=list)  # update_display_data contents
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [content for msg_type, content in self.outputs if msg_type == kind]
-
-    def stream(self, name: str) -> str:
-        return "".join(c["text"] for c in self.of("stream") if c["name"] == name)
-
-    @property
-    def stdout(self) -> str:
-        return self.stream("stdout")
-
-    @property
-    def stderr(self) -> str:
-        return self.stream("stderr")
-
-    @property
-    def error(self) -> dict[str, Any]:
-        (error,) = self.of("error")
-        return error
-
-    @property
-    def reports(self) -> list[dict[str, Any]]:
-        """The display_data messages that carry a run report."""
-        return [c for c in self.of("display_data") if MIME_TYPE in c["data"]]
-
-    @property
-    def value(self) -> str:
-        """The text/plain of the cell's execute_result."""
-        (result,) = self.of("execute_result")
-        return result["data"]["text/plain"]
-
-    @property
-    def all_text(self) -> str:
-        """Every text the cell showed, tracebacks included, for negative assertions."""
-        parts: list[str] = [str(self.reply)]
-        for _, content in self.outputs:
-            parts.append(str(content))
-        return "\n".join(parts)
-
-
-class Kernel:
-    """An ipykernel child process and a client on its channels."""
-
-    loaded: Execution  # what `%load_ext codemode` showed, for the module's kernel
-
-    def __init__(self, workdir: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("CODEMODE_CONFIG", "PYTHONPATH")}
-        env.update(
-            PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
-            XDG_CONFIG_HOME=str(workdir / "config"),  # no user mcp.json
-            IPYTHONDIR=str(workdir / "ipython"),  # no user profile or startup files
-        )
-        self.manager = KernelManager(kernel_name="python3")
-        self.manager.start_kernel(env=env, cwd=str(workdir))
-        self.client = self.manager.client()
-        self.client.start_channels()
-        try:
-            self.client.wait_for_ready(timeout=START_TIMEOUT)
-        except BaseException:
-            self.shutdown()
-            raise
-
-    def execute(
-        self,
-        code: str,
-        *,
-        timeout: float = CELL_TIMEOUT,
-        on_output: Callable[[str, dict[str, Any]], None] | None = None,
-    ) -> Execution:
-        """Run a cell; collect its outputs until the kernel is idle again, then its reply."""
-        msg_id = self.client.execute(code)
-        deadline = time.monotonic() + timeout
-        outputs: list[tuple[str, dict[str, Any]]] = []
-        updates: list[dict[str, Any]] = []
-        while True:
-            msg = self.client.get_iopub_msg(timeout=_left(deadline, code))
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "status" and content["execution_state"] == "idle":
-                break
-            if kind in ("stream", "display_data", "execute_result", "error"):
-                outputs.append((kind, {**content, "metadata": content.get("metadata", {})}))
-                if on_output is not None:
-                    on_output(kind, content)
-            elif kind == "update_display_data":
-                updates.append(content)
-        while True:
-            reply = self.client.get_shell_msg(timeout=_left(deadline, code))
-            if reply["parent_header"].get("msg_id") == msg_id:
-                return Execution(outputs, reply["content"], updates)
-
-    def run(self, code: str, **kwargs: Any) -> Execution:
-        """Run a cell that must succeed."""
-        execution = self.execute(code, **kwargs)
-        assert execution.reply["status"] == "ok", execution.all_text
-        return execution
-
-    def shutdown(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=False)
-
-
-def _left(deadline: float, code: str) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError(f"the kernel did not finish this cell in time:\n{code}")
-    return left
 
 
 @pytest.fixture(scope="module")
@@ -405,40 +272,6 @@ def test_a_kernel_interrupt_stops_the_cell_and_the_next_cell_works(kernel: Kerne
 # -- shutting down -------------------------------------------------------------------------------
 
 
-def _children(root: int) -> dict[int, str]:
-    """Descendants of `root` whose command line carries one of CHILD_MARKS, with start times."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: dict[int, str] = {}
-    for pid in parents:
-        ancestor = parents.get(pid)
-        while ancestor is not None and ancestor != root and ancestor > 1:
-            ancestor = parents.get(ancestor)
-        if ancestor == root:
-            try:
-                cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if any(mark in cmdline for mark in CHILD_MARKS):
-                found[pid] = _start_time(pid) or ""
-    return found
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time (clock ticks), or None once it is gone or a zombie."""
-    try:
-        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] in ("Z", "X") else fields[19]
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 def test_kernel_shutdown_leaves_no_demo_server_or_worker_behind(tmp_path: Path) -> None:
     kernel = Kernel(tmp_path)
@@ -446,23 +279,9 @@ def test_kernel_shutdown_leaves_no_demo_server_or_worker_behind(tmp_path: Path) 
         kernel.run("%load_ext codemode")
         kernel.run("%%codemode\ndemo.list_notes()")
         kernel_pid = int(kernel.run("import os\nos.getpid()").value)
-        children = _children(kernel_pid)
-        marks = sorted(mark for cmd in map(_cmdline, children) for mark in CHILD_MARKS if mark in cmd)
+        children = children_of(kernel_pid)
+        marks = sorted(mark for cmd in map(cmdline, children) for mark in CHILD_MARKS if mark in cmd)
         assert marks == sorted(CHILD_MARKS), children
     finally:
         kernel.shutdown()
-    deadline = time.monotonic() + EXIT_TIMEOUT
-    while True:
-        alive = {pid for pid, started in children.items() if _start_time(pid) == started}
-        if not alive or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)  # polling a process table: there is no event to wait on
-    assert not alive, {pid: _cmdline(pid) for pid in alive}
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
+    assert not still_running(children)

@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     stubs = commands.add_parser("stubs", help="`.pyi` stubs of the tools, printed or written as a tree")
     stubs.add_argument("target", nargs="?", help="SERVER or SERVER.TOOL (default: every server)")
     stubs.add_argument("--out", type=Path, help="write DIR/<server>/<tool>.pyi and DIR/index.md")
+    kernel = commands.add_parser("kernel", help="the Jupyter kernel: kernel install [--user | --sys-prefix | --prefix DIR]")
+    kernel.add_argument("action", choices=("install",))
+    kernel.add_argument("options", nargs=argparse.REMAINDER)
     for name, text in (("exec", "run code in the sandbox: FILE, - for stdin, or -c CODE"),
                        ("repl", "an interactive prompt whose variables persist, like cells")):
         command = commands.add_parser(name, help=text)
@@ -92,6 +95,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from codemode.display import IsolationTable, ServerTable, ToolList
     from codemode.session import Session
 
+    if args.command == "kernel":
+        from codemode.kernel.__main__ import install_command
+
+        return install_command(args.options, prog="codemode kernel install")
     code = _read_code(parser, args) if args.command == "exec" else None
     config = load_config(args.config)
     if args.servers:
