@@ -1,4 +1,4 @@
-"""The worker confines itself: Landlock, then seccomp, once, before any thread exists.
+"""The worker confines itself: namespaces, Landlock, then seccomp, once, before any thread exists.
 
 Runs inside the worker, standard library only, when the first `setup` frame arrives (the
 first cell comes after it, and the worker starts no thread before a cell writes output).
@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 def confine(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Apply the layers `spec` asks for; one report row per layer."""
     rows = []
+    if spec.get("namespaces"):
+        from codemode.sandbox import _namespaces
+
+        rows.append(_namespaces.enter())
     if spec.get("landlock"):
         rows.append(_landlock_row(spec))
     if spec.get("seccomp"):

@@ -207,6 +207,7 @@ class Sandbox:
             return {}
         execute = _EXECUTABLE_TREES + [sys.base_prefix, sys.prefix] if self.allow_subprocess else []
         return {
+            "namespaces": True,
             "landlock": True,
             "seccomp": True,
             "allow_subprocess": self.allow_subprocess,
@@ -533,7 +534,7 @@ def _host_isolation(workdir: Path) -> list[dict[str, Any]]:
         {"layer": "channel", "active": True, "detail": "length-capped JSON frames; nothing unpickled or evaluated"},
         {"layer": "landlock", "active": False, "detail": "not applied: files outside the work dir are readable"},
         {"layer": "seccomp", "active": False, "detail": "not applied: sockets and subprocesses are allowed"},
-        {"layer": "namespaces", "active": False, "detail": "not built yet (Landlock and seccomp cover the network)"},
+        {"layer": "namespaces", "active": False, "detail": "not applied: the worker shares the host's network"},
     ]
 
 
