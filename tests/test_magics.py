@@ -285,3 +285,25 @@ def test_kernel_shutdown_leaves_no_demo_server_or_worker_behind(tmp_path: Path) 
     finally:
         kernel.shutdown()
     assert not still_running(children)
+
+
+def test_sandbox_flags_of_a_cell_reach_its_worker_and_a_change_is_announced(kernel: Kernel, tmp_path: Path) -> None:
+    kernel.run("%%codemode\nbefore_flags = 1")
+    cell = kernel.run(f"%%codemode --workdir {tmp_path} --memory 1G --tools demo.list_*\n"
+                      "import os\nopen('from-the-cell.txt', 'w').write('x')\n"
+                      "'before_flags' in globals(), os.getcwd()")
+    assert _payload(cell)["result"]["value"] == [False, str(tmp_path)]
+    assert (tmp_path / "from-the-cell.txt").exists()
+    assert "this cell runs in a fresh worker (the run asked for other sandbox options" in cell.stderr
+    assert "memory (MiB) 4096 → 1024" in cell.stderr
+    refused = kernel.execute(f"%%codemode --workdir {tmp_path} --memory 1G --tools demo.list_*\n"
+                             "demo.get_order(order_id=1001)")
+    assert refused.error["ename"] == "ToolError" and "TOOL_NOT_ALLOWED" in refused.error["traceback"][-1]
+    assert "fresh worker" not in refused.stderr  # same options: same worker
+
+
+def test_a_bad_flag_value_is_one_line(kernel: Kernel) -> None:
+    cell = kernel.execute("%%codemode --memory lots\n1")
+    assert cell.reply["status"] == "error"
+    assert "--memory: 'lots' is not a size" in cell.all_text
+    assert "Traceback" not in cell.all_text
