@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-NOTEBOOKS := notebooks/quickstart.ipynb
+NOTEBOOKS := notebooks/quickstart.ipynb notebooks/kernel.ipynb
 PORT ?= 8888
 
 .PHONY: install peers lab test bench notebooks clean
@@ -32,7 +32,7 @@ lab: $(STAMP)
 
 ## The whole test suite: unit, integration, real-kernel and notebook (nbval) tests.
 test: $(STAMP) peers
-	$(PY) -m pytest --nbval --nbval-sanitize-with notebooks/quickstart.sanitize.cfg tests $(NOTEBOOKS)
+	$(PY) -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg tests $(NOTEBOOKS)
 
 ## Benchmarks: ratios measured side by side in one run.
 bench: $(STAMP) peers
@@ -45,4 +45,4 @@ clean:
 
 ## Re-execute the notebooks in place (after a change to what reports show).
 notebooks: $(STAMP)
-	cd notebooks && $(abspath $(VENV))/bin/jupyter nbconvert --to notebook --execute --inplace $(notdir $(NOTEBOOKS))
+	cd notebooks && for nb in $(notdir $(NOTEBOOKS)); do $(abspath $(VENV))/bin/jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; done
