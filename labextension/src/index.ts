@@ -1,0 +1,374 @@
+/**
+ * A JupyterLab renderer for codemode run reports (`application/vnd.codemode.run+json`).
+ *
+ * The payload is the stable part of a report (calls, streams, result, error); timings,
+ * token counts and isolation facts come from the output's metadata under the same MIME
+ * type. The payload is untrusted (tool results, cell output): every node is built with
+ * createElement and textContent, never from HTML, so the renderer is safe in untrusted
+ * notebooks.
+ */
+import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { Widget } from '@lumino/widgets';
+
+export const MIME_TYPE = 'application/vnd.codemode.run+json';
+
+/** Lines of a result shown before it is folded behind "show all". */
+const FOLD_LINES = 12;
+const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+interface ResultPayload {
+  kind?: string;
+  value?: Json;
+  preview?: string;
+  chars?: number;
+  text?: string;
+  type?: string;
+  truncated?: boolean;
+  mimeType?: string;
+  data?: string;
+  blocks?: { [key: string]: Json }[];
+}
+
+interface CallPayload {
+  server: string;
+  tool: string;
+  arguments: { [key: string]: Json };
+  status: 'running' | 'ok' | 'error';
+  resultBytes?: number;
+  result?: ResultPayload;
+  error?: { code?: string; message?: string };
+  progress?: { progress: number; total?: number | null; message?: string | null }[];
+  logs?: { level?: string; data?: Json; logger?: string | null }[];
+}
+
+interface ErrorPayload {
+  type?: string;
+  code?: string;
+  message?: string;
+  traceback?: string;
+}
+
+export interface RunPayload {
+  version?: number;
+  ok: boolean;
+  calls: CallPayload[];
+  result?: ResultPayload;
+  error?: ErrorPayload;
+  stdout?: string;
+  stderr?: string;
+  outputTruncated?: { [stream: string]: number };
+  timedOut?: boolean;
+  stateLost?: boolean;
+  workerRestarted?: boolean;
+  restartReason?: string;
+  running?: boolean;
+}
+
+interface Tokens {
+  tokenizer: string;
+  classic_total: number;
+  code_mode_total: number;
+  ratio: number;
+}
+
+export interface RunMetadata {
+  duration?: number;
+  tokens?: Tokens | null;
+  calls?: { id: number; started: number; duration: number | null }[];
+  isolation?: { [layer: string]: boolean };
+}
+
+/** Renders one run report. */
+export class RunReportRenderer extends Widget implements IRenderMime.IRenderer {
+  constructor(options: IRenderMime.IRendererOptions) {
+    super();
+    this._mimeType = options.mimeType;
+    this.addClass('jp-CodemodeRun');
+  }
+
+  renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const payload = model.data[this._mimeType] as unknown as RunPayload;
+    const metadata = (model.metadata[this._mimeType] ?? {}) as unknown as RunMetadata;
+    this.node.replaceChildren(renderRun(payload, metadata));
+    return Promise.resolve();
+  }
+
+  private _mimeType: string;
+}
+
+/** The report as a DOM tree (exported for tests and other front ends). */
+export function renderRun(payload: RunPayload, metadata: RunMetadata): HTMLElement {
+  const root = el('div', 'jp-CodemodeRun-body');
+  const state = payload.running ? 'running' : payload.ok ? 'ok' : payload.timedOut ? 'timed-out' : 'error';
+  root.dataset.state = state;
+  root.append(header(payload, metadata, state));
+  if (payload.workerRestarted) {
+    const why = payload.restartReason ? ` (${payload.restartReason})` : '';
+    root.append(el('div', 'jp-CodemodeRun-note', `This cell ran in a fresh worker${why}: earlier variables are gone.`));
+  }
+  if (payload.calls.length) {
+    root.append(timeline(payload.calls, metadata));
+  }
+  for (const name of ['stdout', 'stderr'] as const) {
+    const text = payload[name];
+    if (text) {
+      root.append(section(name, pre(text, `jp-CodemodeRun-${name}`)));
+    }
+  }
+  for (const [name, count] of Object.entries(payload.outputTruncated ?? {})) {
+    root.append(el('div', 'jp-CodemodeRun-warning',
+      `${count.toLocaleString('en')} characters of ${name} dropped [OUTPUT_TRUNCATED]`));
+  }
+  if (payload.result) {
+    root.append(section(resultLabel(payload.result), value(payload.result), 'jp-CodemodeRun-result'));
+  }
+  if (payload.error) {
+    root.append(errorBlock(payload.error));
+  }
+  if (metadata.tokens) {
+    root.append(tokenBar(metadata.tokens));
+  }
+  return root;
+}
+
+function header(payload: RunPayload, metadata: RunMetadata, state: string): HTMLElement {
+  const line = el('div', 'jp-CodemodeRun-header');
+  line.append(badge(state === 'timed-out' ? 'timed out' : state, state));
+  const count = payload.calls.length;
+  const failed = payload.calls.filter(call => call.status === 'error').length;
+  let calls = `${count} tool call${count === 1 ? '' : 's'}`;
+  if (failed) {
+    calls += ` (${failed} failed)`;
+  }
+  line.append(el('span', 'jp-CodemodeRun-count', calls));
+  if (metadata.duration !== undefined && !payload.running) {
+    line.append(el('span', 'jp-CodemodeRun-duration', formatDuration(metadata.duration)));
+  }
+  return line;
+}
+
+function timeline(calls: CallPayload[], metadata: RunMetadata): HTMLElement {
+  const list = el('ol', 'jp-CodemodeRun-timeline');
+  const timings = metadata.calls ?? [];
+  const end = Math.max(
+    metadata.duration ?? 0,
+    ...timings.map(t => t.started + (t.duration ?? 0))
+  );
+  calls.forEach((call, index) => {
+    const timing = timings[index];
+    const item = el('li', 'jp-CodemodeRun-call');
+    item.dataset.status = call.status;
+    const details = el('details');
+    const summary = el('summary');
+    summary.append(el('code', 'jp-CodemodeRun-name', `${call.server}.${call.tool}`));
+    summary.append(badge(call.error?.code ? `error ${call.error.code}` : call.status, call.status));
+    summary.append(el('span', 'jp-CodemodeRun-duration', timing?.duration != null ? formatDuration(timing.duration) : ''));
+    summary.append(spanBar(timing, end));
+    if (call.resultBytes) {
+      summary.append(el('span', 'jp-CodemodeRun-size', formatSize(call.resultBytes)));
+    }
+    details.append(summary);
+    details.append(section('arguments', pre(JSON.stringify(call.arguments, null, 2), 'jp-CodemodeRun-arguments')));
+    const last = call.progress?.[call.progress.length - 1];
+    if (last) {
+      details.append(progressLine(last));
+      if (call.status === 'running') {
+        summary.append(progressLine(last));
+      }
+    }
+    if (call.logs?.length) {
+      const logs = el('ul', 'jp-CodemodeRun-logs');
+      for (const log of call.logs) {
+        const entry = el('li', 'jp-CodemodeRun-log');
+        entry.dataset.level = String(log.level ?? 'info');
+        entry.textContent = `[${log.level ?? 'info'}] ${typeof log.data === 'string' ? log.data : JSON.stringify(log.data)}`;
+        logs.append(entry);
+      }
+      details.append(section('logs', logs));
+    }
+    if (call.result) {
+      details.append(section('result', value(call.result)));
+    }
+    if (call.error) {
+      details.append(el('div', 'jp-CodemodeRun-callError', call.error.message ?? ''));
+    }
+    item.append(details);
+    list.append(item);
+  });
+  return list;
+}
+
+function spanBar(timing: { started: number; duration: number | null } | undefined, end: number): HTMLElement {
+  const track = el('span', 'jp-CodemodeRun-track');
+  if (timing && end > 0) {
+    const bar = el('span', 'jp-CodemodeRun-span');
+    bar.style.left = `${(100 * timing.started) / end}%`;
+    bar.style.width = `${Math.max(1, (100 * (timing.duration ?? end - timing.started)) / end)}%`;
+    track.append(bar);
+  }
+  return track;
+}
+
+function progressLine(entry: { progress: number; total?: number | null; message?: string | null }): HTMLElement {
+  const line = el('span', 'jp-CodemodeRun-progress');
+  const meter = document.createElement('progress');
+  if (entry.total) {
+    meter.max = entry.total;
+    meter.value = entry.progress;
+  }
+  line.append(meter);
+  const amount = entry.total ? `${entry.progress}/${entry.total}` : `${entry.progress}`;
+  line.append(el('span', '', ` ${amount} ${entry.message ?? ''}`.trimEnd()));
+  return line;
+}
+
+function value(result: ResultPayload): HTMLElement {
+  const kind = result.kind;
+  if ((kind === 'image' || kind === 'audio') && result.data) {
+    return media(result.mimeType ?? '', result.data);
+  }
+  if (kind === 'content') {
+    const box = el('div', 'jp-CodemodeRun-blocks');
+    for (const block of result.blocks ?? []) {
+      if ((block.type === 'image' || block.type === 'audio') && typeof block.data === 'string' && block.data) {
+        box.append(media(String(block.mimeType ?? ''), block.data));
+      } else if (block.type === 'text' && typeof block.text === 'string') {
+        box.append(folded(block.text));
+      } else {
+        box.append(folded(JSON.stringify(block, null, 2)));
+      }
+    }
+    return box;
+  }
+  if (kind === 'repr') {
+    return folded((result.text ?? '') + (result.truncated ? '…' : ''));
+  }
+  if (result.preview !== undefined) {
+    return folded(`${result.preview}… (${result.chars ?? '?'} characters)`);
+  }
+  const data = result.value;
+  return folded(typeof data === 'string' && data.includes('\n') ? data : JSON.stringify(data, null, 2));
+}
+
+/** Long text shows its first lines and a button that unfolds the rest. */
+function folded(text: string): HTMLElement {
+  const lines = text.split('\n');
+  const block = pre(lines.length > FOLD_LINES ? lines.slice(0, FOLD_LINES).join('\n') : text, 'jp-CodemodeRun-value');
+  if (lines.length <= FOLD_LINES) {
+    return block;
+  }
+  const box = el('div', 'jp-CodemodeRun-folded');
+  const more = el('button', 'jp-CodemodeRun-more jp-mod-styled', `show all ${lines.length} lines`) as HTMLButtonElement;
+  more.type = 'button';
+  more.addEventListener('click', () => {
+    block.textContent = text;
+    more.remove();
+  });
+  box.append(block, more);
+  return box;
+}
+
+function media(mimeType: string, data: string): HTMLElement {
+  if (IMAGE_TYPES.has(mimeType)) {
+    const image = document.createElement('img');
+    image.className = 'jp-CodemodeRun-image';
+    image.alt = 'image from a tool';
+    image.src = `data:${mimeType};base64,${data.replace(/[^A-Za-z0-9+/=]/g, '')}`;
+    return image;
+  }
+  return el('code', '', `<${mimeType || 'binary'}, ${formatSize(Math.floor((data.length * 3) / 4))}>`);
+}
+
+function errorBlock(error: ErrorPayload): HTMLElement {
+  const box = el('div', 'jp-CodemodeRun-error');
+  const code = error.code ? ` [${error.code}]` : '';
+  box.append(el('div', 'jp-CodemodeRun-errorLine', `${error.type ?? 'Error'}: ${error.message ?? ''}${code}`));
+  if (error.traceback) {
+    box.append(pre(error.traceback, 'jp-CodemodeRun-traceback'));
+  }
+  return box;
+}
+
+function tokenBar(tokens: Tokens): HTMLElement {
+  const box = el('div', 'jp-CodemodeRun-tokens');
+  box.append(el('span', 'jp-CodemodeRun-tokenizer', `tokens (${tokens.tokenizer})`));
+  const top = Math.max(tokens.classic_total, tokens.code_mode_total, 1);
+  for (const [label, count, name] of [
+    ['classic', tokens.classic_total, 'classic'],
+    ['code mode', tokens.code_mode_total, 'codemode']
+  ] as const) {
+    const row = el('span', 'jp-CodemodeRun-tokenRow');
+    const bar = el('span', `jp-CodemodeRun-tokenBar jp-mod-${name}`);
+    bar.style.width = `${Math.max(2, Math.round((120 * count) / top))}px`;
+    row.append(el('span', 'jp-CodemodeRun-tokenLabel', label), bar, el('span', '', count.toLocaleString('en')));
+    box.append(row);
+  }
+  const verdict = tokens.code_mode_total && tokens.classic_total >= tokens.code_mode_total
+    ? `${tokens.ratio.toFixed(1)}× fewer`
+    : `${(tokens.code_mode_total - tokens.classic_total).toLocaleString('en')} more`;
+  box.append(el('span', 'jp-CodemodeRun-verdict', verdict));
+  return box;
+}
+
+function resultLabel(result: ResultPayload): string {
+  return result.kind === 'repr' ? `result (repr of a ${result.type ?? 'value'})` : 'result';
+}
+
+function section(title: string, body: HTMLElement, className = ''): HTMLElement {
+  const box = el('div', `jp-CodemodeRun-section ${className}`.trim());
+  box.append(el('div', 'jp-CodemodeRun-label', title), body);
+  return box;
+}
+
+function badge(text: string, state: string): HTMLElement {
+  const node = el('span', 'jp-CodemodeRun-badge', text);
+  node.dataset.state = state;
+  return node;
+}
+
+function pre(text: string, className: string): HTMLElement {
+  return el('pre', className, text);
+}
+
+function el(tag: string, className = '', text?: string): HTMLElement {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+export function formatDuration(seconds: number): string {
+  return seconds < 1 ? `${(seconds * 1000).toFixed(1)} ms` : `${seconds.toFixed(2)} s`;
+}
+
+function formatSize(size: number): string {
+  if (size < 1024) {
+    return `${size} B`;
+  }
+  if (size < 1024 * 1024) {
+    return `${(size / 1024).toFixed(1)} KB`;
+  }
+  return `${(size / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Rank 0: ahead of the static HTML (rank 50), which stays for other front ends. */
+export const rendererFactory: IRenderMime.IRendererFactory = {
+  safe: true,
+  mimeTypes: [MIME_TYPE],
+  createRenderer: options => new RunReportRenderer(options)
+};
+
+const extension: IRenderMime.IExtension = {
+  id: 'jupyter-codemode:run-report',
+  rendererFactory,
+  rank: 0,
+  dataType: 'json'
+};
+
+export default extension;
