@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := notebooks/quickstart.ipynb notebooks/kernel.ipynb
 PORT ?= 8888
 
-.PHONY: install peers lab test bench notebooks clean
+.PHONY: install peers lab lab-build test bench notebooks clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ $(PEERS_STAMP): $(PEERS)/package.json $(PEERS)/package-lock.json
 ## JupyterLab on the quickstart notebook, with the embedded demo server (no config needed).
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --port $(PORT) notebooks/quickstart.ipynb
+
+## Rebuild the JupyterLab renderer after a change in labextension/ (pip install builds it once).
+lab-build: $(STAMP)
+	cd labextension && PATH=$(abspath $(VENV))/bin:$$PATH jlpm install && PATH=$(abspath $(VENV))/bin:$$PATH jlpm build:prod
 
 ## The whole test suite: unit, integration, real-kernel and notebook (nbval) tests.
 test: $(STAMP) peers

@@ -1,0 +1,229 @@
+"""The JupyterLab renderer in a real browser: JupyterLab on a loopback port, a notebook on
+the codemode kernel run from the browser, and assertions on what the renderer drew.
+
+Debian's chromium, driven by playwright with its executable path set (nothing downloads a
+browser). Without chromium the test fails and says how to install it, unless
+CODEMODE_SKIP_BROWSER=1 asks to skip it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import codemode
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = str(Path(codemode.__file__).resolve().parent.parent)
+ARTIFACTS = ROOT / "test-artifacts"
+TOKEN = "codemode-browser-test"
+START_TIMEOUT = 90.0
+UI_TIMEOUT = 90_000  # ms: the first cell also starts the kernel, the worker and the demo server
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+HOSTILE = "<img src=x onerror=window.__pwned=1>"
+
+# The failing cell comes last, as a run of all cells stops at the first error.
+CELLS = [
+    'orders = demo.list_orders(status="open")\nprint(len(orders), "open orders")\nlen(orders)',
+    "demo.build_report(steps=3)",
+    f'print({HOSTILE!r})\ndemo.search_products(query={HOSTILE!r})\n"<script>window.__pwned = 2</script>"',
+    "demo.get_customer(customer_id=999)",
+]
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        if os.environ.get("CODEMODE_SKIP_BROWSER") == "1":
+            pytest.skip("CODEMODE_SKIP_BROWSER=1")
+        pytest.fail("the browser test needs Debian's chromium: apt-get install chromium")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _notebook() -> dict[str, Any]:
+    return {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell-{n}", "metadata": {}, "outputs": [],
+                   "source": source} for n, source in enumerate(CELLS)],
+        "metadata": {"kernelspec": {"display_name": "Python 3 (Code Mode)", "language": "python",
+                                    "name": "codemode"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """JupyterLab serving a folder with the test notebook; yields its base URL."""
+    _chromium()
+    root = tmp_path_factory.mktemp("lab")
+    (root / "reports.ipynb").write_text(json.dumps(_notebook()), encoding="utf-8")
+    settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}', encoding="utf-8")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("CODEMODE_CONFIG", "JUPYTER_CONFIG_DIR")}
+    env.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
+               XDG_CONFIG_HOME=str(root / ".config"), JUPYTER_CONFIG_DIR=str(root / ".jupyter"),
+               IPYTHONDIR=str(root / ".ipython"))
+    log = (root / "lab.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={TOKEN}", "--ServerApp.allow_root=True", f"--ServerApp.root_dir={root}",
+         f"--LabApp.user_settings_dir={root / '.lab-settings'}",
+         f"--LabApp.workspaces_dir={root / '.lab-workspaces'}",
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url, server, root / "lab.log")
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _wait_for(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"jupyter lab exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)  # the server is starting: nothing to wait on but its port
+    pytest.fail(f"jupyter lab did not answer within {START_TIMEOUT:g} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def page(lab: str) -> Iterator[Any]:
+    """The notebook open in chromium, every cell run from the browser, reports drawn."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(UI_TIMEOUT)
+        ARTIFACTS.mkdir(exist_ok=True)
+        try:
+            page.goto(f"{lab}/lab/tree/reports.ipynb?token={TOKEN}")
+            page.get_by_text("Python 3 (Code Mode) | Idle").wait_for()
+            page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
+            for _ in CELLS:
+                page.keyboard.press("Shift+Enter")  # run the cell, go to the next: as a user does
+            page.locator(".jp-CodemodeRun-body").nth(len(CELLS) - 1).wait_for()
+            page.get_by_text("Python 3 (Code Mode) | Idle").wait_for()
+            yield page
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "renderer.png"), full_page=True)
+            browser.close()
+
+
+def _cell(page: Any, n: int) -> Any:
+    return page.locator(".jp-Notebook .jp-CodeCell").nth(n)
+
+
+def test_the_extension_is_installed_and_enabled(lab: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "jupyterlab.labextensions", "list"], capture_output=True, text=True,
+                          timeout=60)
+    listing = done.stdout + done.stderr
+    line = next((row for row in listing.splitlines() if "jupyter-codemode" in row), "")
+    assert "enabled" in line and "OK" in line, listing
+
+
+def test_the_renderer_draws_the_timeline_not_the_html_fallback(page: Any) -> None:
+    first = _cell(page, 0)
+    assert first.locator(".codemode-run").count() == 0  # the static HTML stayed unused
+    report = first.locator(".jp-CodemodeRun-body")
+    assert report.get_attribute("data-state") == "ok"
+    assert report.locator(".jp-CodemodeRun-header .jp-CodemodeRun-count").inner_text() == "1 tool call"
+    call = report.locator(".jp-CodemodeRun-call")
+    assert call.locator(".jp-CodemodeRun-name").inner_text() == "demo.list_orders"
+    assert call.locator(".jp-CodemodeRun-badge").inner_text() == "ok"
+    assert "ms" in call.locator(".jp-CodemodeRun-duration").inner_text()
+    assert report.locator(".jp-CodemodeRun-result pre").inner_text() == "6"
+    assert "6 open orders" in first.locator(".jp-OutputArea-output").first.inner_text()
+
+
+def test_a_call_expands_to_its_arguments_and_result_from_the_keyboard(page: Any) -> None:
+    call = _cell(page, 0).locator(".jp-CodemodeRun-call")
+    arguments = call.locator(".jp-CodemodeRun-arguments")
+    assert not arguments.is_visible()
+    call.locator("summary").focus()
+    page.keyboard.press("Enter")
+    arguments.wait_for(state="visible")
+    assert json.loads(arguments.inner_text()) == {"status": "open"}
+    assert "1025" in call.locator(".jp-CodemodeRun-section").last.inner_text()  # the first open order
+
+
+def test_progress_and_the_token_bar_are_shown(page: Any) -> None:
+    report = _cell(page, 1).locator(".jp-CodemodeRun-body")
+    call = report.locator(".jp-CodemodeRun-call")
+    call.locator("summary").click()
+    assert "3/3 step 3 of 3" in call.locator(".jp-CodemodeRun-progress").last.inner_text()
+    tokens = report.locator(".jp-CodemodeRun-tokens")
+    assert "classic" in tokens.inner_text() and "code mode" in tokens.inner_text()
+    assert tokens.locator(".jp-CodemodeRun-tokenBar").count() == 2
+
+
+def test_a_failed_call_shows_its_error_code(page: Any) -> None:
+    cell = _cell(page, 3)
+    call = cell.locator(".jp-CodemodeRun-call")
+    assert call.get_attribute("data-status") == "error"
+    assert call.locator(".jp-CodemodeRun-badge").inner_text() == "error UPSTREAM_ERROR"
+    assert "no customer with id 999" in cell.locator(".jp-OutputArea-output").last.inner_text()
+
+
+def test_hostile_text_in_output_arguments_and_results_is_shown_as_text(page: Any) -> None:
+    cell = _cell(page, 2)
+    report = cell.locator(".jp-CodemodeRun-body")
+    report.locator(".jp-CodemodeRun-call summary").click()
+    assert HOSTILE in report.locator(".jp-CodemodeRun-arguments").inner_text()
+    assert "<script>" in report.locator(".jp-CodemodeRun-result").inner_text()
+    assert HOSTILE in cell.inner_text()
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("img[src='x']").count() == 0
+    assert page.locator(".jp-OutputArea script").count() == 0
+
+
+def test_the_report_follows_the_dark_theme(page: Any) -> None:
+    first = _cell(page, 0)
+    first.scroll_into_view_if_needed()
+    report = first.locator(".jp-CodemodeRun-body")
+    light = report.evaluate("node => getComputedStyle(node.querySelector('pre')).backgroundColor")
+    page.screenshot(path=str(ARTIFACTS / "renderer-light.png"))
+    page.locator(".lm-MenuBar-item", has_text="Settings").click()
+    page.locator(".lm-Menu-item", has_text="Theme").first.hover()
+    page.get_by_role("menuitem", name="JupyterLab Dark", exact=True).click()
+    page.locator("body[data-jp-theme-light='false']").wait_for(state="attached")
+    page.wait_for_function(
+        "([node, before]) => getComputedStyle(node.querySelector('pre')).backgroundColor !== before",
+        arg=[report.element_handle(), light],
+    )
+    page.locator("#jupyterlab-splash").wait_for(state="detached")
+    first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "renderer-dark.png"))
