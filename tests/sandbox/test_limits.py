@@ -36,6 +36,7 @@ def run(portal: BlockingPortal, sandbox: Sandbox, code: str) -> CellOutcome:
     return portal.call(functools.partial(sandbox.run, code, on_call=no_tools, on_stream=lambda *_: None, timeout=WAIT))
 
 
+@pytest.mark.escape("resources")
 def test_a_huge_allocation_is_a_memory_error_and_the_worker_lives_on(portal: BlockingPortal, limited: Sandbox) -> None:
     assert run(portal, limited, "kept = 41").ok
     outcome = run(portal, limited, "x = bytearray(2 * 1024**3)")
@@ -44,18 +45,21 @@ def test_a_huge_allocation_is_a_memory_error_and_the_worker_lives_on(portal: Blo
     assert run(portal, limited, "kept + 1").result == {"kind": "json", "value": 42}
 
 
+@pytest.mark.escape("resources")
 def test_a_growing_memory_bomb_stops_with_memory_error(portal: BlockingPortal, limited: Sandbox) -> None:
     outcome = run(portal, limited, "chunks = []\nwhile True:\n    chunks.append(bytearray(64 * 1024**2))")
     assert outcome.error is not None and outcome.error["type"] == "MemoryError"
     assert run(portal, limited, "del chunks\n1").ok
 
 
+@pytest.mark.escape("resources")
 def test_opening_files_past_the_limit_fails_with_emfile(portal: BlockingPortal, limited: Sandbox) -> None:
     outcome = run(portal, limited, "import os\nfds = [os.open('.', os.O_RDONLY) for _ in range(200)]")
     assert outcome.error is not None and outcome.error["type"] == "OSError"
     assert "Too many open files" in outcome.error["message"]
 
 
+@pytest.mark.escape("resources")
 def test_a_file_past_the_size_limit_fails_and_stays_at_the_limit(
     portal: BlockingPortal, limited: Sandbox, tmp_path: Path
 ) -> None:

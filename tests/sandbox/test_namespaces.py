@@ -42,6 +42,7 @@ def listener() -> Iterator[socket.socket]:
     server.close()
 
 
+@pytest.mark.escape("network")
 def test_the_host_loopback_is_unreachable_and_nothing_arrives(available: None, listener: socket.socket) -> None:
     port = listener.getsockname()[1]
     outcome = _in_namespaces(f"""
@@ -57,6 +58,7 @@ def test_the_host_loopback_is_unreachable_and_nothing_arrives(available: None, l
         listener.accept()
 
 
+@pytest.mark.escape("files")
 @pytest.mark.skipif(os.geteuid() != 0, reason="checks that root loses its override of file modes")
 def test_root_in_the_namespace_cannot_read_another_users_private_file(available: None, tmp_path: Path) -> None:
     secret = tmp_path / "secret"

@@ -181,6 +181,7 @@ def test_top_level_await_runs_in_the_cell(portal: BlockingPortal, sandbox: Sandb
     assert run(portal, sandbox, "value").result == {"kind": "json", "value": [0, 1, 2]}
 
 
+@pytest.mark.escape("channel")
 def test_a_result_too_large_for_a_frame_comes_back_as_a_cut_repr_and_the_worker_lives(
     portal: BlockingPortal, sandbox: Sandbox
 ) -> None:
@@ -234,6 +235,7 @@ def test_the_worker_imports_neither_mcp_nor_pydantic(portal: BlockingPortal, san
     assert outcome.result == {"kind": "json", "value": []}
 
 
+@pytest.mark.escape("secrets")
 def test_the_worker_does_not_inherit_the_hosts_secrets(portal: BlockingPortal, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODEMODE_TEST_API_TOKEN", "hunter2-secret")
     box = Sandbox(SETUP)
@@ -249,6 +251,7 @@ def test_the_worker_does_not_inherit_the_hosts_secrets(portal: BlockingPortal, m
 # -- time limits and interrupts ---------------------------------------------------------------
 
 
+@pytest.mark.escape("resources")
 def test_a_python_loop_past_its_timeout_is_interrupted_and_keeps_its_variables(
     portal: BlockingPortal, sandbox: Sandbox
 ) -> None:
@@ -263,6 +266,7 @@ def test_a_python_loop_past_its_timeout_is_interrupted_and_keeps_its_variables(
     assert sandbox.pid == pid and sandbox.starts == 1
 
 
+@pytest.mark.escape("resources")
 def test_a_c_level_loop_that_ignores_the_interrupt_is_killed_and_the_next_cell_starts_fresh(
     portal: BlockingPortal, sandbox: Sandbox
 ) -> None:
@@ -287,6 +291,7 @@ def test_a_worker_that_exits_is_reported_as_crashed_and_replaced(portal: Blockin
     assert sandbox.starts == 2
 
 
+@pytest.mark.escape("processes")
 def test_processes_a_cell_started_do_not_outlive_a_crashed_worker(
     portal: BlockingPortal, process_exited: Callable[[int, float], bool]
 ) -> None:
@@ -302,6 +307,7 @@ def test_processes_a_cell_started_do_not_outlive_a_crashed_worker(
     assert process_exited(child, WAIT)
 
 
+@pytest.mark.escape("processes")
 def test_processes_a_cell_started_end_with_the_sandbox(
     portal: BlockingPortal, process_exited: Callable[[int, float], bool]
 ) -> None:
@@ -313,6 +319,7 @@ def test_processes_a_cell_started_end_with_the_sandbox(
     assert process_exited(child, WAIT)
 
 
+@pytest.mark.escape("resources")
 def test_interrupt_during_a_sleep_raises_keyboard_interrupt_and_keeps_state(
     portal: BlockingPortal, sandbox: Sandbox
 ) -> None:
@@ -395,6 +402,7 @@ def test_an_interrupt_while_the_worker_is_idle_has_nothing_to_stop(portal: Block
                      id="malformed-call"),
     ],
 )
+@pytest.mark.escape("channel")
 def test_a_forged_frame_stops_the_worker_and_the_next_cell_gets_a_fresh_one(
     portal: BlockingPortal, sandbox: Sandbox, forged: bytes
 ) -> None:
@@ -413,6 +421,7 @@ def test_a_forged_frame_stops_the_worker_and_the_next_cell_gets_a_fresh_one(
     assert sandbox.pid != pid and sandbox.starts == 2
 
 
+@pytest.mark.escape("channel")
 def test_a_call_frame_for_an_unknown_tool_goes_to_the_handler(portal: BlockingPortal, sandbox: Sandbox) -> None:
     recorder = Recorder()
     code = (
@@ -447,6 +456,7 @@ def test_a_blocking_tool_call_sends_its_arguments_and_returns_the_result(
     assert recorder.calls[0].id != recorder.calls[1].id
 
 
+@pytest.mark.escape("channel")
 def test_arguments_too_large_for_a_frame_are_refused_in_the_worker(portal: BlockingPortal, sandbox: Sandbox) -> None:
     recorder = Recorder()
     code = (

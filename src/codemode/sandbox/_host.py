@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 # After SIGINT, a cell gets this long to unwind before the worker is killed. A Python loop
 # or a sleep stops in milliseconds; a C-level loop never does (it ignores the signal).
 INTERRUPT_GRACE = 2.0
+# How often the host counts the worker's processes while a cell that may fork runs.
+PROCESS_POLL = 0.05
 # The worker imports only the standard library; a cold start is ~50 ms, so this is generous.
 START_TIMEOUT = 30.0
 _STDERR_TAIL = 4096
@@ -58,6 +60,9 @@ class Limits:
     open_files: int | None = 256
     file_size: int | None = 1024**3
     cpu_seconds: int | None = None
+    # Processes in the worker's group, when subprocesses are allowed. Enforced by the host
+    # (RLIMIT_NPROC does nothing for root): past it the whole group is killed.
+    processes: int = 128
 
     def to_json(self) -> str:
         return json.dumps({"memory": self.memory, "open_files": self.open_files,
@@ -187,7 +192,7 @@ class Sandbox:
             self._send({"op": "setup", **self._setup, "confine": self._confine_spec()})
             self._ready = loop.create_future()
             done = await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
-            self.isolation = _isolation_rows(self.workdir, ready, done)
+            self.isolation = _isolation_rows(self.workdir, ready, done) + [self._processes_row()]
         except (asyncio.TimeoutError, _WorkerDied) as exc:
             reason = self._death or "it did not answer in time"
             await self._stop_process()
@@ -200,6 +205,14 @@ class Sandbox:
             from codemode.errors import IsolationError
 
             raise IsolationError(missing, {row["layer"]: row.get("detail", "") for row in self.isolation})
+
+    def _processes_row(self) -> dict[str, Any]:
+        if not self.allow_subprocess:
+            return {"layer": "processes", "active": _active(self.isolation, "seccomp"),
+                    "detail": "none: no fork or exec (seccomp)"}
+        return {"layer": "processes", "active": True,
+                "detail": f"at most {self.limits.processes} in the worker's group, counted by the host "
+                          "(past it all are killed); none may leave the group (no setsid or setpgid)"}
 
     def _confine_spec(self) -> dict[str, Any]:
         """What the worker applies to itself: Landlock grants and the seccomp policy."""
@@ -231,13 +244,31 @@ class Sandbox:
         self._cell_ids += 1
         cell = _Cell(self._cell_ids, on_call, on_stream, loop.create_future())
         self._cell = cell
+        watch = asyncio.ensure_future(self._count_processes(cell)) if self.allow_subprocess else None
         try:
             self._send({"op": "exec", "id": cell.id, "code": code})
             return await self._wait(cell, timeout)
         finally:
             self._cell = None
+            if watch is not None:
+                watch.cancel()
             for task in cell.calls.values():
                 task.cancel()
+
+    async def _count_processes(self, cell: _Cell) -> None:
+        """Kill the worker's process group once it holds more than `limits.processes`
+        processes (a fork bomb). seccomp keeps every child in the group (no setsid)."""
+        process = self._process
+        if process is None or not os.path.isdir("/proc"):
+            return
+        while not cell.done.done():
+            await asyncio.sleep(PROCESS_POLL)
+            if _group_size(process.pid) > self.limits.processes:
+                _kill_group(process.pid)  # at once: the cell's end below may cancel this task
+                await self._died(f"the cell started more than {self.limits.processes} processes "
+                                 "(a fork bomb?); they and the worker were killed")
+                await self._stop_process()
+                return
 
     async def _wait(self, cell: _Cell, timeout: float | None) -> CellOutcome:
         try:
@@ -402,12 +433,10 @@ class Sandbox:
         if process is not None:
             # The group even when the worker is gone (it crashed): what its cells started
             # must not outlive it, holding its output pipes open.
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill_group(process.pid)
             if process.returncode is None:
                 await process.wait()
+            _kill_group(process.pid)  # any child forked while the group was being killed
         for task in tasks:
             if task is not asyncio.current_task():
                 task.cancel()
@@ -452,6 +481,34 @@ class _ChannelProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.ended.done():
             self.ended.set_result(None)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_size(pgid: int) -> int:
+    """How many live processes are in process group `pgid` (from /proc; 0 where there is none)."""
+    count = 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone while we looked
+        # Zombies are dead already (here orphans are reaped by init, which may be slow).
+        if len(fields) > 2 and fields[2] == b"%d" % pgid and fields[0] != b"Z":
+            count += 1
+    return count
 
 
 def _call_request(message: dict[str, Any]) -> CallRequest:

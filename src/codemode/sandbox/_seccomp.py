@@ -84,6 +84,12 @@ def _arg_high(index: int) -> int:
 
 # Argument values the filter looks at.
 TIOCSTI = 0x5412  # ioctl: fake input on a terminal
+DENIED_IOCTLS = (
+    TIOCSTI,
+    0x40086602,  # FS_IOC_SETFLAGS: chattr on a file the worker may only read
+    0x40046602,  # FS_IOC32_SETFLAGS
+    0x401C5820,  # FS_IOC_FSSETXATTR
+)
 CLONE_THREAD = 0x00010000
 CLONE_NEW_ANY = (  # every namespace flag clone(2) takes; unshare(2) and setns(2) are denied too
     0x00000080  # CLONE_NEWTIME (only unshare/clone3 honour it; cheap to include)
@@ -111,6 +117,15 @@ ALWAYS_DENIED = (
     "swapon", "swapoff", "reboot", "personality",
     # The worker set its own limits before this filter; root could raise them again.
     "setrlimit",
+    # Every process the cell starts stays in the worker's process group, which the host
+    # counts (a fork bomb) and kills whole: a new session or group would escape both.
+    "setsid", "setpgid",
+    # Landlock does not cover a file's metadata, and root in the worker owns the host's files:
+    # modes, owners, times and extended attributes stay as they are, everywhere.
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "utime", "utimes", "futimesat", "utimensat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+    "setxattrat", "removexattrat",
 )  # fmt: skip
 # Denied with EPERM unless allow_subprocess; a name missing from an arch's table is skipped.
 SUBPROCESS_DENIED = ("execve", "execveat", "fork", "vfork")
@@ -119,11 +134,15 @@ SUBPROCESS_DENIED = ("execve", "execveat", "fork", "vfork")
 _COMMON = {
     "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
     "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
-    "fspick": 433, "clone3": 435, "mount_setattr": 442, "open_tree_attr": 467,
+    "fspick": 433, "clone3": 435, "mount_setattr": 442, "fchmodat2": 452, "setxattrat": 463,
+    "removexattrat": 466, "open_tree_attr": 467,
 }  # fmt: skip
 _X86_64 = {
     "ioctl": 16, "socket": 41, "socketpair": 53, "clone": 56, "fork": 57, "vfork": 58,
-    "execve": 59, "ptrace": 101, "setrlimit": 160, "prlimit64": 302, "personality": 135, "pivot_root": 155, "chroot": 161,
+    "execve": 59, "ptrace": 101, "setpgid": 109, "setsid": 112, "setrlimit": 160, "prlimit64": 302, "personality": 135, "pivot_root": 155, "chroot": 161,
+    "chmod": 90, "fchmod": 91, "chown": 92, "fchown": 93, "lchown": 94, "utime": 132,
+    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
+    "fremovexattr": 199, "utimes": 235, "fchownat": 260, "futimesat": 261, "fchmodat": 268, "utimensat": 280,
     "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169,
     "init_module": 175, "delete_module": 176, "kexec_load": 246, "add_key": 248,
     "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298, "setns": 308,
@@ -131,9 +150,11 @@ _X86_64 = {
     "kexec_file_load": 320, "bpf": 321, "execveat": 322, "userfaultfd": 323, **_COMMON,
 }  # fmt: skip
 _AARCH64 = {
+    "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16,
+    "fchmod": 52, "fchmodat": 53, "fchownat": 54, "fchown": 55, "utimensat": 88,
     "ioctl": 29, "umount2": 39, "mount": 40, "pivot_root": 41, "chroot": 51,
     "personality": 92, "unshare": 97, "kexec_load": 104, "init_module": 105,
-    "delete_module": 106, "ptrace": 117, "reboot": 142, "setrlimit": 164, "prlimit64": 261, "socket": 198, "socketpair": 199,
+    "delete_module": 106, "ptrace": 117, "reboot": 142, "setpgid": 154, "setsid": 157, "setrlimit": 164, "prlimit64": 261, "socket": 198, "socketpair": 199,
     "add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220, "execve": 221,
     "swapon": 224, "swapoff": 225, "perf_event_open": 241, "setns": 268,
     "process_vm_readv": 270, "process_vm_writev": 271, "finit_module": 273, "seccomp": 277,
@@ -215,14 +236,12 @@ def _deny_nr(nr: int, action: int) -> list[bytes]:
 
 
 def _ioctl_block(nr: int) -> list[bytes]:
-    """ioctl: EPERM for TIOCSTI, allow any other command. Leaves A alone when nr differs."""
-    return [
-        _insn(BPF_JEQ_K, nr, 0, 4),  # not ioctl: skip the next four
-        _insn(BPF_LD_W_ABS, _arg_low(1)),
-        _insn(BPF_JEQ_K, TIOCSTI, 0, 1),
-        _ret(SECCOMP_RET_ERRNO | EPERM),
-        _ret(SECCOMP_RET_ALLOW),
-    ]
+    """ioctl: EPERM for DENIED_IOCTLS, allow any other command. Leaves A alone when nr differs."""
+    count = len(DENIED_IOCTLS)
+    block = [_insn(BPF_JEQ_K, nr, 0, count + 3), _insn(BPF_LD_W_ABS, _arg_low(1))]  # not ioctl: skip it all
+    for index, command in enumerate(DENIED_IOCTLS):
+        block.append(_insn(BPF_JEQ_K, command, count - index, 0))  # a match jumps to the EPERM
+    return block + [_ret(SECCOMP_RET_ALLOW), _ret(SECCOMP_RET_ERRNO | EPERM)]
 
 
 def _prlimit_block(nr: int) -> list[bytes]:
@@ -287,7 +306,8 @@ def build_filter(arch_name: str, *, allow_subprocess: bool = False) -> tuple[byt
     prog += _ioctl_block(numbers["ioctl"])
     prog += _clone_block(numbers["clone"], allow_subprocess)
     prog.append(_ret(SECCOMP_RET_ALLOW))
-    denied = (*names, "clone3(ENOSYS)", "prlimit64(setting)", "ioctl(TIOCSTI)", "clone(namespace flags)")
+    denied = (*names, "clone3(ENOSYS)", "prlimit64(setting)", "ioctl(TIOCSTI, file flags and attributes)",
+              "clone(namespace flags)")
     if not allow_subprocess:
         denied += ("clone(without CLONE_THREAD)",)
     assert len(prog) <= BPF_MAXINSNS
