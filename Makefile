@@ -43,6 +43,7 @@ bench: $(STAMP) peers
 	$(PY) bench/cell_overhead.py
 	$(PY) bench/tool_calls.py
 	$(PY) bench/tokens.py
+	$(PY) bench/isolation.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
