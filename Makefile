@@ -30,9 +30,12 @@ $(PEERS_STAMP): $(PEERS)/package.json $(PEERS)/package-lock.json
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --port $(PORT) notebooks/quickstart.ipynb
 
-## Rebuild the JupyterLab renderer after a change in labextension/ (pip install builds it once).
+## Rebuild the JupyterLab renderer after a change in labextension/ (pip install builds it once)
+## and refresh the copy that the editable install put under the venv, which JupyterLab serves.
+LABEXT := $(VENV)/share/jupyter/labextensions/jupyter-codemode
 lab-build: $(STAMP)
 	cd labextension && PATH=$(abspath $(VENV))/bin:$$PATH jlpm install && PATH=$(abspath $(VENV))/bin:$$PATH jlpm build:prod
+	rm -rf $(LABEXT)/static && mkdir -p $(LABEXT) && cp -r src/codemode/labextension/. labextension/install.json $(LABEXT)/
 
 ## The whole test suite: unit, integration, real-kernel and notebook (nbval) tests.
 test: $(STAMP) peers

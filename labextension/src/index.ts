@@ -64,6 +64,9 @@ export interface RunPayload {
   workerRestarted?: boolean;
   restartReason?: string;
   running?: boolean;
+  /** Older or other producers may put the volatile facts in the payload itself. */
+  duration?: number;
+  tokens?: Tokens | null;
 }
 
 interface Tokens {
@@ -108,6 +111,9 @@ export function renderRun(payload: RunPayload, metadata: RunMetadata): HTMLEleme
     const why = payload.restartReason ? ` (${payload.restartReason})` : '';
     root.append(el('div', 'jp-CodemodeRun-note', `This cell ran in a fresh worker${why}: earlier variables are gone.`));
   }
+  if (payload.stateLost) {
+    root.append(el('div', 'jp-CodemodeRun-note', 'The worker stopped during this run: its variables are gone.'));
+  }
   if (payload.calls.length) {
     root.append(timeline(payload.calls, metadata));
   }
@@ -127,8 +133,9 @@ export function renderRun(payload: RunPayload, metadata: RunMetadata): HTMLEleme
   if (payload.error) {
     root.append(errorBlock(payload.error));
   }
-  if (metadata.tokens) {
-    root.append(tokenBar(metadata.tokens));
+  const tokens = metadata.tokens ?? payload.tokens;
+  if (tokens) {
+    root.append(tokenBar(tokens));
   }
   return root;
 }
@@ -143,8 +150,14 @@ function header(payload: RunPayload, metadata: RunMetadata, state: string): HTML
     calls += ` (${failed} failed)`;
   }
   line.append(el('span', 'jp-CodemodeRun-count', calls));
-  if (metadata.duration !== undefined && !payload.running) {
-    line.append(el('span', 'jp-CodemodeRun-duration', formatDuration(metadata.duration)));
+  const duration = metadata.duration ?? payload.duration;
+  if (duration !== undefined && !payload.running) {
+    line.append(el('span', 'jp-CodemodeRun-duration', formatDuration(duration)));
+  }
+  const tokens = metadata.tokens ?? payload.tokens;
+  if (tokens) {
+    const summary = `${tokens.code_mode_total.toLocaleString('en')} tokens vs ${tokens.classic_total.toLocaleString('en')} classic`;
+    line.append(el('span', 'jp-CodemodeRun-tokenSummary', summary));
   }
   return line;
 }
