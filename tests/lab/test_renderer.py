@@ -39,8 +39,10 @@ CELLS = [
     'orders = demo.list_orders(status="open")\nprint(len(orders), "open orders")\nlen(orders)',
     "demo.build_report(steps=3)",
     f'print({HOSTILE!r})\ndemo.search_products(query={HOSTILE!r})\n"<script>window.__pwned = 2</script>"',
+    "demo.build_report(steps=100)",  # a second of progress: the live panel shows it running (LIVE)
     "demo.get_customer(customer_id=999)",
 ]
+LIVE = CELLS.index("demo.build_report(steps=100)")
 
 
 def _chromium() -> str:
@@ -135,6 +137,9 @@ def page(lab: str) -> Iterator[Any]:
             page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
             for _ in CELLS:
                 page.keyboard.press("Shift+Enter")  # run the cell, go to the next: as a user does
+            running = _cell(page, LIVE).locator(".jp-CodemodeRun-body[data-state='running']")
+            running.wait_for(state="attached")  # it may be below the fold: attached is enough
+            page.live_snapshot = running.text_content()  # type: ignore[attr-defined]
             page.locator(".jp-CodemodeRun-body").nth(len(CELLS) - 1).wait_for()
             page.get_by_text("Python 3 (Code Mode) | Idle").wait_for()
             yield page
@@ -191,11 +196,20 @@ def test_progress_and_the_token_bar_are_shown(page: Any) -> None:
 
 
 def test_a_failed_call_shows_its_error_code(page: Any) -> None:
-    cell = _cell(page, 3)
+    cell = _cell(page, len(CELLS) - 1)
     call = cell.locator(".jp-CodemodeRun-call")
     assert call.get_attribute("data-status") == "error"
     assert call.locator(".jp-CodemodeRun-badge").inner_text() == "error UPSTREAM_ERROR"
     assert "no customer with id 999" in cell.locator(".jp-OutputArea-output").last.inner_text()
+
+
+def test_a_running_call_showed_live_and_the_panel_gave_way_to_the_report(page: Any) -> None:
+    assert "demo.build_report" in page.live_snapshot and "running" in page.live_snapshot
+    cell = _cell(page, LIVE)
+    assert cell.locator(".jp-CodemodeRun-body[data-state='running']").count() == 0
+    (report,) = cell.locator(".jp-CodemodeRun-body").all()
+    assert report.get_attribute("data-state") == "ok"
+    assert "100/100 step 100 of 100" in (report.locator(".jp-CodemodeRun-progress").last.text_content() or "")
 
 
 def test_hostile_text_in_output_arguments_and_results_is_shown_as_text(page: Any) -> None:
