@@ -10,7 +10,13 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
+import { formatCount, formatDuration, formatSize, tokenVerdict } from './format';
+
+/** The MIME type of a run report's payload (and of its metadata entry). */
 export const MIME_TYPE = 'application/vnd.codemode.run+json';
+
+/** The class of the renderer's widget; every other class starts with it. */
+export const CLASS_NAME = 'jp-CodemodeRun';
 
 /** Lines of a result shown before it is folded behind "show all". */
 const FOLD_LINES = 12;
@@ -50,6 +56,7 @@ interface ErrorPayload {
   traceback?: string;
 }
 
+/** The stable part of a report: `RunReport.payload()`. */
 export interface RunPayload {
   version?: number;
   ok: boolean;
@@ -69,13 +76,15 @@ export interface RunPayload {
   tokens?: Tokens | null;
 }
 
-interface Tokens {
+/** A run's token account (`TokenAccount.to_json()`): classic tool calling against code mode. */
+export interface Tokens {
   tokenizer: string;
   classic_total: number;
   code_mode_total: number;
   ratio: number;
 }
 
+/** The volatile part of a report, in the output's metadata: `RunReport.volatile()`. */
 export interface RunMetadata {
   duration?: number;
   tokens?: Tokens | null;
@@ -84,13 +93,15 @@ export interface RunMetadata {
 }
 
 /** Renders one run report. */
-export class RunReportRenderer extends Widget implements IRenderMime.IRenderer {
+export class RenderedRunReport extends Widget implements IRenderMime.IRenderer {
+  /** A widget for the renderer options' MIME type. */
   constructor(options: IRenderMime.IRendererOptions) {
     super();
     this._mimeType = options.mimeType;
-    this.addClass('jp-CodemodeRun');
+    this.addClass(CLASS_NAME);
   }
 
+  /** Draw the model's payload, with the volatile facts from its metadata. */
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const payload = model.data[this._mimeType] as unknown as RunPayload;
     const metadata = (model.metadata[this._mimeType] ?? {}) as unknown as RunMetadata;
@@ -125,7 +136,7 @@ export function renderRun(payload: RunPayload, metadata: RunMetadata): HTMLEleme
   }
   for (const [name, count] of Object.entries(payload.outputTruncated ?? {})) {
     root.append(el('div', 'jp-CodemodeRun-warning',
-      `${count.toLocaleString('en')} characters of ${name} dropped [OUTPUT_TRUNCATED]`));
+      `${formatCount(count)} characters of ${name} dropped [OUTPUT_TRUNCATED]`));
   }
   if (payload.result) {
     root.append(section(resultLabel(payload.result), value(payload.result), 'jp-CodemodeRun-result'));
@@ -156,7 +167,7 @@ function header(payload: RunPayload, metadata: RunMetadata, state: string): HTML
   }
   const tokens = metadata.tokens ?? payload.tokens;
   if (tokens) {
-    const summary = `${tokens.code_mode_total.toLocaleString('en')} tokens vs ${tokens.classic_total.toLocaleString('en')} classic`;
+    const summary = `${formatCount(tokens.code_mode_total)} tokens vs ${formatCount(tokens.classic_total)} classic`;
     line.append(el('span', 'jp-CodemodeRun-tokenSummary', summary));
   }
   return line;
@@ -315,13 +326,10 @@ function tokenBar(tokens: Tokens): HTMLElement {
     const row = el('span', 'jp-CodemodeRun-tokenRow');
     const bar = el('span', `jp-CodemodeRun-tokenBar jp-mod-${name}`);
     bar.style.width = `${Math.max(2, Math.round((120 * count) / top))}px`;
-    row.append(el('span', 'jp-CodemodeRun-tokenLabel', label), bar, el('span', '', count.toLocaleString('en')));
+    row.append(el('span', 'jp-CodemodeRun-tokenLabel', label), bar, el('span', '', formatCount(count)));
     box.append(row);
   }
-  const verdict = tokens.code_mode_total && tokens.classic_total >= tokens.code_mode_total
-    ? `${tokens.ratio.toFixed(1)}× fewer`
-    : `${(tokens.code_mode_total - tokens.classic_total).toLocaleString('en')} more`;
-  box.append(el('span', 'jp-CodemodeRun-verdict', verdict));
+  box.append(el('span', 'jp-CodemodeRun-verdict', tokenVerdict(tokens)));
   return box;
 }
 
@@ -356,27 +364,17 @@ function el(tag: string, className = '', text?: string): HTMLElement {
   return node;
 }
 
-export function formatDuration(seconds: number): string {
-  return seconds < 1 ? `${(seconds * 1000).toFixed(1)} ms` : `${seconds.toFixed(2)} s`;
-}
-
-function formatSize(size: number): string {
-  if (size < 1024) {
-    return `${size} B`;
-  }
-  if (size < 1024 * 1024) {
-    return `${(size / 1024).toFixed(1)} KB`;
-  }
-  return `${(size / 1024 / 1024).toFixed(1)} MB`;
-}
-
-/** Rank 0: ahead of the static HTML (rank 50), which stays for other front ends. */
+/**
+ * The factory: `safe`, as every node is built with textContent. With rank 0 (below) it comes
+ * ahead of the static HTML (rank 50), which stays in the bundle for other front ends.
+ */
 export const rendererFactory: IRenderMime.IRendererFactory = {
   safe: true,
   mimeTypes: [MIME_TYPE],
-  createRenderer: options => new RunReportRenderer(options)
+  createRenderer: options => new RenderedRunReport(options)
 };
 
+/** The MIME extension JupyterLab loads (package.json `jupyterlab.mimeExtension`). */
 const extension: IRenderMime.IExtension = {
   id: 'jupyter-codemode:run-report',
   rendererFactory,
