@@ -72,7 +72,8 @@ def _chromium() -> str:
     if found is None:
         if os.environ.get("CODEMODE_SKIP_BROWSER") == "1":
             pytest.skip("CODEMODE_SKIP_BROWSER=1")
-        pytest.fail("the browser test needs Debian's chromium: apt-get install chromium (or set CODEMODE_SKIP_BROWSER=1)")
+        pytest.fail("the browser test needs Debian's chromium: apt-get install chromium "
+                    "(or set CODEMODE_SKIP_BROWSER=1 to skip it)")
     return found
 
 
