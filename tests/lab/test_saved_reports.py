@@ -10,7 +10,7 @@ arguments and results must stay text.
 
 Debian's chromium, driven by playwright with its executable path set (nothing downloads a
 browser). Without chromium the test fails and says how to install it, unless
-CODEMODE_SKIP_BROWSER=1 asks to skip it. The last test saves docs/renderer.png.
+CODEMODE_SKIP_BROWSER=1 asks to skip it. The last test saves test-artifacts/saved-reports.png (docs/renderer.png is one of them).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import codemode
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = str(Path(codemode.__file__).resolve().parent.parent)
-SCREENSHOT = ROOT / "docs" / "renderer.png"
+SCREENSHOT = ROOT / "test-artifacts" / "saved-reports.png"  # docs/renderer.png is a copy of one
 MIME_TYPE = "application/vnd.codemode.run+json"
 TOKEN = "codemode-saved-reports-test"
 # A kernel starts in about a second and the first codemode cell connects the demo server; the
@@ -262,7 +262,7 @@ def test_hostile_markup_in_streams_arguments_and_results_is_shown_as_text(page: 
 
 
 def test_a_screenshot_for_the_docs(page: Any) -> None:
-    """docs/renderer.png: the first report with a call and its logs open, the failed run below."""
+    """The first report with a call and its logs open, the failed run below (docs/renderer.png)."""
     left = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
     if left.count():
         left.click()  # fold the file browser away: the notebook gets the width
