@@ -27,8 +27,11 @@ $(PEERS_STAMP): $(PEERS)/package.json $(PEERS)/package-lock.json
 	touch $(PEERS_STAMP)
 
 ## JupyterLab on the quickstart notebook, with the embedded demo server (no config needed).
+# As root (containers, CI machines) Jupyter refuses to start without --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --port $(PORT) notebooks/quickstart.ipynb
+	$(VENV)/bin/jupyter lab --port $(PORT) $(ALLOW_ROOT) notebooks/quickstart.ipynb
 
 ## Rebuild the JupyterLab renderer after a change in labextension/ (pip install builds it once)
 ## and refresh the copy that the editable install put under the venv, which JupyterLab serves.
