@@ -138,6 +138,13 @@ def test_servers_and_the_workers_variables_complete_at_top_level(kernel: Kernel)
     assert "print" in _complete(kernel, "pri")["matches"]
 
 
+def test_attributes_of_the_workers_variables_complete(kernel: Kernel) -> None:
+    kernel.run("shipment = {'box': 1}\nimport json as codec")
+    assert _complete(kernel, "shipment.ke")["matches"] == ["keys"]
+    reply = _complete(kernel, "x = codec.dum")
+    assert reply["matches"] == ["dump", "dumps"] and reply["cursor_start"] == len("x = codec.")
+
+
 def test_completion_in_the_codemode_body_of_an_explicit_cell(kernel: Kernel) -> None:
     code = "%%codemode --timeout 5\ndemo.get_cu"
     reply = _complete(kernel, code)

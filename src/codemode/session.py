@@ -335,12 +335,13 @@ class Session:
         assert self._sandbox is not None
         return list(self._sandbox.isolation)
 
-    def names(self) -> list[str]:
-        """The global names of the worker's namespace (the cells' variables and the servers);
-        [] while a cell runs."""
+    def names(self, text: str = "") -> list[str]:
+        """The global names of the worker's namespace (the cells' variables and the servers),
+        or with a dotted `text` (`orders.ap`) the attributes that complete it; [] while a
+        cell runs."""
         if not self.started or self._sandbox is None:
             return []
-        return get_portal().call(self._sandbox.names)
+        return get_portal().call(self._sandbox.names, text)
 
     def python_name(self, server: str) -> str:
         """The name cell code uses for a server."""

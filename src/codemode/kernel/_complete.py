@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 API_NAMES = ("search", "help", "ToolError", "Image", "Audio", "Resource")
 _WORD = re.compile(r"[A-Za-z_]\w*$")
 _DOTTED = re.compile(r"([A-Za-z_]\w*)\.(\w*)$")
+_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\.\w*$")
 _CALLEE = re.compile(r"([A-Za-z_]\w*)\.([A-Za-z_]\w*)(?:\.acall)?\s*$")
 _KEYWORD_GIVEN = re.compile(r"([A-Za-z_]\w*)\s*=(?!=)")
 
@@ -70,7 +71,10 @@ class Catalog:
             if owner == "codemode":
                 names = [n for n in API_NAMES if n.startswith(partial)]
                 return Completion(names, start, ["function"] * len(names), [""] * len(names))
-            return Completion([], start)
+            chain = _DOTTED_NAME.search(text)  # a variable of the worker's: it knows the attributes
+            found = self.session.names(chain.group(0)) if chain else []
+            attributes = [name.rsplit(".", 1)[-1] for name in found]
+            return Completion(attributes, start, ["attribute"] * len(attributes), [""] * len(attributes))
         word = _WORD.search(text)
         partial = word.group(0) if word else ""
         if not partial or _after_dot(text, partial):

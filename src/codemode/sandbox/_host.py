@@ -294,13 +294,14 @@ class Sandbox:
         outcome.ok = False
         return outcome
 
-    async def names(self, timeout: float = 2.0) -> list[str]:
-        """The global names of the worker's namespace; [] while a cell runs or with no worker."""
+    async def names(self, text: str = "", timeout: float = 2.0) -> list[str]:
+        """The worker's global names, or with a dotted `text` the attributes that complete it;
+        [] while a cell runs or with no worker."""
         if not self.alive or self._cell is not None:
             return []
         self._names = asyncio.get_running_loop().create_future()
         try:
-            self._send({"op": "names"})
+            self._send({"op": "names", "text": text})
             reply = await asyncio.wait_for(asyncio.shield(self._names), timeout)
         except (asyncio.TimeoutError, _WorkerDied):
             return []

@@ -316,9 +316,18 @@ class Worker:
             self.namespace[key] = proxy
         return rows
 
-    def names(self) -> list[str]:
-        """The cells' global names (for completion in the kernel), without private ones."""
-        return sorted(name for name in self.namespace if isinstance(name, str) and not name.startswith("_"))
+    def names(self, text: str = "") -> list[str]:
+        """Completions of `text` for the kernel: the cells' public global names, or with a
+        dot, the attributes of a dotted name (`orders.app` → `orders.append`)."""
+        if "." not in text:
+            return sorted(name for name in self.namespace if isinstance(name, str) and not name.startswith("_"))
+        import rlcompleter
+
+        try:
+            found = rlcompleter.Completer(self.namespace).attr_matches(text)
+        except Exception:  # noqa: BLE001 - a property that raises must not break the worker
+            return []
+        return sorted({match.rstrip("(") for match in found if not match.rsplit(".", 1)[-1].startswith("_")})
 
     def run(self, message: dict[str, Any]) -> None:
         cell_id = message.get("id")
@@ -490,7 +499,7 @@ def main(argv: list[str] | None = None) -> None:
             elif op == "setup":
                 channel.send({"op": "setup_done", "isolation": worker.setup(message)})
             elif op == "names":
-                channel.send({"op": "names", "names": worker.names()})
+                channel.send({"op": "names", "names": worker.names(str(message.get("text") or ""))})
             elif op == "shutdown":
                 return
         except KeyboardInterrupt:
