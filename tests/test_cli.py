@@ -42,6 +42,24 @@ def test_exec_exits_one_when_the_code_fails(tmp_path: Path) -> None:
     assert "UPSTREAM_ERROR" in done.stderr
 
 
+def test_exec_input_and_input_file_are_the_variable_input(tmp_path: Path) -> None:
+    done = codemode_cli("exec", "--input", '{"ids": [1001, 1002]}', "-c",
+                        "print([demo.get_order(order_id=i)['id'] for i in input['ids']])", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1001, 1002]"
+    (tmp_path / "in.json").write_text('[3, 4]')
+    done = codemode_cli("exec", "--input-file", "in.json", "-c", "print(sum(input))", cwd=tmp_path)
+    assert done.stdout.strip() == "7", done.stderr
+
+
+def test_exec_input_that_is_not_json_is_one_line_and_exit_two(tmp_path: Path) -> None:
+    done = codemode_cli("exec", "--input", "{ids: 1}", "-c", "input", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("codemode: --input: not JSON (")
+    done = codemode_cli("exec", "--input-file", "missing.json", "-c", "input", cwd=tmp_path)
+    assert done.returncode == 2 and "--input-file missing.json: cannot read it" in done.stderr
+
+
 def test_a_bad_config_is_one_line_and_exit_two(tmp_path: Path) -> None:
     (tmp_path / "mcp.json").write_text('{"mcpServers": {"x": {"comand": "y"}}}')
     done = codemode_cli("servers", cwd=tmp_path)

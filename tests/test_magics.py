@@ -187,6 +187,22 @@ def test_out_leaves_a_result_that_is_not_json_unbound_and_says_so(kernel: Kernel
     assert kernel.run("'chart' in globals()").value == "False"
 
 
+def test_in_makes_kernel_variables_variables_of_the_cell(kernel: Kernel) -> None:
+    kernel.run("picked = [1025, 1027]\nlimit = 1")
+    cell = kernel.run("%%codemode --in picked,limit\n[demo.get_order(order_id=i)['id'] for i in picked][:limit]")
+    assert cell.reports[0]["data"][MIME_TYPE]["result"]["value"] == [1025]
+
+
+def test_in_refuses_data_that_is_not_json_naming_it_and_the_fix(kernel: Kernel) -> None:
+    kernel.run("import datetime\nwhen = {'day': datetime.date(2026, 1, 2)}")
+    execution = kernel.execute("%%codemode --in when\nwhen")
+    assert execution.reply["ename"] == "UsageError"
+    assert "input 'when': when['day'] is a date, not JSON data; convert it first, e.g. value.isoformat()" \
+        in execution.stderr
+    missing = kernel.execute("%%codemode --in nowhere\n1")
+    assert "--in nowhere: no such variable in the kernel" in missing.stderr
+
+
 def test_progress_and_logs_appear_in_the_report(kernel: Kernel) -> None:
     cell = kernel.run("%%codemode\nreport = demo.build_report(steps=3)\naudit = demo.audit_inventory()")
     build, audit = _payload(cell)["calls"]

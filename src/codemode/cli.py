@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("file", nargs="?", help="a Python file, or - to read standard input")
             command.add_argument("-c", dest="code", help="the code to run")
             command.add_argument("--json", action="store_true", help="print the run report as JSON")
+            command.add_argument("--input", metavar="JSON", help="JSON data the code sees as the variable `input`")
+            command.add_argument("--input-file", metavar="FILE", help="a JSON file the code sees as `input`")
         command.add_argument("--timeout", type=float, help="seconds a run may take")
         command.add_argument("--max-tool-calls", type=int, help="the most tool calls one run may make")
         command.add_argument("--max-output", type=int, help="characters of output kept per stream")
@@ -100,6 +102,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         return install_command(args.options, prog="codemode kernel install")
     code = _read_code(parser, args) if args.command == "exec" else None
+    inputs = _read_input(args) if args.command == "exec" else None
     config = load_config(args.config)
     if args.servers:
         unknown = sorted(set(args.servers) - set(config.servers))
@@ -130,7 +133,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.command == "repl":
             return _repl(session, args)
         assert code is not None
-        report = session.run(code, **_run_options(args), on_event=None if args.json else _echo)  # type: ignore[arg-type]
+        report = session.run(code, **_run_options(args), on_event=None if args.json else _echo,  # type: ignore[arg-type]
+                             inputs=inputs)
         if args.json:
             print(json.dumps({**report.payload(), "stdout": report.stdout, "stderr": report.stderr,
                               "timing": report.volatile()}))
@@ -218,6 +222,25 @@ def _read_code(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str
     except OSError as exc:
         parser.error(f"cannot read {args.file}: {exc.strerror}")
     raise AssertionError("unreachable")
+
+
+def _read_input(args: argparse.Namespace) -> dict[str, object] | None:
+    """`--input JSON` or `--input-file FILE` as the run's variable `input`."""
+    if args.input is not None and args.input_file is not None:
+        raise CodemodeError("give --input or --input-file, not both")
+    if args.input is None and args.input_file is None:
+        return None
+    where, text = "--input", args.input
+    if args.input_file is not None:
+        where = f"--input-file {args.input_file}"
+        try:
+            text = Path(args.input_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CodemodeError(f"{where}: cannot read it ({exc.strerror})") from None
+    try:
+        return {"input": json.loads(text)}
+    except ValueError as exc:
+        raise CodemodeError(f"{where}: not JSON ({exc}); quote it as JSON, e.g. --input '{{\"limit\": 3}}'") from None
 
 
 def _echo(event: tuple[str, object]) -> None:

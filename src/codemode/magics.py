@@ -148,6 +148,8 @@ class CodeModeMagics(Magics):
               help="An extra path the worker may read (repeatable).")
     @argument("--require", default=None, help="Comma-separated layers that must be active: landlock,seccomp.")
     @argument("--out", default=None, help="Bind the cell's result (when it is JSON data) to this name.")
+    @argument("--in", dest="inputs", default=None, metavar="NAMES",
+              help="Comma-separated kernel variables (JSON data) to make variables of the cell.")
     @cell_magic("codemode")
     def codemode_cell(self, line: str, cell: str) -> None:
         """Run the cell in the sandboxed worker, with the MCP servers' tools as Python objects.
@@ -163,6 +165,7 @@ class CodeModeMagics(Magics):
             raise UsageError(f"--out needs a Python name, not {args.out!r}")
         servers = _split(args.servers)
         timeout = args.timeout or self.timeout or None
+        inputs = self._inputs(_split(args.inputs) or [])
         session = self.session
         live = _LiveCalls(cell) if _in_kernel(self.shell) else None
         try:
@@ -171,7 +174,7 @@ class CodeModeMagics(Magics):
                 allow_read=args.allow_read, require=args.require)
             report = session.run(cell, timeout=timeout, servers=servers, max_tool_calls=args.max_tool_calls,
                                  max_output=args.max_output, tools=_split(args.tools), sandbox=sandbox,
-                                 on_event=live.on_event if live is not None else _print_streams)
+                                 on_event=live.on_event if live is not None else _print_streams, inputs=inputs)
         except CodemodeError as exc:
             raise UsageError(str(exc)) from None
         finally:
@@ -189,6 +192,12 @@ class CodeModeMagics(Magics):
             raise CellFailed.of(report)
         if report.calls or report.result is not None or report.output_dropped:
             display(report)
+
+    def _inputs(self, names: list[str]) -> dict[str, Any]:
+        missing = [name for name in names if name not in self.shell.user_ns]
+        if missing:
+            raise UsageError(f"--in {missing[0]}: no such variable in the kernel; define it in a Python cell first")
+        return {name: self.shell.user_ns[name] for name in names}
 
     def _bind(self, name: str, report: RunReport) -> None:
         if report.value_is_json:

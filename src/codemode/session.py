@@ -14,7 +14,7 @@ import os
 import queue
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from codemode.accounting import Accountant, output_text
 from codemode.config import Config, load_config
 from codemode.errors import CodemodeError, ToolCallError
 from codemode.hub import Hub, LogRecord, ServerState, get_portal
+from codemode.inputs import check_inputs
 from codemode.policy import Policy, Refusal
 from codemode.sandbox import CallRequest, Limits, Sandbox
 from codemode.metrics import Tokenizer
@@ -432,6 +433,7 @@ class Session:
         tools: Iterable[str] | None = None,
         sandbox: SandboxOptions | None = None,
         on_event: Callable[[Event], None] | None = None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> RunReport:
         """Run code in the sandbox and return what it did.
 
@@ -446,11 +448,17 @@ class Session:
             sandbox: the worker's options for this run (`session.sandbox_options` by default);
                 when they differ from the running worker's, a fresh worker runs the code.
             on_event: called on this thread with live events as they happen.
+            inputs: variables bound in the worker before the code runs (JSON data: a
+                DataFrame goes in as `df.to_dict("records")`).
 
         Returns:
             The run's report. Failures of the code are in the report, not raised.
+
+        Raises:
+            InputError: an input is not a variable name or not JSON data.
         """
         self.start()
+        data = check_inputs(inputs, frozenset(key for key, _ in self._api))
         allowed = frozenset(self._resolve_server(s) for s in servers) if servers is not None else None
         patterns = tuple(tools) if tools is not None else self.config.tools
         policy = Policy(servers=allowed, tools=patterns,
@@ -459,7 +467,7 @@ class Session:
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         portal = get_portal()
         options = sandbox if sandbox is not None else self.sandbox_options
-        future = portal.start_task_soon(self._arun, code, timeout, policy, options, events.put)
+        future = portal.start_task_soon(self._arun, code, timeout, policy, options, events.put, data)
         future.add_done_callback(lambda _: events.put(_DONE))
         while True:
             try:
@@ -477,7 +485,7 @@ class Session:
                 portal.start_task_soon(self._sandbox.interrupt_or_kill)
 
     async def _arun(self, code: str, timeout: float | None, policy: Policy, options: SandboxOptions,
-                    emit: Callable[[Event], None]) -> RunReport:
+                    emit: Callable[[Event], None], inputs: dict[str, Any] | None = None) -> RunReport:
         assert self._sandbox is not None
         run = _Run(time.perf_counter(), policy, emit, max_output=policy.max_output or DEFAULT_MAX_OUTPUT)
         # A worker that died between runs (killed from outside, a thread's os._exit) lost its
@@ -495,7 +503,8 @@ class Session:
         async def on_call(request: CallRequest) -> dict[str, Any]:
             return await self._serve_call(run, request)
 
-        outcome = await self._sandbox.run(code, on_call=on_call, on_stream=run.on_stream, timeout=timeout)
+        outcome = await self._sandbox.run(code, on_call=on_call, on_stream=run.on_stream, timeout=timeout,
+                                          inputs=inputs)
         self._state_lost = outcome.state_lost
         stdout, stderr, dropped = run.finish_streams()
         servers = policy.servers if policy.servers is not None else {key for key, _ in self._api}

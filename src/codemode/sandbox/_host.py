@@ -236,8 +236,10 @@ class Sandbox:
         on_call: CallHandler,
         on_stream: StreamHandler,
         timeout: float | None = None,
+        inputs: dict[str, Any] | None = None,
     ) -> CellOutcome:
-        """Run one cell; start a worker first if there is none (or it died)."""
+        """Run one cell; start a worker first if there is none (or it died). `inputs` (JSON
+        data, checked by the caller) become variables of the cell before it runs."""
         if not self.alive:
             await self.start()
         loop = asyncio.get_running_loop()
@@ -246,7 +248,7 @@ class Sandbox:
         self._cell = cell
         watch = asyncio.ensure_future(self._count_processes(cell)) if self.allow_subprocess else None
         try:
-            self._send({"op": "exec", "id": cell.id, "code": code})
+            self._send({"op": "exec", "id": cell.id, "code": code, **({"inputs": inputs} if inputs else {})})
             return await self._wait(cell, timeout)
         finally:
             self._cell = None

@@ -333,6 +333,9 @@ class Worker:
         cell_id = message.get("id")
         filename = f"<cell {cell_id}>"
         reply: dict[str, Any] = {"op": "done", "id": cell_id, "ok": True, "result": None}
+        inputs = message.get("inputs")
+        if isinstance(inputs, dict):  # JSON data the host checked: the run's input variables
+            self.namespace.update(inputs)
         try:
             value = self._execute(str(message.get("code", "")), filename)
         except BaseException as exc:  # noqa: BLE001 - the cell's own failure is the report
