@@ -4,6 +4,10 @@ Everything user-facing goes through it. The session is sync-facing: its async wo
 the hub's background loop through the process-wide portal, and `run` pumps the run's live
 events (output, tool calls, progress) on the caller's thread, so a notebook prints them as
 they happen. Servers connect on first use (`start`), in parallel.
+
+A session may be shared by threads: `run` from several threads queues, first come first
+served (see `_turns`), each run gets its own report and events, and an interrupt or a
+timeout touches only its own run.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import json
 import os
 import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codemode._turns import Ticket, Turns
 from codemode.accounting import Accountant, output_text
 from codemode.config import Config, load_config
 from codemode.errors import CodemodeError, ToolCallError
@@ -264,15 +270,23 @@ class Session:
         self._server_names = NameMap.build([])
         self._api: dict[tuple[str, str], ApiTool] = {}
         self._state_lost = False
+        self._turns = Turns()
+        self._life = threading.Lock()  # start and close, from any thread
         self.started = False
 
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect every server (in parallel) and start the worker. Idempotent."""
+        """Connect every server (in parallel) and start the worker. Idempotent, thread-safe."""
         if self.started:
             return
+        with self._life:
+            if not self.started:
+                self._start()
+
+    def _start(self) -> None:
         portal = get_portal()
+        self._turns = Turns()
         self._hub_task, _ = portal.start_task(self._hub.serve, name="codemode-hub")
         self._build_api()
         self._sandbox = self._new_sandbox(self.sandbox_options)
@@ -296,14 +310,15 @@ class Session:
                        allow_read=tuple(map(str, options.allow_read)))
 
     def close(self) -> None:
-        """Stop the worker and disconnect every server."""
-        if not self.started:
-            return
-        self.started = False
+        """Stop the worker and disconnect every server. Runs still waiting for their turn
+        end without running (their reports say so); a running one is stopped."""
+        with self._life:
+            if not self.started:
+                return
+            self.started = False
         atexit.unregister(self.close)
         portal = get_portal()
-        if self._sandbox is not None:
-            portal.call(self._sandbox.aclose)
+        portal.call(self._aclose_worker)
         portal.call(self._hub.aclose)
         if self._hub_task is not None:
             self._hub_task.result(timeout=30)
@@ -311,9 +326,23 @@ class Session:
     def reset(self) -> None:
         """Start a fresh worker: every variable of earlier cells is gone."""
         self.start()
-        assert self._sandbox is not None
-        get_portal().call(self._sandbox.start)
-        self._state_lost = False
+        get_portal().call(self._areset)
+
+    async def _aclose_worker(self) -> None:
+        self._turns.close()  # on the loop: the queue's futures belong to it
+        if self._sandbox is not None:
+            await self._sandbox.aclose()
+
+    async def _areset(self) -> None:
+        ticket = Ticket()
+        if not await self._turns.take(ticket):
+            raise CodemodeError("the session closed before its worker could be reset")
+        try:
+            assert self._sandbox is not None
+            await self._sandbox.start()
+            self._state_lost = False
+        finally:
+            self._turns.give(ticket)
 
     def __enter__(self) -> Session:
         self.start()
@@ -434,6 +463,7 @@ class Session:
         sandbox: SandboxOptions | None = None,
         on_event: Callable[[Event], None] | None = None,
         inputs: Mapping[str, Any] | None = None,
+        cancel: threading.Event | None = None,
     ) -> RunReport:
         """Run code in the sandbox and return what it did.
 
@@ -450,6 +480,8 @@ class Session:
             on_event: called on this thread with live events as they happen.
             inputs: variables bound in the worker before the code runs (JSON data: a
                 DataFrame goes in as `df.to_dict("records")`).
+            cancel: set it (from any thread) to interrupt this run, as Ctrl-C does: a run
+                still waiting for its turn never starts, a running one gets KeyboardInterrupt.
 
         Returns:
             The run's report. Failures of the code are in the report, not raised.
@@ -467,10 +499,15 @@ class Session:
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         portal = get_portal()
         options = sandbox if sandbox is not None else self.sandbox_options
-        future = portal.start_task_soon(self._arun, code, timeout, policy, options, events.put, data)
+        ticket = Ticket()
+        future = portal.start_task_soon(self._arun, code, timeout, policy, options, events.put, ticket, data)
         future.add_done_callback(lambda _: events.put(_DONE))
+        cancelled = False
         while True:
             try:
+                if cancel is not None and cancel.is_set() and not cancelled:
+                    cancelled = True
+                    portal.start_task_soon(self._ainterrupt, ticket)
                 try:
                     item = events.get(timeout=TICK)
                 except queue.Empty:
@@ -480,12 +517,41 @@ class Session:
                 if on_event is not None:
                     on_event(item)
             except KeyboardInterrupt:
-                # The kernel's interrupt: passed on to the cell, which reports how it ended.
-                assert self._sandbox is not None
-                portal.start_task_soon(self._sandbox.interrupt_or_kill)
+                # The kernel's interrupt: passed on to this run (never another thread's),
+                # which reports how it ended.
+                portal.start_task_soon(self._ainterrupt, ticket)
+
+    async def _ainterrupt(self, ticket: Ticket) -> None:
+        """Interrupt one run: out of the queue if it waits, KeyboardInterrupt if it runs."""
+        if ticket.done:
+            return
+        ticket.interrupted = True
+        if not self._turns.withdraw(ticket) and ticket.running and self._sandbox is not None:
+            await self._sandbox.interrupt_or_kill()
 
     async def _arun(self, code: str, timeout: float | None, policy: Policy, options: SandboxOptions,
-                    emit: Callable[[Event], None], inputs: dict[str, Any] | None = None) -> RunReport:
+                    emit: Callable[[Event], None], ticket: Ticket, inputs: dict[str, Any] | None = None) -> RunReport:
+        started = time.perf_counter()
+        if not await self._turns.take(ticket):
+            return self._not_run(code, ticket, started)
+        try:
+            if ticket.interrupted or self._turns.closed:  # it came between the turn and the cell
+                return self._not_run(code, ticket, started)
+            return await self._arun_turn(code, timeout, policy, options, emit, inputs)
+        finally:
+            self._turns.give(ticket)
+
+    def _not_run(self, code: str, ticket: Ticket, started: float) -> RunReport:
+        if ticket.interrupted:
+            error = {"type": "KeyboardInterrupt", "code": "INTERRUPTED", "traceback": "",
+                     "message": "the run was interrupted before it started (it waited for an earlier run)"}
+        else:
+            error = {"type": "SessionClosedError", "code": "SESSION_CLOSED", "traceback": "",
+                     "message": "the session closed before this run started; start it again to run code"}
+        return RunReport(code=code, ok=False, error=error, duration=time.perf_counter() - started)
+
+    async def _arun_turn(self, code: str, timeout: float | None, policy: Policy, options: SandboxOptions,
+                         emit: Callable[[Event], None], inputs: dict[str, Any] | None) -> RunReport:
         assert self._sandbox is not None
         run = _Run(time.perf_counter(), policy, emit, max_output=policy.max_output or DEFAULT_MAX_OUTPUT)
         # A worker that died between runs (killed from outside, a thread's os._exit) lost its
@@ -497,6 +563,8 @@ class Session:
             restarted = restarted or self._sandbox.starts > 0
             await self._sandbox.aclose()
             self._sandbox = self._new_sandbox(options)
+            if self._turns.closed:  # the session closed while the old worker stopped
+                return self._not_run(code, Ticket(), run.started)
         self._state_lost = False
         timeout = timeout if timeout is not None else self.config.cell_timeout
 
