@@ -13,7 +13,7 @@ PACKAGE = Path(codemode.__file__).parent
 SRC = str(PACKAGE.parent)
 
 # Each layer may import only the layers before it in this list (DESIGN.md, "Layers").
-LAYERS = ["errors", "config", "schema", "hub", "policy", "sandbox", "metrics", "trace", "accounting", "session", "faces"]
+LAYERS = ["errors", "config", "schema", "hub", "policy", "sandbox", "metrics", "trace", "accounting", "inputs", "_turns", "session", "faces"]
 FACES = {"magics", "display", "cli", "kernel", "server", "replay", "__main__", "__init__"}
 
 
