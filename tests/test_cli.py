@@ -101,3 +101,68 @@ def test_an_unknown_server_filter_is_a_usage_error(tmp_path: Path) -> None:
     done = codemode_cli("--server", "nope", "tools", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith("codemode: --server 'nope'")
+
+
+def test_global_options_are_accepted_after_the_command(tmp_path: Path) -> None:
+    (tmp_path / "other.json").write_text(json.dumps({"mcpServers": {"shop": {
+        "command": sys.executable, "args": ["-m", "codemode.demo"], "env": {"PYTHONPATH": SRC}}}}))
+    done = codemode_cli("exec", "--config", "other.json", "-c", "shop.get_order(order_id=1001)['id']",
+                        "--server", "shop", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1001"
+    listed = codemode_cli("servers", "--config", "other.json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "shop" in listed.stdout
+
+
+def test_the_value_goes_to_stdout_and_the_report_to_stderr(tmp_path: Path) -> None:
+    done = codemode_cli("exec", "-c", "demo.get_order(order_id=1001)['status']", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "shipped\n"  # what $(codemode exec -c ...) captures
+    assert "demo.get_order(order_id=1001)" in done.stderr and "shipped" not in done.stderr
+
+
+def test_timeout_zero_is_refused_and_none_means_no_limit(tmp_path: Path) -> None:
+    refused = codemode_cli("exec", "--timeout", "0", "-c", "1", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "--timeout" in refused.stderr and "none" in refused.stderr
+    unlimited = codemode_cli("exec", "--timeout", "none", "-c", "6 * 7", cwd=tmp_path)
+    assert unlimited.returncode == 0, unlimited.stderr
+    assert unlimited.stdout.strip() == "42"
+
+
+def test_help_shows_every_default(tmp_path: Path) -> None:
+    text = codemode_cli("exec", "--help", cwd=tmp_path).stdout
+    flat = " ".join(text.split())
+    for fragment in ("cellTimeout, 120 s", "callTimeout, 60 s", "1,000,000", "no cap", "(default: stubs)",
+                     "4096M", "--config FILE", "before or after the command"):
+        assert fragment in flat, fragment
+    search = " ".join(codemode_cli("search", "--help", cwd=tmp_path).stdout.split())
+    assert "(default: signatures)" in search and "(default: 10)" in search
+
+
+def test_a_syntax_error_shows_only_the_users_code(tmp_path: Path) -> None:
+    done = codemode_cli("exec", "-c", "x = (1 +\n", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "SyntaxError" in done.stderr
+    assert 'File "<cell' in done.stderr
+    assert ".py\"" not in done.stderr  # no frame of ast.py, of the worker or of any other file
+
+
+def test_an_unknown_tool_names_no_notebook_command(tmp_path: Path) -> None:
+    done = codemode_cli("stubs", "demo.list_order", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "%codemode" not in done.stderr and "did you mean 'list_orders'" in done.stderr
+
+
+def test_json_has_isolation_tokens_and_timing_at_the_top_and_matches_its_schema(tmp_path: Path) -> None:
+    import jsonschema
+
+    done = codemode_cli("exec", "--json", "-c", "print('hi'); demo.get_order(order_id=1001)['id']", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    schema = json.loads((Path(__file__).parent.parent / "docs" / "run-report.schema.json").read_text())
+    jsonschema.validate(report, schema)
+    assert {"isolation", "tokens", "timing"} <= set(report)
+    assert set(report["timing"]) == {"duration", "calls"}
+    assert report["tokens"]["code_mode_total"] > 0 and report["stdout"] == "hi\n"

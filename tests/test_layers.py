@@ -72,3 +72,16 @@ def test_the_worker_imports_only_the_standard_library_and_its_own_modules() -> N
     third_party = {m.split(".")[0] for m in loaded} - set(sys.stdlib_module_names) - {"codemode"}
     assert third_party == set()
     assert not {"asyncio", "typing", "inspect", "traceback"} & loaded
+
+
+def test_the_public_names_import_from_the_package_and_only_on_use() -> None:
+    assert set(codemode.__all__) == {"CodemodeError", "Config", "RunReport", "Session", "ToolCall", "ToolError",
+                                     "__version__", "load_config", "load_ipython_extension",
+                                     "unload_ipython_extension"}
+    loaded = _modules_after("from codemode import Session, load_config, RunReport, ToolError")
+    assert {"codemode.session", "codemode.config", "codemode.trace"} <= loaded
+    from codemode import RunReport, Session, ToolError, load_config
+    from codemode.sandbox._api import ToolError as CellToolError
+
+    assert Session.__name__ == "Session" and callable(load_config) and RunReport.__name__ == "RunReport"
+    assert ToolError is CellToolError  # the class cell code catches

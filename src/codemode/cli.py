@@ -1,9 +1,15 @@
-"""The command line: `codemode servers | tools | search | stubs | exec | repl | isolation`.
+"""The command line: `codemode servers | tools | search | stubs | exec | repl | isolation | kernel`.
 
 Every command runs through the same `Session` (and so the same sandbox and policy) as a
-notebook cell. Errors are one line on stderr, no traceback of our own code unless
-`--debug`; the exit status says what happened: 0 success, 1 the code failed, 2 a usage or
-config error.
+notebook cell. The global options (`--config`, `--server`, `--debug`) are accepted before or
+after the command. What a command produces goes to stdout (for `exec`, the code's output and
+the value of its last expression, so `$(codemode exec -c 'expr')` captures it); the run
+report, prompts and errors go to stderr. Errors are one line, no traceback of our own code
+unless `--debug`; the exit status says what happened: 0 success, 1 the code failed, 2 a usage
+or config error.
+
+A new subcommand: `command(commands, "name", "what it does")` returns its parser, which
+already has the global options; then add a branch to `_dispatch`.
 """
 
 from __future__ import annotations
@@ -11,66 +17,143 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from codemode.config import load_config
+from codemode.config import DEFAULT_CALL_TIMEOUT, DEFAULT_CELL_TIMEOUT, load_config
 from codemode.errors import CodemodeError
 
 if TYPE_CHECKING:
     from codemode.session import Session
     from codemode.trace import RunReport
 
+# Repeated here, not imported, so that `--help` does not import the session (and the SDK).
+_DEFAULT_MAX_OUTPUT = 1_000_000
+
+
+def _global_options(*, top: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before the command (`top`) or after it.
+
+    After the command the defaults are SUPPRESS, so an option given before the command is not
+    overwritten by the subcommand's default; `--server` after it goes to `servers_after` and
+    is merged with the ones before.
+    """
+    options = argparse.ArgumentParser(add_help=False)
+    unset = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
+    group = options.add_argument_group("global options (before or after the command)")
+    group.add_argument("--config", metavar="FILE", default=unset(None),
+                       help="an mcpServers JSON file (default: $CODEMODE_CONFIG, ./mcp.json, "
+                            "~/.config/codemode/mcp.json, else the built-in demo)")
+    group.add_argument("--server", action="append", dest="servers" if top else "servers_after",
+                       metavar="NAME", default=unset(None),
+                       help="use only this server (repeat for several; default: every enabled server)")
+    group.add_argument("--debug", action="store_true", default=unset(False),
+                       help="show tracebacks of codemode's own errors (default: one line)")
+    return options
+
+
+_COMMAND_OPTIONS = _global_options(top=False)
+
+
+def command(commands: Any, name: str, text: str) -> argparse.ArgumentParser:
+    """A subcommand's parser with the global options; `text` is its help and description."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=text, description=text, parents=[_COMMAND_OPTIONS])
+    return parser
+
+
+def timeout_value(text: str) -> float:
+    """`--timeout`: positive seconds, or `none` for no limit (math.inf)."""
+    if text.strip().lower() in ("none", "inf", "off"):
+        return math.inf
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds; give e.g. 30, or none for no limit") from None
+    if not seconds > 0 or math.isnan(seconds):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds; give e.g. 30, or none for no limit")
+    return seconds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codemode", description="Code Mode for MCP: MCP tools as a Python API.")
-    parser.add_argument("--config", help="an mcpServers JSON file (default: the usual places, else the demo)")
-    parser.add_argument("--server", action="append", dest="servers", metavar="NAME",
-                        help="use only this server (repeat for several); all by default")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of codemode's own errors")
+    parser = argparse.ArgumentParser(prog="codemode", description="Code Mode for MCP: MCP tools as a Python API.",
+                                     parents=[_global_options(top=True)])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("servers", help="each server, its transport, status and number of tools")
-    _sandbox_flags(commands.add_parser("isolation", help="the sandbox's isolation layers and whether each is active"))
-    tools = commands.add_parser("tools", help="the tools as Python signatures")
-    tools.add_argument("server", nargs="?", help="only this server's tools")
-    search = commands.add_parser("search", help="tools whose names and descriptions match the query, best first")
+    command(commands, "servers", "each server, its transport, status and number of tools")
+    _sandbox_flags(command(commands, "isolation", "the sandbox's isolation layers and whether each is active"))
+    tools = command(commands, "tools", "the tools as Python signatures")
+    tools.add_argument("server", nargs="?", help="only this server's tools (default: every server)")
+    search = command(commands, "search", "tools whose names, descriptions and arguments match the query, best first")
     search.add_argument("query", nargs="+")
-    search.add_argument("--detail", choices=("names", "signatures", "full"), default="signatures")
-    search.add_argument("--limit", type=int, default=10)
-    stubs = commands.add_parser("stubs", help="`.pyi` stubs of the tools, printed or written as a tree")
+    search.add_argument("--detail", choices=("names", "signatures", "full"), default="signatures",
+                        help="how much of each tool to show (default: %(default)s)")
+    search.add_argument("--limit", type=_positive_int, default=10, help="the most tools to show (default: %(default)s)")
+    stubs = command(commands, "stubs", "`.pyi` stubs of the tools, printed or written as a package")
     stubs.add_argument("target", nargs="?", help="SERVER or SERVER.TOOL (default: every server)")
-    stubs.add_argument("--out", type=Path, help="write DIR/<server>/<tool>.pyi and DIR/index.md")
-    kernel = commands.add_parser("kernel", help="the Jupyter kernel: kernel install [--user | --sys-prefix | --prefix DIR]")
+    stubs.add_argument("--out", type=Path, metavar="DIR",
+                       help="write a stub package: DIR/<server>/__init__.pyi and one module per tool, "
+                            "and DIR/index.md (default: print the stubs)")
+    kernel = command(commands, "kernel", "the Jupyter kernel: kernel install [--user | --sys-prefix | --prefix DIR]")
     kernel.add_argument("action", choices=("install",))
     kernel.add_argument("options", nargs=argparse.REMAINDER)
     for name, text in (("exec", "run code in the sandbox: FILE, - for stdin, or -c CODE"),
                        ("repl", "an interactive prompt whose variables persist, like cells")):
-        command = commands.add_parser(name, help=text)
+        run = command(commands, name, text)
         if name == "exec":
-            command.add_argument("file", nargs="?", help="a Python file, or - to read standard input")
-            command.add_argument("-c", dest="code", help="the code to run")
-            command.add_argument("--json", action="store_true", help="print the run report as JSON")
-            command.add_argument("--input", metavar="JSON", help="JSON data the code sees as the variable `input`")
-            command.add_argument("--input-file", metavar="FILE", help="a JSON file the code sees as `input`")
-        command.add_argument("--timeout", type=float, help="seconds a run may take")
-        command.add_argument("--max-tool-calls", type=int, help="the most tool calls one run may make")
-        command.add_argument("--max-output", type=int, help="characters of output kept per stream")
-        command.add_argument("--tools", help="comma-separated server.tool patterns a run may call (wildcards)")
-        _sandbox_flags(command)
-        command.add_argument("--disclosure", choices=("stubs", "search"), default="stubs",
-                             help="what the token account assumes a model read: every stub, or search results")
+            run.add_argument("file", nargs="?", help="a Python file, or - to read standard input")
+            run.add_argument("-c", dest="code", help="the code to run")
+            run.add_argument("--json", action="store_true",
+                             help="print the run report as JSON on stdout (docs/run-report.schema.json)")
+            run.add_argument("--input", metavar="JSON", help="JSON data the code sees as the variable `input` (default: none)")
+            run.add_argument("--input-file", metavar="FILE", help="a JSON file the code sees as `input` (default: none)")
+        run_flags(run)
     return parser
 
 
+def run_flags(command: argparse.ArgumentParser) -> None:
+    """The limits and sandbox options of a command that runs code."""
+    command.add_argument("--timeout", type=timeout_value, metavar="SECONDS",
+                         help="seconds a run may take, or none for no limit (default: the config's "
+                              f"cellTimeout, {DEFAULT_CELL_TIMEOUT:g} s; each tool call: callTimeout, "
+                              f"{DEFAULT_CALL_TIMEOUT:g} s)")
+    command.add_argument("--max-tool-calls", type=_positive_int, metavar="N",
+                         help="the most tool calls one run may make (default: the config's maxToolCalls, else no cap)")
+    command.add_argument("--max-output", type=_positive_int, metavar="CHARS",
+                         help="characters of output kept per stream (default: the config's maxOutput, "
+                              f"else {_DEFAULT_MAX_OUTPUT:,})")
+    command.add_argument("--tools", metavar="PATTERNS",
+                         help="comma-separated server.tool patterns a run may call, wildcards "
+                              "(default: the config's tools, else every tool)")
+    _sandbox_flags(command)
+    command.add_argument("--disclosure", choices=("stubs", "search"), default="stubs",
+                         help="what the token account assumes a model read: every stub, or search results "
+                              "(default: %(default)s)")
+
+
 def _sandbox_flags(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--memory", help="heap the worker may use: 512M, 2G, or none")
-    command.add_argument("--allow-subprocess", action="store_true", help="let the code start processes")
-    command.add_argument("--workdir", help="a directory to use as the worker's read-write work dir")
+    command.add_argument("--memory", help="heap the worker may use: 512M, 2G, or none (default: the config's "
+                                          "memoryMb, 4096M)")
+    command.add_argument("--allow-subprocess", action="store_true",
+                         help="let the code start processes (default: not allowed)")
+    command.add_argument("--workdir", help="a directory to use as the worker's read-write work dir "
+                                           "(default: a fresh temporary directory)")
     command.add_argument("--allow-read", action="append", default=[], metavar="PATH",
-                         help="an extra path the worker may read (repeatable)")
-    command.add_argument("--require", help="comma-separated layers that must be active: landlock,seccomp")
+                         help="an extra path the worker may read (repeatable; default: none)")
+    command.add_argument("--require", help="comma-separated layers that must be active: landlock,seccomp "
+                                           "(default: none required)")
 
 
 def _run_options(args: argparse.Namespace) -> dict[str, object]:
@@ -79,11 +162,19 @@ def _run_options(args: argparse.Namespace) -> dict[str, object]:
             "tools": tools}
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The arguments, global options merged from before and after the command."""
+    args = _parser().parse_args(argv)
+    after = getattr(args, "servers_after", None)
+    if after:
+        args.servers = (args.servers or []) + after
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     try:
-        return _dispatch(parser, args)
+        return _dispatch(args)
     except CodemodeError as exc:
         if args.debug:
             raise
@@ -93,7 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def _usage_error(args: argparse.Namespace, message: str) -> None:
+    """Exit 2 with `codemode COMMAND: error: ...`, as argparse does for its own errors."""
+    print(f"codemode {args.command}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     from codemode.display import IsolationTable, ServerTable, ToolList
     from codemode.session import Session
 
@@ -101,7 +198,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from codemode.kernel.__main__ import install_command
 
         return install_command(args.options, prog="codemode kernel install")
-    code = _read_code(parser, args) if args.command == "exec" else None
+    code = _read_code(args) if args.command == "exec" else None
     inputs = _read_input(args) if args.command == "exec" else None
     config = load_config(args.config)
     if args.servers:
@@ -136,11 +233,18 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         report = session.run(code, **_run_options(args), on_event=None if args.json else _echo,  # type: ignore[arg-type]
                              inputs=inputs)
         if args.json:
-            print(json.dumps({**report.payload(), "stdout": report.stdout, "stderr": report.stderr,
-                              "timing": report.volatile()}))
+            print(json.dumps(report_json(report), ensure_ascii=False))
         else:
-            print(repr(dataclasses.replace(report, streams_shown=True)), file=sys.stderr)
+            _print_report(report)
         return 0 if report.ok else 1
+
+
+def report_json(report: RunReport) -> dict[str, Any]:
+    """`exec --json`: the run report as docs/run-report.schema.json describes it."""
+    volatile = report.volatile()
+    return {**report.payload(), "stdout": report.stdout, "stderr": report.stderr,
+            "isolation": volatile["isolation"], "tokens": volatile["tokens"],
+            "timing": {"duration": volatile["duration"], "calls": volatile["calls"]}}
 
 
 def _stubs(session: Session, target: str | None, out: Path | None) -> int:
@@ -206,13 +310,30 @@ def _read_line(prompt: str) -> str:
 
 
 def _print_report(report: RunReport) -> None:
-    if report.calls or report.error or report.result is not None:
-        print(repr(dataclasses.replace(report, streams_shown=True)), file=sys.stderr)
+    """The value of the last expression on stdout (what a script captures), the report on stderr."""
+    if report.result is not None:
+        sys.stdout.write(result_text(report.result) + "\n")
+        sys.stdout.flush()
+    if report.calls or report.error or not report.ok:
+        print(repr(dataclasses.replace(report, streams_shown=True, result=None)), file=sys.stderr)
 
 
-def _read_code(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+def result_text(result: dict[str, Any]) -> str:
+    """A run's value as a script wants it: a string as is, other JSON as JSON, else its repr."""
+    kind = result.get("kind")
+    if kind == "json":
+        value = result.get("value")
+        return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+    if kind == "repr":
+        return str(result.get("text", ""))
+    from codemode.trace._render import _result_text
+
+    return _result_text(result)
+
+
+def _read_code(args: argparse.Namespace) -> str:
     if (args.code is None) == (args.file is None):
-        parser.error("exec needs exactly one of FILE, - (stdin) or -c CODE")
+        _usage_error(args, "exec needs exactly one of FILE, - (stdin) or -c CODE")
     if args.code is not None:
         return str(args.code)
     if args.file == "-":
@@ -220,7 +341,7 @@ def _read_code(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str
     try:
         return Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
-        parser.error(f"cannot read {args.file}: {exc.strerror}")
+        _usage_error(args, f"cannot read {args.file}: {exc.strerror}")
     raise AssertionError("unreachable")
 
 

@@ -13,7 +13,9 @@ timeout touches only its own run.
 from __future__ import annotations
 
 import atexit
+import difflib
 import json
+import math
 import os
 import queue
 import sys
@@ -405,7 +407,10 @@ class Session:
             key = self._resolve_server(server)
             api = self._api.get((key, tool))
             if api is None:
-                raise CodemodeError(f"server {key!r} has no tool {tool!r}; `%codemode tools {key}` lists them")
+                known = sorted(name for srv, name in self._api if srv == key)
+                close = difflib.get_close_matches(tool, known, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"its tools: {', '.join(known)}"
+                raise CodemodeError(f"server {key!r} has no tool {tool!r}; {hint}")
             return api.stub()
         keys = [self._resolve_server(server)] if server else sorted({key for key, _ in self._api})
         return "\n\n".join(self.accountant.stub_text(key) for key in keys)
@@ -567,6 +572,8 @@ class Session:
                 return self._not_run(code, Ticket(), run.started)
         self._state_lost = False
         timeout = timeout if timeout is not None else self.config.cell_timeout
+        if timeout == math.inf:
+            timeout = None  # `--timeout none`: no limit
 
         async def on_call(request: CallRequest) -> dict[str, Any]:
             return await self._serve_call(run, request)

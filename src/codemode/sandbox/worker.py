@@ -451,7 +451,8 @@ def _hide_own_frames(info: Any) -> None:
         seen.add(id(info))
         frames = [frame for frame in info.stack if frame.filename not in _OWN_FILES]
         # The cell is the top of the story: drop the machinery that called it (asyncio).
-        first_cell = next((i for i, f in enumerate(frames) if f.filename.startswith("<cell")), 0)
+        # No cell frame at all (a SyntaxError from compiling it): every frame is machinery.
+        first_cell = next((i for i, f in enumerate(frames) if f.filename.startswith("<cell")), len(frames))
         frames = frames[first_cell:]
         info.stack = traceback.StackSummary.from_list(frames)
         info = info.__cause__ or info.__context__
