@@ -42,7 +42,7 @@ lab-build: $(STAMP)
 
 ## The whole test suite: unit, integration, real-kernel and notebook (nbval) tests.
 test: $(STAMP) peers
-	$(PY) -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg tests $(NOTEBOOKS)
+	$(PY) -m pytest --nbval tests $(NOTEBOOKS)
 
 ## Benchmarks: ratios measured side by side in one run.
 bench: $(STAMP) peers

@@ -59,8 +59,16 @@ class Execution:
 
     @property
     def reports(self) -> list[dict[str, Any]]:
-        """The display_data messages that carry a run report."""
-        return [c for c in self.of("display_data") if MIME_TYPE in c["data"]]
+        """The run reports the cell displayed, each in its final state (what a saved notebook
+        holds: a live panel's last update)."""
+        final = {u["transient"]["display_id"]: u for u in self.updates if u.get("transient")}
+        shown = []
+        for content in self.of("display_data"):
+            display_id = (content.get("transient") or {}).get("display_id")
+            content = final.get(display_id, content) if display_id else content
+            if MIME_TYPE in content["data"]:
+                shown.append(content)
+        return shown
 
     @property
     def value(self) -> str:
@@ -105,9 +113,11 @@ class Kernel:
         *,
         timeout: float = CELL_TIMEOUT,
         on_output: Callable[[str, dict[str, Any]], None] | None = None,
+        allow_stdin: bool = True,
     ) -> Execution:
-        """Run a cell; collect its outputs until the kernel is idle again, then its reply."""
-        msg_id = self.client.execute(code)
+        """Run a cell; collect its outputs until the kernel is idle again, then its reply.
+        `allow_stdin=False` runs it as nbval and nbclient do (no person watching)."""
+        msg_id = self.client.execute(code, allow_stdin=allow_stdin)
         deadline = time.monotonic() + timeout
         outputs: list[tuple[str, dict[str, Any]]] = []
         updates: list[dict[str, Any]] = []

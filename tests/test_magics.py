@@ -104,62 +104,69 @@ def test_search_without_a_match_says_so(kernel: Kernel) -> None:
 
 
 def test_the_issue_example_prints_live_and_displays_a_report(kernel: Kernel) -> None:
-    cell = kernel.run(ISSUE_EXAMPLE)
-    assert [kind for kind, _ in cell.outputs] == ["display_data", "stream", "display_data"]
-    assert cell.outputs[0][1]["data"] == {}  # the live panel: empty before and after the run
+    cell = kernel.run(ISSUE_EXAMPLE, allow_stdin=False)  # as nbval and nbclient run it
+    assert [kind for kind, _ in cell.outputs] == ["stream", "display_data"]  # no live panel
+    assert cell.updates == []  # nothing nbval does not know
     assert cell.stdout == "6 open orders\n"  # orders 1025-1030 of the demo shop are open
     (report,) = cell.reports
     payload = report["data"][MIME_TYPE]
     assert list(report["data"]) == [MIME_TYPE, "text/html", "text/plain"]
-    assert payload["ok"] is True
-    (call,) = payload["calls"]
-    assert (call["server"], call["tool"], call["arguments"], call["status"]) == (
-        "demo", "list_orders", {"status": "open"}, "ok"
-    )
-    assert [o["id"] for o in call["result"]["value"]] == [1025, 1026, 1027, 1028, 1029, 1030]
-    assert payload["result"] == {"kind": "json", "value": 337.70000000000005}
-    assert "stdout" not in payload  # printed live already, not twice
+    assert payload == {
+        "version": 1, "ok": True, "result": {"kind": "json", "value": 337.70000000000005},
+        "calls": [{"server": "demo", "tool": "list_orders", "arguments": {"status": "open"}, "status": "ok"}],
+    }  # what a reader sees; "stdout" was printed live already, not twice
+    (facts,) = report["metadata"][MIME_TYPE]["calls"]
+    assert [o["id"] for o in facts["result"]["value"]] == [1025, 1026, 1027, 1028, 1029, 1030]
+    assert facts["resultBytes"] > 0
 
     text = report["data"]["text/plain"]
-    assert text.startswith("codemode: ok · 1 tool call · ")
-    assert '  demo.list_orders(status="open")  ok  ' in text
-    assert "\nresult:\n337.70000000000005\n" in text
-    assert text.splitlines()[-1].startswith("tokens (")  # the token account closes the report
+    assert text == 'codemode: ok · 1 tool call\n  demo.list_orders(status="open")  ok\nresult:\n337.70000000000005'
     html = report["data"]["text/html"]
     assert "<code>demo.list_orders(status=&quot;open&quot;)</code>" in html
     assert "337.70000000000005" in html and "<script" not in html
+    assert "&quot;id&quot;: 1025" in html  # the tool's result, in a part the built-in sanitizer drops
+    assert "tokens (" in html
 
 
-def test_durations_ride_in_metadata_and_never_in_the_payload(kernel: Kernel) -> None:
+def test_durations_results_and_tokens_ride_in_metadata_and_never_in_the_compared_keys(kernel: Kernel) -> None:
     (report,) = kernel.run(ISSUE_EXAMPLE).reports
     volatile = report["metadata"][MIME_TYPE]
-    assert volatile["duration"] > 0
+    assert volatile["duration"] > 0 and volatile["tokens"]["code_mode_total"] > 0
     (call,) = volatile["calls"]
     assert call["duration"] > 0 and call["started"] >= 0 and isinstance(call["id"], int)
     payload = report["data"][MIME_TYPE]
-    assert not _keys(payload) & {"duration", "started"}
-    assert "id" not in payload and "id" not in payload["calls"][0]
+    assert not _keys(payload) & {"duration", "started", "id", "resultBytes", "tokens", "progress", "logs"}
+    assert not _keys(payload["calls"]) & {"result"}
+    assert " ms" not in report["data"]["text/plain"] and "tokens" not in report["data"]["text/plain"]
 
 
-def test_the_live_panel_shows_each_call_and_its_progress_while_the_run_goes_on(kernel: Kernel) -> None:
+def test_the_live_panel_shows_each_call_and_its_progress_and_becomes_the_report(kernel: Kernel) -> None:
     cell = kernel.run("%%codemode\ndemo.build_report(steps=30)\nlen(demo.list_notes())")  # 0.3 s
     live = cell.outputs[0][1]
-    assert live["data"] == {}
+    assert [kind for kind, _ in cell.outputs] == ["display_data"]  # the panel: never an empty output
+    assert live["data"][MIME_TYPE]["running"] is True
     updates = [u for u in cell.updates if u["transient"]["display_id"] == live["transient"]["display_id"]]
-    snapshots = [u["data"][MIME_TYPE] for u in updates if u["data"]]
-    assert snapshots and all(s["running"] for s in snapshots)
-    first = snapshots[0]["calls"][0]
+    snapshots = [u["data"][MIME_TYPE] for u in updates[:-1]]
+    first = live["data"][MIME_TYPE]["calls"][0]
     assert (first["tool"], first["status"]) == ("build_report", "running")
-    assert any(c.get("progress") and c["status"] == "running" for s in snapshots for c in s["calls"])
-    assert updates[-1]["data"] == {}  # ends empty: the report below it tells the rest
+    assert all(s["running"] for s in snapshots)
+    running = [live["metadata"][MIME_TYPE]] + [u["metadata"][MIME_TYPE] for u in updates[:-1]]
+    assert any(c.get("progress") for m in running for c in m["calls"])  # progress, live, in the metadata
     (report,) = cell.reports
+    assert report is updates[-1]  # the panel's last state is the finished report
     assert "running" not in report["data"][MIME_TYPE]
 
 
+def test_a_cell_without_tool_calls_shows_no_panel(kernel: Kernel) -> None:
+    cell = kernel.run("%%codemode\nprint('hi')")
+    assert cell.outputs == [("stream", {"name": "stdout", "text": "hi\n", "metadata": {}})]
+    assert cell.updates == []
+
+
 def test_a_failing_tool_call_shows_the_cells_traceback_not_ours(kernel: Kernel) -> None:
-    cell = kernel.execute("%%codemode\ncustomer = demo.get_customer(customer_id=999)")
+    cell = kernel.execute("%%codemode\ncustomer = demo.get_customer(customer_id=999)", allow_stdin=False)
     assert cell.reply["status"] == "error"
-    assert [kind for kind, _ in cell.outputs] == ["display_data", "display_data", "error"]
+    assert [kind for kind, _ in cell.outputs] == ["display_data", "error"]
     (call,) = _payload(cell)["calls"]
     assert call["status"] == "error" and call["error"]["code"] == "UPSTREAM_ERROR"
     traceback = cell.error["traceback"]
@@ -205,7 +212,8 @@ def test_in_refuses_data_that_is_not_json_naming_it_and_the_fix(kernel: Kernel) 
 
 def test_progress_and_logs_appear_in_the_report(kernel: Kernel) -> None:
     cell = kernel.run("%%codemode\nreport = demo.build_report(steps=3)\naudit = demo.audit_inventory()")
-    build, audit = _payload(cell)["calls"]
+    (report,) = cell.reports
+    build, audit = report["metadata"][MIME_TYPE]["calls"]
     assert [p["message"] for p in build["progress"]] == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
     assert [log["level"] for log in audit["logs"]][:2] == ["info", "warning"]
     html = cell.reports[0]["data"]["text/html"]

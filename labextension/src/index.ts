@@ -84,12 +84,41 @@ export interface Tokens {
   ratio: number;
 }
 
+/** What may differ on a re-run of a call (`ToolCall.facts()`): its result, timing, size,
+ * progress and logs, in the output's metadata. */
+export interface CallFacts {
+  id?: number;
+  started: number;
+  duration: number | null;
+  resultBytes?: number;
+  result?: ResultPayload;
+  error?: { code?: string; message?: string };
+  progress?: CallPayload['progress'];
+  logs?: CallPayload['logs'];
+}
+
 /** The volatile part of a report, in the output's metadata: `RunReport.volatile()`. */
 export interface RunMetadata {
   duration?: number;
   tokens?: Tokens | null;
-  calls?: { id: number; started: number; duration: number | null }[];
+  calls?: CallFacts[];
   isolation?: { [layer: string]: boolean };
+}
+
+/** A call's payload with its metadata facts filling in what the payload leaves out. */
+function withFacts(call: CallPayload, facts: CallFacts | undefined): CallPayload {
+  if (!facts) {
+    return call;
+  }
+  const error = call.error || facts.error ? { ...facts.error, ...call.error } : undefined;
+  return {
+    ...call,
+    resultBytes: call.resultBytes ?? facts.resultBytes,
+    result: call.result ?? facts.result,
+    progress: call.progress ?? facts.progress,
+    logs: call.logs ?? facts.logs,
+    error: error && { code: error.code, message: call.error?.message ?? facts.error?.message }
+  };
 }
 
 /** Renders one run report. */
@@ -180,8 +209,9 @@ function timeline(calls: CallPayload[], metadata: RunMetadata): HTMLElement {
     metadata.duration ?? 0,
     ...timings.map(t => t.started + (t.duration ?? 0))
   );
-  calls.forEach((call, index) => {
+  calls.forEach((stable, index) => {
     const timing = timings[index];
+    const call = withFacts(stable, timing);
     const item = el('li', 'jp-CodemodeRun-call');
     item.dataset.status = call.status;
     const details = el('details');

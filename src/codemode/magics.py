@@ -167,7 +167,7 @@ class CodeModeMagics(Magics):
         timeout = args.timeout or self.timeout or None
         inputs = self._inputs(_split(args.inputs) or [])
         session = self.session
-        live = _LiveCalls(cell) if _in_kernel(self.shell) else None
+        live = _LiveCalls(cell) if _interactive(self.shell) else None
         try:
             sandbox = session.sandbox_options.with_flags(
                 memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
@@ -177,21 +177,22 @@ class CodeModeMagics(Magics):
                                  on_event=live.on_event if live is not None else _print_streams, inputs=inputs)
         except CodemodeError as exc:
             raise UsageError(str(exc)) from None
-        finally:
+        except BaseException:
             if live is not None:
                 live.close()
+            raise
         report = dataclasses.replace(report, streams_shown=True)
         if report.worker_restarted:
             print(f"codemode: this cell runs in a fresh worker ({report.restart_reason or 'the previous one stopped'}); "
                   "variables of earlier cells are gone", file=sys.stderr)
         if args.out is not None:
             self._bind(args.out, report)
+        shown = dataclasses.replace(report, error=None) if report.error is not None else report
+        if report.calls or (report.error is None and (report.result is not None or report.output_dropped)):
+            if live is None or not live.become(shown):
+                display(shown)
         if report.error is not None:
-            if report.calls:
-                display(dataclasses.replace(report, error=None))
             raise CellFailed.of(report)
-        if report.calls or report.result is not None or report.output_dropped:
-            display(report)
 
     def _inputs(self, names: list[str]) -> dict[str, Any]:
         missing = [name for name in names if name not in self.shell.user_ns]
@@ -224,18 +225,20 @@ def _split(value: str | None) -> list[str] | None:
     return [part.strip() for part in value.split(",") if part.strip()] if value else None
 
 
-def _in_kernel(shell: Any) -> bool:
-    """Whether displays reach a Jupyter front end (which can update them in place)."""
-    return getattr(shell, "kernel", None) is not None
+def _interactive(shell: Any) -> bool:
+    """Whether a person watches the cell: a Jupyter front end that takes input (JupyterLab,
+    Notebook, VS Code). nbval, nbclient, nbconvert and papermill execute with stdin off;
+    they get no live panel and no display updates, only the finished report."""
+    kernel = getattr(shell, "kernel", None)
+    return kernel is not None and bool(getattr(kernel, "_allow_stdin", False))
 
 
 class _LiveCalls:
     """The run's tool calls as they happen, in one display updated in place.
 
-    It starts empty and ends empty: the finished report is displayed after it. So what a
-    saved notebook holds, and what nbval compares (it ignores display updates), is the same
-    on every run: an empty output (made at the run's first output or call, so a cell that
-    fails before it runs, or prints nothing and calls nothing, has none), then the report.
+    Made at the run's first tool call, it becomes the finished report at the end (`become`),
+    so a saved cell holds the report and never an empty output; a run that made no call
+    never made a panel, and its report (if any) is displayed as usual.
     """
 
     INTERVAL = 0.1  # seconds between updates: a flood of calls must not flood the front end
@@ -249,8 +252,6 @@ class _LiveCalls:
 
     def on_event(self, event: Event) -> None:
         kind, data = event
-        if self._handle is None and kind != "tick":
-            self._handle = display({}, raw=True, display_id=True)
         if kind in ("call", "progress"):
             self._calls[data.id] = data
             self._pending = True
@@ -265,11 +266,23 @@ class _LiveCalls:
         snapshot = RunReport(code=self._code, ok=True, calls=tuple(self._calls.values()), running=True,
                              streams_shown=True)
         data, metadata = snapshot._repr_mimebundle_()
+        if self._handle is None:
+            self._handle = display(data, metadata=metadata, raw=True, display_id=True)
+        else:
+            self._handle.update(data, metadata=metadata, raw=True)
+
+    def become(self, report: RunReport) -> bool:
+        """Show the finished report in the panel; False when there is no panel."""
+        if self._handle is None:
+            return False
+        data, metadata = report._repr_mimebundle_()
         self._handle.update(data, metadata=metadata, raw=True)
+        return True
 
     def close(self) -> None:
-        if self._calls:
-            self._handle.update({}, raw=True)
+        """The run ended without a report (the session failed): the panel says so."""
+        if self._handle is not None:
+            self._handle.update({"text/plain": "codemode: the run ended without a report"}, raw=True)
 
 
 def _print_streams(event: Event) -> None:

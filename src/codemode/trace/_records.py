@@ -1,9 +1,11 @@
 """The record of a run: every tool call, the streams, the result and the error.
 
 `ToolCall` is filled in while its call is in flight (progress and logs arrive during it);
-`RunReport` is built once the cell has ended and is frozen. Volatile facts (durations, start
-offsets, call ids) are kept apart from the stable ones by `RunReport.payload()` and
-`RunReport.volatile()`, so a saved notebook compares equal across re-runs.
+`RunReport` is built once the cell has ended and is frozen. What a reader sees and a re-run
+repeats (printed output, the result, the calls: server, tool, arguments, status, error code)
+is `RunReport.payload()`; what may differ (tool results, durations, sizes, ids, progress,
+logs, tokens) is `RunReport.volatile()`, for output metadata. So a saved notebook compares
+equal across re-runs, even against a server whose answers change.
 """
 
 from __future__ import annotations
@@ -44,12 +46,25 @@ class ToolCall:
         return "running" if self.ok is None else ("ok" if self.ok else "error")
 
     def payload(self) -> dict[str, Any]:
-        """The stable (notebook-safe) facts of the call, as JSON data."""
+        """What a reader of the notebook sees of the call and what a re-run of the same work
+        repeats: server, tool, arguments, status and error code. The compared payload."""
         data: dict[str, Any] = {
             "server": self.server,
             "tool": self.tool,
             "arguments": self.arguments,
             "status": self.status,
+        }
+        if self.error_code is not None:
+            data["error"] = {"code": self.error_code}
+        return data
+
+    def facts(self) -> dict[str, Any]:
+        """What may differ on a re-run (a server's answer, timings, sizes, progress, logs):
+        output metadata, which the renderer and the HTML show and nbval does not compare."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "started": round(self.started, 6),
+            "duration": None if self.duration is None else round(self.duration, 6),
             "resultBytes": self.result_bytes,
         }
         if self.result is not None:
@@ -131,17 +146,14 @@ class RunReport:
         return data
 
     def volatile(self) -> dict[str, Any]:
-        """Timings, ids and token counts (they depend on the tokenizer): output metadata,
-        which nbval does not compare."""
+        """Timings, ids, token counts (they depend on the tokenizer) and each call's result,
+        progress and logs: output metadata, which nbval does not compare."""
         return {
             "duration": round(self.duration, 6),
             # Volatile too: the layers vary by machine (`RunReport.isolation` has their details).
             "isolation": {row.get("layer"): bool(row.get("active")) for row in self.isolation},
             "tokens": self.tokens.to_json() if self.tokens is not None else None,
-            "calls": [
-                {"id": c.id, "started": round(c.started, 6), "duration": None if c.duration is None else round(c.duration, 6)}
-                for c in self.calls
-            ],
+            "calls": [call.facts() for call in self.calls],
         }
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:

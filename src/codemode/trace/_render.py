@@ -1,9 +1,12 @@
 """Presentations of a RunReport: the MIME bundle, static HTML and plain text.
 
 The HTML has no scripts and no external resources, so it reads the same in JupyterLab,
-classic Notebook, VS Code, nbconvert and on GitHub. Durations appear in the HTML and the
-text (people want them) in one fixed format, `12.3 ms` / `1.25 s`, which the notebooks'
-nbval sanitize file rewrites; the JSON payload never carries them (they go to metadata).
+classic Notebook, VS Code, nbconvert and on GitHub. nbval compares every MIME key of a
+saved output, so the bundle's JSON payload and its text hold only what a reader sees and a
+re-run repeats (see `RunReport.payload`). The HTML shows more (durations, sizes, tool
+results, progress, logs, tokens), each such part between the markers `VOLATILE_OPEN` and
+`VOLATILE_CLOSE`, which the sanitizer `codemode test` brings (`codemode.testing`) removes
+whole. The terminal's text (`repr`, the CLI) has the details too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ if TYPE_CHECKING:
 
 MIME_TYPE = "application/vnd.codemode.run+json"
 _ARG_CHARS = 80
+# Around what may differ on a re-run in the HTML; HTML comments, so they show nowhere.
+VOLATILE_OPEN = "<!--codemode:volatile-->"
+VOLATILE_CLOSE = "<!--/codemode:volatile-->"
+
+
+def _volatile(html: str) -> str:
+    return f"{VOLATILE_OPEN}{html}{VOLATILE_CLOSE}" if html else ""
 
 
 def mimebundle(report: RunReport) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -26,7 +36,7 @@ def mimebundle(report: RunReport) -> tuple[dict[str, Any], dict[str, Any]]:
     data = {
         MIME_TYPE: report.payload(),
         "text/html": render_html(report),
-        "text/plain": render_text(report),
+        "text/plain": render_text(report, details=False),
     }
     return data, {MIME_TYPE: report.volatile()}
 
@@ -56,13 +66,14 @@ def call_signature(call: ToolCall, limit: int = _ARG_CHARS) -> str:
 
 
 def _headline(report: RunReport) -> str:
+    """`codemode: ok · 2 tool calls (1 failed)`: what a re-run repeats (no duration)."""
     count = len(report.calls)
     calls = f"{count} tool call{'s' if count != 1 else ''}"
     failed = sum(1 for c in report.calls if c.ok is False)
     if failed:
         calls += f" ({failed} failed)"
     state = "ok" if report.ok else ("timed out" if report.timed_out else "error")
-    return f"codemode: {state} · {calls} · {format_duration(report.duration)}"
+    return f"codemode: {state} · {calls}"
 
 
 def _result_text(result: dict[str, Any]) -> str:
@@ -84,11 +95,17 @@ def _result_text(result: dict[str, Any]) -> str:
     return json.dumps(shown, ensure_ascii=False)
 
 
-def render_text(report: RunReport) -> str:
-    lines = [_headline(report)]
+def render_text(report: RunReport, details: bool = True) -> str:
+    """The report as text; without `details` (the notebook's compared text/plain), only what
+    a re-run repeats: no durations, sizes, call error messages, logs or token counts."""
+    lines = [_headline(report) + (f" · {format_duration(report.duration)}" if details else "")]
     for call in report.calls:
         status = call.status if call.ok is not False else f"error {call.error_code}"
-        lines.append(f"  {call_signature(call)}  {status}  {format_duration(call.duration)}  {format_size(call.result_bytes)}")
+        line = f"  {call_signature(call)}  {status}"
+        if not details:
+            lines.append(line)
+            continue
+        lines.append(f"{line}  {format_duration(call.duration)}  {format_size(call.result_bytes)}")
         if call.error:
             lines.append(f"      {call.error.splitlines()[0] if call.error else ''}")
         for log in call.logs:
@@ -106,7 +123,7 @@ def render_text(report: RunReport) -> str:
         lines.append(_error_line(report.error))
         if report.error.get("traceback"):
             lines.append(report.error["traceback"].rstrip("\n"))
-    if report.tokens is not None:
+    if report.tokens is not None and details:
         lines.append(token_line(report.tokens))
     return "\n".join(lines)
 
@@ -152,7 +169,8 @@ _PRE = "margin:2px 0;padding:4px;white-space:pre-wrap;max-height:24em;overflow:a
 def render_html(report: RunReport) -> str:
     color = "#2e7d32" if report.ok else "#c62828"
     parts = [f'<div class="codemode-run" style="{_STYLE.format(color=color)}">',
-             f"<div><strong>{escape(_headline(report))}</strong></div>"]
+             f"<div><strong>{escape(_headline(report))}</strong>"
+             f"{_volatile(' · ' + format_duration(report.duration))}</div>"]
     if report.calls:
         parts.append('<table class="codemode-calls" style="border-collapse:collapse;margin:4px 0">')
         parts.append("<thead><tr>" + "".join(f'<th style="{_CELL}">{h}</th>' for h in
@@ -173,7 +191,7 @@ def render_html(report: RunReport) -> str:
         if report.error.get("traceback"):
             parts.append(f'<pre class="codemode-traceback" style="{_PRE}">{escape(report.error["traceback"])}</pre>')
     if report.tokens is not None:
-        parts.append(_tokens_html(report.tokens))
+        parts.append(_volatile(_tokens_html(report.tokens)))
     parts.append("</div>")
     return "".join(parts)
 
@@ -182,10 +200,9 @@ def _call_row(number: int, call: ToolCall) -> str:
     status_color = {"ok": "#2e7d32", "error": "#c62828"}.get(call.status, "inherit")
     status = call.status if not call.error_code else f"error {call.error_code}"
     details = f'<pre style="{_PRE}">{escape(json.dumps(call.arguments, indent=2, ensure_ascii=False))}</pre>'
-    for entry in call.progress:
-        details += f"<div>progress {escape(_progress_text(entry))}</div>"
-    for log in call.logs:
-        details += f"<div>log [{escape(str(log.get('level')))}] {escape(str(log.get('data')))}</div>"
+    happened = "".join(f"<div>progress {escape(_progress_text(entry))}</div>" for entry in call.progress)
+    happened += "".join(f"<div>log [{escape(str(log.get('level')))}] {escape(str(log.get('data')))}</div>"
+                        for log in call.logs)
     result = ""
     if call.result is not None:
         result = f'<details><summary>{format_size(call.result_bytes)}</summary>{_value_html(call.result)}</details>'
@@ -194,10 +211,10 @@ def _call_row(number: int, call: ToolCall) -> str:
     return (
         f'<tr><td style="{_CELL}">{number}</td>'
         f'<td style="{_CELL}"><details><summary><code>{escape(call_signature(call, 40))}</code></summary>'
-        f"{details}</details></td>"
+        f"{details}{_volatile(happened)}</details></td>"
         f'<td style="{_CELL};color:{status_color}">{escape(status)}</td>'
-        f'<td style="{_CELL}">{format_duration(call.duration)}</td>'
-        f'<td style="{_CELL}">{result}</td></tr>'
+        f'<td style="{_CELL}">{_volatile(format_duration(call.duration))}</td>'
+        f'<td style="{_CELL}">{_volatile(result)}</td></tr>'
     )
 
 
