@@ -242,9 +242,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 def report_json(report: RunReport) -> dict[str, Any]:
     """`exec --json`: the run report as docs/run-report.schema.json describes it."""
     volatile = report.volatile()
-    return {**report.payload(), "stdout": report.stdout, "stderr": report.stderr,
+    timing = ("id", "started", "duration")
+    # A script wants each call whole: what a notebook compares and what it keeps in metadata.
+    calls = [{**call.payload(), **{k: v for k, v in call.facts().items() if k not in timing}} for call in report.calls]
+    return {**report.payload(), "calls": calls, "stdout": report.stdout, "stderr": report.stderr,
             "isolation": volatile["isolation"], "tokens": volatile["tokens"],
-            "timing": {"duration": volatile["duration"], "calls": volatile["calls"]}}
+            "timing": {"duration": volatile["duration"],
+                       "calls": [{k: facts[k] for k in timing} for facts in volatile["calls"]]}}
 
 
 def _stubs(session: Session, target: str | None, out: Path | None) -> int:
