@@ -300,7 +300,10 @@ def test_after_a_cell_is_killed_the_next_report_says_the_worker_restarted(demo_s
 def test_a_worker_killed_between_runs_is_replaced_and_the_next_report_says_so(
     demo_session: Session, process_exited: Callable[[int, float], bool]
 ) -> None:
-    pid = demo_session.run("import os\nbefore_death = 1\nos.getpid()").value
+    demo_session.run("before_death = 1")
+    assert demo_session._sandbox is not None
+    pid = demo_session._sandbox.worker_pid  # the host's pid of the process running the cells
+    assert pid is not None
     os.kill(pid, signal.SIGKILL)  # as the OOM killer would
     assert process_exited(pid, EXIT_WAIT)
     report = demo_session.run("'before_death' in globals()")

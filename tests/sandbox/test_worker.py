@@ -18,7 +18,7 @@ import anyio
 import pytest
 from anyio.from_thread import BlockingPortal
 
-from codemode.sandbox import CallRequest, CellOutcome, Sandbox
+from codemode.sandbox import CallRequest, CellOutcome, Sandbox, _proctable
 from codemode.sandbox._frames import MAX_WORKER_FRAME
 
 WAIT = 30.0
@@ -47,6 +47,18 @@ SETUP: dict[str, Any] = {
 }
 SPAWN = "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']).pid"
 """A cell that starts a long-lived child process and gives its pid."""
+
+
+def host_pid(sandbox: Sandbox, inner: int) -> int:
+    """The host's pid of a process the cell names by its pid in the worker's PID namespace."""
+    if not any(row["layer"] == "pid namespace" and row["active"] for row in sandbox.isolation):
+        return inner
+    assert sandbox.pid is not None
+    found = _proctable.host_pid(sandbox.pid, inner)
+    assert found is not None, f"no process {inner} in the worker's group"
+    return found
+
+
 FRAME_API = "import sys\nwfd = sys.modules['codemode.sandbox._api']._channel._wfd\n"
 
 
@@ -297,7 +309,7 @@ def test_processes_a_cell_started_do_not_outlive_a_crashed_worker(
 ) -> None:
     sandbox = Sandbox(SETUP, allow_subprocess=True)
     try:
-        child = run(portal, sandbox, SPAWN).result["value"]  # type: ignore[index]
+        child = host_pid(sandbox, run(portal, sandbox, SPAWN).result["value"])  # type: ignore[index]
         outcome = run(portal, sandbox, "import os\nos._exit(3)")
         assert outcome.error is not None and outcome.error["code"] == "SANDBOX_CRASHED"
         assert "exited with status 3" in outcome.error["message"]
@@ -313,7 +325,7 @@ def test_processes_a_cell_started_end_with_the_sandbox(
 ) -> None:
     box = Sandbox(SETUP, allow_subprocess=True)
     try:
-        child = run(portal, box, SPAWN).result["value"]  # type: ignore[index]
+        child = host_pid(box, run(portal, box, SPAWN).result["value"])  # type: ignore[index]
     finally:
         portal.call(box.aclose)
     assert process_exited(child, WAIT)

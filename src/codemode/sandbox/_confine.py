@@ -9,18 +9,27 @@ refuses to go on when a layer the user required is missing. The modules that do 
 
 from __future__ import annotations
 
+import os
+
 TYPE_CHECKING = False  # `typing` costs ~10 ms of worker start-up
 if TYPE_CHECKING:
     from typing import Any
 
 
-def confine(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """Apply the layers `spec` asks for; one report row per layer."""
+def confine(spec: dict[str, Any], channel_fds: tuple[int, ...] = ()) -> list[dict[str, Any]]:
+    """Apply the layers `spec` asks for; one report row per layer.
+
+    With the PID namespace this forks: it returns only in the worker proper, the one
+    process that keeps `channel_fds` (see `_pidns`).
+    """
     rows = []
     if spec.get("namespaces"):
         from codemode.sandbox import _namespaces
 
-        rows.append(_namespaces.enter())
+        rows += _namespaces.isolate(
+            [str(p) for p in [*spec.get("read_only", []), *spec.get("allow_execute", [])]],
+            [str(p) for p in spec.get("read_write", [])], str(spec.get("workdir") or os.getcwd()), channel_fds,
+            root=bool(spec.get("private_root", True)), pid=bool(spec.get("pid_namespace", True)))
     if spec.get("landlock"):
         rows.append(_landlock_row(spec))
     if spec.get("seccomp"):

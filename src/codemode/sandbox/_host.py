@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codemode.sandbox import _proctable
 from codemode.sandbox._frames import MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,18 @@ class Sandbox:
 
     @property
     def pid(self) -> int | None:
+        """The host's pid of the process it started (the leader of the worker's group)."""
         return self._process.pid if self._process is not None else None
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The host's pid of the process that runs the cells: with a PID namespace the
+        worker proper is pid 2 in it, two forks below the process the host started."""
+        if self._process is None:
+            return None
+        if not _active(self.isolation, "pid namespace"):
+            return self._process.pid
+        return _proctable.host_pid(self._process.pid, 2)
 
     async def start(self) -> None:
         """Start a fresh worker and wait until it has its servers."""
@@ -221,6 +233,9 @@ class Sandbox:
         execute = _EXECUTABLE_TREES + [sys.base_prefix, sys.prefix] if self.allow_subprocess else []
         return {
             "namespaces": True,
+            "private_root": True,
+            "pid_namespace": True,
+            "workdir": str(self.workdir),
             "landlock": True,
             "seccomp": True,
             "allow_subprocess": self.allow_subprocess,
@@ -494,24 +509,8 @@ def _kill_group(pgid: int) -> None:
 
 
 def _group_size(pgid: int) -> int:
-    """How many live processes are in process group `pgid` (from /proc; 0 where there is none)."""
-    count = 0
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return 0
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone while we looked
-        # Zombies are dead already (here orphans are reaped by init, which may be slow).
-        if len(fields) > 2 and fields[2] == b"%d" % pgid and fields[0] != b"Z":
-            count += 1
-    return count
+    """How many live processes are in process group `pgid` (0 where /proc is missing)."""
+    return len(_proctable.members(pgid))
 
 
 def _call_request(message: dict[str, Any]) -> CallRequest:
@@ -595,6 +594,8 @@ def _host_isolation(workdir: Path) -> list[dict[str, Any]]:
         {"layer": "landlock", "active": False, "detail": "not applied: files outside the work dir are readable"},
         {"layer": "seccomp", "active": False, "detail": "not applied: sockets and subprocesses are allowed"},
         {"layer": "namespaces", "active": False, "detail": "not applied: the worker shares the host's network"},
+        {"layer": "private root", "active": False, "detail": "not applied: every path of the host can be stat'ed"},
+        {"layer": "pid namespace", "active": False, "detail": "not applied: the worker can see other processes"},
     ]
 
 

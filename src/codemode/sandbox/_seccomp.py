@@ -126,6 +126,13 @@ ALWAYS_DENIED = (
     "utime", "utimes", "futimesat", "utimensat",
     "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
     "setxattrat", "removexattrat",
+    # Memory no limit counts: a memfd holds pages in no process's RSS (the OOM killer then
+    # picks the host), and SysV and POSIX IPC objects outlive their maker. memfd is also the
+    # way to run native code from memory (execveat of the descriptor).
+    "memfd_create", "memfd_secret", "shmget", "shmat", "msgget", "semget", "mq_open",
+    # Other processes: pages moved between NUMA nodes, descriptors copied, kernel objects
+    # compared, inodes named by handle (which works on any path Landlock would refuse).
+    "migrate_pages", "move_pages", "pidfd_getfd", "kcmp", "name_to_handle_at", "open_by_handle_at",
 )  # fmt: skip
 # Denied with EPERM unless allow_subprocess; a name missing from an arch's table is skipped.
 SUBPROCESS_DENIED = ("execve", "execveat", "fork", "vfork")
@@ -134,7 +141,8 @@ SUBPROCESS_DENIED = ("execve", "execveat", "fork", "vfork")
 _COMMON = {
     "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
     "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
-    "fspick": 433, "clone3": 435, "mount_setattr": 442, "fchmodat2": 452, "setxattrat": 463,
+    "fspick": 433, "clone3": 435, "pidfd_getfd": 438, "mount_setattr": 442, "memfd_secret": 447,
+    "fchmodat2": 452, "setxattrat": 463,
     "removexattrat": 466, "open_tree_attr": 467,
 }  # fmt: skip
 _X86_64 = {
@@ -147,7 +155,11 @@ _X86_64 = {
     "init_module": 175, "delete_module": 176, "kexec_load": 246, "add_key": 248,
     "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298, "setns": 308,
     "process_vm_readv": 310, "process_vm_writev": 311, "finit_module": 313, "seccomp": 317,
-    "kexec_file_load": 320, "bpf": 321, "execveat": 322, "userfaultfd": 323, **_COMMON,
+    "kexec_file_load": 320, "bpf": 321, "execveat": 322, "userfaultfd": 323,
+    "mmap": 9, "shmget": 29, "shmat": 30, "semget": 64, "msgget": 68, "setpriority": 141,
+    "sched_setparam": 142, "sched_setscheduler": 144, "sched_setaffinity": 203, "mq_open": 240,
+    "ioprio_set": 251, "migrate_pages": 256, "move_pages": 279, "name_to_handle_at": 303,
+    "open_by_handle_at": 304, "kcmp": 312, "sched_setattr": 314, "memfd_create": 319, **_COMMON,
 }  # fmt: skip
 _AARCH64 = {
     "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16,
@@ -158,7 +170,11 @@ _AARCH64 = {
     "add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220, "execve": 221,
     "swapon": 224, "swapoff": 225, "perf_event_open": 241, "setns": 268,
     "process_vm_readv": 270, "process_vm_writev": 271, "finit_module": 273, "seccomp": 277,
-    "bpf": 280, "execveat": 281, "userfaultfd": 282, "kexec_file_load": 294, **_COMMON,
+    "bpf": 280, "execveat": 281, "userfaultfd": 282, "kexec_file_load": 294,
+    "ioprio_set": 30, "sched_setparam": 118, "sched_setscheduler": 119, "sched_setaffinity": 122,
+    "setpriority": 140, "mq_open": 180, "msgget": 186, "semget": 190, "shmget": 194, "shmat": 196,
+    "mmap": 222, "migrate_pages": 238, "move_pages": 239, "name_to_handle_at": 264,
+    "open_by_handle_at": 265, "kcmp": 272, "sched_setattr": 274, "memfd_create": 279, **_COMMON,
 }  # fmt: skip
 
 
@@ -244,17 +260,47 @@ def _ioctl_block(nr: int) -> list[bytes]:
     return block + [_ret(SECCOMP_RET_ALLOW), _ret(SECCOMP_RET_ERRNO | EPERM)]
 
 
-def _prlimit_block(nr: int) -> list[bytes]:
-    """prlimit64: reading limits (new_limit NULL) is allowed; setting any is EPERM."""
-    return [
-        _insn(BPF_JEQ_K, nr, 0, 6),  # not prlimit64: skip the next six
-        _insn(BPF_LD_W_ABS, _arg_low(2)),
-        _insn(BPF_JEQ_K, 0, 0, 3),  # low word set: deny
-        _insn(BPF_LD_W_ABS, _arg_high(2)),
-        _insn(BPF_JEQ_K, 0, 0, 1),  # high word set: deny
-        _ret(SECCOMP_RET_ALLOW),
-        _ret(SECCOMP_RET_ERRNO | EPERM),
-    ]
+def _require_block(nr: int, checks: list[tuple[int, int]]) -> list[bytes]:
+    """EPERM for syscall `nr` unless every (argument offset, value) in `checks` holds.
+
+    Leaves A alone when the number differs: loads happen only on the syscall's own branch,
+    which always ends in a return.
+    """
+    count = len(checks)
+    block = [_insn(BPF_JEQ_K, nr, 0, 2 * count + 2)]  # not this syscall: skip the whole block
+    for index, (offset, value) in enumerate(checks):
+        later = 2 * (count - index - 1)  # instructions of the checks after this one
+        block += [_insn(BPF_LD_W_ABS, offset), _insn(BPF_JEQ_K, value, 0, later + 1)]  # mismatch: to EPERM
+    return block + [_ret(SECCOMP_RET_ALLOW), _ret(SECCOMP_RET_ERRNO | EPERM)]
+
+
+def _flags_block(nr: int, index: int, all_of: tuple[int, ...]) -> list[bytes]:
+    """EPERM for syscall `nr` when argument `index` has every bit group in `all_of` set."""
+    count = len(all_of)
+    block = [_insn(BPF_JEQ_K, nr, 0, count + 3), _insn(BPF_LD_W_ABS, _arg_low(index))]
+    for position, bits in enumerate(all_of):
+        block.append(_insn(BPF_JSET_K, bits, 0, count - position))  # a bit missing: to ALLOW
+    return block + [_ret(SECCOMP_RET_ERRNO | EPERM), _ret(SECCOMP_RET_ALLOW)]
+
+
+# Calls that act on a process, allowed only on the caller itself (a target of 0). As root
+# they would reach every process of the machine's uid: renice, pin, deschedule, starve I/O.
+PRIO_PROCESS = 0
+IOPRIO_WHO_PROCESS = 1
+SELF_ONLY = {
+    # prlimit64(pid, resource, new, old): only reading (new NULL), only our own limits.
+    "prlimit64": [(_arg_low(0), 0), (_arg_low(2), 0), (_arg_high(2), 0)],
+    # setpriority(which, who, prio): PRIO_PROCESS of ourselves; never PRIO_PGRP or PRIO_USER.
+    "setpriority": [(_arg_low(0), PRIO_PROCESS), (_arg_low(1), 0)],
+    "ioprio_set": [(_arg_low(0), IOPRIO_WHO_PROCESS), (_arg_low(1), 0)],
+    "sched_setaffinity": [(_arg_low(0), 0)],
+    "sched_setscheduler": [(_arg_low(0), 0)],
+    "sched_setparam": [(_arg_low(0), 0)],
+    "sched_setattr": [(_arg_low(0), 0)],
+}
+MAP_SHARED = 0x01  # MAP_SHARED_VALIDATE (0x03) has this bit too; MAP_PRIVATE (0x02) has not
+MAP_ANONYMOUS = 0x20
+AT_EMPTY_PATH = 0x1000
 
 
 def _clone_block(nr: int, allow_subprocess: bool) -> list[bytes]:
@@ -302,12 +348,20 @@ def build_filter(arch_name: str, *, allow_subprocess: bool = False) -> tuple[byt
     prog += _deny_nr(numbers["clone3"], SECCOMP_RET_ERRNO | ENOSYS)
     # The two argument checks come last: they load an argument into A, and each ends in a
     # return on its own syscall, so the number in A only matters while it is unchanged.
-    prog += _prlimit_block(numbers["prlimit64"])
+    for name, checks in SELF_ONLY.items():
+        prog += _require_block(numbers[name], checks)
+    # Shared anonymous memory is shmem: RLIMIT_DATA does not count it.
+    prog += _flags_block(numbers["mmap"], 3, (MAP_ANONYMOUS, MAP_SHARED))
+    if allow_subprocess:  # execveat(fd, "", AT_EMPTY_PATH): a program from a descriptor
+        prog += _flags_block(numbers["execveat"], 4, (AT_EMPTY_PATH,))
     prog += _ioctl_block(numbers["ioctl"])
     prog += _clone_block(numbers["clone"], allow_subprocess)
     prog.append(_ret(SECCOMP_RET_ALLOW))
-    denied = (*names, "clone3(ENOSYS)", "prlimit64(setting)", "ioctl(TIOCSTI, file flags and attributes)",
-              "clone(namespace flags)")
+    denied = (*names, "clone3(ENOSYS)", *(f"{name}(another process)" for name in SELF_ONLY),
+              "prlimit64(setting)", "setpriority(PRIO_PGRP, PRIO_USER)", "mmap(MAP_SHARED|MAP_ANONYMOUS)",
+              "ioctl(TIOCSTI, file flags and attributes)", "clone(namespace flags)")
+    if allow_subprocess:
+        denied += ("execveat(AT_EMPTY_PATH)",)
     if not allow_subprocess:
         denied += ("clone(without CLONE_THREAD)",)
     assert len(prog) <= BPF_MAXINSNS

@@ -306,7 +306,7 @@ class Worker:
         if not self._confined and isinstance(message.get("confine"), dict):
             from codemode.sandbox._confine import confine
 
-            rows = confine(message["confine"])
+            rows = confine(message["confine"], (self.channel._rfd, self.channel._wfd))
             self._confined = True
         _api.servers.clear()
         for key, server in (message.get("servers") or {}).items():
