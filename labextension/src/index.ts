@@ -33,8 +33,18 @@ interface ResultPayload {
   type?: string;
   truncated?: boolean;
   mimeType?: string;
-  data?: string;
+  /** base64 for kind image/audio; a sanitized MIME bundle for kind mime */
+  data?: string | Bundle;
+  metadata?: { [key: string]: Json };
   blocks?: { [key: string]: Json }[];
+}
+
+/** A MIME bundle the host sanitized (`codemode.outputs`): MIME type → representation. */
+export type Bundle = { [mimeType: string]: Json };
+
+/** Sanitizes HTML (JupyterLab's own sanitizer, from the renderer's options). */
+export interface ISanitizer {
+  sanitize(dirty: string): string;
 }
 
 interface CallPayload {
@@ -66,6 +76,12 @@ export interface RunPayload {
   stdout?: string;
   stderr?: string;
   outputTruncated?: { [stream: string]: number };
+  /** display() outputs of the run, when they were not shown live. */
+  displays?: { data: Bundle; metadata?: { [key: string]: Json } }[];
+  /** MIME type → outputs refused (script, widgets, unknown types). */
+  outputsRefused?: { [mimeType: string]: number };
+  /** Rich outputs dropped for size. */
+  displaysTruncated?: number;
   timedOut?: boolean;
   stateLost?: boolean;
   workerRestarted?: boolean;
@@ -127,6 +143,7 @@ export class RenderedRunReport extends Widget implements IRenderMime.IRenderer {
   constructor(options: IRenderMime.IRendererOptions) {
     super();
     this._mimeType = options.mimeType;
+    this._sanitizer = options.sanitizer;
     this.addClass(CLASS_NAME);
   }
 
@@ -134,15 +151,16 @@ export class RenderedRunReport extends Widget implements IRenderMime.IRenderer {
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const payload = model.data[this._mimeType] as unknown as RunPayload;
     const metadata = (model.metadata[this._mimeType] ?? {}) as unknown as RunMetadata;
-    this.node.replaceChildren(renderRun(payload, metadata));
+    this.node.replaceChildren(renderRun(payload, metadata, this._sanitizer));
     return Promise.resolve();
   }
 
   private _mimeType: string;
+  private _sanitizer: ISanitizer | undefined;
 }
 
 /** The report as a DOM tree (exported for tests and other front ends). */
-export function renderRun(payload: RunPayload, metadata: RunMetadata): HTMLElement {
+export function renderRun(payload: RunPayload, metadata: RunMetadata, sanitizer?: ISanitizer): HTMLElement {
   const root = el('div', 'jp-CodemodeRun-body');
   const state = payload.running ? 'running' : payload.ok ? 'ok' : payload.timedOut ? 'timed-out' : 'error';
   root.dataset.state = state;
@@ -163,12 +181,24 @@ export function renderRun(payload: RunPayload, metadata: RunMetadata): HTMLEleme
       root.append(section(name, pre(text, `jp-CodemodeRun-${name}`)));
     }
   }
+  for (const output of payload.displays ?? []) {
+    root.append(section('display', bundle(output.data, sanitizer), 'jp-CodemodeRun-display'));
+  }
   for (const [name, count] of Object.entries(payload.outputTruncated ?? {})) {
     root.append(el('div', 'jp-CodemodeRun-warning',
       `${formatCount(count)} characters of ${name} dropped [OUTPUT_TRUNCATED]`));
   }
+  const refused = Object.entries(payload.outputsRefused ?? {});
+  if (refused.length) {
+    const kinds = refused.map(([mime, count]) => `${mime} ×${count}`).join(', ');
+    root.append(el('div', 'jp-CodemodeRun-warning', `output refused (script, widget or unknown type): ${kinds}`));
+  }
+  if (payload.displaysTruncated) {
+    root.append(el('div', 'jp-CodemodeRun-warning',
+      `${payload.displaysTruncated} rich output(s) over the size cap dropped [OUTPUT_TRUNCATED]`));
+  }
   if (payload.result) {
-    root.append(section(resultLabel(payload.result), value(payload.result), 'jp-CodemodeRun-result'));
+    root.append(section(resultLabel(payload.result), value(payload.result, sanitizer), 'jp-CodemodeRun-result'));
   }
   if (payload.error) {
     root.append(errorBlock(payload.error));
@@ -278,9 +308,12 @@ function progressLine(entry: { progress: number; total?: number | null; message?
   return line;
 }
 
-function value(result: ResultPayload): HTMLElement {
+function value(result: ResultPayload, sanitizer?: ISanitizer): HTMLElement {
   const kind = result.kind;
-  if ((kind === 'image' || kind === 'audio') && result.data) {
+  if (kind === 'mime' && result.data && typeof result.data === 'object') {
+    return bundle(result.data, sanitizer);
+  }
+  if ((kind === 'image' || kind === 'audio') && typeof result.data === 'string' && result.data) {
     return media(result.mimeType ?? '', result.data);
   }
   if (kind === 'content') {
@@ -304,6 +337,38 @@ function value(result: ResultPayload): HTMLElement {
   }
   const data = result.value;
   return folded(typeof data === 'string' && data.includes('\n') ? data : JSON.stringify(data, null, 2));
+}
+
+/**
+ * A sanitized bundle as IPython's front ends show it: an image, then HTML, then JSON, then
+ * text. HTML was cleaned by the host (nh3) and is cleaned again here by JupyterLab's own
+ * sanitizer before it enters the page; SVG goes into an <img>, where no script runs.
+ */
+function bundle(data: Bundle, sanitizer?: ISanitizer): HTMLElement {
+  for (const mimeType of IMAGE_TYPES) {
+    const image = data[mimeType];
+    if (typeof image === 'string' && image) {
+      return media(mimeType, image);
+    }
+  }
+  const svg = data['image/svg+xml'];
+  if (typeof svg === 'string' && svg) {
+    const image = document.createElement('img');
+    image.className = 'jp-CodemodeRun-image';
+    image.alt = 'SVG output';
+    image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+    return image;
+  }
+  const html = data['text/html'];
+  if (typeof html === 'string' && sanitizer) {
+    const box = el('div', 'jp-CodemodeRun-html jp-RenderedHTMLCommon');
+    box.innerHTML = sanitizer.sanitize(html);
+    return box;
+  }
+  if (data['application/json'] !== undefined) {
+    return folded(JSON.stringify(data['application/json'], null, 2));
+  }
+  return folded(String(data['text/plain'] ?? ''));
 }
 
 /** Long text shows its first lines and a button that unfolds the rest. */

@@ -105,6 +105,8 @@ def output_text(stdout: str, stderr: str, result: dict[str, Any] | None) -> str:
             parts.append(json.dumps(result.get("value"), ensure_ascii=False))
         elif kind == "repr":
             parts.append(str(result.get("text", "")))
+        elif kind == "mime":  # a model reads the text form of a table or a figure
+            parts.append(str((result.get("data") or {}).get("text/plain", "")))
         else:
             parts.append(f"<{kind} {result.get('mimeType', '')}>")
     return "".join(parts)

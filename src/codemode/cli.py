@@ -374,6 +374,9 @@ def _echo(event: tuple[str, object]) -> None:
         stream = sys.stdout if kind == "stdout" else sys.stderr
         stream.write(str(data))
         stream.flush()
+    elif kind == "display" and isinstance(data, dict) and not data.get("update"):
+        # A terminal shows a table or a figure as its text form (--json keeps the MIME bundle).
+        print(data["data"].get("text/plain", ""), flush=True)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,13 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import display
+from IPython.display import display, update_display
 from traitlets import Float, Unicode
 
 from codemode.config import load_config
 from codemode.display import CodeText, IsolationTable, ServerTable, ToolList
 from codemode.errors import CodemodeError
+from codemode.outputs import result_bundle
 from codemode.session import Event, Session
 from codemode.trace import RunReport, token_line
 
@@ -174,7 +175,7 @@ class CodeModeMagics(Magics):
                 allow_read=args.allow_read, require=args.require)
             report = session.run(cell, timeout=timeout, servers=servers, max_tool_calls=args.max_tool_calls,
                                  max_output=args.max_output, tools=_split(args.tools), sandbox=sandbox,
-                                 on_event=live.on_event if live is not None else _print_streams, inputs=inputs)
+                                 on_event=live.on_event if live is not None else _show_event, inputs=inputs)
         except CodemodeError as exc:
             raise UsageError(str(exc)) from None
         except BaseException:
@@ -188,7 +189,13 @@ class CodeModeMagics(Magics):
         if args.out is not None:
             self._bind(args.out, report)
         shown = dataclasses.replace(report, error=None) if report.error is not None else report
-        if report.calls or (report.error is None and (report.result is not None or report.output_dropped)):
+        bundle = result_bundle(report.result) if report.error is None else None
+        lost = report.outputs_refused or report.displays_truncated or (report.error is None and report.output_dropped)
+        if bundle is not None and not (report.calls or lost):
+            # A call-free cell's table or figure is an ordinary output, as IPython shows it:
+            # every front end (Notebook 7, VS Code, nbconvert, GitHub) draws it.
+            display(bundle[0], metadata=bundle[1], raw=True)
+        elif report.calls or lost or (report.error is None and report.result is not None):
             if live is None or not live.become(shown):
                 display(shown)
         if report.error is not None:
@@ -256,7 +263,7 @@ class _LiveCalls:
             self._calls[data.id] = data
             self._pending = True
         elif kind != "tick":
-            _print_streams(event)
+            _show_event(event)
         now = time.monotonic()
         if self._pending and now - self._last >= self.INTERVAL:
             self._update(now)
@@ -285,12 +292,22 @@ class _LiveCalls:
             self._handle.update({"text/plain": "codemode: the run ended without a report"}, raw=True)
 
 
-def _print_streams(event: Event) -> None:
+def _show_event(event: Event) -> None:
+    """Print the cell's output, and show its display outputs, in the order they came."""
     kind, data = event
     if kind == "stdout":
         sys.stdout.write(data)
     elif kind == "stderr":
         sys.stderr.write(data)
+    elif kind == "display":
+        sys.stdout.flush()  # what the cell printed before it comes first
+        sys.stderr.flush()
+        # Prefixed: a cell's ids must not collide with the front end's other displays.
+        display_id = f"codemode-{data['display_id']}" if data.get("display_id") else None
+        if data.get("update"):
+            update_display(data["data"], metadata=data["metadata"], raw=True, display_id=display_id)
+        else:
+            display(data["data"], metadata=data["metadata"], raw=True, display_id=display_id)
 
 
 def load_ipython_extension(ipython: Any) -> None:

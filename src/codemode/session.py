@@ -35,6 +35,7 @@ from codemode.inputs import check_inputs
 from codemode.policy import Policy, Refusal
 from codemode.sandbox import CallRequest, Limits, Sandbox
 from codemode.metrics import Tokenizer
+from codemode.outputs import Outputs
 from codemode.schema import (
     Hit,
     NameMap,
@@ -48,8 +49,9 @@ from codemode.schema import (
 )
 from codemode.trace import RunReport, ToolCall
 
-# ("stdout"|"stderr", text), ("call", ToolCall), ("progress", ToolCall), or ("tick", None)
-# when nothing happened for TICK seconds (a live display flushes what it held back).
+# ("stdout"|"stderr", text), ("call", ToolCall), ("progress", ToolCall), ("display", output:
+# {"data", "metadata", "display_id"?, "update"?}, already sanitized), or ("tick", None) when
+# nothing happened for TICK seconds (a live display flushes what it held back).
 Event = tuple[str, Any]
 TICK = 0.1
 _DONE = object()
@@ -225,6 +227,12 @@ class _Run:
     wire_arguments: list[str] = field(default_factory=list)
     wire_results: list[str] = field(default_factory=list)
     searches: list[str] = field(default_factory=list)
+    outputs: Outputs = field(default_factory=Outputs)
+
+    def on_display(self, output: dict[str, Any]) -> None:
+        shown = self.outputs.add(output)
+        if shown is not None:
+            self.emit(("display", shown))
 
     def on_stream(self, name: str, text: str) -> None:
         stream = self.streams.get(name)
@@ -579,7 +587,8 @@ class Session:
             return await self._serve_call(run, request)
 
         outcome = await self._sandbox.run(code, on_call=on_call, on_stream=run.on_stream, timeout=timeout,
-                                          inputs=inputs)
+                                          inputs=inputs, on_display=run.on_display)
+        outcome.result = run.outputs.result(outcome.result)
         self._state_lost = outcome.state_lost
         stdout, stderr, dropped = run.finish_streams()
         servers = policy.servers if policy.servers is not None else {key for key, _ in self._api}
@@ -603,6 +612,9 @@ class Session:
             isolation=tuple(self._sandbox.isolation),
             tokens=tokens,
             output_dropped=dropped,
+            displays=tuple(run.outputs.items),
+            outputs_refused=dict(run.outputs.tally.refused),
+            displays_truncated=run.outputs.tally.truncated,
         )
 
     async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:

@@ -66,6 +66,10 @@ class Image:
     def __repr__(self) -> str:
         return f"<Image {self.mime_type}, {len(self.data_b64) * 3 // 4} bytes>"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Shown by `display()` as the image itself (the host keeps only image types it knows)."""
+        return {self.mime_type: self.data_b64, "text/plain": repr(self)}
+
 
 class Audio(Image):
     """Audio a tool returned, as bytes and a MIME type."""

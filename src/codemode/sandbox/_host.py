@@ -95,6 +95,8 @@ class CellOutcome:
 
 CallHandler = Callable[[CallRequest], Awaitable[dict[str, Any]]]
 StreamHandler = Callable[[str, str], None]
+# A display output as the worker sent it, checked for shape only (`codemode.outputs` cleans it).
+DisplayHandler = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -104,6 +106,7 @@ class _Cell:
     on_stream: StreamHandler
     done: asyncio.Future[dict[str, Any]]
     calls: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    on_display: DisplayHandler | None = None
 
 
 class Sandbox:
@@ -252,6 +255,7 @@ class Sandbox:
         on_stream: StreamHandler,
         timeout: float | None = None,
         inputs: dict[str, Any] | None = None,
+        on_display: DisplayHandler | None = None,
     ) -> CellOutcome:
         """Run one cell; start a worker first if there is none (or it died). `inputs` (JSON
         data, checked by the caller) become variables of the cell before it runs."""
@@ -259,7 +263,7 @@ class Sandbox:
             await self.start()
         loop = asyncio.get_running_loop()
         self._cell_ids += 1
-        cell = _Cell(self._cell_ids, on_call, on_stream, loop.create_future())
+        cell = _Cell(self._cell_ids, on_call, on_stream, loop.create_future(), on_display=on_display)
         self._cell = cell
         watch = asyncio.ensure_future(self._count_processes(cell)) if self.allow_subprocess else None
         try:
@@ -379,6 +383,10 @@ class Sandbox:
             if name not in ("stdout", "stderr") or not isinstance(text, str):
                 raise FrameError("a stream frame needs name stdout|stderr and a text")
             cell.on_stream(name, text)
+        elif op == "display":
+            output = _display_output(message)
+            if cell is not None and cell.on_display is not None:
+                cell.on_display(output)
         elif op in ("call", "search"):
             request = _call_request(message)
             if cell is None:
@@ -521,6 +529,18 @@ def _call_request(message: dict[str, Any]) -> CallRequest:
             and isinstance(arguments, dict)):
         raise FrameError(f"a {op} frame needs an integer id, server and tool names, and an arguments object")
     return CallRequest(call_id, server, tool, arguments, op)
+
+
+def _display_output(message: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a `display` frame, or FrameError when it is not the shape the worker sends."""
+    data, metadata, display_id = message.get("data"), message.get("metadata", {}), message.get("display_id")
+    if not (isinstance(data, dict) and all(isinstance(key, str) for key in data)
+            and isinstance(metadata, dict) and (display_id is None or isinstance(display_id, str))
+            and isinstance(message.get("update", False), bool)):
+        raise FrameError("a display frame needs a data object keyed by MIME type, a metadata object, "
+                         "and a string or null display_id")
+    return {"data": data, "metadata": metadata, "display_id": display_id,
+            "update": bool(message.get("update")), "truncated": bool(message.get("truncated"))}
 
 
 def _outcome(done: dict[str, Any]) -> CellOutcome:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-from codemode.sandbox import _api, _limits
+from codemode.sandbox import _api, _display, _limits
 from codemode.sandbox._frames import HEADER, MAX_HOST_FRAME, MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
 
 _CO_COROUTINE = 0x0080
@@ -344,6 +344,7 @@ class Worker:
             else:
                 reply.update(ok=False, error=_describe_safely(exc, filename))
                 value = None
+        _show_open_figures(value)
         _flush_streams()
         reply["result"] = _encode_result(value)
         try:
@@ -394,11 +395,35 @@ def _encode_result(value: Any) -> dict[str, Any] | None:
     media = _api.encode_media(value)
     if media is not None:
         return media
+    if _display.has_rich_repr(value):
+        data, metadata = _display.mimebundle(value)
+        return {"kind": "mime", "data": data, "metadata": metadata}
     try:
         encode({"op": "done", "value": value})
     except (TypeError, ValueError, RecursionError):
         return {"kind": "repr", "text": _safe_repr(value), "type": type(value).__name__}
     return {"kind": "json", "value": value}
+
+
+def _show_open_figures(result: Any) -> None:
+    """As IPython's inline backend: figures a cell drew show at its end (the result's own
+    figure shows as the result), then close."""
+    try:
+        _display.show_figures(_display.open_figures(result))
+        _display.close_figures()
+    except Exception as exc:  # noqa: BLE001 - a figure that fails to draw must not lose the cell's report
+        print(f"codemode: a figure could not be shown: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def _send_display(channel: Channel, message: dict[str, Any]) -> None:
+    """Send a display output after what the cell printed before it (order is kept)."""
+    _flush_streams()
+    try:
+        channel.send(message)
+    except FrameError:
+        # Over the channel's limit: the text form only, marked so the host counts the loss.
+        text = str(message["data"].get("text/plain", ""))[:100_000]
+        channel.send({**message, "data": {"text/plain": text}, "metadata": {}, "truncated": True})
 
 
 def _safe_repr(value: Any, limit: int = 100_000) -> str:
@@ -473,6 +498,7 @@ def _install_api_module() -> None:
     import builtins
 
     builtins.help = _api.help
+    builtins.display = _display.display  # as IPython puts it in builtins
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -482,6 +508,11 @@ def main(argv: list[str] | None = None) -> None:
     isolation = _limits.apply(json.loads(args[2])) if len(args) > 2 else []
     channel = Channel(rfd, wfd)
     _api._channel = channel
+    _display._send = lambda message: _send_display(channel, message)
+    # matplotlib (if a cell imports it) draws with Agg and shows figures as outputs; its
+    # cache goes in the work dir (the only writable place), not a warning per cell.
+    os.environ.setdefault("MPLBACKEND", "module://codemode.sandbox._mpl_backend")
+    os.environ.setdefault("MPLCONFIGDIR", os.path.join(os.getcwd(), ".matplotlib"))
     signal.signal(signal.SIGINT, _interrupts.handler)
     sys.stdout = StreamWriter(channel, "stdout", 1)
     sys.stderr = StreamWriter(channel, "stderr", 2)

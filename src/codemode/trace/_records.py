@@ -99,6 +99,11 @@ class RunReport:
     restart_reason: str = ""  # why the run had a fresh worker, when `worker_restarted`
     isolation: tuple[dict[str, Any], ...] = ()  # the worker's layers: {"layer", "active", "detail"}
     running: bool = False  # a snapshot taken while the run goes on (live display)
+    # display() outputs, sanitized, in order, updates applied: {"data", "metadata", "display_id"?}.
+    # Shown live by the faces that stream (`streams_shown`), so the displays leave them out then.
+    displays: tuple[dict[str, Any], ...] = ()
+    outputs_refused: dict[str, int] = field(default_factory=dict)  # MIME type → outputs refused (script, widgets)
+    displays_truncated: int = 0  # representations or outputs cut for size (OUTPUT_TRUNCATED)
 
     @property
     def value(self) -> Any:
@@ -109,6 +114,8 @@ class RunReport:
             return self.result.get("value")
         if self.result.get("kind") == "repr":
             return self.result.get("text")
+        if self.result.get("kind") == "mime":
+            return (self.result.get("data") or {}).get("text/plain")
         return self.result
 
     @property
@@ -133,6 +140,12 @@ class RunReport:
                 data["stderr"] = self.stderr
         if self.output_dropped:
             data["outputTruncated"] = dict(self.output_dropped)
+        if self.displays and not self.streams_shown:
+            data["displays"] = [{"data": d["data"], "metadata": d["metadata"]} for d in self.displays]
+        if self.outputs_refused:
+            data["outputsRefused"] = dict(self.outputs_refused)
+        if self.displays_truncated:
+            data["displaysTruncated"] = self.displays_truncated
         if self.timed_out:
             data["timedOut"] = True
         if self.state_lost:
@@ -172,6 +185,8 @@ def preview(payload: dict[str, Any]) -> dict[str, Any]:
     import json
 
     kind = payload.get("kind")
+    if kind == "mime":
+        return payload  # sanitized and capped by the host already (codemode.outputs)
     if kind in ("image", "audio"):
         data = payload.get("data", "")
         return payload if len(data) <= MEDIA_CHARS else {**payload, "data": "", "truncated": True}

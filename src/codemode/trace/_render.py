@@ -11,6 +11,7 @@ whole. The terminal's text (`repr`, the CLI) has the details too.
 
 from __future__ import annotations
 
+import base64
 import json
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,8 @@ def _result_text(result: dict[str, Any]) -> str:
         return json.dumps(shown.get("value"), indent=2, ensure_ascii=False)
     if kind == "repr":
         return shown.get("text", "") + ("…" if shown.get("truncated") else "")
+    if kind == "mime":
+        return str((shown.get("data") or {}).get("text/plain", ""))
     if kind in ("image", "audio"):
         size = len(result.get("data", "")) * 3 // 4
         return f"<{kind} {shown.get('mimeType', '')}, {format_size(size)}>"
@@ -115,8 +118,11 @@ def render_text(report: RunReport, details: bool = True) -> str:
             lines += ["stdout:", report.stdout.rstrip("\n")]
         if report.stderr:
             lines += ["stderr:", report.stderr.rstrip("\n")]
+        for output in report.displays:
+            lines += ["display:", str(output["data"].get("text/plain", ""))]
     for name, count in report.output_dropped.items():
         lines.append(f"warning: {count:,} characters of {name} dropped [OUTPUT_TRUNCATED]")
+    lines += _output_warnings(report)
     if report.result is not None:
         lines += ["result:", _result_text(report.result)]
     if report.error is not None:
@@ -126,6 +132,16 @@ def render_text(report: RunReport, details: bool = True) -> str:
     if report.tokens is not None and details:
         lines.append(token_line(report.tokens))
     return "\n".join(lines)
+
+
+def _output_warnings(report: RunReport) -> list[str]:
+    lines = []
+    if report.outputs_refused:
+        kinds = ", ".join(f"{mime} ×{count}" for mime, count in sorted(report.outputs_refused.items()))
+        lines.append(f"warning: output refused (front ends would run it as script, or it is of an unknown type): {kinds}")
+    if report.displays_truncated:
+        lines.append(f"warning: {report.displays_truncated} rich output(s) over the size cap dropped [OUTPUT_TRUNCATED]")
+    return lines
 
 
 def token_line(tokens: TokenAccount) -> str:
@@ -182,8 +198,11 @@ def render_html(report: RunReport) -> str:
         for name, text in (("stdout", report.stdout), ("stderr", report.stderr)):
             if text:
                 parts.append(f'<div>{name}</div><pre style="{_PRE}">{escape(text)}</pre>')
+        for output in report.displays:
+            parts.append(f'<div class="codemode-display">{bundle_html(output["data"])}</div>')
     for name, count in report.output_dropped.items():
         parts.append(f"<div>warning: {count:,} characters of {escape(name)} dropped [OUTPUT_TRUNCATED]</div>")
+    parts += [f"<div>{escape(line)}</div>" for line in _output_warnings(report)]
     if report.result is not None:
         parts.append(_result_html(report.result))
     if report.error is not None:
@@ -231,8 +250,24 @@ def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def bundle_html(data: dict[str, Any]) -> str:
+    """A sanitized MIME bundle as static HTML: the image, the (already clean) HTML, or the text."""
+    for mime in ("image/png", "image/jpeg", "image/gif", "image/webp"):
+        if isinstance(data.get(mime), str):
+            return _media_html(mime, data[mime])
+    if isinstance(data.get("image/svg+xml"), str):
+        # As an image, never inline: an SVG in an <img> runs nothing.
+        encoded = base64.b64encode(data["image/svg+xml"].encode()).decode()
+        return f'<img alt="svg output" src="data:image/svg+xml;base64,{encoded}" style="max-width:100%">'
+    if isinstance(data.get("text/html"), str):
+        return str(data["text/html"])  # cleaned by the host (codemode.outputs.clean_html)
+    return f'<pre style="{_PRE}">{escape(str(data.get("text/plain", "")))}</pre>'
+
+
 def _value_html(payload: dict[str, Any]) -> str:
     kind = payload.get("kind")
+    if kind == "mime":
+        return bundle_html(payload.get("data") or {})
     if kind in ("image", "audio") and payload.get("data"):
         return _media_html(payload.get("mimeType", ""), payload["data"])
     if kind == "content":
