@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,9 +191,13 @@ def test_the_cli_prints_text_forms_and_json_keeps_the_bundle() -> None:
             "print('a')\ndisplay(T())\nprint('b')\nT()")
     text = subprocess.run([sys.executable, "-m", "codemode.cli", "exec", "-c", code],
                           capture_output=True, text=True, check=True, timeout=120)
-    assert text.stdout == "a\nT()\nb\n" and "result:\nT()" in text.stderr
+    assert text.stdout == "a\nT()\nb\nT()\n"  # the display's text form in order, then the value
     out = subprocess.run([sys.executable, "-m", "codemode.cli", "exec", "--json", "-c", code],
                          capture_output=True, text=True, check=True, timeout=120)
     payload = json.loads(out.stdout)
     assert payload["result"] == {"kind": "mime", "data": {"text/html": "<i>t</i>", "text/plain": "T()"}, "metadata": {}}
     assert payload["displays"] == [{"data": {"text/html": "<i>t</i>", "text/plain": "T()"}, "metadata": {}}]
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent.parent / "docs" / "run-report.schema.json").read_text())
+    jsonschema.validate(payload, schema)
