@@ -23,6 +23,13 @@ def shown(cell: Execution) -> list[dict[str, Any]]:
     return [content for content in cell.of("display_data") if content["data"]]
 
 
+def final_report(cell: Execution) -> dict[str, Any]:
+    """The report as the cell ends: the live panel's last update, or a display of its own."""
+    (report,) = [c for c in [*shown(cell), *cell.updates[-1:]] if MIME_TYPE in c["data"] and
+                 not c["data"][MIME_TYPE].get("running")]
+    return report
+
+
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
     kernel = Kernel(tmp_path_factory.mktemp("rich-kernel"))
@@ -76,7 +83,7 @@ def test_an_update_by_display_id_updates_that_output_in_place(kernel: Kernel) ->
 
 def test_a_cell_with_tool_calls_keeps_its_rich_result_in_the_report(kernel: Kernel, tmp_path: Path) -> None:
     cell = kernel.run("%%codemode\nimport pandas as pd\npd.DataFrame(demo.list_orders(status='open'))[['id', 'status']]")
-    (report,) = [c for c in shown(cell) if MIME_TYPE in c["data"]]
+    report = final_report(cell)
     result = report["data"][MIME_TYPE]["result"]
     assert result["kind"] == "mime" and "<table" in result["data"]["text/html"]
     assert "<table" in report["data"]["text/html"]  # the static fallback shows the table too
@@ -87,5 +94,5 @@ def test_script_outputs_are_refused_and_the_report_says_so(kernel: Kernel) -> No
                       "    def __repr__(self): return 'J()'\ndisplay(J())")
     outputs = shown(cell)
     assert all("application/javascript" not in o["data"] for o in outputs)
-    (report,) = [o for o in outputs if MIME_TYPE in o["data"]]
+    report = final_report(cell)
     assert report["data"][MIME_TYPE]["outputsRefused"] == {"application/javascript": 1}
