@@ -216,6 +216,17 @@ class Config(_Model):
     allow_read: tuple[str, ...] = Field(
         (), description="Extra paths the worker may read, read-only (`allowRead`)."
     )
+    cassette: str | None = Field(
+        None, description="A cassette file of tool lists and calls (`cassette`), relative to the config."
+    )
+    cassette_mode: Literal["record", "replay", "auto"] | None = Field(
+        None, description="`cassetteMode`: record, replay, or auto (replay what is recorded, record the "
+        "rest); replay when only `cassette` is set."
+    )
+    redact: tuple[str, ...] = Field(
+        (), description="Regular expressions replaced before a cassette is written (`redact`); the "
+        "values `${VAR}` references expanded to are always replaced."
+    )
 
     @field_validator("servers")
     @classmethod
@@ -242,6 +253,9 @@ class _Settings(_Model):
     tools: tuple[str, ...] | None = Field(None, alias="tools")
     workdir: str | None = Field(None, alias="workdir")
     allow_read: tuple[str, ...] = Field((), alias="allowRead")
+    cassette: str | None = Field(None, alias="cassette")
+    cassette_mode: Literal["record", "replay", "auto"] | None = Field(None, alias="cassetteMode")
+    redact: tuple[str, ...] = Field((), alias="redact")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -441,6 +455,9 @@ def parse_config(
         tools=settings.tools,
         workdir=settings.workdir,
         allow_read=settings.allow_read,
+        cassette=settings.cassette,
+        cassette_mode=settings.cassette_mode,
+        redact=settings.redact,
     )
 
 

@@ -9,7 +9,8 @@
     │   ├── UnknownToolError         no such tool (or server) in this session
     │   ├── InvalidArgumentsError    the arguments do not fit the tool's input schema
     │   ├── ToolTimeoutError         no answer within the call's timeout
-    │   └── UpstreamError            the server answered with an error
+    │   ├── UpstreamError            the server answered with an error
+    │   └── NotRecordedError         a strict replay has no such call in its cassette
     └── SandboxError                 the worker process failed (code)
         ├── WorkerCrashedError       it died; its state is lost
         ├── CellTimeoutError         a cell ran past its time limit
@@ -30,6 +31,7 @@ __all__ = [
     "CodemodeError",
     "ConfigError",
     "InvalidArgumentsError",
+    "NotRecordedError",
     "IsolationError",
     "SandboxError",
     "ServerConnectError",
@@ -134,6 +136,12 @@ class UpstreamError(ToolCallError):
     """The server answered the call with an error (a tool error or a protocol error)."""
 
     code = "UPSTREAM_ERROR"
+
+
+class NotRecordedError(ToolCallError):
+    """A strict replay has no recording of the call (the message shows the closest one)."""
+
+    code = "NOT_RECORDED"
 
 
 class SandboxError(CodemodeError):

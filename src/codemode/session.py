@@ -28,6 +28,7 @@ from typing import Any
 
 from codemode._turns import Ticket, Turns
 from codemode.accounting import Accountant, output_text
+from codemode.cassette import CassetteSettings, open_hub, settings_of
 from codemode.config import Config, load_config
 from codemode.errors import CodemodeError, ToolCallError
 from codemode.hub import Hub, LogRecord, ServerState, get_portal
@@ -266,13 +267,16 @@ class Session:
         disclosure: what the token account assumes a model read to write the code: "stubs"
             (every tool's stub) or "search" (only what the code found with `codemode.search`).
         tokenizer: counts the tokens; a real o200k BPE when installed, else an estimate.
+        cassette: record the servers' tool lists and calls to a file, or replay them from it
+            (no server started); by default as the config and `$CODEMODE_CASSETTE*` say.
     """
 
     def __init__(self, config: Config | None = None, *, disclosure: str = "stubs",
-                 tokenizer: Tokenizer | None = None) -> None:
+                 tokenizer: Tokenizer | None = None, cassette: CassetteSettings | None = None) -> None:
         self.accountant = Accountant(disclosure, tokenizer)
         self.config = config if config is not None else load_config()
-        self._hub = Hub(self.config)
+        self.cassette = cassette if cassette is not None else settings_of(self.config)
+        self._hub: Hub = open_hub(self.config, self.cassette)  # or a recording/replaying stand-in
         self._sandbox: Sandbox | None = None
         self.sandbox_options = SandboxOptions.of(self.config)  # the session's defaults
         self._worker_options = self.sandbox_options  # what the running worker has

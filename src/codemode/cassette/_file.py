@@ -1,0 +1,163 @@
+"""The cassette file: JSON Lines, one object per line, keys sorted, diff-friendly.
+
+    {"codemode": "cassette", "version": 1}
+    {"kind": "server", "server": "demo", "tools": [...tools/list, wire form...], ...}
+    {"kind": "call", "server": "demo", "tool": "get_order", "arguments": {...},
+     "result": {...CallToolResult, wire form...} | "error": {"code", "problem"},
+     "progress": [...], "logs": [...]}
+
+Invariants:
+- Nothing of ours that differs between machines or days is written: no dates, no durations,
+  no absolute paths of ours. The cassette's own folder is written as `${CASSETTE_DIR}` and
+  put back on reading, so a cassette recorded beside a notebook replays on another machine.
+- Redaction happens before anything is written: every match of the `redact` patterns and
+  every value a `${VAR}` of the config expanded to becomes `[REDACTED]`. Replay matches a
+  call's arguments after the same redaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codemode.errors import CodemodeError
+
+FORMAT = "cassette"
+VERSION = 1
+REDACTED = "[REDACTED]"
+DIR_PLACEHOLDER = "${CASSETTE_DIR}"
+# Values shorter than this are not redacted: replacing every "1" or "yes" of a recording
+# would wreck it, and so short a value is no secret.
+MIN_SECRET_CHARS = 4
+_REFERENCE = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class CassetteError(CodemodeError):
+    """A cassette file that cannot be read: not ours, a newer version, a broken line."""
+
+    code = "CASSETTE"
+
+
+class Scrubber:
+    """Redaction and path placeholders, applied to every string of a record (keys too)."""
+
+    def __init__(self, directory: Path, patterns: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
+        self.directory = str(directory.resolve())
+        try:
+            self.patterns = [re.compile(p) for p in patterns]
+        except re.error as exc:
+            raise CodemodeError(f"codemode.redact: {exc.pattern!r} is not a regular expression ({exc})") from None
+        # Longest first: a secret that contains another is replaced whole.
+        self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
+
+    def scrub(self, value: Any) -> Any:
+        """A copy for writing: secrets and patterns redacted, our folder as a placeholder."""
+        return _walk(value, self._scrub_text)
+
+    def restore(self, value: Any) -> Any:
+        """A copy as read: the placeholder back to this machine's folder."""
+        return _walk(value, lambda text: text.replace(DIR_PLACEHOLDER, self.directory))
+
+    def _scrub_text(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        for pattern in self.patterns:
+            text = pattern.sub(REDACTED, text)
+        return text.replace(self.directory, DIR_PLACEHOLDER)
+
+
+def _walk(value: Any, change: Any) -> Any:
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {change(k) if isinstance(k, str) else k: _walk(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, change) for v in value]
+    return value
+
+
+def expanded_values(source: str | None, environ: os._Environ[str] | dict[str, str] | None = None) -> list[str]:
+    """The values the config's `${VAR}` references expand to (secrets, by default)."""
+    if not source:
+        return []
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError:
+        return []
+    env = os.environ if environ is None else environ
+    values = []
+    for name, default in _REFERENCE.findall(text):
+        value = env.get(name) or default
+        if value:
+            values.append(value)
+    return values
+
+
+@dataclass
+class Recording:
+    """What a cassette holds, read into memory."""
+
+    servers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read(path: Path, scrubber: Scrubber) -> Recording:
+    """Read a cassette; a missing file is an empty recording."""
+    recording = Recording()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return recording
+    except OSError as exc:
+        raise CassetteError(f"cassette {path}: cannot read it ({exc.strerror})") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError as exc:
+            raise CassetteError(f"cassette {path}, line {number}: not JSON ({exc}); "
+                                "record it again with --record") from None
+        if number == 1:
+            _check_header(path, entry)
+            continue
+        entry = scrubber.restore(entry)
+        if entry.get("kind") == "server":
+            recording.servers[str(entry.get("server"))] = entry
+        elif entry.get("kind") == "call":
+            recording.calls.append(entry)
+    return recording
+
+
+def _check_header(path: Path, entry: Any) -> None:
+    if not isinstance(entry, dict) or entry.get("codemode") != FORMAT:
+        raise CassetteError(f"cassette {path}: not a codemode cassette (its first line is no header)")
+    version = entry.get("version")
+    if version != VERSION:
+        raise CassetteError(f"cassette {path}: format version {version}, this codemode reads {VERSION}; "
+                            "record it again with --record, or upgrade jupyter-codemode")
+
+
+class Writer:
+    """Appends records to a cassette, one line each, written and flushed at once (a kernel
+    that dies mid-notebook keeps what it recorded)."""
+
+    def __init__(self, path: Path, scrubber: Scrubber, *, fresh: bool) -> None:
+        self.path = path
+        self._scrubber = scrubber
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fresh or not path.is_file() or path.stat().st_size == 0:
+            path.write_text(_line({"codemode": FORMAT, "version": VERSION}), encoding="utf-8")
+
+    def write(self, entry: dict[str, Any]) -> None:
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(_line(self._scrubber.scrub(entry)))
+
+
+def _line(entry: dict[str, Any]) -> str:
+    return json.dumps(entry, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
