@@ -281,6 +281,7 @@ class Session:
         self.sandbox_options = SandboxOptions.of(self.config)  # the session's defaults
         self._worker_options = self.sandbox_options  # what the running worker has
         self._hub_task: Any = None
+        self._worker_start: Any = None
         self._server_names = NameMap.build([])
         self._api: dict[tuple[str, str], ApiTool] = {}
         self._state_lost = False
@@ -299,22 +300,35 @@ class Session:
                 self._start()
 
     def _start(self) -> None:
+        # Each step runs as a task on the loop and is only waited for here: an interrupt of
+        # the wait (a kernel interrupt while servers connect) leaves the step going, and the
+        # next `start` waits for the same step, so there is only ever one set of servers.
         portal = get_portal()
-        self._turns = Turns()
-        self._hub_task, _ = portal.start_task(self._hub.serve, name="codemode-hub")
-        self._build_api()
-        self._sandbox = self._new_sandbox(self.sandbox_options)
+        if self._hub_task is None:
+            self._turns = Turns()
+            self._hub_task = portal.start_task_soon(self._hub.serve, name="codemode-hub")
+            # Before the portal's own exit handler (atexit runs handlers last-in, first-out):
+            # servers get the SDK's orderly stdio shutdown, the worker its kill, even when
+            # the start was interrupted.
+            atexit.register(self.close)
+        portal.call(self._hub.wait_ready)
+        if self._sandbox is None:
+            self._build_api()
+            self._sandbox = self._new_sandbox(self.sandbox_options)
+        if self._worker_start is None:
+            self._worker_start = portal.start_task_soon(self._sandbox.start)
         try:
-            portal.call(self._sandbox.start)
-        except BaseException:
-            portal.call(self._hub.aclose)  # no server may outlive a session that did not start
-            self._hub_task.result(timeout=30)
+            self._worker_start.result()
+        except KeyboardInterrupt:
             raise
+        except BaseException:
+            self._worker_start = None
+            self._sandbox = None
+            self._stop_hub()  # no server may outlive a session that did not start
+            raise
+        self._worker_start = None
         self.accountant.warm()
         self.started = True
-        # Before the portal's own exit handler (atexit runs handlers last-in, first-out):
-        # servers get the SDK's orderly stdio shutdown, the worker its kill.
-        atexit.register(self.close)
 
     def _new_sandbox(self, options: SandboxOptions) -> Sandbox:
         memory = options.memory_mb * 1024**2 if options.memory_mb else None
@@ -327,15 +341,24 @@ class Session:
         """Stop the worker and disconnect every server. Runs still waiting for their turn
         end without running (their reports say so); a running one is stopped."""
         with self._life:
-            if not self.started:
-                return
+            if not self.started and self._hub_task is None:
+                return  # never started, or a start that was interrupted is cleaned up too
             self.started = False
-        atexit.unregister(self.close)
-        portal = get_portal()
-        portal.call(self._aclose_worker)
-        portal.call(self._hub.aclose)
+            atexit.unregister(self.close)
+            portal = get_portal()
+            if self._worker_start is not None:  # a worker start that was interrupted
+                self._worker_start.cancel()
+                self._worker_start = None
+            portal.call(self._aclose_worker)
+            self._sandbox = None
+            self._stop_hub()
+            self._hub = Hub(self.config)  # a later `start` connects afresh
+
+    def _stop_hub(self) -> None:
         if self._hub_task is not None:
+            get_portal().call(self._hub.aclose)
             self._hub_task.result(timeout=30)
+            self._hub_task = None
 
     def reset(self) -> None:
         """Start a fresh worker: every variable of earlier cells is gone."""
@@ -590,8 +613,10 @@ class Session:
         async def on_call(request: CallRequest) -> dict[str, Any]:
             return await self._serve_call(run, request)
 
-        outcome = await self._sandbox.run(code, on_call=on_call, on_stream=run.on_stream, timeout=timeout,
-                                          inputs=inputs, on_display=run.on_display)
+        sandbox = self._sandbox  # close() may drop the session's reference meanwhile
+        assert sandbox is not None
+        outcome = await sandbox.run(code, on_call=on_call, on_stream=run.on_stream, timeout=timeout,
+                                    inputs=inputs, on_display=run.on_display)
         outcome.result = run.outputs.result(outcome.result)
         self._state_lost = outcome.state_lost
         stdout, stderr, dropped = run.finish_streams()
@@ -613,7 +638,7 @@ class Session:
             state_lost=outcome.state_lost,
             worker_restarted=restarted,
             restart_reason=reason if restarted else "",
-            isolation=tuple(self._sandbox.isolation),
+            isolation=tuple(sandbox.isolation),
             tokens=tokens,
             output_dropped=dropped,
             displays=tuple(run.outputs.items),

@@ -15,6 +15,9 @@ Invariants:
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -22,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any, Literal
 
 import anyio
@@ -49,6 +53,7 @@ CONNECT_TIMEOUT = 60.0
 # Guards against a server that never ends its tools/list pagination.
 MAX_TOOL_PAGES = 1000
 _STDERR_TAIL = 2000
+_TETHER = str(Path(__file__).with_name("_tether.py"))
 _SERVER_LOG_LINES = 200
 
 Status = Literal["connecting", "connected", "failed", "crashed", "closed"]
@@ -105,6 +110,7 @@ class _Link:
     finished: anyio.Event = field(default_factory=anyio.Event)
     inflight: list[Callable[[LogRecord], None]] = field(default_factory=list)
     reconnecting: anyio.Lock = field(default_factory=anyio.Lock)
+    connecting: anyio.CancelScope | None = None  # while it connects: `aclose` cancels it
 
 
 class Hub:
@@ -114,6 +120,7 @@ class Hub:
         self.config = config
         self._links: dict[str, _Link] = {}
         self._tg: anyio.abc.TaskGroup | None = None
+        self._ready: anyio.Event | None = None
         for name, server in config.enabled().items():
             transport = "stdio" if isinstance(server, StdioServer) else "http"
             self._links[name] = _Link(ServerState(name, transport), server)
@@ -133,12 +140,24 @@ class Hub:
             tg.start_soon(_warm_validator, warmed, name="codemode-warm-jsonschema")
             for event in [*ready, warmed]:
                 await event.wait()
+            self._ready_event().set()
             task_status.started()
+
+    def _ready_event(self) -> anyio.Event:
+        if self._ready is None:  # made on the loop, by whichever comes first
+            self._ready = anyio.Event()
+        return self._ready
+
+    async def wait_ready(self) -> None:
+        """Wait until every server has connected or failed (`serve` runs as a task)."""
+        await self._ready_event().wait()
 
     async def aclose(self) -> None:
         """Disconnect every server (bounded by the SDK's own shutdown timeouts)."""
         for link in self._links.values():
             link.stop.set()
+            if link.connecting is not None:  # a connect in flight ends now, its process too
+                link.connecting.cancel()
         for link in self._links.values():
             await link.finished.wait()
 
@@ -148,15 +167,19 @@ class Hub:
         # The connect deadline is lifted once connected. (A `fail_after` around the enter
         # alone would be exited before the Client's own task group: anyio forbids that.)
         scope = anyio.CancelScope(deadline=anyio.current_time() + CONNECT_TIMEOUT)
+        link.connecting = scope
         try:
             with scope:
                 await self._connect_and_hold(link, ready, started, scope)
             if scope.cancelled_caught and state.status == "connecting":
+                if link.stop.is_set():
+                    raise _Stopped
                 raise TimeoutError
         except Exception as exc:  # noqa: BLE001 - boundary: one server's failure is reported, not raised
             state.error = _connect_problem(exc, link)
             state.status = "failed" if state.status == "connecting" else "crashed"
         finally:
+            link.connecting = None
             if state.status == "connected":
                 state.status = "closed"
             link.client = None
@@ -171,6 +194,7 @@ class Hub:
             link.client = await stack.enter_async_context(self._client(link, stack))
             await self._list_tools(link)
             scope.deadline = math.inf
+            link.connecting = None
             client = link.client
             state.protocol_version = client.protocol_version
             info = client.server_info
@@ -208,7 +232,8 @@ class Hub:
 
         if isinstance(config, StdioServer):
             link.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
-            params = StdioServerParameters(command=config.command, args=config.args, env=config.env or None, cwd=config.cwd)
+            command, args = tethered(config.command, config.args, config.env, config.cwd)
+            params = StdioServerParameters(command=command, args=args, env=config.env or None, cwd=config.cwd)
             transport: Any = stdio_client(params, errlog=link.errlog)
         else:
             assert isinstance(config, HttpServer)
@@ -304,6 +329,22 @@ async def _warm_validator(done: anyio.Event) -> None:
         done.set()
 
 
+def tethered(command: str, args: list[str], env: dict[str, str] | None, cwd: str | Path | None) -> tuple[str, list[str]]:
+    """The command line that runs a stdio server under `_tether.py`, so the server and what
+    it starts end with this process and with the server (see that module). Raises
+    FileNotFoundError for a command that is not there, as spawning it would."""
+    path = (env or {}).get("PATH", os.environ.get("PATH", os.defpath))
+    if os.sep in command:
+        found = os.path.join(str(cwd), command) if cwd and not os.path.isabs(command) else command
+        if not os.access(found, os.X_OK):
+            raise FileNotFoundError(command)
+    elif shutil.which(command, path=path) is None:
+        raise FileNotFoundError(command)
+    if not os.path.isdir("/proc"):  # the tether reads its group from /proc (Linux)
+        return command, list(args)
+    return sys.executable, ["-I", "-S", _TETHER, str(os.getpid()), command, *args]
+
+
 def _stderr_tail(link: _Link) -> str:
     if link.errlog is None or link.errlog.closed:
         return ""
@@ -316,9 +357,15 @@ def _stderr_tail(link: _Link) -> str:
     return f"; its last error output:\n{tail}" if tail else ""
 
 
+class _Stopped(Exception):
+    """The hub closed while the server was still connecting."""
+
+
 def _connect_problem(exc: BaseException, link: _Link) -> str:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
+    if isinstance(exc, _Stopped):
+        return "the session closed while it was connecting"
     if isinstance(exc, TimeoutError):
         problem = f"did not finish connecting within {CONNECT_TIMEOUT:g} s"
     elif isinstance(exc, FileNotFoundError):

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-from codemode.sandbox import _api, _display, _limits
+from codemode.sandbox import _api, _display, _lifeline, _limits
 from codemode.sandbox._frames import HEADER, MAX_HOST_FRAME, MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
 
 _CO_COROUTINE = 0x0080
@@ -504,6 +504,9 @@ def _install_api_module() -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     rfd, wfd = int(args[0]), int(args[1])
+    # Before anything else, and before any thread: the worker must end with its host.
+    _lifeline.die_with_host()
+    _lifeline.start_guard(rfd)
     # Limits first: before the worker reads a frame, let alone runs a cell.
     isolation = _limits.apply(json.loads(args[2])) if len(args) > 2 else []
     channel = Channel(rfd, wfd)

@@ -1,0 +1,97 @@
+"""The host dies, by any signal, while a cell loops: the worker, what the cell started, and
+the servers all go, with nobody closing anything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from proctable import descendants, left_after, snapshot
+
+HOST = str(Path(__file__).with_name("host.py"))
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+READY_TIMEOUT = 60.0
+
+
+@pytest.fixture
+def spawn() -> Iterator[object]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(code: str, *flags: str) -> subprocess.Popen[str]:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))}
+        process = subprocess.Popen([sys.executable, HOST, code, *flags], stdout=subprocess.PIPE, text=True, env=env,
+                                   stdin=subprocess.DEVNULL)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def wait_for_line(process: subprocess.Popen[str], text: str) -> None:
+    assert process.stdout is not None
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        assert line, f"the host ended before it printed {text!r}"
+        if line.strip() == text:
+            return
+    raise AssertionError(f"the host did not print {text!r} in time")
+
+
+LOOP = "print('looping', flush=True)\nwhile True:\n    pass"
+C_LOOP = "print('looping', flush=True)\nsum(range(10**13))"
+
+
+@pytest.mark.parametrize(("how", "code"), [
+    (signal.SIGKILL, LOOP), (signal.SIGTERM, LOOP), (signal.SIGHUP, LOOP), (signal.SIGKILL, C_LOOP),
+], ids=["sigkill", "sigterm", "sighup", "sigkill-c-loop"])
+def test_the_host_killed_during_a_looping_cell_leaves_no_process(spawn: object, how: signal.Signals, code: str,
+                                                                   scenario: str) -> None:
+    host = spawn(code)  # type: ignore[operator]
+    wait_for_line(host, "started")
+    wait_for_line(host, "looping")
+    processes = snapshot(descendants(host.pid))
+    assert len(processes) >= 3, processes  # the demo server (and its tether), the worker and its guard
+    fault = time.monotonic()
+    host.send_signal(how)
+    host.wait()
+    assert left_after(processes, fault, scenario) == {}
+
+
+DETACH = """
+import subprocess, os
+# A grandchild that leaves its parent: double fork, the middle one exits at once.
+subprocess.Popen(['/bin/sh', '-c', '(sleep 600 &) ; sleep 600 & exit 0'])
+subprocess.Popen(['sleep', '600'])
+print('looping', flush=True)
+while True:
+    pass
+"""
+
+
+@pytest.mark.parametrize("how", ["sigkill", "close"])
+def test_subprocesses_that_fork_and_detach_end_with_the_worker(spawn: object, how: str, scenario: str) -> None:
+    host = spawn(DETACH if how == "sigkill" else DETACH.replace("while True:\n    pass", "")
+                 , "--allow-subprocess")  # type: ignore[operator]
+    wait_for_line(host, "started")
+    wait_for_line(host, "looping")
+    processes = snapshot(descendants(host.pid))
+    sleeps = [pid for pid in processes if Path(f"/proc/{pid}/comm").read_text().strip() == "sleep"]
+    fault = time.monotonic()
+    if how == "sigkill":
+        host.kill()
+    host.wait()
+    assert left_after(processes, fault, scenario) == {}
+    assert sleeps or how == "close"
