@@ -119,7 +119,19 @@ def _parser() -> argparse.ArgumentParser:
                              help="print the run report as JSON on stdout (docs/run-report.schema.json)")
             run.add_argument("--input", metavar="JSON", help="JSON data the code sees as the variable `input` (default: none)")
             run.add_argument("--input-file", metavar="FILE", help="a JSON file the code sees as `input` (default: none)")
+        tape = run.add_mutually_exclusive_group()
+        tape.add_argument("--record", metavar="CASSETTE", help="record the tool lists and calls to this file "
+                                                                "(default: the config's cassette, else none)")
+        tape.add_argument("--replay", metavar="CASSETTE", help="answer tool calls from this file; no server starts")
+        run.add_argument("--strict", action="store_true",
+                         help="with --replay: a call not in the cassette fails (NOT_RECORDED) instead of going live")
         run_flags(run)
+    test = command(commands, "test", "run notebooks under nbval, replaying the cassette beside each "
+                                     "(NAME.cassette.jsonl); exit status as pytest's")
+    test.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
+    mode = test.add_mutually_exclusive_group()
+    mode.add_argument("--live", action="store_true", help="run against the servers, not the cassettes")
+    mode.add_argument("--record", action="store_true", help="run against the servers and record the cassettes anew")
     return parser
 
 
@@ -198,6 +210,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from codemode.kernel.__main__ import install_command
 
         return install_command(args.options, prog="codemode kernel install")
+    if args.command == "test":
+        from codemode.testing.run import run_notebooks
+
+        return run_notebooks(args.notebooks, mode="live" if args.live else "record" if args.record else "replay",
+                             config=args.config)
     code = _read_code(args) if args.command == "exec" else None
     inputs = _read_input(args) if args.command == "exec" else None
     config = load_config(args.config)
@@ -206,7 +223,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if unknown:
             raise CodemodeError(f"--server {unknown[0]!r} is not in the config (servers: {', '.join(config.servers)})")
         config = config.model_copy(update={"servers": {n: s for n, s in config.servers.items() if n in args.servers}})
-    session = Session(config, disclosure=getattr(args, "disclosure", "stubs"))
+    session = Session(config, disclosure=getattr(args, "disclosure", "stubs"), cassette=_cassette(args))
     if hasattr(args, "memory"):
         session.sandbox_options = session.sandbox_options.with_flags(
             memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
@@ -237,6 +254,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             _print_report(report)
         return 0 if report.ok else 1
+
+
+def _cassette(args: argparse.Namespace) -> Any:
+    """`--record PATH` / `--replay PATH [--strict]`; None leaves it to the config."""
+    record, replay = getattr(args, "record", None), getattr(args, "replay", None)
+    if getattr(args, "strict", False) and not replay:
+        raise CodemodeError("--strict goes with --replay CASSETTE")
+    if not (record or replay):
+        return None
+    from codemode.cassette import CassetteSettings
+
+    return CassetteSettings(Path(record or replay).resolve(), "record" if record else "replay", args.strict)
 
 
 def report_json(report: RunReport) -> dict[str, Any]:

@@ -9,17 +9,20 @@ shows with the sandboxed code's own traceback (`_render_traceback_`), not ours.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display, update_display
-from traitlets import Float, Unicode
+from traitlets import Float, Unicode, observe
 
+from codemode.cassette import CassetteSettings
 from codemode.config import load_config
 from codemode.display import CodeText, IsolationTable, ServerTable, ToolList
 from codemode.errors import CodemodeError
@@ -27,7 +30,8 @@ from codemode.outputs import result_bundle
 from codemode.session import Event, Session
 from codemode.trace import RunReport, token_line
 
-_SUBCOMMANDS = "servers, tools [SERVER], search QUERY [--detail names|signatures|full], stubs [SERVER[.TOOL]], tokens, isolation, reset"
+_SUBCOMMANDS = ("servers, tools [SERVER], search QUERY [--detail names|signatures|full], stubs [SERVER[.TOOL]], "
+                "tokens, isolation, reset, config PATH, record PATH, replay PATH [--strict], live")
 
 
 class CellFailed(Exception):
@@ -78,15 +82,15 @@ class CodeModeMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._session: Session | None = None
+        self._cassette: CassetteSettings | None = None  # set by record / replay / live
 
     @property
     def session(self) -> Session:
         if self._session is None:
             try:
-                config = load_config(self.config_file or None)
+                self._session = Session(load_config(self.config_file or None), cassette=self._cassette)
             except CodemodeError as exc:
                 raise UsageError(str(exc)) from None
-            self._session = Session(config)
         if not self._session.started:
             try:
                 self._session.start()
@@ -109,6 +113,10 @@ class CodeModeMagics(Magics):
         if not words:
             raise UsageError(f"%codemode needs a subcommand: {_SUBCOMMANDS}")
         command, rest = words[0], words[1:]
+        if command in ("config", "record", "replay", "live"):
+            return self._switch(command, rest)
+        if command not in _LOOKS:
+            raise UsageError(f"%codemode {line.strip()!s}: unknown subcommand; use one of: {_SUBCOMMANDS}")
         session = self.session
         try:
             if command == "servers" and not rest:
@@ -134,6 +142,42 @@ class CodeModeMagics(Magics):
         except CodemodeError as exc:
             raise UsageError(str(exc)) from None
         raise UsageError(f"%codemode {line.strip()!s}: unknown subcommand or arguments; use one of: {_SUBCOMMANDS}")
+
+    def _switch(self, command: str, rest: list[str]) -> None:
+        """`config PATH`, `record PATH`, `replay PATH [--strict]`, `live`: a new session."""
+        strict = "--strict" in rest and command == "replay"
+        paths = [word for word in rest if word != "--strict" or command != "replay"]
+        if len(paths) != (0 if command == "live" else 1):
+            usage = {"config": "config PATH", "record": "record PATH", "replay": "replay PATH [--strict]", "live": "live"}
+            raise UsageError(f"usage: %codemode {usage[command]}")
+        if command == "config":
+            if paths[0] == self.config_file:
+                self._restart()
+            self.config_file = paths[0]  # applied by _config_file_changed
+            return
+        if command == "replay" and not Path(paths[0]).is_file():
+            raise UsageError(f"replay: no cassette at {paths[0]}; record one with %codemode record {paths[0]}")
+        # The notebook's own choice wins over what a test runner set for the kernel.
+        for name in ("CODEMODE_CASSETTE", "CODEMODE_CASSETTE_MODE", "CODEMODE_CASSETTE_STRICT"):
+            os.environ.pop(name, None)
+        path = Path(paths[0]).resolve() if paths else None
+        self._cassette = CassetteSettings(path, command, strict)  # type: ignore[arg-type]
+        self._restart()
+
+    @observe("config_file")
+    def _config_file_changed(self, change: Any) -> None:
+        if self._session is not None:  # before any session, the next one reads it anyway
+            self._restart()
+
+    def _restart(self) -> None:
+        """Close the session; start one on the current config and cassette; say so in a line."""
+        self.close()
+        session = self.session
+        servers = ", ".join(session.python_name(name) if state.status == "connected" else f"{name} ({state.status})"
+                            for name, state in session.servers.items()) or "none"
+        source = session.config.source or "the built-in demo"
+        print(f"codemode: config {source}; servers {servers}; {session.cassette.describe()}; "
+              "a fresh worker (earlier variables are gone)")
 
     @magic_arguments()
     @argument("--timeout", type=float, default=None, help="Seconds the cell may run before it is interrupted.")
@@ -212,6 +256,9 @@ class CodeModeMagics(Magics):
             self.shell.user_ns[name] = report.value
         elif report.result is not None:
             print(f"codemode: --out {name}: the result is not JSON data; nothing was bound", file=sys.stderr)
+
+
+_LOOKS = ("servers", "tools", "search", "stubs", "isolation", "tokens", "reset")
 
 
 def _detail(words: list[str]) -> tuple[str, str]:
