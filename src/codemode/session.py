@@ -352,7 +352,7 @@ class Session:
             portal.call(self._aclose_worker)
             self._sandbox = None
             self._stop_hub()
-            self._hub = Hub(self.config)  # a later `start` connects afresh
+            self._hub = open_hub(self.config, self.cassette)  # a later `start` connects afresh
 
     def _stop_hub(self) -> None:
         if self._hub_task is not None:

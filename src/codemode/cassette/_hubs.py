@@ -78,14 +78,29 @@ class _Recorder:
         return result
 
 
-class RecordingHub:
+class _Readiness:
+    """`wait_ready`, as the hub has it: set once the servers are connected, failed or replayed."""
+
+    _ready: anyio.Event | None = None
+
+    def _ready_event(self) -> anyio.Event:
+        if self._ready is None:  # made on the loop, by whichever comes first
+            self._ready = anyio.Event()
+        return self._ready
+
+    async def wait_ready(self) -> None:
+        await self._ready_event().wait()
+
+
+class RecordingHub(_Readiness):
     """The live hub, with everything it lists and answers written to a cassette."""
 
     def __init__(self, config: Config, path: Path, scrubber: Scrubber) -> None:
         self.config = config
         self.cassette = path
         self._live = Hub(config)
-        self._recorder = _Recorder(Writer(path, scrubber, fresh=True))
+        self._scrubber = scrubber
+        self._recorder: _Recorder | None = None
 
     @property
     def servers(self) -> dict[str, ServerState]:
@@ -93,10 +108,14 @@ class RecordingHub:
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:
-            await tg.start(self._live.serve)
+            tg.start_soon(self._live.serve)
+            await self._live.wait_ready()
+            # Begun here, not when made: a session makes its next hub as it closes this one.
+            self._recorder = _Recorder(Writer(self.cassette, self._scrubber, fresh=True))
             for state in self._live.servers.values():
                 if state.status == "connected":
                     self._recorder.server(state)
+            self._ready_event().set()
             task_status.started()
 
     async def aclose(self) -> None:
@@ -104,10 +123,11 @@ class RecordingHub:
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float | None = None,
                    on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None) -> CallResult:
+        assert self._recorder is not None, "serve() has not begun"
         return await self._recorder.call(self._live, server, tool, arguments, timeout, on_progress, on_log)
 
 
-class ReplayHub:
+class ReplayHub(_Readiness):
     """Tool lists and call results from a cassette; live servers only when it must."""
 
     def __init__(self, config: Config, path: Path, scrubber: Scrubber, *, strict: bool = False,
@@ -117,7 +137,8 @@ class ReplayHub:
         self.strict = strict
         self._scrubber = scrubber
         self._recording: Recording = read(path, scrubber)
-        self._recorder = _Recorder(Writer(path, scrubber, fresh=False)) if record_missing else None
+        self._record_missing = record_missing
+        self._recorder: _Recorder | None = None
         self._queues: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
         for entry in self._recording.calls:
             self._queues[self._key(entry["server"], entry["tool"], entry.get("arguments") or {})].append(entry)
@@ -139,6 +160,8 @@ class ReplayHub:
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            if self._record_missing:
+                self._recorder = _Recorder(Writer(self.cassette, self._scrubber, fresh=False))
             missing = [name for name, state in self._states.items() if state.status != "connected"]
             if missing and not self.strict:
                 await self._start_live()
@@ -150,6 +173,7 @@ class ReplayHub:
                         "record it with --record")
                 elif self._recorder is not None and self._live.servers[name].status == "connected":
                     self._recorder.server(self._live.servers[name])
+            self._ready_event().set()
             task_status.started()
             await self._stop.wait()
             if self._live is not None:
@@ -162,9 +186,9 @@ class ReplayHub:
         async with self._starting:
             if self._live is None:
                 assert self._tg is not None
-                live = Hub(self.config)
-                await self._tg.start(live.serve)
-                self._live = live
+                self._live = live = Hub(self.config)  # set first: a close meanwhile closes it too
+                self._tg.start_soon(live.serve)
+                await live.wait_ready()
             return self._live
 
     def _key(self, server: str, tool: str, arguments: dict[str, Any]) -> str:
