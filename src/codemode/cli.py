@@ -1,4 +1,4 @@
-"""The command line: `codemode servers | tools | search | stubs | exec | repl | isolation | kernel`.
+"""The command line: `codemode servers | tools | search | stubs | exec | repl | isolation | kernel | serve`.
 
 Every command runs through the same `Session` (and so the same sandbox and policy) as a
 notebook cell. The global options (`--config`, `--server`, `--debug`) are accepted before or
@@ -106,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     stubs.add_argument("--out", type=Path, metavar="DIR",
                        help="write a stub package: DIR/<server>/__init__.pyi and one module per tool, "
                             "and DIR/index.md (default: print the stubs)")
+    serve = command(commands, "serve", "an MCP server with two tools, search and execute, over these servers")
+    serve.add_argument("--transport", choices=("stdio", "http"), default="stdio",
+                       help="stdio (a client starts this process) or streamable HTTP at /mcp (default: %(default)s)")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on over HTTP (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8765, help="the port over HTTP, 0 for any free one (default: %(default)s)")
+    serve.add_argument("--token", help="require Authorization: Bearer TOKEN over HTTP (default: $CODEMODE_SERVE_TOKEN)")
+    serve.add_argument("--record", type=Path, metavar="DIR", help="write each client session as a notebook in DIR")
     kernel = command(commands, "kernel", "the Jupyter kernel: kernel install [--user | --sys-prefix | --prefix DIR]")
     kernel.add_argument("action", choices=("install",))
     kernel.add_argument("options", nargs=argparse.REMAINDER)
@@ -223,6 +230,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         if unknown:
             raise CodemodeError(f"--server {unknown[0]!r} is not in the config (servers: {', '.join(config.servers)})")
         config = config.model_copy(update={"servers": {n: s for n, s in config.servers.items() if n in args.servers}})
+    if args.command == "serve":
+        from codemode.serve import ServeOptions, serve
+
+        return serve(config, ServeOptions(transport=args.transport, host=args.host, port=args.port,
+                                          token=args.token, record=args.record))
     session = Session(config, disclosure=getattr(args, "disclosure", "stubs"), cassette=_cassette(args))
     if hasattr(args, "memory"):
         session.sandbox_options = session.sandbox_options.with_flags(

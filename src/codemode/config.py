@@ -227,6 +227,23 @@ class Config(_Model):
         (), description="Regular expressions replaced before a cassette is written (`redact`); the "
         "values `${VAR}` references expanded to are always replaced."
     )
+    # `codemode serve`: its client sessions, warm workers and per-session limits.
+    session_idle: float = Field(
+        900.0, gt=0, description="Seconds a served client session may idle before its worker is reclaimed (`sessionIdle`)."
+    )
+    pool_size: int = Field(2, ge=0, description="Warm workers `codemode serve` keeps for new sessions (`poolSize`).")
+    max_executes: int | None = Field(
+        None, gt=0, description="The most `execute` calls one served session may make (`maxExecutes`); null: no cap."
+    )
+    max_session_tool_calls: int | None = Field(
+        None, gt=0, description="The most tool calls one served session may make (`maxSessionToolCalls`); null: no cap."
+    )
+    max_code_chars: int = Field(
+        100_000, gt=0, description="The longest code an `execute` call may send, in characters (`maxCodeChars`)."
+    )
+    max_sessions: int | None = Field(
+        None, gt=0, description="Served sessions that may hold a worker at once (`maxSessions`); null: no cap."
+    )
 
     @field_validator("servers")
     @classmethod
@@ -256,6 +273,12 @@ class _Settings(_Model):
     cassette: str | None = Field(None, alias="cassette")
     cassette_mode: Literal["record", "replay", "auto"] | None = Field(None, alias="cassetteMode")
     redact: tuple[str, ...] = Field((), alias="redact")
+    session_idle: float = Field(900.0, gt=0, alias="sessionIdle")
+    pool_size: int = Field(2, ge=0, alias="poolSize")
+    max_executes: int | None = Field(None, gt=0, alias="maxExecutes")
+    max_session_tool_calls: int | None = Field(None, gt=0, alias="maxSessionToolCalls")
+    max_code_chars: int = Field(100_000, gt=0, alias="maxCodeChars")
+    max_sessions: int | None = Field(None, gt=0, alias="maxSessions")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,7 +481,12 @@ def parse_config(
         cassette=settings.cassette,
         cassette_mode=settings.cassette_mode,
         redact=settings.redact,
+        **{name: getattr(settings, name) for name in _SERVE_SETTINGS},
     )
+
+
+_SERVE_SETTINGS = ("session_idle", "pool_size", "max_executes", "max_session_tool_calls", "max_code_chars",
+                   "max_sessions")
 
 
 def _servers_table(data: Mapping[str, object], source: str | None) -> Mapping[str, object]:

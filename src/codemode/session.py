@@ -269,14 +269,19 @@ class Session:
         tokenizer: counts the tokens; a real o200k BPE when installed, else an estimate.
         cassette: record the servers' tool lists and calls to a file, or replay them from it
             (no server started); by default as the config and `$CODEMODE_CASSETTE*` say.
+        hub: the servers of another session to borrow (see `share`); this session then
+            starts and stops only its own worker.
     """
 
     def __init__(self, config: Config | None = None, *, disclosure: str = "stubs",
-                 tokenizer: Tokenizer | None = None, cassette: CassetteSettings | None = None) -> None:
+                 tokenizer: Tokenizer | None = None, cassette: CassetteSettings | None = None,
+                 hub: Hub | None = None) -> None:
         self.accountant = Accountant(disclosure, tokenizer)
         self.config = config if config is not None else load_config()
         self.cassette = cassette if cassette is not None else settings_of(self.config)
-        self._hub: Hub = open_hub(self.config, self.cassette)  # or a recording/replaying stand-in
+        self._owns_hub = hub is None
+        # Or a recording/replaying stand-in; or another session's, borrowed.
+        self._hub: Hub = hub if hub is not None else open_hub(self.config, self.cassette)
         self._sandbox: Sandbox | None = None
         self.sandbox_options = SandboxOptions.of(self.config)  # the session's defaults
         self._worker_options = self.sandbox_options  # what the running worker has
@@ -306,7 +311,8 @@ class Session:
         portal = get_portal()
         if self._hub_task is None:
             self._turns = Turns()
-            self._hub_task = portal.start_task_soon(self._hub.serve, name="codemode-hub")
+            if self._owns_hub:
+                self._hub_task = portal.start_task_soon(self._hub.serve, name="codemode-hub")
             # Before the portal's own exit handler (atexit runs handlers last-in, first-out):
             # servers get the SDK's orderly stdio shutdown, the worker its kill, even when
             # the start was interrupted.
@@ -352,13 +358,25 @@ class Session:
             portal.call(self._aclose_worker)
             self._sandbox = None
             self._stop_hub()
-            self._hub = open_hub(self.config, self.cassette)  # a later `start` connects afresh
+            if self._owns_hub:
+                self._hub = open_hub(self.config, self.cassette)  # a later `start` connects afresh
 
     def _stop_hub(self) -> None:
         if self._hub_task is not None:
             get_portal().call(self._hub.aclose)
             self._hub_task.result(timeout=30)
             self._hub_task = None
+
+    def share(self) -> Session:
+        """A new session on this session's servers (the same hub, so the same connections),
+        with a worker of its own: its own variables, files and calls. Closing it stops only
+        its worker; this session must stay open while it is used (`codemode serve` gives
+        each client one)."""
+        self.start()
+        other = Session(self.config, disclosure=self.accountant.disclosure, tokenizer=self.accountant.tokenizer,
+                        cassette=self.cassette, hub=self._hub)
+        other.sandbox_options = self.sandbox_options
+        return other
 
     def reset(self) -> None:
         """Start a fresh worker: every variable of earlier cells is gone."""

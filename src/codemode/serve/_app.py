@@ -1,0 +1,204 @@
+"""Running `codemode serve`: over stdio, or as streamable HTTP at `/mcp` under uvicorn.
+
+HTTP is on the SDK's ASGI app (`Server.streamable_http_app`), with:
+- the address 127.0.0.1 by default; a non-loopback address only with a token;
+- DNS-rebinding protection (the Host and Origin headers must name the bound address or a
+  loopback one) on `/mcp` and on `/health`;
+- `--token` / `$CODEMODE_SERVE_TOKEN`: every request needs `Authorization: Bearer TOKEN`
+  (compared in constant time), except `GET /health` without details;
+- `GET /health`: each upstream server's state and tool count, the warm pool and the open
+  sessions (with the token when one is set; without it, only `{"status": "ok"}`).
+
+The upstream servers connect once, before the first client is served (one hub for all
+sessions); the process's end stops every worker and every server.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from codemode.config import Config
+from codemode.errors import CodemodeError
+
+logger = logging.getLogger(__name__)
+
+TOKEN_ENV_VAR = "CODEMODE_SERVE_TOKEN"
+DEFAULT_PORT = 8765
+# HTTP sessions the SDK keeps without a request: past codemode's own idle reclaim, so a
+# client that comes back after its worker was reclaimed hears so instead of a 404.
+_TRANSPORT_IDLE_FLOOR = 1800.0
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How `codemode serve` listens. See `codemode serve --help`."""
+
+    transport: str = "stdio"
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    token: str | None = None
+    record: Path | None = None
+
+
+def serve(config: Config, options: ServeOptions) -> int:
+    """Connect the servers, then serve clients until the transport ends (stdio EOF, Ctrl-C)."""
+    token = options.token or os.environ.get(TOKEN_ENV_VAR) or None
+    if options.transport == "http" and not _loopback(options.host) and not token:
+        raise CodemodeError(f"--host {options.host} is reachable from other machines: give a --token (or set "
+                            f"${TOKEN_ENV_VAR}) so only clients holding it get in, or bind 127.0.0.1")
+    from codemode.serve._server import build_server
+    from codemode.serve._sessions import Sessions
+    from codemode.session import Session
+
+    root = Session(config)
+    root.start()
+    try:
+        for name, state in root.servers.items():
+            if state.status != "connected":
+                print(f"codemode serve: server {name!r} is {state.status}: {state.error}", file=sys.stderr)
+        sessions = Sessions(root, record=options.record)
+        server = build_server(sessions)
+        if options.transport == "stdio":
+            anyio.run(_serve_stdio, server, sessions)
+        else:
+            anyio.run(_serve_http, server, sessions, options, token)
+    finally:
+        root.close()
+    return 0
+
+
+async def _serve_stdio(server: Any, sessions: Any) -> None:
+    from mcp.server.runner import serve_loop
+    from mcp.server.stdio import stdio_server
+
+    sessions.pool.open()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sessions.sweep)
+            async with stdio_server() as (read, write):
+                # The handshake-era loop (as the SDK's HTTP manager drives per session), not
+                # `Server.run`'s dual-era one: a 2026-07-28 connection has no session state.
+                await serve_loop(server, read, write, lifespan_state={},
+                                 init_options=server.create_initialization_options())
+            tg.cancel_scope.cancel()
+    finally:
+        await sessions.aclose()
+
+
+async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: str | None) -> None:
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((options.host, options.port))
+    port = sock.getsockname()[1]
+    app = build_app(server, sessions, host=options.host, port=port, token=token)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+    runner = uvicorn.Server(config)
+    sessions.pool.open()
+    print(f"codemode serve: listening on http://{_netloc(options.host, port)}/mcp "
+          f"({'a bearer token is required' if token else 'no token'})", file=sys.stderr, flush=True)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sessions.sweep)
+            await runner.serve(sockets=[sock])
+            tg.cancel_scope.cancel()
+    finally:
+        await sessions.aclose()
+
+
+def build_app(server: Any, sessions: Any, *, host: str, port: int, token: str | None) -> Any:
+    """The ASGI app: `/mcp` (the SDK's streamable HTTP) and `/health`, behind the token check."""
+    from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    hosts, origins = _allowed(host, port)
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=bool(hosts),
+                                         allowed_hosts=hosts, allowed_origins=origins)
+
+    async def health(request: Request) -> JSONResponse:
+        if hosts and not _host_allowed(request.headers.get("host", ""), hosts):
+            return JSONResponse({"error": "invalid Host header"}, status_code=421)
+        if token and not _authorized(request.headers.get("authorization", ""), token):
+            return JSONResponse({"status": "ok"})
+        return JSONResponse(health_report(sessions))
+
+    idle = max(_TRANSPORT_IDLE_FLOOR, 2 * sessions.config.session_idle)
+    app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=host,
+                                     session_idle_timeout=idle,
+                                     custom_starlette_routes=[Route("/health", health, methods=["GET"])])
+    return _BearerToken(app, token) if token else app
+
+
+def health_report(sessions: Any) -> dict[str, Any]:
+    servers = {
+        name: {"status": state.status, "transport": state.transport, "tools": len(state.tools),
+               **({"error": (state.error or "").splitlines()[0][:300]} if state.error else {})}
+        for name, state in sessions.root.servers.items()
+    }
+    ok = all(entry["status"] == "connected" for entry in servers.values())
+    return {"status": "ok" if ok else "degraded", "servers": servers, **sessions.health()}
+
+
+class _BearerToken:
+    """Refuses every request without `Authorization: Bearer TOKEN` (401), except /health."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/health":
+            await self.app(scope, receive, send)
+            return
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])}
+        if _authorized(headers.get("authorization", ""), self.token):
+            await self.app(scope, receive, send)
+            return
+        body = b'{"error": "this codemode server needs Authorization: Bearer <token>"}'
+        await send({"type": "http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _authorized(header: str, token: str) -> bool:
+    scheme, _, value = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _allowed(host: str, port: int) -> tuple[list[str], list[str]]:
+    """Host and Origin values a request may carry; none (no check) on a wildcard address."""
+    if host in ("0.0.0.0", "::"):
+        return [], []  # any interface: the token guards it (a wildcard has no one right Host)
+    names = {_netloc(host, port), f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+    return sorted(names), sorted({f"http://{name}" for name in names} | {f"https://{name}" for name in names})
+
+
+def _host_allowed(value: str, hosts: list[str]) -> bool:
+    return value in hosts

@@ -1,0 +1,195 @@
+"""The MCP server of `codemode serve`, on the SDK's low-level `Server`.
+
+Two tools (`search`, `execute`; see `_tools`). The low-level server, not `MCPServer`,
+because the tool list is ours to write word by word (it is the model's whole surface) and
+an `execute` result is a `CallToolResult` with both a text block and `structuredContent`.
+
+Invariants:
+- A client session is the SDK's per-connection `Connection` (stdio: the one; HTTP: one per
+  `Mcp-Session-Id`): its `ClientSession` lives in `connection.state`, and the connection's
+  exit stack stops its worker when the connection ends.
+- The server speaks the handshake era only (no `server/discover`): a 2026-07-28 request has
+  no session, and code mode's variables need one. Clients probing with `server/discover`
+  get "method not found" and fall back to `initialize`, as the SDK's `mode="auto"` does.
+- While an `execute` runs, each tool call's start and end go to the client as progress
+  notifications (when it sent a progress token), and the code's prints as log messages.
+- A refusal or a failure of the code is an `isError` result; nothing here drops a connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.from_thread
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPDeprecationWarning
+
+from codemode import __version__
+from codemode.errors import CodemodeError
+from codemode.serve._limits import Refused, check_code, run_limits
+from codemode.serve._sessions import ClientSession, Sessions
+from codemode.serve._tools import refusal, structured, summary_text, tool_list
+
+if TYPE_CHECKING:
+    from codemode.session import Event
+    from codemode.trace import ToolCall
+
+logger = logging.getLogger(__name__)
+
+INSTRUCTIONS = (
+    "Code mode: the tools of several MCP servers as a Python API. Find tools with `search`, then "
+    "write Python that calls them with `execute`; variables persist between execute calls."
+)
+_STATE_KEY = "codemode.client"
+
+
+def build_server(sessions: Sessions) -> Server[Any]:
+    """The MCP server whose tools run code in `sessions`' workers."""
+    root = sessions.root
+    tools = root.tools()
+    counts: dict[str, int] = {}
+    for tool in tools:
+        counts[tool.server] = counts.get(tool.server, 0) + 1
+    example = f"{tools[0].server}.{tools[0].name}" if tools else "server.tool"
+    listed = [types.Tool.model_validate(entry) for entry in tool_list(counts, example)]
+
+    async def on_list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+                            ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=listed)
+
+    async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+        client = _client(ctx, sessions)
+        arguments = params.arguments or {}
+        if params.name == "search":
+            return _search(sessions, client, arguments)
+        if params.name == "execute":
+            return await _execute(sessions, client, arguments, params.meta, ctx)
+        return _error("UNKNOWN_TOOL", f"no tool {params.name!r} here; the tools are search and execute")
+
+    async def on_set_logging_level(ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
+                                   ) -> types.EmptyResult:
+        return types.EmptyResult()  # the code's prints are sent at info whatever the level
+
+    server: Server[Any] = Server("codemode", version=__version__, instructions=INSTRUCTIONS,
+                                 on_list_tools=on_list_tools, on_call_tool=on_call_tool,
+                                 on_set_logging_level=on_set_logging_level)
+    server._request_handlers.pop("server/discover", None)  # handshake era only: see the module docstring
+    return server
+
+
+def _client(ctx: ServerRequestContext[Any], sessions: Sessions) -> ClientSession:
+    """The client session of the request's connection, opened on its first request."""
+    connection = getattr(ctx.session, "_connection", None)
+    if connection is None:  # not expected: every SDK transport has one
+        return sessions.open()
+    client = connection.state.get(_STATE_KEY)
+    if client is None:
+        client = connection.state[_STATE_KEY] = sessions.open(connection.session_id)
+        connection.exit_stack.push_async_callback(sessions.close, client)
+    return client
+
+
+def _search(sessions: Sessions, client: ClientSession, arguments: dict[str, Any]) -> types.CallToolResult:
+    query, detail, limit = arguments.get("query"), arguments.get("detail", "signatures"), arguments.get("limit", 10)
+    if not isinstance(query, str) or not query.strip():
+        return _error("INVALID_ARGUMENTS", "search needs `query`, words for what the tool does")
+    if detail not in ("names", "signatures", "full"):
+        return _error("INVALID_ARGUMENTS", f"detail must be names, signatures or full, not {detail!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+        return _error("INVALID_ARGUMENTS", f"limit must be a whole number from 1 to 100, not {limit!r}")
+    hits = sessions.root.search(query, limit)
+    text = sessions.root.search_text(query, detail, limit) or f"no tool matches {query!r}; try other words"
+    names = [f"{hit.server}.{hit.name}" for hit in hits]
+    if client.transcript is not None:
+        client.transcript.add_search(query, detail, names)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
+                                structured_content={"query": query, "tools": names})
+
+
+async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[str, Any],
+                   meta: Any, ctx: ServerRequestContext[Any]) -> types.CallToolResult:
+    config = sessions.config
+    try:
+        code = check_code(config, arguments.get("code"))
+        if config.max_executes is not None and client.executes >= config.max_executes:
+            raise Refused("MAX_EXECUTES", f"this session has made {client.executes} execute calls, the most it may "
+                                          f"(codemode.maxExecutes); start a new session")
+        left = None
+        if config.max_session_tool_calls is not None:
+            left = config.max_session_tool_calls - client.tool_calls
+            if left <= 0:
+                raise Refused("MAX_SESSION_TOOL_CALLS", f"this session has made {client.tool_calls} tool calls, the "
+                                                        "most it may (codemode.maxSessionToolCalls); start a new session")
+        servers = sorted({tool.server for tool in sessions.root.tools()})
+        limits = run_limits(config, arguments.get("timeout"), meta, left, servers)
+        value = arguments.get("input")
+        inputs = {"input": value} if value is not None else None
+        relay = Relay(ctx)
+        report, notice = await sessions.run(client, code, limits, inputs, relay.on_event)
+    except Refused as refused:
+        text, data = refusal(refused.code, refused.message)
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
+                                    structured_content=data, is_error=True)
+    except CodemodeError as exc:  # the worker could not start, say
+        text, data = refusal(exc.code, str(exc))
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
+                                    structured_content=data, is_error=True)
+    if client.transcript is not None:
+        client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=summary_text(report, notice))],
+                                structured_content=structured(report, notice), is_error=not report.ok)
+
+
+def _error(code: str, message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=f"{message} [{code}]")],
+                                structured_content={"error": {"code": code, "message": message}}, is_error=True)
+
+
+class Relay:
+    """Carries a run's live events from its thread to the client, in order.
+
+    `on_event` is called on the thread that runs `Session.run` (an anyio worker thread), so
+    it reaches the request's context on the server's loop with `anyio.from_thread.run`.
+    The request context stays reachable here for what else a run may need to ask the
+    client mid-run (an approval through elicitation: `self.ctx.session.elicit_form`).
+    """
+
+    def __init__(self, ctx: ServerRequestContext[Any]) -> None:
+        self.ctx = ctx
+        self._steps = 0
+
+    def on_event(self, event: Event) -> None:
+        kind, data = event
+        try:
+            if kind == "call":
+                anyio.from_thread.run(self._progress, _call_message(data))
+            elif kind in ("stdout", "stderr") and data:
+                anyio.from_thread.run(self._log, kind, data)
+        except Exception:  # noqa: BLE001 - boundary: a client gone mid-run must not fail the run
+            logger.debug("codemode serve: a live event could not be sent", exc_info=True)
+
+    async def _progress(self, message: str) -> None:
+        self._steps += 1
+        await self.ctx.session.report_progress(self._steps, None, message)
+
+    async def _log(self, stream: str, text: str) -> None:
+        with warnings.catch_warnings():  # MCP logging is deprecated in the 2026 era; this server is pre-2026
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            pending = self.ctx.session.send_log_message(level="info" if stream == "stdout" else "warning", data=text,
+                                                        logger=stream, related_request_id=self.ctx.request_id)
+        await pending
+
+
+def _call_message(call: ToolCall) -> str:
+    name = f"{call.server}.{call.tool}"
+    if call.ok is None:
+        return f"{name} started"
+    duration = f" in {call.duration * 1000:.0f} ms" if call.duration is not None else ""
+    if call.ok:
+        return f"{name} ok{duration}"
+    return f"{name} failed{duration} [{call.error_code}]"

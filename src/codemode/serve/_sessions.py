@@ -1,0 +1,177 @@
+"""Client sessions of `codemode serve`: one worker each, over one shared hub.
+
+A client session is one MCP connection: stdio's one, or one `Mcp-Session-Id` over HTTP.
+Its worker (a `Session` sharing the root's hub, taken from the warm pool on its first
+`execute`) keeps its variables and files across `execute` calls, which run one after
+another (a lock per client); different clients run concurrently, and so do their tool calls
+(the hub serves them all on its loop).
+
+Invariants:
+- A session idle for `codemode.sessionIdle` seconds loses its worker (the process is
+  stopped); its next `execute` gets a fresh one and says the state was lost.
+- A session whose connection ends (client DELETE, HTTP idle expiry, stdio EOF) stops its
+  worker. Nothing here outlives `Sessions.aclose`.
+- At most `codemode.maxSessions` sessions hold a worker at once; the check and the
+  reservation happen with no await between them (one event loop), so it cannot overshoot.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+
+from codemode.serve._limits import Refused, RunLimits
+from codemode.serve._pool import WorkerPool
+
+if TYPE_CHECKING:
+    from codemode.serve._transcript import Transcript
+    from codemode.session import Event, Session
+    from codemode.trace import RunReport
+
+logger = logging.getLogger(__name__)
+
+# How often idle sessions are looked for, at most: a reclaim is late by up to this much.
+SWEEP_SECONDS = 30.0
+# Worker threads that may wait on runs at once: every open session can be running.
+RUN_THREADS = 1000
+
+
+@dataclass
+class ClientSession:
+    """One client's worker and counters."""
+
+    key: str
+    started: float = field(default_factory=time.time)
+    worker: Session | None = None
+    executes: int = 0
+    tool_calls: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+    busy: bool = False
+    reclaimed: bool = False
+    closed: bool = False
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+    transcript: Transcript | None = None
+
+
+class Sessions:
+    """Every open client session of one server process, and their pool of warm workers."""
+
+    def __init__(self, root: Session, *, record: Path | None = None) -> None:
+        self.root = root
+        self.config = root.config
+        self.pool = WorkerPool(root, root.config.pool_size)
+        self.record = record
+        self.open_sessions: dict[str, ClientSession] = {}
+        self.with_worker = 0
+        self._ids = itertools.count(1)
+        self._limiter = anyio.CapacityLimiter(RUN_THREADS)
+
+    def open(self, key: str | None = None) -> ClientSession:
+        """A new client session (keyed by its Mcp-Session-Id, or a counter on stdio)."""
+        key = key or f"session-{next(self._ids)}"
+        client = ClientSession(key)
+        if self.record is not None:
+            from codemode.serve._transcript import Transcript
+
+            client.transcript = Transcript(self.record, key, self.config)
+        self.open_sessions[key] = client
+        return client
+
+    async def close(self, client: ClientSession) -> None:
+        """The connection ended: stop its worker (after a run in progress ends)."""
+        client.closed = True
+        self.open_sessions.pop(client.key, None)
+        async with client.lock:
+            await self._release(client)
+
+    async def run(self, client: ClientSession, code: str, limits: RunLimits, inputs: dict[str, Any] | None,
+                  on_event: Callable[[Event], None] | None) -> tuple[RunReport, str]:
+        """Run code in the client's worker, one run at a time; the report and a notice
+        (non-empty when the session's earlier state is gone)."""
+        async with client.lock:
+            client.busy = True
+            try:
+                notice = ""
+                if client.worker is None:
+                    if client.reclaimed:
+                        notice = (f"this session was idle for over {self.config.session_idle:g} s and its worker "
+                                  "was reclaimed: earlier variables and files are gone")
+                        client.reclaimed = False
+                    await self._acquire(client)
+                assert client.worker is not None
+                report = await anyio.to_thread.run_sync(
+                    _run, client.worker, code, limits, inputs, on_event, limiter=self._limiter)
+                client.executes += 1
+                client.tool_calls += len(report.calls)
+                return report, notice
+            finally:
+                client.busy = False
+                client.last_used = time.monotonic()
+
+    async def _acquire(self, client: ClientSession) -> None:
+        cap = self.config.max_sessions
+        if cap is not None and self.with_worker >= cap:
+            raise Refused("MAX_SESSIONS", f"{self.with_worker} sessions hold a worker, the most this server runs "
+                                          f"(codemode.maxSessions = {cap}); try again once one ends or idles out")
+        self.with_worker += 1  # reserved before the await: concurrent sessions cannot overshoot
+        try:
+            client.worker = await anyio.to_thread.run_sync(self.pool.take, limiter=self._limiter)
+        except BaseException:
+            self.with_worker -= 1
+            raise
+
+    async def _release(self, client: ClientSession) -> None:
+        worker, client.worker = client.worker, None
+        if worker is not None:
+            self.with_worker -= 1
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(worker.close, limiter=self._limiter)
+
+    async def sweep(self) -> None:
+        """Reclaim the workers of sessions idle past `codemode.sessionIdle`, until cancelled."""
+        idle = self.config.session_idle
+        while True:
+            await anyio.sleep(min(SWEEP_SECONDS, max(idle / 4, 0.05)))
+            now = time.monotonic()
+            for client in list(self.open_sessions.values()):
+                if client.worker is not None and not client.busy and now - client.last_used > idle \
+                        and not client.lock.locked():
+                    async with client.lock:
+                        await self._release(client)
+                        client.reclaimed = True
+                        logger.info("codemode serve: reclaimed the worker of idle session %s", client.key)
+
+    async def aclose(self) -> None:
+        """Stop every session's worker and the pool."""
+        for client in list(self.open_sessions.values()):
+            await self._release(client)
+        self.open_sessions.clear()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self.pool.close)
+
+    def health(self) -> dict[str, Any]:
+        """The pool and the sessions, for `GET /health` (no code, no variables, no secrets)."""
+        return {
+            "pool": {"size": self.pool.size, "warm": self.pool.warm, "workersStarted": self.pool.started},
+            "sessions": {
+                "open": len(self.open_sessions),
+                "withWorker": self.with_worker,
+                "max": self.config.max_sessions,
+                "idleSeconds": self.config.session_idle,
+            },
+        }
+
+
+def _run(worker: Session, code: str, limits: RunLimits, inputs: dict[str, Any] | None,
+         on_event: Callable[[Event], None] | None) -> RunReport:
+    options: dict[str, Any] = {"inputs": inputs} if inputs is not None else {}
+    return worker.run(code, timeout=limits.timeout, max_tool_calls=limits.max_tool_calls, servers=limits.servers,
+                      tools=limits.tools, on_event=on_event, **options)

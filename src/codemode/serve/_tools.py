@@ -1,0 +1,189 @@
+"""The two tools `codemode serve` offers, and how a run becomes an MCP tool result.
+
+The tool list a model reads is the whole cost of code mode's surface, so it is fixed text:
+it names the servers (bounded: at most `MAX_LISTED_SERVERS`, never their tools) and says how
+to call tools from code and how to find them; `search` discloses the rest on demand. A test
+holds the list, descriptions and schemas together, under `SURFACE_BUDGET` o200k tokens with
+hundreds of upstream tools.
+
+An `execute` result has one text block for the model (printed output, the result, one line
+per failed call, a one-line summary) and `structuredContent` for programs (`ok`, `stdout`,
+`stderr`, `result`, `error`, `calls`, `tokens`); `isError` is true when the code failed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codemode.trace import RunReport
+
+#: The o200k tokens the tool list may cost a model, whatever the servers behind it.
+SURFACE_BUDGET = 1500
+#: Servers named in `execute`'s description; past it, a count (search finds their tools).
+MAX_LISTED_SERVERS = 12
+#: Characters of a result (JSON) in the text block; the structured content has it whole.
+RESULT_TEXT_CHARS = 20_000
+#: Characters of stdout or stderr in the text block.
+STREAM_TEXT_CHARS = 20_000
+
+SEARCH_DESCRIPTION = """\
+Find the tools you can call from `execute` code, by what they do (BM25 over names, \
+descriptions and parameters). detail="names" lists `server.tool` names, "signatures" \
+(default) Python signatures with a summary, "full" the complete stubs with every \
+parameter and return type. Search first, then write code."""
+
+EXECUTE_DESCRIPTION = """\
+Run Python code in a sandboxed worker that keeps its variables and files across calls \
+in this session. Each MCP server is a global object; call its tools with keyword \
+arguments: `rows = {example}(...)` returns the result as Python data. For concurrency \
+use `await srv.tool.acall(...)` with `asyncio.gather` (top-level await works). A failed \
+call raises `ToolError` (`.code`, `.message`); catch it to retry or go on. `print()` what \
+you want to read, or end with an expression: only output and the last value come back, so \
+filter and aggregate in code instead of returning raw data. `input` (JSON) becomes the \
+variable `input`. `codemode.search(query)` works inside code too. No network or files \
+outside the work directory. Servers: {servers}."""
+
+
+def tool_list(servers: dict[str, int], example: str) -> list[dict[str, Any]]:
+    """The `tools/list` entries in wire form.
+
+    Args:
+        servers: each server's Python name and its number of tools, in config order.
+        example: a `server.tool` to show in the description.
+    """
+    names = [f"{name} ({count} tools)" for name, count in list(servers.items())[:MAX_LISTED_SERVERS]]
+    if len(servers) > MAX_LISTED_SERVERS:
+        names.append(f"and {len(servers) - MAX_LISTED_SERVERS} more (search finds them)")
+    return [
+        {
+            "name": "search",
+            "description": SEARCH_DESCRIPTION,
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "Words for what the tool does."},
+                    "detail": {"type": "string", "enum": ["names", "signatures", "full"], "default": "signatures"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                },
+                "required": ["query"],
+            },
+            "annotations": {"readOnlyHint": True},
+        },
+        {
+            "name": "execute",
+            "description": EXECUTE_DESCRIPTION.format(example=example, servers=", ".join(names) or "none"),
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "description": "Python source; the last expression is the result."},
+                    "timeout": {"type": "number", "description": "Seconds the code may run (capped by the server)."},
+                    "input": {"description": "JSON data bound to the variable `input`."},
+                },
+                "required": ["code"],
+            },
+        },
+    ]
+
+
+def structured(report: RunReport, notice: str = "") -> dict[str, Any]:
+    """The `structuredContent` of an `execute` result."""
+    error = None
+    if report.error is not None:
+        error = {key: report.error.get(key) for key in ("type", "message", "code", "traceback")}
+    data: dict[str, Any] = {
+        "ok": report.ok,
+        "stdout": report.stdout,
+        "stderr": report.stderr,
+        "result": _result_value(report.result),
+        "error": error,
+        "calls": [
+            {"server": c.server, "tool": c.tool, "status": c.status,
+             "duration": None if c.duration is None else round(c.duration, 6), "errorCode": c.error_code}
+            for c in report.calls
+        ],
+        "tokens": report.tokens.to_json() if report.tokens is not None else None,
+    }
+    if report.state_lost or notice:
+        data["stateLost"] = True
+    if notice:
+        data["notice"] = notice
+    return data
+
+
+def summary_text(report: RunReport, notice: str = "") -> str:
+    """The text block a model reads: output, result, failed calls, one summary line."""
+    parts: list[str] = []
+    if notice:
+        parts.append(f"[{notice}]")
+    if report.stdout:
+        parts.append(_cut(report.stdout, STREAM_TEXT_CHARS).rstrip("\n"))
+    if report.stderr:
+        parts.append("[stderr]\n" + _cut(report.stderr, STREAM_TEXT_CHARS).rstrip("\n"))
+    if report.result is not None:
+        parts.append("result: " + _cut(_result_text(report.result), RESULT_TEXT_CHARS))
+    for call in report.calls:
+        if call.ok is False:
+            parts.append(f"failed call {call.server}.{call.tool}: {call.error} [{call.error_code}]")
+    if report.error is not None:
+        traceback = (report.error.get("traceback") or "").rstrip()
+        code = report.error.get("code")
+        head = f"{report.error.get('type', 'Error')}: {report.error.get('message', '')}" + (f" [{code}]" if code else "")
+        parts.append(_last_lines(traceback, 12) if traceback and head.split(":")[0] in traceback else
+                     (_last_lines(traceback, 12) + "\n" + head).strip())
+    parts.append(summary_line(report))
+    return "\n".join(parts)
+
+
+def summary_line(report: RunReport) -> str:
+    calls = len(report.calls)
+    failed = sum(1 for c in report.calls if c.ok is False)
+    state = "ok" if report.ok else ("timed out" if report.timed_out else "error")
+    line = f"[{state} · {calls} tool call{'s' if calls != 1 else ''}"
+    if failed:
+        line += f" ({failed} failed)"
+    line += f" · {report.duration:.2f} s"
+    if report.tokens is not None:
+        line += f" · {report.tokens.code_mode_total:,} tokens vs {report.tokens.classic_total:,} classic"
+    return line + "]"
+
+
+def refusal(code: str, message: str) -> tuple[str, dict[str, Any]]:
+    """The text and structured content of an `execute` refused before it ran."""
+    error = {"type": "RefusedError", "message": message, "code": code, "traceback": ""}
+    data = {"ok": False, "stdout": "", "stderr": "", "result": None, "error": error, "calls": [], "tokens": None}
+    return f"refused: {message} [{code}]", data
+
+
+def _result_value(result: dict[str, Any] | None) -> Any:
+    if result is None:
+        return None
+    kind = result.get("kind")
+    if kind == "json":
+        return result.get("value")
+    if kind == "repr":
+        return result.get("text")
+    return {key: value for key, value in result.items() if key != "data"} | {"data": "(omitted)"}
+
+
+def _result_text(result: dict[str, Any]) -> str:
+    kind = result.get("kind")
+    if kind == "json":
+        value = result.get("value")
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if kind == "repr":
+        return str(result.get("text", ""))
+    return f"<{kind} {result.get('mimeType', '')}>"
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n… [{len(text) - limit:,} characters cut; print less] …\n{text[-half:]}"
+
+
+def _last_lines(text: str, count: int) -> str:
+    lines = text.splitlines()
+    return "\n".join(lines[-count:])
