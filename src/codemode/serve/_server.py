@@ -135,8 +135,13 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
         text, data = refusal(refused.code, refused.message)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
                                     structured_content=data, is_error=True)
-    except CodemodeError as exc:  # the worker could not start, say
+    except CodemodeError as exc:  # the worker could not start, or the input is not JSON data
         text, data = refusal(exc.code, str(exc))
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
+                                    structured_content=data, is_error=True)
+    except Exception as exc:  # noqa: BLE001 - boundary: a bug of ours is an error result, not a dropped call
+        logger.exception("codemode serve: execute failed")
+        text, data = refusal("INTERNAL", f"the server failed to run the code: {type(exc).__name__}: {exc}")
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
                                     structured_content=data, is_error=True)
     if client.transcript is not None:

@@ -110,7 +110,8 @@ class Sessions:
                 report = await anyio.to_thread.run_sync(
                     _run, client.worker, code, limits, inputs, on_event, limiter=self._limiter)
                 client.executes += 1
-                client.tool_calls += len(report.calls)
+                # Calls the run's cap refused never left the host: they do not count.
+                client.tool_calls += sum(1 for c in report.calls if c.error_code != "MAX_TOOL_CALLS")
                 return report, notice
             finally:
                 client.busy = False

@@ -1,0 +1,142 @@
+"""Helpers of the serve tests: real `codemode serve` processes: over stdio (one client each) and over HTTP.
+
+Each server is `python -m codemode serve` in its own process with a config file written
+here: the demo server upstream, and the `codemode` settings the test needs. Clients are the
+SDK's own `Client` (and, in test_inspector.py, the MCP Inspector's CLI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codemode.config import demo_config
+
+START_TIMEOUT = 60.0
+"""Seconds for a server to connect its upstream servers and listen (about 5 s here)."""
+_LISTENING = re.compile(rb"listening on (http://\S+/mcp)")
+
+
+def write_config(path: Path, settings: dict[str, Any] | None = None, servers: dict[str, Any] | None = None) -> Path:
+    """A config file with the demo server (or `servers`) and these `codemode` settings."""
+    demo = demo_config().servers["demo"]
+    upstream = servers if servers is not None else {
+        "demo": {"command": demo.command, "args": demo.args, "env": demo.env}}  # type: ignore[union-attr]
+    path.write_text(json.dumps({"mcpServers": upstream, "codemode": settings or {}}), encoding="utf-8")
+    return path
+
+
+def stdio_params(config: Path, *extra: str, env: dict[str, str] | None = None) -> Any:
+    from mcp.client.stdio import StdioServerParameters
+
+    return StdioServerParameters(command=sys.executable, args=["-m", "codemode", "serve", "--config", str(config),
+                                                               *extra], env={**os.environ, **(env or {})})
+
+
+def run_stdio(config: Path, scenario: Callable[[Any], Awaitable[Any]], *extra: str, **client_options: Any) -> Any:
+    """Run `scenario(client)` against a fresh `codemode serve` over stdio."""
+    import anyio
+    from mcp import Client
+    from mcp.client.stdio import stdio_client
+
+    async def main() -> Any:
+        with open(os.devnull, "w") as errlog:
+            async with Client(stdio_client(stdio_params(config, *extra), errlog=errlog), **client_options) as client:
+                return await scenario(client)
+
+    return anyio.run(main)
+
+
+@dataclass
+class HttpServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    token: str | None = None
+
+    def run(self, scenario: Callable[..., Awaitable[Any]], clients: int = 1) -> Any:
+        """Run `scenario(client, ...)` with `clients` SDK clients, each its own MCP session."""
+        import anyio
+
+        async def main() -> Any:
+            from contextlib import AsyncExitStack
+
+            async with AsyncExitStack() as stack:
+                opened = [await stack.enter_async_context(self.client()) for _ in range(clients)]
+                return await scenario(*opened)
+
+        return anyio.run(main)
+
+    def client(self) -> Any:
+        import httpx2
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=120.0))
+        return Client(streamable_http_client(self.url, http_client=http))
+
+
+def start_http(config: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[HttpServer]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "codemode", "serve", "--config", str(config), "--transport", "http", "--port", "0",
+         *extra],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
+    )
+    try:
+        assert process.stderr is not None
+        log = _read_until(process.stderr, b"/mcp", START_TIMEOUT)
+        found = _LISTENING.search(log)
+        assert found, f"codemode serve did not start:\n{log.decode(errors='replace')}"
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # keep its stderr drained
+        yield HttpServer(found.group(1).decode(), process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def worker_pids(parent: int) -> set[int]:
+    """The sandbox workers `parent` started (from /proc: their parent and command line)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                ppid = int(stat.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"codemode.sandbox.worker" in command:
+            found.add(int(entry))
+    return found
+
+
+
+def _read_until(stream: Any, marker: bytes, timeout: float) -> bytes:
+    """Bytes read from a pipe until `marker` appears, EOF, or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while marker not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([stream.fileno()], [], [], remaining)[0]:
+            break
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data

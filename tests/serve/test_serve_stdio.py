@@ -1,0 +1,99 @@
+"""`codemode serve` over stdio, through the SDK's own client: one process, one client session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from _serving import run_stdio
+
+
+def test_a_client_lists_two_tools_searches_and_keeps_variables_across_executes(demo_config_file: Path) -> None:
+    async def scenario(client: Any) -> dict[str, Any]:
+        tools = await client.list_tools()
+        found = await client.call_tool("search", {"query": "list orders", "detail": "names", "limit": 3})
+        first = await client.call_tool("execute", {"code": "orders = demo.list_orders(status='open')\nlen(orders)"})
+        second = await client.call_tool("execute", {"code": "sorted(o['id'] for o in orders)[:2]"})
+        return {"tools": [t.name for t in tools.tools], "found": found, "first": first, "second": second}
+
+    seen = run_stdio(demo_config_file, scenario)
+    assert seen["tools"] == ["search", "execute"]
+    assert "demo.list_orders" in seen["found"].structured_content["tools"]
+    assert "demo.list_orders" in seen["found"].content[0].text
+    first, second = seen["first"], seen["second"]
+    assert not first.is_error and first.structured_content["ok"]
+    assert first.structured_content["calls"][0]["server"] == "demo"
+    assert first.structured_content["calls"][0]["tool"] == "list_orders"
+    assert first.structured_content["calls"][0]["status"] == "ok"
+    count = first.structured_content["result"]
+    assert isinstance(count, int) and count > 0
+    assert "1 tool call" in first.content[0].text
+    assert not second.is_error, second.content[0].text
+    assert second.structured_content["calls"] == []  # the variable lived on: no new call
+    assert len(second.structured_content["result"]) == min(2, count)
+
+
+def test_a_failing_call_a_timeout_and_an_escape_attempt_come_back_as_errors(demo_config_file: Path) -> None:
+    async def scenario(client: Any) -> dict[str, Any]:
+        results = {}
+        results["failing"] = await client.call_tool("execute", {"code": "demo.get_order(order_id=1)"})
+        results["caught"] = await client.call_tool("execute", {"code": (
+            "try:\n    demo.get_order(order_id=1)\nexcept ToolError as e:\n    print('caught', e.code)")})
+        results["timeout"] = await client.call_tool("execute", {"code": "kept = 7\nwhile True: pass", "timeout": 1})
+        results["after"] = await client.call_tool("execute", {"code": "kept"})
+        results["socket"] = await client.call_tool("execute", {"code": (
+            "import socket\nsocket.create_connection(('127.0.0.1', 9))")})
+        results["secret"] = await client.call_tool("execute", {"code": (
+            "import os\n'CODEMODE_TEST_SECRET' in os.environ, sorted(os.environ)")})
+        results["config"] = await client.call_tool("execute", {"code": f"open({str(demo_config_file)!r}).read()"})
+        return results
+
+    import os
+
+    os.environ["CODEMODE_TEST_SECRET"] = "hunter2"  # the server process inherits it; its workers must not
+    try:
+        seen = run_stdio(demo_config_file, scenario)
+    finally:
+        del os.environ["CODEMODE_TEST_SECRET"]
+    failing = seen["failing"]
+    assert failing.is_error
+    assert failing.structured_content["error"]["type"] == "ToolError"
+    assert failing.structured_content["calls"][0]["errorCode"] == "UPSTREAM_ERROR"
+    assert "failed call demo.get_order" in failing.content[0].text
+    assert not seen["caught"].is_error and seen["caught"].structured_content["stdout"] == "caught UPSTREAM_ERROR\n"
+    timeout = seen["timeout"]
+    assert timeout.is_error and timeout.structured_content["error"]["code"] == "TIMEOUT"
+    assert "timed out" in timeout.content[0].text
+    assert seen["after"].structured_content["result"] == 7  # interrupted, not killed: the variables stay
+    assert seen["socket"].is_error
+    assert seen["socket"].structured_content["error"]["type"] in ("PermissionError", "OSError")
+    flag, names = seen["secret"].structured_content["result"]
+    assert flag is False and "PATH" not in names
+    assert seen["config"].is_error  # outside the work dir: Landlock hides it, as in a cell
+
+
+def test_prints_arrive_as_log_messages_and_calls_as_progress_and_input_becomes_a_variable(
+        demo_config_file: Path) -> None:
+    logs: list[Any] = []
+    progress: list[str] = []
+
+    async def scenario(client: Any) -> Any:
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            progress.append(message or "")
+
+        return await client.call_tool("execute", {
+            "code": "print('looking up', input['id'])\ndemo.get_order(order_id=input['id'])['id']",
+            "input": {"id": 1001}}, progress_callback=on_progress)
+
+    result = run_stdio(demo_config_file, scenario, logging_callback=_collect(logs))
+    assert not result.is_error, result.content[0].text
+    assert result.structured_content["result"] == 1001
+    assert progress == ["demo.get_order started", progress[1]] and progress[1].startswith("demo.get_order ok")
+    assert [(entry.logger, entry.data) for entry in logs] == [("stdout", "looking up 1001\n")]
+
+
+def _collect(into: list[Any]) -> Any:
+    async def callback(params: Any) -> None:
+        into.append(params)
+
+    return callback
