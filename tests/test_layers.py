@@ -15,7 +15,7 @@ SRC = str(PACKAGE.parent)
 # Each layer may import only the layers before it in this list (DESIGN.md, "Layers").
 LAYERS = ["errors", "config", "schema", "hub", "cassette", "policy", "outputs", "sandbox", "metrics", "trace", "accounting", "inputs",
           "_turns", "session", "faces"]
-FACES = {"magics", "display", "cli", "kernel", "server", "replay", "testing", "__main__", "__init__"}
+FACES = {"magics", "display", "cli", "kernel", "server", "serve", "replay", "testing", "__main__", "__init__"}
 
 
 def _layer(module: str) -> str | None:
