@@ -7,6 +7,7 @@ SDK's own `Client` (and, in test_inspector.py, the MCP Inspector's CLI).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,14 +77,17 @@ class HttpServer:
 
         return anyio.run(main)
 
-    def client(self) -> Any:
+    @contextlib.asynccontextmanager
+    async def client(self, **options: Any) -> AsyncIterator[Any]:
+        """An SDK client on its own MCP session (and its own HTTP connection pool)."""
         import httpx2
         from mcp import Client
         from mcp.client.streamable_http import streamable_http_client
 
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=120.0))
-        return Client(streamable_http_client(self.url, http_client=http))
+        async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=120.0)) as http:
+            async with Client(streamable_http_client(self.url, http_client=http), **options) as client:
+                yield client
 
 
 def start_http(config: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[HttpServer]:
@@ -92,12 +96,14 @@ def start_http(config: Path, *extra: str, env: dict[str, str] | None = None) -> 
          *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
     )
+    drain = None
     try:
         assert process.stderr is not None
         log = _read_until(process.stderr, b"/mcp", START_TIMEOUT)
         found = _LISTENING.search(log)
         assert found, f"codemode serve did not start:\n{log.decode(errors='replace')}"
-        threading.Thread(target=process.stderr.read, daemon=True).start()  # keep its stderr drained
+        drain = threading.Thread(target=lambda: sys.stderr.buffer.write(process.stderr.read()), daemon=True)  # keep its stderr drained
+        drain.start()
         yield HttpServer(found.group(1).decode(), process)
     finally:
         process.terminate()
@@ -106,6 +112,10 @@ def start_http(config: Path, *extra: str, env: dict[str, str] | None = None) -> 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if drain is not None:
+            drain.join(timeout=10)
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def worker_pids(parent: int) -> set[int]:

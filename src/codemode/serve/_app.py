@@ -101,6 +101,7 @@ async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: 
     sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((options.host, options.port))
+    sock.listen(2048)  # listening before we say so: a client may connect at once
     port = sock.getsockname()[1]
     app = build_app(server, sessions, host=options.host, port=port, token=token)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)

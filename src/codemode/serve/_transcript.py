@@ -97,9 +97,10 @@ def _outputs(report: RunReport) -> list[dict[str, Any]]:
             outputs.append({"output_type": "stream", "name": name, "text": text})
     shown = dataclasses.replace(report, streams_shown=True)
     if shown.worker_restarted:
+        reason = shown.restart_reason or "the previous one stopped"
         outputs.append({"output_type": "stream", "name": "stderr",
-                        "text": f"codemode: this cell runs in a fresh worker ({shown.restart_reason or 'the previous '
-                                'one stopped'}); variables of earlier cells are gone\n"})
+                        "text": f"codemode: this cell runs in a fresh worker ({reason}); "
+                                "variables of earlier cells are gone\n"})
     if shown.error is not None:
         if shown.calls:
             outputs.append(_display(dataclasses.replace(shown, error=None)))

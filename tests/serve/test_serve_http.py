@@ -1,0 +1,234 @@
+"""`codemode serve --transport http`: sessions by Mcp-Session-Id, isolation, reclaim, limits, token, health."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _serving import HttpServer, start_http, worker_pids, write_config
+
+RECLAIM_WAIT = 30.0
+"""Seconds to wait for an idle session's worker to be reclaimed (idle 1 s, swept every 0.25 s)."""
+
+
+@pytest.fixture(scope="module")
+def server(demo_config_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+    yield from start_http(demo_config_file, "--record", str(tmp_path_factory.mktemp("transcripts")))
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+    config = write_config(tmp_path_factory.mktemp("limits") / "mcp.json", {
+        "maxCodeChars": 300, "maxExecutes": 3, "maxSessionToolCalls": 3, "maxSessions": 2, "poolSize": 1,
+        "cellTimeout": 5})
+    yield from start_http(config)
+
+
+def _text(result: Any) -> str:
+    return "\n".join(block.text for block in result.content if block.type == "text")
+
+
+def test_over_http_state_persists_within_a_session(server: HttpServer) -> None:
+    async def scenario(client: Any) -> list[Any]:
+        return [await client.call_tool("execute", {"code": code}) for code in
+                ("n = len(demo.list_customers())", "n * 2")]
+
+    first, second = server.run(scenario)
+    assert not first.is_error and not second.is_error, _text(second)
+    assert len(first.structured_content["calls"]) == 1 and second.structured_content["calls"] == []
+    assert isinstance(second.structured_content["result"], int) and second.structured_content["result"] > 0
+
+
+def test_two_sessions_never_see_each_others_variables_files_or_calls(server: HttpServer) -> None:
+    async def scenario(a: Any, b: Any) -> dict[str, Any]:
+        import anyio
+
+        seen: dict[str, Any] = {}
+
+        async def session_a() -> None:
+            seen["a1"] = await a.call_tool("execute", {"code": (
+                "secret = 'only-a'\nopen('a.txt', 'w').write('from a')\ndemo.get_customer(customer_id=1)['id']")})
+            seen["a2"] = await a.call_tool("execute", {"code": "import os\nsecret, sorted(os.listdir('.'))"})
+
+        async def session_b() -> None:
+            seen["b1"] = await b.call_tool("execute", {"code": (
+                "import os\n'secret' in globals(), os.path.exists('a.txt'), sorted(os.listdir('.'))")})
+            seen["b2"] = await b.call_tool("execute", {"code": "demo.list_products(category='tea')\n'secret' in dir()"})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(session_a)
+            tg.start_soon(session_b)
+        return seen
+
+    seen = server.run(scenario, clients=2)
+    assert seen["a2"].structured_content["result"] == ["only-a", ["a.txt"]]
+    assert seen["b1"].structured_content["result"] == [False, False, []]
+    assert seen["b2"].structured_content["result"] is False
+    assert [c["tool"] for c in seen["a1"].structured_content["calls"]] == ["get_customer"]
+    assert [c["tool"] for c in seen["b2"].structured_content["calls"]] == ["list_products"]
+
+
+def test_each_session_is_recorded_as_a_notebook_that_nbformat_validates(server: HttpServer, tmp_path: Path) -> None:
+    import nbformat
+
+    async def scenario(client: Any) -> None:
+        await client.call_tool("search", {"query": "customers"})
+        await client.call_tool("execute", {"code": "rows = demo.list_customers(country='DE')\nprint(len(rows))"})
+        await client.call_tool("execute", {"code": "rows[0]['nope']"})
+        await client.call_tool("execute", {"code": "input['x'] + 1", "input": {"x": 41}})
+
+    server.run(scenario)
+    record = Path(server.process.args[server.process.args.index("--record") + 1])  # type: ignore[index,union-attr]
+    notebooks = sorted(record.glob("*.ipynb"), key=lambda p: p.stat().st_mtime)
+    assert notebooks
+    notebook = nbformat.read(notebooks[-1], as_version=4)
+    nbformat.validate(notebook)
+    sources = [cell.source for cell in notebook.cells]
+    assert sources[1].startswith("%load_ext codemode\n%config CodeModeMagics.config_file")
+    assert sources[2].startswith("**search** `customers`") and "`demo.list_customers`" in sources[2]
+    assert sources[3] == "%%codemode\nrows = demo.list_customers(country='DE')\nprint(len(rows))"
+    assert sources[5] == "input = {'x': 41}" and sources[6] == "%%codemode --in input\ninput['x'] + 1"
+    outputs = notebook.cells[3].outputs
+    assert outputs[0].output_type == "stream" and outputs[0].name == "stdout"
+    assert "application/vnd.codemode.run+json" in outputs[1].data
+    assert notebook.cells[4].outputs[-1].output_type == "error"
+    assert notebook.cells[4].outputs[-1].ename == "KeyError"
+
+
+def test_health_reports_the_servers_the_pool_and_the_sessions(server: HttpServer) -> None:
+    health = _get(server.url.replace("/mcp", "/health"))
+    assert health["status"] == "ok"
+    assert health["servers"]["demo"]["status"] == "connected" and health["servers"]["demo"]["tools"] > 5
+    assert health["pool"]["size"] == 2
+    assert "command" not in json.dumps(health) and "env" not in health["servers"]["demo"]
+
+
+def test_a_request_with_a_foreign_host_header_is_refused(server: HttpServer) -> None:
+    request = urllib.request.Request(server.url, data=b"{}", method="POST",
+                                     headers={"Host": "evil.example:80", "Content-Type": "application/json",
+                                              "Accept": "application/json, text/event-stream"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    refused.value.close()
+    assert refused.value.code == 421
+
+
+def test_a_session_idle_past_session_idle_loses_its_worker_and_is_told_so(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "mcp.json", {"sessionIdle": 1, "poolSize": 0})
+    for server in start_http(config):
+        before = worker_pids(server.process.pid)
+
+        async def scenario(client: Any) -> dict[str, Any]:
+            import anyio
+
+            first = await client.call_tool("execute", {"code": "x = 1"})
+            mine = worker_pids(server.process.pid) - before
+            with anyio.fail_after(RECLAIM_WAIT):
+                while mine & worker_pids(server.process.pid):
+                    await anyio.sleep(0.1)
+            after = await client.call_tool("execute", {"code": "'x' in globals()"})
+            return {"first": first, "mine": mine, "after": after}
+
+        seen = server.run(scenario)
+        assert len(seen["mine"]) == 1  # the session's own worker, gone from /proc once reclaimed
+        after = seen["after"]
+        assert not after.is_error
+        assert after.structured_content["result"] is False
+        assert after.structured_content["stateLost"] is True
+        assert "idle" in after.structured_content["notice"] and "idle" in _text(after)
+
+
+def test_limits_are_refused_as_error_results_with_their_codes(limited: HttpServer) -> None:
+    async def scenario(client: Any) -> dict[str, Any]:
+        seen = {}
+        seen["long"] = await client.call_tool("execute", {"code": "x = 1\n" * 100})
+        seen["bad_timeout"] = await client.call_tool("execute", {"code": "1", "timeout": -1})
+        seen["capped"] = await client.call_tool("execute", {"code": "demo.list_customers()\nlen(demo.list_products())"})
+        seen["cut"] = await client.call_tool("execute", {"code": "for _ in range(3): demo.list_customers()"})
+        seen["session_calls"] = await client.call_tool("execute", {"code": "1"})
+        return seen
+
+    seen = limited.run(scenario)
+    assert _code(seen["long"]) == "MAX_CODE_CHARS" and seen["long"].is_error
+    assert _code(seen["bad_timeout"]) == "INVALID_ARGUMENTS"
+    assert not seen["capped"].is_error
+    cut = seen["cut"].structured_content
+    assert [c["errorCode"] for c in cut["calls"]] == [None, "MAX_TOOL_CALLS"]  # 3 calls per session: 1 was left
+    assert _code(seen["session_calls"]) == "MAX_SESSION_TOOL_CALLS"
+
+
+def test_a_session_past_max_executes_is_refused(limited: HttpServer) -> None:
+    async def scenario(client: Any) -> list[Any]:
+        return [await client.call_tool("execute", {"code": "1"}) for _ in range(4)]
+
+    results = limited.run(scenario)
+    assert [r.is_error for r in results] == [False, False, False, True]
+    assert _code(results[-1]) == "MAX_EXECUTES"
+
+
+def test_a_third_session_with_a_worker_is_refused_past_max_sessions(limited: HttpServer) -> None:
+    async def scenario(a: Any, b: Any, c: Any) -> list[Any]:
+        return [await client.call_tool("execute", {"code": "1"}) for client in (a, b, c)]
+
+    results = limited.run(scenario, clients=3)
+    assert [r.is_error for r in results] == [False, False, True]
+    assert _code(results[-1]) == "MAX_SESSIONS"
+    # Those sessions ended (the clients closed them): a new one gets a worker again.
+    assert not limited.run(lambda client: client.call_tool("execute", {"code": "1"})).is_error
+
+
+def test_meta_limits_narrow_a_request_but_never_widen_it(limited: HttpServer) -> None:
+    async def scenario(client: Any) -> list[Any]:
+        narrowed = await client.call_tool("execute", {"code": "demo.list_customers()"},
+                                          meta={"codemode/limits": {"maxToolCalls": 0}})
+        unknown = await client.call_tool("execute", {"code": "1"}, meta={"codemode/limits": {"servers": ["nope"]}})
+        return [narrowed, unknown]
+
+    narrowed, unknown = limited.run(scenario)
+    assert narrowed.is_error and narrowed.structured_content["calls"][0]["errorCode"] == "MAX_TOOL_CALLS"
+    assert _code(unknown) == "INVALID_ARGUMENTS"
+
+
+def test_with_a_token_requests_without_it_get_401_and_health_says_only_ok(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "mcp.json", {"poolSize": 0})
+    for server in start_http(config, env={"CODEMODE_SERVE_TOKEN": "s3cret-token"}):
+        request = urllib.request.Request(server.url, data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        refused.value.close()
+        assert refused.value.code == 401
+        health = server.url.replace("/mcp", "/health")
+        assert _get(health) == {"status": "ok"}
+        assert "servers" in _get(health, {"Authorization": "Bearer s3cret-token"})
+        server.token = "s3cret-token"
+        result = server.run(lambda client: client.call_tool("execute", {"code": "6 * 7"}))
+        assert result.structured_content["result"] == 42
+
+
+def test_a_non_loopback_address_without_a_token_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = write_config(tmp_path / "mcp.json")
+    done = subprocess.run([sys.executable, "-m", "codemode", "serve", "--config", str(config), "--transport", "http",
+                           "--host", "0.0.0.0"], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in __import__("os").environ.items() if k != "CODEMODE_SERVE_TOKEN"})
+    assert done.returncode == 2
+    assert "--token" in done.stderr
+
+
+def _code(result: Any) -> str | None:
+    error = result.structured_content.get("error") or {}
+    return error.get("code")
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> Any:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as response:
+        return json.loads(response.read())
