@@ -21,7 +21,7 @@ def test_a_client_lists_two_tools_searches_and_keeps_variables_across_executes(d
     assert "demo.list_orders" in seen["found"].structured_content["tools"]
     assert "demo.list_orders" in seen["found"].content[0].text
     first, second = seen["first"], seen["second"]
-    assert not first.is_error and first.structured_content["ok"]
+    assert not first.is_error and first.structured_content["ok"], first.content[0].text
     assert first.structured_content["calls"][0]["server"] == "demo"
     assert first.structured_content["calls"][0]["tool"] == "list_orders"
     assert first.structured_content["calls"][0]["status"] == "ok"
