@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-NOTEBOOKS := notebooks/quickstart.ipynb notebooks/kernel.ipynb
+NOTEBOOKS := notebooks/quickstart.ipynb notebooks/kernel.ipynb notebooks/explore-orders.ipynb
 PORT ?= 8888
 
 .PHONY: install peers lab lab-build test bench notebooks clean
