@@ -191,6 +191,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # text a terminal's encoding lacks must not crash a run
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = parse_args(argv)
     try:
         return _dispatch(args)
@@ -357,7 +360,7 @@ def _read_line(prompt: str) -> str:
 def _print_report(report: RunReport) -> None:
     """The value of the last expression on stdout (what a script captures), the report on stderr."""
     if report.result is not None:
-        sys.stdout.write(result_text(report.result) + "\n")
+        sys.stdout.write(_for(sys.stdout, result_text(report.result)) + "\n")
         sys.stdout.flush()
     if report.calls or report.error or not report.ok:
         print(repr(dataclasses.replace(report, streams_shown=True, result=None)), file=sys.stderr)
@@ -413,11 +416,20 @@ def _echo(event: tuple[str, object]) -> None:
     kind, data = event
     if kind in ("stdout", "stderr"):
         stream = sys.stdout if kind == "stdout" else sys.stderr
-        stream.write(str(data))
+        stream.write(_for(stream, str(data)))
         stream.flush()
     elif kind == "display" and isinstance(data, dict) and not data.get("update"):
         # A terminal shows a table or a figure as its text form (--json keeps the MIME bundle).
         print(data["data"].get("text/plain", ""), flush=True)
+
+
+def _for(stream: Any, text: str) -> str:
+    """Text from the worker as `stream` may show it: on a terminal, control characters are
+    escaped (an escape sequence could rewrite the lines above); into a pipe, it goes as is."""
+    from codemode.trace._text import terminal_safe
+
+    isatty = getattr(stream, "isatty", None)
+    return terminal_safe(text) if isatty is not None and isatty() else text
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from codemode.schema import (
     stub,
 )
 from codemode.trace import RunReport, ToolCall
+from codemode.trace._records import preview_arguments
 
 # ("stdout"|"stderr", text), ("call", ToolCall), ("progress", ToolCall), ("display", output:
 # {"data", "metadata", "display_id"?, "update"?}, already sanitized), or ("tick", None) when
@@ -82,6 +83,12 @@ class ApiTool:
 # the middle is counted (OUTPUT_TRUNCATED). A notebook output of a million characters is
 # already more than anyone reads.
 DEFAULT_MAX_OUTPUT = 1_000_000
+# Refused calls a run keeps in its report; a cell looping on refused calls gets each refusal
+# but the host only counts the rest, so its memory and the saved output stay bounded.
+MAX_REFUSED_CALLS = 100
+# Characters of one call's arguments (and result) the token account keeps (a 16 MiB argument
+# would otherwise be held for the whole run): past it, the account undercounts that call.
+WIRE_CHARS = 64 * 1024
 
 
 class _Stream:
@@ -229,6 +236,8 @@ class _Run:
     wire_results: list[str] = field(default_factory=list)
     searches: list[str] = field(default_factory=list)
     outputs: Outputs = field(default_factory=Outputs)
+    refused: int = 0  # refused calls kept in `calls`
+    refused_dropped: int = 0  # and those past MAX_REFUSED_CALLS, only counted
 
     def on_display(self, output: dict[str, Any]) -> None:
         shown = self.outputs.add(output)
@@ -448,8 +457,11 @@ class Session:
         """The search results as text: "names", "signatures" or "full" stubs."""
         return render_hits(self._search(query, limit), detail)
 
-    def _search(self, query: str, limit: int, servers: frozenset[str] | None = None) -> list[Hit]:
-        entries = [(t.server, t.name, t.tool) for t in self.tools() if servers is None or t.server in servers]
+    def _search(self, query: str, limit: int, policy: Policy | None = None) -> list[Hit]:
+        # With a run's policy, only the tools it may call: its servers and its allow-list.
+        scope = Policy(servers=policy.servers, tools=policy.tools) if policy is not None else None
+        entries = [(t.server, t.name, t.tool) for t in self.tools()
+                   if scope is None or scope.check(ToolDef(t.server, t.name), 0) is None]
         return search_tools(entries, query, limit=limit)
 
     def stubs(self, target: str | None = None) -> str:
@@ -662,14 +674,21 @@ class Session:
             displays=tuple(run.outputs.items),
             outputs_refused=dict(run.outputs.tally.refused),
             displays_truncated=run.outputs.tally.truncated,
+            refused_dropped=run.refused_dropped,
         )
 
     async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:
         if request.op == "search":
             return self._serve_search(run, request.arguments)
-        call = ToolCall(request.id, request.server, request.tool, request.arguments,
+        # The host keeps a bounded preview; the full arguments only travel to the server.
+        call = ToolCall(request.id, request.server, request.tool, preview_arguments(request.arguments),
                         started=time.perf_counter() - run.started)
-        refusal = self._refuse(run, call)
+        refusal = self._refuse(run, call, request.arguments)
+        if refusal is not None:
+            if run.refused >= MAX_REFUSED_CALLS:  # a loop of refused calls: count, do not keep
+                run.refused_dropped += 1
+                return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
+            run.refused += 1
         run.calls.append(call)
         run.emit(("call", call))
         if refusal is not None:
@@ -683,10 +702,11 @@ class Session:
         def on_log(record: LogRecord) -> None:
             call.logs.append({"level": record.level, "data": record.data, "logger": record.logger})
 
-        run.wire_arguments.append(json.dumps(call.arguments, separators=(",", ":"), ensure_ascii=False))
-        result = await self._hub.call(api.tool.server, api.tool.name, call.arguments,
+        wire = json.dumps(request.arguments, separators=(",", ":"), ensure_ascii=False)
+        run.wire_arguments.append(wire[:WIRE_CHARS])  # the token account counts at most this
+        result = await self._hub.call(api.tool.server, api.tool.name, request.arguments,
                                       timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log)
-        run.wire_results.append(result.result_json)
+        run.wire_results.append(result.result_json[:WIRE_CHARS])
         call.result_bytes = result.result_bytes
         if not result.ok:
             assert result.error is not None
@@ -699,11 +719,11 @@ class Session:
         if not isinstance(query, str) or detail not in ("names", "signatures", "full") or not isinstance(limit, int):
             return {"ok": False, "error": {"code": "INVALID_ARGUMENTS",
                                            "message": "search needs a query string, a detail and an integer limit"}}
-        text = render_hits(self._search(query, max(1, min(limit, 100)), run.policy.servers), detail)
+        text = render_hits(self._search(query, max(1, min(limit, 100)), run.policy), detail)
         run.searches.append(text)
         return {"ok": True, "value": {"kind": "json", "value": text}}
 
-    def _refuse(self, run: _Run, call: ToolCall) -> Refusal | None:
+    def _refuse(self, run: _Run, call: ToolCall, arguments: dict[str, Any]) -> Refusal | None:
         api = self._api.get((call.server, call.tool))
         if api is None:
             if not any(server == call.server for server, _ in self._api):
@@ -712,18 +732,23 @@ class Session:
         refusal = run.policy.check(ToolDef(call.server, call.tool), len(run.calls))
         if refusal is not None:
             return refusal
-        problems = check_arguments(api.tool.input_schema, call.arguments)  # the host trusts no worker
+        problems = check_arguments(api.tool.input_schema, arguments)  # the host trusts no worker
         return Refusal("INVALID_ARGUMENTS", "; ".join(problems)) if problems else None
 
     def _finish(self, run: _Run, call: ToolCall, refusal: Refusal | None) -> dict[str, Any]:
         call.duration = time.perf_counter() - run.started - call.started
         call.ok = refusal is None
         if refusal is not None:
-            call.error_code, call.error = refusal.code, refusal.message
+            # A server's message may quote the arguments whole: the report keeps a bounded one.
+            call.error_code, call.error = refusal.code, _bounded(refusal.message)
         run.emit(("call", call))
         if refusal is not None:
             return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
         return {"ok": True, "value": call.result}
+
+
+def _bounded(message: str, limit: int = 2000) -> str:
+    return message if len(message) <= limit else f"{message[:limit]}… [{len(message):,} characters]"
 
 
 def _problem(error: CodemodeError) -> str:

@@ -7,7 +7,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
-CLASSES = ("secrets", "files", "processes", "network", "resources", "channel")
+CLASSES = ("secrets", "files", "processes", "network", "resources", "channel",
+           "other-processes", "information", "native-code", "host-trust")
 _kind: dict[str, str] = {}
 _outcomes: dict[str, Counter[str]] = defaultdict(Counter)
 _skips: dict[str, Counter[str]] = defaultdict(Counter)

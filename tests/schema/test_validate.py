@@ -258,11 +258,19 @@ def test_a_self_referencing_schema_does_not_loop() -> None:
     assert check_arguments(loop, {"x": 1}) == []
 
 
-def test_none_for_an_optional_argument_means_not_given() -> None:
-    assert check_arguments(CREATE_ORDER, {**GOOD_ORDER, "note": None, "from": None}) == []
+def test_none_for_an_optional_argument_means_not_given_once_drop_unset_has_run() -> None:
+    assert check_arguments(CREATE_ORDER, drop_unset({**GOOD_ORDER, "note": None, "from": None}, CREATE_ORDER)) == []
     assert check_arguments(CREATE_ORDER, {"order_id": None, "items": GOOD_ORDER["items"]}) == [
         "argument 'order_id': expected int, got None"
     ]
+
+
+def test_null_is_refused_where_the_schema_does_not_allow_it() -> None:
+    # What the host sees when a worker skips drop_unset: null on the wire for an optional
+    # argument that is not nullable.
+    problems = check_arguments(CREATE_ORDER, {**GOOD_ORDER, "note": None})
+    assert len(problems) == 1 and problems[0].startswith("argument 'note'")
+    assert check_arguments(CREATE_ORDER, {**GOOD_ORDER, "file-path": None}) == []  # it allows null
 
 
 def test_drop_unset_removes_none_only_where_the_schema_rejects_null() -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from codemode.sandbox import _proctable
+from codemode.sandbox._checks import check_frame
 from codemode.sandbox._frames import MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
 
 logger = logging.getLogger(__name__)
@@ -498,7 +499,7 @@ class _ChannelProtocol(asyncio.Protocol):
         self._buffer.feed(data)
         try:
             while (message := self._buffer.pop()) is not None:
-                self._handle(message)
+                self._handle(check_frame(message))
         except FrameError as exc:
             self.ended.set_result(exc)
             if self._transport is not None:

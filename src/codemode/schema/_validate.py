@@ -12,8 +12,10 @@ Invariants:
   `oneOf` passes when any branch does (exclusivity is not checked).
 - `arguments` are keyed by wire keys (`file-path`); messages name them the Python way
   (`file_path`), with a path into nested values (`items[2].quantity`).
-- None for an optional argument means "not given": `check_arguments` ignores it and
-  `drop_unset` removes it before the call, unless the schema accepts null.
+- None for an optional argument means "not given" to a caller: `drop_unset` removes it
+  before the call, unless the schema accepts null. `check_arguments` itself holds to JSON
+  Schema: null is refused wherever the schema does not allow it (the host checks what the
+  worker sent, and a None there was not dropped by `drop_unset`).
 - `difflib` and `re` are imported only when a message or a `pattern` needs them.
 """
 
@@ -52,8 +54,8 @@ def check_arguments(input_schema: dict[str, Any], arguments: dict[str, Any]) -> 
 
     Args:
         input_schema: the tool's input schema (an object schema).
-        arguments: the arguments by wire key. None for an optional argument is ignored: it
-            means "not given" (`drop_unset` removes it before the call).
+        arguments: the arguments by wire key, after `drop_unset`: a None left is null on the
+            wire, refused where the schema does not allow null.
 
     Returns:
         One human-readable line per problem, e.g.
@@ -71,8 +73,6 @@ def check_arguments(input_schema: dict[str, Any], arguments: dict[str, Any]) -> 
     found: list[tuple[str, Problem]] = []
     for key, value in arguments.items():
         if key in props:
-            if value is None and key not in required:
-                continue
             found += [(key, p) for p in _check(value, props[key], input_schema, 0)]
         elif closed or not isinstance(key, str):
             unknown.append(str(key))

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 PREVIEW_CHARS = 2000
 # Images and audio in a report are kept whole up to this many base64 characters.
 MEDIA_CHARS = 512 * 1024
+# The host keeps a call's arguments whole up to this many characters of JSON; past it, each
+# long value is cut to ARGUMENT_VALUE_CHARS. The full arguments go to the server and are
+# dropped: what code sends never grows the host's memory or the saved notebook without bound.
+ARGUMENTS_CHARS = 4096
+ARGUMENT_VALUE_CHARS = 200
 
 
 @dataclass
@@ -97,6 +102,7 @@ class RunReport:
     tokens: TokenAccount | None = None  # classic tool calling against code mode, for this run
     output_dropped: dict[str, int] = field(default_factory=dict)  # characters dropped per stream
     restart_reason: str = ""  # why the run had a fresh worker, when `worker_restarted`
+    refused_dropped: int = 0  # refused calls past the number a run keeps: counted, not kept
     isolation: tuple[dict[str, Any], ...] = ()  # the worker's layers: {"layer", "active", "detail"}
     running: bool = False  # a snapshot taken while the run goes on (live display)
     # display() outputs, sanitized, in order, updates applied: {"data", "metadata", "display_id"?}.
@@ -146,6 +152,8 @@ class RunReport:
             data["outputsRefused"] = dict(self.outputs_refused)
         if self.displays_truncated:
             data["displaysTruncated"] = self.displays_truncated
+        if self.refused_dropped:
+            data["refusedCallsDropped"] = self.refused_dropped
         if self.timed_out:
             data["timedOut"] = True
         if self.state_lost:
@@ -199,6 +207,29 @@ def preview(payload: dict[str, Any]) -> dict[str, Any]:
     if len(text) <= PREVIEW_CHARS:
         return payload
     return {"kind": "json", "preview": text[:PREVIEW_CHARS], "truncated": True, "chars": len(text)}
+
+
+def preview_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as the host keeps them: whole when short, else each long value cut to a
+    marked string (`"AAAA… [16,777,216 characters]"`)."""
+    import json
+
+    try:
+        text = json.dumps(arguments, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = None
+    if text is not None and len(text) <= ARGUMENTS_CHARS:
+        return arguments
+    kept: dict[str, Any] = {}
+    for key, value in list(arguments.items())[:50]:
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if len(shown) > ARGUMENT_VALUE_CHARS:
+            kept[key[:ARGUMENT_VALUE_CHARS]] = f"{shown[:ARGUMENT_VALUE_CHARS]}… [{len(shown):,} characters]"
+        else:
+            kept[key[:ARGUMENT_VALUE_CHARS]] = value
+    if len(arguments) > 50:
+        kept["…"] = f"[{len(arguments) - 50} more arguments]"
+    return kept
 
 
 def _block_preview(block: dict[str, Any]) -> dict[str, Any]:

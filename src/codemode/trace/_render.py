@@ -17,6 +17,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from codemode.trace._records import RunReport, ToolCall, preview
+from codemode.trace._text import terminal_safe
 
 if TYPE_CHECKING:
     from codemode.metrics import TokenAccount
@@ -123,6 +124,8 @@ def render_text(report: RunReport, details: bool = True) -> str:
     for name, count in report.output_dropped.items():
         lines.append(f"warning: {count:,} characters of {name} dropped [OUTPUT_TRUNCATED]")
     lines += _output_warnings(report)
+    if report.refused_dropped:
+        lines.append(f"warning: {report.refused_dropped:,} more refused calls were counted, not kept")
     if report.result is not None:
         lines += ["result:", _result_text(report.result)]
     if report.error is not None:
@@ -131,7 +134,7 @@ def render_text(report: RunReport, details: bool = True) -> str:
             lines.append(report.error["traceback"].rstrip("\n"))
     if report.tokens is not None and details:
         lines.append(token_line(report.tokens))
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))  # names, streams, errors: all chosen by the cell
 
 
 def _output_warnings(report: RunReport) -> list[str]:

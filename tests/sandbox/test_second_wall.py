@@ -1,0 +1,371 @@
+"""The second wall, attempt by attempt: memory by every route, other processes, what can be
+learned, native code from memory, and the host's trust of frames.
+
+Each attempt runs as cell code in a real worker with every layer active (as root here) and
+checks the host, not only the error: the victim process keeps its priority, the report stays
+small and printable, the next cell works.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anyio.from_thread import BlockingPortal
+
+from codemode.sandbox import CallRequest, CellOutcome, Sandbox, _landlock
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or _landlock.abi_version() < 6,
+    reason="the second wall needs Linux with Landlock ABI 6 or later (and seccomp and namespaces)",
+)
+
+WAIT = 60.0
+LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nX86 = os.uname().machine == 'x86_64'\n"
+
+
+async def no_tools(request: CallRequest) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": "UNKNOWN_TOOL", "message": "no tools here"}}
+
+
+def _box(portal: BlockingPortal, workdir: Path, **options: Any) -> Iterator[Sandbox]:
+    box = Sandbox({"servers": {}, "sys_path": []}, workdir=workdir, **options)
+    portal.call(box.start)
+    for layer in ("namespaces", "private root", "pid namespace", "landlock", "seccomp"):
+        if not any(row["layer"] == layer and row["active"] for row in box.isolation):
+            portal.call(box.aclose)
+            pytest.skip(f"the {layer} layer is not available here")
+    try:
+        yield box
+    finally:
+        portal.call(box.aclose)
+
+
+@pytest.fixture(scope="module")
+def worker(portal: BlockingPortal, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    yield from _box(portal, tmp_path_factory.mktemp("wall"))
+
+
+@pytest.fixture(scope="module")
+def forker(portal: BlockingPortal, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    yield from _box(portal, tmp_path_factory.mktemp("wall-subprocess"), allow_subprocess=True)
+
+
+@pytest.fixture
+def victim() -> Iterator[subprocess.Popen[bytes]]:
+    """A process outside the sandbox, of the same uid (root here), at the default priority."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def run(portal: BlockingPortal, box: Sandbox, code: str) -> CellOutcome:
+    outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None, timeout=WAIT))
+    after = portal.call(functools.partial(box.run, "1 + 1", on_call=no_tools, on_stream=lambda *_: None,
+                                          timeout=WAIT))
+    assert after.result == {"kind": "json", "value": 2}, "the worker must answer the next cell"
+    return outcome
+
+
+def value(outcome: CellOutcome) -> Any:
+    assert outcome.ok and outcome.result is not None, outcome.error
+    return outcome.result["value"]
+
+
+def error_type(outcome: CellOutcome) -> str | None:
+    return None if outcome.ok or outcome.error is None else outcome.error["type"]
+
+
+# -- resources: memory by every route -------------------------------------------------------------
+
+
+@pytest.mark.escape("resources")
+def test_a_shared_anonymous_mapping_is_refused(portal: BlockingPortal, worker: Sandbox) -> None:
+    assert error_type(run(portal, worker, "import mmap\nm = mmap.mmap(-1, 1 << 30)\nm[::4096] = b'x' * (1 << 18)")) \
+        == "PermissionError"
+    assert value(run(portal, worker, "import mmap\nlen(mmap.mmap(-1, 1 << 20, flags=mmap.MAP_PRIVATE))")) == 1 << 20
+
+
+@pytest.mark.escape("resources")
+def test_memfd_create_is_refused_so_no_memory_hides_outside_every_process(portal: BlockingPortal, worker: Sandbox) -> None:
+    code = "import os\nfd = os.memfd_create('hoard')\nos.posix_fallocate(fd, 0, 1 << 30)"
+    assert error_type(run(portal, worker, code)) == "PermissionError"
+
+
+@pytest.mark.escape("resources")
+@pytest.mark.parametrize(("name", "x86", "arm", "arguments"), [
+    ("shmget", 29, 194, "0, 1 << 30, 0o1600"),  # IPC_PRIVATE, 1 GiB, IPC_CREAT | 0600
+    ("msgget", 68, 186, "0, 0o1600"),
+    ("semget", 64, 190, "0, 1, 0o1600"),
+    ("mq_open", 240, 180, "ctypes.c_char_p(b'hoard'), 0o100 | 2, 0o600, 0"),
+    ("mmap shared anonymous", 9, 222, "0, 1 << 30, 3, 0x21, -1, 0"),  # MAP_SHARED | MAP_ANONYMOUS
+    ("mmap shared-validate anonymous", 9, 222, "0, 1 << 20, 3, 0x23, -1, 0"),
+    ("memfd_secret", 447, 447, "0"),
+])
+def test_memory_outside_every_limit_cannot_be_made_through_raw_syscalls(
+    portal: BlockingPortal, worker: Sandbox, name: str, x86: int, arm: int, arguments: str
+) -> None:
+    code = (LIBC + "libc.syscall.restype = ctypes.c_long\n"
+            f"args = [a if isinstance(a, ctypes.c_char_p) else ctypes.c_long(a) for a in [{arguments}]]\n"
+            f"r = libc.syscall({x86} if X86 else {arm}, *args)\n[r, ctypes.get_errno()]")
+    assert value(run(portal, worker, code)) == [-1, 1]
+
+
+# -- other processes ----------------------------------------------------------------------------------
+
+
+@pytest.mark.escape("other-processes")
+def test_only_the_worker_and_its_init_exist_for_it(portal: BlockingPortal, worker: Sandbox) -> None:
+    code = ("import os\nalive = []\nfor pid in range(1, 4096):\n    try:\n        os.kill(pid, 0)\n"
+            "        alive.append(pid)\n    except ProcessLookupError:\n        pass\n    except PermissionError:\n"
+            "        alive.append(pid)\n[os.getpid(), os.getppid(), alive]")
+    assert value(run(portal, worker, code)) == [2, 1, [1, 2]]
+
+
+@pytest.mark.escape("other-processes")
+def test_another_process_cannot_be_reniced_pinned_or_descheduled(
+    portal: BlockingPortal, worker: Sandbox, victim: subprocess.Popen[bytes]
+) -> None:
+    before = (os.getpriority(os.PRIO_PROCESS, victim.pid), os.sched_getaffinity(victim.pid),
+              os.sched_getscheduler(victim.pid))
+    for code in (f"import os\nos.setpriority(os.PRIO_PROCESS, {victim.pid}, 19)",
+                 f"import os\nos.sched_setaffinity({victim.pid}, {{0}})",
+                 f"import os\nos.sched_setscheduler({victim.pid}, os.SCHED_IDLE, os.sched_param(0))",
+                 "import os\nos.setpriority(os.PRIO_PROCESS, 1, 19)",  # the namespace's init
+                 "import os\nos.sched_setaffinity(1, {0})",
+                 "import os\nos.sched_setscheduler(1, os.SCHED_IDLE, os.sched_param(0))"):
+        assert error_type(run(portal, worker, code)) in ("PermissionError", "ProcessLookupError"), code
+    assert (os.getpriority(os.PRIO_PROCESS, victim.pid), os.sched_getaffinity(victim.pid),
+            os.sched_getscheduler(victim.pid)) == before
+
+
+@pytest.mark.escape("other-processes")
+@pytest.mark.parametrize("which", ["PRIO_USER", "PRIO_PGRP"])
+def test_renicing_every_process_of_a_user_or_group_is_refused(portal: BlockingPortal, worker: Sandbox,
+                                                               which: str) -> None:
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert error_type(run(portal, worker, f"import os\nos.setpriority(os.{which}, 0, 19)")) == "PermissionError"
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine
+    assert worker.pid is not None and os.getpriority(os.PRIO_PROCESS, worker.pid) == 0
+
+
+@pytest.mark.escape("other-processes")
+def test_the_worker_may_still_lower_its_own_priority(portal: BlockingPortal, tmp_path: Path) -> None:
+    for box in _box(portal, tmp_path):
+        assert value(run(portal, box, "import os\nos.setpriority(os.PRIO_PROCESS, 0, 5)\nos.nice(0)")) == 5
+
+
+@pytest.mark.escape("other-processes")
+@pytest.mark.parametrize(("name", "x86", "arm", "arguments"), [
+    ("ioprio_set of init", 251, 30, "1, 1, (3 << 13)"),  # IOPRIO_WHO_PROCESS, pid 1, IDLE class
+    ("ioprio_set of the whole user", 251, 30, "3, 0, (3 << 13)"),  # IOPRIO_WHO_USER
+    ("ioprio_set of the group", 251, 30, "2, 0, (3 << 13)"),  # IOPRIO_WHO_PGRP
+    ("sched_setattr of init", 314, 274, "1, ctypes.create_string_buffer(56), 0"),
+    ("sched_setparam of init", 142, 118, "1, ctypes.create_string_buffer(4)"),
+    ("prlimit64 reading init's limits", 302, 261, "1, 7, 0, ctypes.create_string_buffer(16)"),
+    ("migrate_pages", 256, 238, "1, 8, 0, 0"),
+    ("kcmp", 312, 272, "1, 2, 0, 0, 0"),
+])
+def test_raw_scheduling_and_limits_calls_on_another_process_are_refused(
+    portal: BlockingPortal, worker: Sandbox, name: str, x86: int, arm: int, arguments: str
+) -> None:
+    code = (LIBC + "libc.syscall.restype = ctypes.c_long\n"
+            f"args = [a if not isinstance(a, int) else ctypes.c_long(a) for a in [{arguments}]]\n"
+            f"r = libc.syscall({x86} if X86 else {arm}, *args)\n[r, ctypes.get_errno()]")
+    assert value(run(portal, worker, code)) == [-1, 1]
+
+
+@pytest.mark.escape("other-processes")
+def test_the_worker_reads_its_own_limits_but_no_one_elses(portal: BlockingPortal, worker: Sandbox) -> None:
+    code = "import resource\nresource.getrlimit(resource.RLIMIT_NOFILE)[0]"
+    assert value(run(portal, worker, code)) == worker.limits.open_files
+    assert error_type(run(portal, worker, "import resource\nresource.prlimit(1, resource.RLIMIT_NOFILE)")) \
+        == "PermissionError"
+
+
+# -- information -----------------------------------------------------------------------------------
+
+
+@pytest.mark.escape("information")
+def test_stat_learns_nothing_of_the_hosts_files(portal: BlockingPortal, worker: Sandbox) -> None:
+    home = os.path.expanduser("~")
+    code = ("import os\n[os.path.exists(p) for p in "
+            f"['/etc/shadow', '/etc/passwd', {home + '/.ssh'!r}, {home + '/.bashrc'!r}, '/var', '/home', '/run']]")
+    assert value(run(portal, worker, code)) == [False] * 7
+    assert error_type(run(portal, worker, "import os\nos.stat('/etc/shadow')")) == "FileNotFoundError"
+
+
+@pytest.mark.escape("information")
+def test_the_root_holds_only_the_granted_trees(portal: BlockingPortal, worker: Sandbox) -> None:
+    code = ("import os\n[os.path.exists(p) for p in ('/dev/null', '/dev/zero', '/dev/vda', '/dev/shm', '.', "
+            "'/etc/localtime', '/etc/hostname', '/boot', '/srv', '/opt/../home')]")
+    assert value(run(portal, worker, code)) == [True, False, False, False, True, True, False, False, False, False]
+
+
+@pytest.mark.escape("information")
+def test_proc_is_not_there(portal: BlockingPortal, worker: Sandbox) -> None:
+    code = "import os\n[os.path.exists(p) for p in ('/proc/self', '/proc/1/fd', '/proc/meminfo', '/sys')]"
+    assert value(run(portal, worker, code)) == [False] * 4
+
+
+@pytest.mark.escape("information")
+def test_name_to_handle_at_is_refused(portal: BlockingPortal, worker: Sandbox) -> None:
+    code = (LIBC + "handle = ctypes.create_string_buffer(136)\nctypes.c_uint.from_buffer(handle).value = 128\n"
+            "mount_id = ctypes.c_int()\n"
+            "r = libc.syscall(303 if X86 else 264, -100, b'/usr', handle, ctypes.byref(mount_id), 0)\n"
+            "[r, ctypes.get_errno()]")
+    assert value(run(portal, worker, code)) == [-1, 1]
+
+
+@pytest.mark.escape("information")
+def test_the_granted_trees_are_read_only_at_the_mount_too(portal: BlockingPortal, worker: Sandbox) -> None:
+    stdlib = os.path.dirname(os.__file__)
+    outcome = run(portal, worker, f"open({stdlib + '/planted.py'!r}, 'w')")
+    assert error_type(outcome) in ("PermissionError", "OSError")
+    assert not os.path.exists(stdlib + "/planted.py")
+
+
+# -- native code ----------------------------------------------------------------------------------
+
+
+@pytest.mark.escape("native-code")
+def test_a_program_from_the_read_only_trees_still_runs(portal: BlockingPortal, forker: Sandbox) -> None:
+    assert value(run(portal, forker, "import subprocess\nsubprocess.run(['/bin/true']).returncode")) == 0
+
+
+@pytest.mark.escape("native-code")
+def test_a_program_written_to_memory_cannot_be_made(portal: BlockingPortal, forker: Sandbox) -> None:
+    code = ("import os\nfd = os.memfd_create('x', 0)\nos.write(fd, open('/bin/true', 'rb').read())\n"
+            "os.execv(f'/proc/self/fd/{fd}', ['x'])")
+    assert error_type(run(portal, forker, code)) == "PermissionError"
+
+
+@pytest.mark.escape("native-code")
+def test_execveat_of_a_descriptor_is_refused(portal: BlockingPortal, forker: Sandbox) -> None:
+    code = (LIBC + "open('copy', 'wb').write(open('/bin/true', 'rb').read())\n"
+            "fd = os.open('copy', os.O_RDONLY)\nargv = (ctypes.c_char_p * 2)(b'copy', None)\n"
+            "envp = (ctypes.c_char_p * 1)(None)\n"
+            "r = libc.syscall(322 if X86 else 281, fd, b'', argv, envp, 0x1000)\n[r, ctypes.get_errno()]")
+    assert value(run(portal, forker, code)) == [-1, 1]
+
+
+@pytest.mark.escape("native-code")
+def test_a_program_copied_into_the_work_dir_does_not_run(portal: BlockingPortal, forker: Sandbox) -> None:
+    code = ("import os, subprocess\nopen('mine', 'wb').write(open('/bin/true', 'rb').read())\n"
+            "subprocess.run(['./mine']).returncode")
+    assert error_type(run(portal, forker, code)) == "PermissionError"
+
+
+# -- the host's trust of frames --------------------------------------------------------------------
+
+FORGE = ("import sys, os, struct, time\nwfd = sys.modules['codemode.sandbox._api']._channel._wfd\n"
+         "def forge(body):\n    os.write(wfd, struct.pack('>I', len(body)) + body)\n")
+
+
+@pytest.mark.escape("host-trust")
+@pytest.mark.parametrize("body", [
+    pytest.param(b'{"op": "done", "id": ID, "ok": true, "result": {"kind": "image", "mimeType": "image/png", "data": 5}}',
+                 id="image-data-a-number"),
+    pytest.param(b'{"op": "done", "id": ID, "ok": false, "error": {"type": "E", "message": "m", "traceback": ["a"]}}',
+                 id="traceback-a-list"),
+    pytest.param(b'{"op": "done", "id": ID, "ok": "yes"}', id="ok-a-string"),
+    pytest.param(b'{"op": "done", "id": ID, "ok": true, "result": {"kind": "mystery"}}', id="unknown-result-kind"),
+    pytest.param(b'{"op": "done", "id": ID, "ok": true, "result": [1, 2]}', id="result-a-list"),
+    pytest.param(b'{"op": "call", "id": true, "server": "x", "tool": "y", "arguments": {}}', id="id-a-boolean"),
+    pytest.param(b'{"op": "call", "id": 1, "server": "' + b"s" * 300 + b'", "tool": "y", "arguments": {}}',
+                 id="a-name-too-long"),
+    pytest.param(b'{"op": "call", "id": 1, "server": "x", "tool": "y", "arguments": {"a": ' + b"[" * 150
+                 + b"]" * 150 + b"}}", id="nested-too-deep"),
+    pytest.param(b'{"op": "setup_done", "isolation": [{"layer": 1}]}', id="isolation-rows-malformed"),
+])
+def test_a_frame_of_the_wrong_shape_stops_the_worker_and_the_host_lives(
+    portal: BlockingPortal, tmp_path: Path, body: bytes
+) -> None:
+    for box in _box(portal, tmp_path):
+        code = FORGE + f"forge({body!r}.replace(b'ID', str({box._cell_ids + 1}).encode()))\ntime.sleep(30)"
+        outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
+                                                timeout=WAIT))
+        assert not outcome.ok and outcome.state_lost and "bad frame" in (outcome.error or {}).get("message", "")
+        assert value(run(portal, box, "3")) == 3
+
+
+@pytest.mark.escape("host-trust")
+def test_a_lone_surrogate_in_a_stream_reaches_the_report_as_a_replacement(demo_session: Any) -> None:
+    body = json.dumps({"op": "stream", "name": "stdout", "text": "hi \ud800 there"}).encode()
+    report = demo_session.run(FORGE + f"forge({body!r})\ntime.sleep(0.2)\n'after'")
+    assert report.ok and report.value == "after"
+    assert "hi \ufffd there" in report.stdout
+    repr(report).encode("utf-8")  # printable, whatever the terminal's encoding allows
+
+
+@pytest.mark.escape("host-trust")
+def test_codemode_exec_prints_a_surrogate_without_crashing(tmp_path: Path) -> None:
+    body = json.dumps({"op": "stream", "name": "stdout", "text": "hi \ud800\n"}).encode()
+    code = FORGE + f"forge({body!r})\ntime.sleep(0.2)\nprint('next line')"
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    done = subprocess.run([sys.executable, "-m", "codemode", "exec", "-c", code], capture_output=True,
+                          env={**os.environ, "PYTHONPATH": src, "PYTHONIOENCODING": "ascii"}, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert b"hi " in done.stdout and b"next line" in done.stdout
+
+
+@pytest.mark.escape("host-trust")
+def test_terminal_escapes_in_forged_names_and_output_are_shown_not_obeyed(demo_session: Any) -> None:
+    code = ("import sys\nchannel = sys.modules['codemode.sandbox._api']._channel\n"
+            "try:\n    channel.call('demo\\x1b[1A\\x1b[2K', 'x\\rok \\u00b7 0 tool calls', {})\n"
+            "except Exception as exc:\n    print('refused', exc.code)\n"
+            "print('\\x1b]0;title\\x07\\x1b[2Jcleared?\\u202eevil')")
+    report = demo_session.run(code)
+    text = repr(report)
+    assert "\x1b" not in text and "\r" not in text and "\x07" not in text and "\u202e" not in text
+    assert "\\x1b[1A" in text and "\\x0d" in text and "\\u202e" in text
+    assert report.calls[0].error_code == "UNKNOWN_TOOL"
+
+
+@pytest.mark.escape("host-trust")
+def test_huge_arguments_leave_only_a_bounded_preview_on_the_host(demo_session: Any) -> None:
+    code = ("big = 'A' * (1 << 20)\nfor _ in range(12):\n    try:\n        demo.read_note(name=big)\n"
+            "    except ToolError:\n        pass\n'done'")
+    report = demo_session.run(code)
+    assert report.value == "done" and len(report.calls) == 12
+    for call in report.calls:
+        assert len(json.dumps(call.arguments)) < 1000 and "1,048,576 characters" in call.arguments["name"]
+    assert len(json.dumps(report.payload())) < 50_000 and len(repr(report)) < 50_000
+
+
+@pytest.mark.escape("host-trust")
+def test_refused_calls_past_the_cap_are_counted_not_kept(demo_session: Any) -> None:
+    code = ("import sys\nchannel = sys.modules['codemode.sandbox._api']._channel\nrefused = 0\n"
+            "for i in range(400):\n    try:\n        channel.call('nowhere', 'x', {'i': i})\n"
+            "    except Exception:\n        refused += 1\nrefused")
+    report = demo_session.run(code)
+    assert report.value == 400
+    assert len(report.calls) == 100 and report.refused_dropped == 300
+    assert report.payload()["refusedCallsDropped"] == 300 and "300 more refused calls" in repr(report)
+
+
+@pytest.mark.escape("host-trust")
+def test_null_is_refused_where_the_schema_does_not_allow_it(demo_session: Any) -> None:
+    code = ("import sys\nchannel = sys.modules['codemode.sandbox._api']._channel\n"
+            "try:\n    channel.call('demo', 'list_orders', {'limit': None})\nexcept Exception as exc:\n"
+            "    code = exc.code\ncode")
+    assert demo_session.run(code).value == "INVALID_ARGUMENTS"
+    assert demo_session.run("len(demo.list_orders(status=None, limit=2))").value == 2  # nullable: fine
+
+
+@pytest.mark.escape("host-trust")
+def test_search_lists_only_the_tools_the_run_may_call(demo_session: Any) -> None:
+    found = demo_session.run("codemode.search('order', detail='names', limit=50)", tools=["demo.get_order"]).value
+    assert found.split() == ["demo.get_order"]
+    assert "demo.cancel_order" in demo_session.run("codemode.search('order', detail='names', limit=50)").value
