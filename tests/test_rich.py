@@ -201,3 +201,12 @@ def test_the_cli_prints_text_forms_and_json_keeps_the_bundle() -> None:
 
     schema = json.loads((Path(__file__).parent.parent / "docs" / "run-report.schema.json").read_text())
     jsonschema.validate(payload, schema)
+
+
+def test_ipythons_own_display_imported_in_a_cell_is_the_workers(session: Session) -> None:
+    code = ("from IPython.display import HTML, Markdown, display\n"
+            "display(HTML('<b>bold</b><script>x()</script>'), Markdown('# Title'))\n"
+            "handle = display('0%', display_id=True)\nhandle.update('100%')")
+    report, _ = run(session, code)
+    assert [d["data"].get("text/html", d["data"]["text/plain"]) for d in report.displays] == \
+        ["<b>bold</b>", "<h1>Title</h1>\n", "'100%'"]

@@ -63,6 +63,7 @@ _STYLE_PROPERTIES = {
 # restyle the output as a dialog over the page).
 _CLASSES = {"table": {"dataframe"}, "tr": {"odd", "even"}}
 _DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+\Z")
+_IMG_WITHOUT_SRC = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
 
 
 @dataclass
@@ -108,7 +109,11 @@ def clean_bundle(data: dict[str, Any], metadata: dict[str, Any], tally: Tally) -
             clean["text/html"] = html
     clean.pop("text/markdown", None)  # front ends render it with raw HTML: shown as clean HTML instead
     text = data.get("text/plain")
-    clean["text/plain"] = text[:_TEXT_CHARS] if isinstance(text, str) else ""
+    text = text if isinstance(text, str) else ""
+    if len(text) > _TEXT_CHARS:
+        tally.truncated += 1
+        text = text[:_TEXT_CHARS] + "…"
+    clean["text/plain"] = text
     kept = {mime: _image_size(meta) for mime, meta in metadata.items()
             if mime in clean and mime in IMAGE_TYPES and isinstance(meta, dict)}
     return clean, {mime: meta for mime, meta in kept.items() if meta}
@@ -136,7 +141,7 @@ def clean_html(html: str) -> str:
     """`html` with everything that could run, load, or restyle the page removed (nh3)."""
     import nh3
 
-    return nh3.clean(
+    clean = nh3.clean(
         html,
         tags=_TAGS,
         clean_content_tags={"script", "style", "template", "noscript", "iframe", "object", "embed", "svg", "math"},
@@ -148,6 +153,9 @@ def clean_html(html: str) -> str:
         filter_style_properties=_STYLE_PROPERTIES,
         link_rel="noopener noreferrer nofollow",
     )
+    # An image whose source was refused would show as a broken icon: drop it (nh3's output
+    # is normalised, so the pattern sees every <img> as nh3 wrote it).
+    return _IMG_WITHOUT_SRC.sub("", clean)
 
 
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
@@ -186,18 +194,23 @@ class Outputs:
         if output.get("truncated"):
             self.tally.truncated += 1
         data, metadata = clean_bundle(output["data"], output["metadata"], self.tally)
-        size = sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values())
-        if self.tally.size + size > MAX_RUN:
-            self.tally.truncated += 1
-            return None
-        self.tally.size += size
-        shown = {"data": data, "metadata": metadata}
-        if output.get("display_id"):
-            shown["display_id"] = output["display_id"]
+        size = _size(data)
+        index = None
         if output.get("update"):
             index = next((i for i, item in enumerate(self.items) if item.get("display_id") == output["display_id"]), None)
             if index is None:
                 return None  # as IPython: an update of an id that was never shown changes nothing
+        # An update replaces its output: only the difference counts toward the run's cap, so
+        # a progress line updated a thousand times costs what one line does.
+        replaced = _size(self.items[index]["data"]) if index is not None else 0
+        if self.tally.size - replaced + size > MAX_RUN:
+            self.tally.truncated += 1
+            return None
+        self.tally.size += size - replaced
+        shown = {"data": data, "metadata": metadata}
+        if output.get("display_id"):
+            shown["display_id"] = output["display_id"]
+        if index is not None:
             self.items[index] = shown
             return {**shown, "update": True}
         self.items.append(shown)
@@ -212,6 +225,10 @@ class Outputs:
             return {"kind": "repr", "text": "<a result the worker could not describe>", "type": "object"}
         data, metadata = clean_bundle(data, metadata, self.tally)
         return {"kind": "mime", "data": data, "metadata": metadata}
+
+
+def _size(data: dict[str, Any]) -> int:
+    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values())
 
 
 def result_bundle(result: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]] | None:

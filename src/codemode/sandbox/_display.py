@@ -223,6 +223,42 @@ def _figure_png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
+class IPythonDisplayHook:
+    """Makes `from IPython.display import display` inside a cell mean this module's display.
+
+    Outside a kernel IPython's own `display` only prints its objects' reprs, and cells written
+    in a notebook import it. A meta-path finder that waits for IPython's module of display
+    functions to be imported and swaps in ours: IPython itself is never imported here.
+    """
+
+    _TARGET = "IPython.core.display_functions"
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != self._TARGET:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _PatchingLoader(spec.loader)
+                return spec
+        return None
+
+
+class _PatchingLoader:
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        module.display = display
+        module.update_display = update_display
+
+
 def open_figures(shown_result: Any = None) -> list[Any]:
     """pyplot's open figures (none if the cell never imported pyplot), except `shown_result`."""
     if "matplotlib.pyplot" not in sys.modules:

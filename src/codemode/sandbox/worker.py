@@ -512,6 +512,7 @@ def main(argv: list[str] | None = None) -> None:
     channel = Channel(rfd, wfd)
     _api._channel = channel
     _display._send = lambda message: _send_display(channel, message)
+    sys.meta_path.insert(0, _display.IPythonDisplayHook())
     # matplotlib (if a cell imports it) draws with Agg and shows figures as outputs; its
     # cache goes in the work dir (the only writable place), not a warning per cell.
     os.environ.setdefault("MPLBACKEND", "module://codemode.sandbox._mpl_backend")
