@@ -25,7 +25,7 @@ from codemode.sandbox._frames import FrameError
 MAX_DEPTH = 100
 # Python identifiers of servers and tools: nothing honest is longer.
 MAX_NAME = 256
-_RESULT_KINDS = ("json", "repr", "image", "audio")
+_RESULT_KINDS = ("json", "repr", "image", "audio", "mime")
 
 
 def clean_text(text: str) -> str:
@@ -86,6 +86,14 @@ def _check_result(result: Any) -> None:
         _strings(result, ("text",), ("type",), "a repr result")
     if kind in ("image", "audio"):
         _strings(result, ("mimeType", "data"), (), f"an {kind} result")
+    if kind == "mime":
+        _check_bundle(result, "a mime result")
+
+
+def _check_bundle(frame: dict[str, Any], what: str) -> None:
+    """A MIME bundle's shape: data and metadata objects (`codemode.outputs` cleans the values)."""
+    if not isinstance(frame.get("data"), dict) or not isinstance(frame.get("metadata", {}), dict):
+        raise FrameError(f"{what} needs a data object keyed by MIME type and a metadata object")
 
 
 def _check_error(error: Any) -> None:
@@ -133,6 +141,10 @@ def check_frame(message: dict[str, Any]) -> dict[str, Any]:
         _check_error(message.get("error"))
     elif op in ("ready", "setup_done"):
         _check_rows(message.get("isolation", []), op)
+    elif op == "display":
+        _check_bundle(message, "a display frame")
+        if message.get("display_id") is not None and not isinstance(message["display_id"], str):
+            raise FrameError("a display frame's display_id must be a string or null")
     elif op == "names":
         names = message.get("names")
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
