@@ -18,7 +18,10 @@ import argparse
 import dataclasses
 import json
 import math
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -195,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     args = parse_args(argv)
+    # Only the main thread may set a handler (a test may call main from another).
+    handled = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _exit_on_interrupt) if handled else None
     try:
         return _dispatch(args)
     except CodemodeError as exc:
@@ -204,6 +210,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        if handled:
+            signal.signal(signal.SIGINT, previous)
+
+
+_sessions: list[Session] = []  # what a Ctrl-C must end
+
+
+def _exit_on_interrupt(signum: int, frame: object) -> None:
+    """The first Ctrl-C ends the command at once, whatever it was doing (connecting, running,
+    closing): one line, status 130. The worker's group is killed here; each server ends with
+    this process, through its tether (docs/processes.md), so nothing waits on a server."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for session in _sessions:
+        session.abandon()
+    try:
+        sys.stdout.flush()
+    except Exception:  # noqa: BLE001 - boundary: the interrupt may land inside a write to stdout
+        pass
+    os.write(2, b"\ncodemode: interrupted\n")
+    os._exit(130)
 
 
 def _usage_error(args: argparse.Namespace, message: str) -> None:
@@ -213,7 +240,6 @@ def _usage_error(args: argparse.Namespace, message: str) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from codemode.display import IsolationTable, ServerTable, ToolList
     from codemode.session import Session
 
     if args.command == "kernel":
@@ -243,32 +269,50 @@ def _dispatch(args: argparse.Namespace) -> int:
         session.sandbox_options = session.sandbox_options.with_flags(
             memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
             allow_read=args.allow_read, require=args.require)
-    with session:
-        if args.command == "servers":
-            print(repr(ServerTable.of(session)))
-            return 0
-        if args.command == "isolation":
-            print(repr(IsolationTable(session.isolation)))
-            return 0
-        if args.command == "tools":
-            print(repr(ToolList(session.tools(args.server))))
-            return 0
-        if args.command == "search":
-            query = " ".join(args.query)
-            print(session.search_text(query, args.detail, args.limit) or f"no tool matches {query!r}")
-            return 0
-        if args.command == "stubs":
-            return _stubs(session, args.target, args.out)
-        if args.command == "repl":
-            return _repl(session, args)
-        assert code is not None
-        report = session.run(code, **_run_options(args), on_event=None if args.json else _echo,  # type: ignore[arg-type]
-                             inputs=inputs)
-        if args.json:
-            print(json.dumps(report_json(report), ensure_ascii=False))
-        else:
-            _print_report(report)
-        return 0 if report.ok else 1
+    _sessions.append(session)
+    try:
+        return _command(session, args, code, inputs)
+    finally:
+        session.close()
+        _sessions.remove(session)
+
+
+def _command(session: Session, args: argparse.Namespace, code: str | None, inputs: dict[str, object] | None) -> int:
+    """Run one command. Each starts only what it needs: `isolation` no server, `tools NAME`
+    of an unknown server nothing at all."""
+    from codemode.display import IsolationTable, ServerTable, ToolList
+
+    if args.command == "isolation":  # the worker alone: no server starts
+        print(repr(IsolationTable(session.isolation)))
+        return 0
+    target = getattr(args, "server", None) or (getattr(args, "target", None) or "").partition(".")[0]
+    if args.command in ("tools", "stubs") and target:
+        session.server_key(target)  # an unknown server: an error, and nothing started
+    session.start()
+    for name, problem in session.failed.items():  # once, with the server's own last words
+        print(f"codemode: server {name!r} failed to start: {problem}", file=sys.stderr)
+    if args.command == "servers":
+        print(repr(ServerTable.of(session)))
+        return 1 if session.failed else 0
+    if args.command == "tools":
+        print(repr(ToolList(session.tools(args.server))))
+        return 0
+    if args.command == "search":
+        query = " ".join(args.query)
+        print(session.search_text(query, args.detail, args.limit) or f"no tool matches {query!r}")
+        return 0
+    if args.command == "stubs":
+        return _stubs(session, args.target, args.out)
+    if args.command == "repl":
+        return _repl(session, args)
+    assert code is not None
+    report = session.run(code, **_run_options(args), on_event=None if args.json else _echo,  # type: ignore[arg-type]
+                         inputs=inputs)
+    if args.json:
+        print(json.dumps(report_json(report), ensure_ascii=False))
+    else:
+        _print_report(report)
+    return 0 if report.ok else 1
 
 
 def _cassette(args: argparse.Namespace) -> Any:
@@ -317,6 +361,8 @@ def _repl(session: Session, args: argparse.Namespace) -> int:
     """Read code (a blank line ends a block), run it in the sandbox, repeat until EOF."""
     import codeop
 
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: a fresh prompt, or the cell's
     print("codemode repl: servers " + ", ".join(session.python_name(n) for n, s in session.servers.items()
                                                 if s.status == "connected") + "; Ctrl-D exits", file=sys.stderr)
     compiler = codeop.CommandCompiler()

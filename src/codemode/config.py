@@ -48,6 +48,7 @@ from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -105,6 +106,10 @@ class _ServerBase(_Model):
         None, gt=0, description="Seconds to wait for one tool call; None: `Config.call_timeout`."
     )
     disabled: bool = Field(False, description="Keep the entry but do not connect the server.")
+    connect_timeout: float | None = Field(
+        None, gt=0, validation_alias=AliasChoices("connectTimeout", "connect_timeout"),
+        description="Seconds to start and connect (`connectTimeout`); None: 60 (a first `npx` run is slow)."
+    )
 
 
 class StdioServer(_ServerBase):

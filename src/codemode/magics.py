@@ -96,9 +96,12 @@ class CodeModeMagics(Magics):
                 self._session.start()
             except CodemodeError as exc:
                 raise UsageError(str(exc)) from None
-            for name, state in self._session.servers.items():
-                if state.status != "connected":
-                    print(f"codemode: server {name!r} is {state.status}: {state.error}", file=sys.stderr)
+            except KeyboardInterrupt:
+                # The start goes on in the background; the next cell waits for the same one.
+                raise UsageError("interrupted while the servers connect; they go on connecting "
+                                 "in the background: run the cell again") from None
+            for name, problem in self._session.failed.items():  # once, with its own last words
+                print(f"codemode: server {name!r} failed to start: {problem}", file=sys.stderr)
         return self._session
 
     def close(self) -> None:

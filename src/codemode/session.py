@@ -296,7 +296,10 @@ class Session:
         self._worker_options = self.sandbox_options  # what the running worker has
         self._hub_task: Any = None
         self._worker_start: Any = None
-        self._server_names = NameMap.build([])
+        # Every configured server has its Python name from the start, connected or not: a
+        # failed server is still a namespace, and a wrong name is refused before any starts.
+        self._server_names = NameMap.build(list(self._hub.servers))
+        self._probe: Sandbox | None = None
         self._api: dict[tuple[str, str], ApiTool] = {}
         self._state_lost = False
         self._turns = Turns()
@@ -346,9 +349,12 @@ class Session:
         self.started = True
 
     def _new_sandbox(self, options: SandboxOptions) -> Sandbox:
-        memory = options.memory_mb * 1024**2 if options.memory_mb else None
         self._worker_options = options
-        return Sandbox(self._setup_message(), limits=Limits(memory=memory), workdir=options.workdir,
+        return self._sandbox_with(options, self._setup_message())
+
+    def _sandbox_with(self, options: SandboxOptions, setup: dict[str, Any]) -> Sandbox:
+        memory = options.memory_mb * 1024**2 if options.memory_mb else None
+        return Sandbox(setup, limits=Limits(memory=memory), workdir=options.workdir,
                        allow_subprocess=options.allow_subprocess, require=options.require,
                        allow_read=tuple(map(str, options.allow_read)))
 
@@ -424,10 +430,37 @@ class Session:
 
     @property
     def isolation(self) -> list[dict[str, Any]]:
-        """The isolation layers of the worker, each `{"layer", "active", "detail"}`."""
-        self.start()
-        assert self._sandbox is not None
-        return list(self._sandbox.isolation)
+        """The isolation layers of the worker, each `{"layer", "active", "detail"}`. Before the
+        session starts, a worker with the session's options is started for the answer alone
+        (and stopped): no server needs to run for it."""
+        if self.started and self._sandbox is not None:
+            return list(self._sandbox.isolation)
+        return get_portal().call(self._aprobe_isolation)
+
+    async def _aprobe_isolation(self) -> list[dict[str, Any]]:
+        cwd = os.getcwd()
+        probe = self._probe = self._sandbox_with(self.sandbox_options, {
+            "servers": {}, "sys_path": [p for p in sys.path if p and os.path.isabs(p) and p != cwd]})
+        try:
+            await probe.start()
+            return list(probe.isolation)
+        finally:
+            await probe.aclose()
+            self._probe = None
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """The servers that could not be used, each with its full cause (the last lines of
+        its stderr included); empty until the servers start."""
+        return {name: state.error or state.status for name, state in self.servers.items()
+                if state.status in ("failed", "crashed")}
+
+    def abandon(self) -> None:
+        """End the worker now, without the event loop: for a signal handler of a process that
+        is about to exit (its servers end with it, through their tethers). Safe from any thread."""
+        for sandbox in (self._sandbox, self._probe):
+            if sandbox is not None:
+                sandbox.kill_now()
 
     def names(self, text: str = "") -> list[str]:
         """The global names of the worker's namespace (the cells' variables and the servers),
@@ -443,10 +476,10 @@ class Session:
 
     def tools(self, server: str | None = None) -> list[ApiTool]:
         """The tools cell code can call, optionally of one server (config or Python name)."""
+        key = self._resolve_server(server) if server is not None else None  # before any server starts
         self.start()
-        if server is None:
+        if key is None:
             return list(self._api.values())
-        key = self._resolve_server(server)
         return [tool for (srv, _), tool in self._api.items() if srv == key]
 
     def search(self, query: str, limit: int = 10) -> list[ApiTool]:
@@ -466,8 +499,10 @@ class Session:
 
     def stubs(self, target: str | None = None) -> str:
         """`.pyi`-style text of every server, of one (`demo`), or of one tool (`demo.list_orders`)."""
-        self.start()
         server, _, tool = (target or "").partition(".")
+        if server:
+            self._resolve_server(server)  # an unknown name starts nothing
+        self.start()
         if tool:
             key = self._resolve_server(server)
             api = self._api.get((key, tool))
@@ -480,6 +515,11 @@ class Session:
         keys = [self._resolve_server(server)] if server else sorted({key for key, _ in self._api})
         return "\n\n".join(self.accountant.stub_text(key) for key in keys)
 
+    def server_key(self, server: str) -> str:
+        """The Python name of a server given by its config or Python name, without starting
+        anything. Raises CodemodeError naming the servers there are."""
+        return self._resolve_server(server)
+
     def _resolve_server(self, server: str) -> str:
         if server in self._server_names:
             return server
@@ -491,7 +531,6 @@ class Session:
 
     def _build_api(self) -> None:
         connected = [name for name, state in self.servers.items() if state.status == "connected"]
-        self._server_names = NameMap.build(connected)
         self._api = {}
         for name in connected:
             key = self._server_names.to_python(name)
@@ -503,6 +542,12 @@ class Session:
 
     def _setup_message(self) -> dict[str, Any]:
         servers: dict[str, Any] = {}
+        with_tools = {key for key, _ in self._api}
+        for name, problem in self.failed.items():  # a namespace still: its calls say why they fail
+            if self._server_names.to_python(name) in with_tools:
+                continue  # it crashed after it connected: the hub reconnects it on the next call
+            servers[self._server_names.to_python(name)] = {"name": name, "tools": [], "description": "",
+                                                           "unavailable": problem}
         for (key, name), api in self._api.items():
             entry = servers.setdefault(key, {"name": api.tool.server, "tools": [],
                                              "description": self.servers[api.tool.server].instructions or ""})

@@ -166,7 +166,7 @@ class Hub:
         started = time.perf_counter()
         # The connect deadline is lifted once connected. (A `fail_after` around the enter
         # alone would be exited before the Client's own task group: anyio forbids that.)
-        scope = anyio.CancelScope(deadline=anyio.current_time() + CONNECT_TIMEOUT)
+        scope = anyio.CancelScope(deadline=anyio.current_time() + _connect_timeout(link))
         link.connecting = scope
         try:
             with scope:
@@ -357,6 +357,10 @@ def _stderr_tail(link: _Link) -> str:
     return f"; its last error output:\n{tail}" if tail else ""
 
 
+def _connect_timeout(link: _Link) -> float:
+    return link.config.connect_timeout or CONNECT_TIMEOUT
+
+
 class _Stopped(Exception):
     """The hub closed while the server was still connecting."""
 
@@ -367,7 +371,8 @@ def _connect_problem(exc: BaseException, link: _Link) -> str:
     if isinstance(exc, _Stopped):
         return "the session closed while it was connecting"
     if isinstance(exc, TimeoutError):
-        problem = f"did not finish connecting within {CONNECT_TIMEOUT:g} s"
+        problem = (f"did not finish connecting within {_connect_timeout(link):g} s (connectTimeout); "
+                   "it may be hanging in initialize")
     elif isinstance(exc, FileNotFoundError):
         problem = f"command not found: {getattr(link.config, 'command', '?')!r}; check the config's command and PATH"
     elif isinstance(exc, ServerConnectError):

@@ -34,8 +34,8 @@ class ToolError(Exception):
     """A tool call failed: refused by the host's policy, rejected by the server, or in error.
 
     Attributes: `server` and `tool` (Python names), `code` (a stable name such as
-    INVALID_ARGUMENTS, UNKNOWN_TOOL, UPSTREAM_ERROR, TIMEOUT, SERVER_NOT_ALLOWED) and
-    `message`.
+    INVALID_ARGUMENTS, UNKNOWN_TOOL, UPSTREAM_ERROR, TIMEOUT, SERVER_NOT_ALLOWED,
+    SERVER_UNAVAILABLE) and `message`.
     """
 
     def __init__(self, message: str, *, server: str = "", tool: str = "", code: str = "UPSTREAM_ERROR") -> None:
@@ -182,16 +182,21 @@ class Tool:
 class Server:
     """The tools of one MCP server, as attributes."""
 
-    def __init__(self, name: str, mcp_name: str, tools: list[Tool], description: str = "") -> None:
+    def __init__(self, name: str, mcp_name: str, tools: list[Tool], description: str = "",
+                 unavailable: str = "") -> None:
         self.__name = name
         self.__mcp_name = mcp_name
         self.__description = description
+        self.__unavailable = unavailable  # why the server could not be used (it failed to start)
         for tool in tools:
             setattr(self, tool.name, tool)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        if self.__unavailable and not name.startswith("_"):  # `_repr_*_` probes stay AttributeErrors
+            raise ToolError(f"server {self.__mcp_name!r} is unavailable: {self.__unavailable}",
+                            server=self.__name, tool=name, code="SERVER_UNAVAILABLE")
         import difflib
 
         known = sorted(k for k, v in vars(self).items() if isinstance(v, Tool))
@@ -203,6 +208,8 @@ class Server:
         return sorted(k for k, v in vars(self).items() if isinstance(v, Tool))
 
     def __repr__(self) -> str:
+        if self.__unavailable:
+            return f"<server {self.__name} ({self.__mcp_name}): unavailable, it failed to start>"
         count = len(self.__dir__())
         return f"<server {self.__name} ({self.__mcp_name}): {count} tools>"
 

@@ -351,6 +351,15 @@ class Sandbox:
         except (asyncio.TimeoutError, _WorkerDied):
             await self._stop_process()
 
+    def kill_now(self) -> None:
+        """Kill the worker's process group and remove its private work directory, at once and
+        without the event loop (a process that exits on Ctrl-C). Safe from a signal handler."""
+        process = self._process
+        if process is not None:
+            _kill_group(process.pid)
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
     async def aclose(self) -> None:
         """Stop the worker and remove its private work directory."""
         await self._stop_process()

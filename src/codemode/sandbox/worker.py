@@ -311,7 +311,8 @@ class Worker:
         _api.servers.clear()
         for key, server in (message.get("servers") or {}).items():
             tools = [_api.Tool(key, spec) for spec in server.get("tools", [])]
-            proxy = _api.Server(key, server.get("name", key), tools, server.get("description", ""))
+            proxy = _api.Server(key, server.get("name", key), tools, server.get("description", ""),
+                                unavailable=str(server.get("unavailable") or ""))
             _api.servers[key] = proxy
             self.namespace[key] = proxy
         return rows

@@ -1,0 +1,59 @@
+"""A misbehaving MCP server over stdio, for the fault suite: standard library only.
+
+`python rogue_server.py MODE [MARKER]`, MODE one of:
+- `hang-init`: reads its input and never answers (a server stuck in initialize);
+- `slow-init`: answers like `silent-call`, but only 3 s after `initialize` arrives;
+- `garbage`: answers every request with a line that is not JSON-RPC;
+- `exit-on-list`: answers `initialize`, then exits with a message on stderr at `tools/list`;
+- `silent-call`: answers `initialize` and `tools/list` (one tool, `wait`), never a call;
+- `linger`: like `silent-call`, but when its input closes it touches MARKER and stays
+  (until the SDK's escalation signals it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+TOOL = {"name": "wait", "description": "Never answers.", "inputSchema": {"type": "object", "properties": {}}}
+
+
+def answer(request: dict[str, object], result: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": result}) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    sys.stderr.write(f"rogue server: mode {mode}\n")
+    sys.stderr.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        method = request.get("method")
+        if "id" not in request or mode == "hang-init":
+            continue
+        if mode == "garbage":
+            sys.stdout.write("this is not JSON-RPC {{{\n")
+            sys.stdout.flush()
+            continue
+        if method == "initialize":
+            if mode == "slow-init":
+                time.sleep(3)
+            params = request.get("params") or {}
+            answer(request, {"protocolVersion": params.get("protocolVersion", "2025-06-18"),
+                             "capabilities": {"tools": {}}, "serverInfo": {"name": "rogue", "version": "0"}})
+        elif method == "tools/list":
+            if mode == "exit-on-list":
+                sys.stderr.write("rogue server: exiting during tools/list, on purpose\n")
+                sys.exit(3)
+            answer(request, {"tools": [TOOL]})
+        elif method == "ping":
+            answer(request, {})
+    if mode == "linger":
+        open(sys.argv[2], "w").close()
+        time.sleep(600)
+
+
+if __name__ == "__main__":
+    main()
