@@ -37,6 +37,7 @@ class Execution:
     outputs: list[tuple[str, dict[str, Any]]]  # (msg_type, content)
     reply: dict[str, Any]
     updates: list[dict[str, Any]] = field(default_factory=list)  # update_display_data contents
+    prompts: list[str] = field(default_factory=list)  # input requests the cell made (stdin)
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [content for msg_type, content in self.outputs if msg_type == kind]
@@ -114,15 +115,24 @@ class Kernel:
         timeout: float = CELL_TIMEOUT,
         on_output: Callable[[str, dict[str, Any]], None] | None = None,
         allow_stdin: bool = True,
+        answer: Callable[[str, list[dict[str, Any]]], str] | None = None,
     ) -> Execution:
         """Run a cell; collect its outputs until the kernel is idle again, then its reply.
-        `allow_stdin=False` runs it as nbval and nbclient do (no person watching)."""
+        `allow_stdin=False` runs it as nbval and nbclient do (no person watching). With
+        `answer`, each input request the cell makes (a JupyterLab input box) is answered with
+        `answer(prompt, the display updates so far)`."""
         msg_id = self.client.execute(code, allow_stdin=allow_stdin)
         deadline = time.monotonic() + timeout
         outputs: list[tuple[str, dict[str, Any]]] = []
         updates: list[dict[str, Any]] = []
+        prompts: list[str] = []
         while True:
-            msg = self.client.get_iopub_msg(timeout=_left(deadline, code))
+            if answer is not None:
+                msg = self._next_with_stdin(deadline, code, answer, updates, prompts)
+                if msg is None:
+                    continue
+            else:
+                msg = self.client.get_iopub_msg(timeout=_left(deadline, code))
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
@@ -137,7 +147,26 @@ class Kernel:
         while True:
             reply = self.client.get_shell_msg(timeout=_left(deadline, code))
             if reply["parent_header"].get("msg_id") == msg_id:
-                return Execution(outputs, reply["content"], updates)
+                return Execution(outputs, reply["content"], updates, prompts)
+
+    def _next_with_stdin(self, deadline: float, code: str, answer: Callable[[str, list[dict[str, Any]]], str],
+                         updates: list[dict[str, Any]], prompts: list[str]) -> dict[str, Any] | None:
+        """The next iopub message, answering input requests while waiting for it (None: none yet)."""
+        import queue
+
+        _left(deadline, code)
+        try:
+            request = self.client.get_stdin_msg(timeout=0.02)
+        except queue.Empty:
+            pass
+        else:
+            prompt = request["content"]["prompt"]
+            prompts.append(prompt)
+            self.client.input(answer(prompt, list(updates)))
+        try:
+            return self.client.get_iopub_msg(timeout=0.02)
+        except queue.Empty:
+            return None
 
     def run(self, code: str, **kwargs: Any) -> Execution:
         """Run a cell that must succeed."""

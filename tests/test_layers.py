@@ -13,9 +13,9 @@ PACKAGE = Path(codemode.__file__).parent
 SRC = str(PACKAGE.parent)
 
 # Each layer may import only the layers before it in this list (DESIGN.md, "Layers").
-LAYERS = ["errors", "config", "schema", "hub", "cassette", "policy", "outputs", "sandbox", "metrics", "trace", "accounting", "inputs",
-          "_turns", "session", "faces"]
-FACES = {"magics", "display", "cli", "kernel", "server", "serve", "replay", "testing", "__main__", "__init__"}
+LAYERS = ["errors", "ids", "config", "redact", "schema", "hub", "cassette", "approval", "policy", "outputs", "sandbox",
+          "metrics", "trace", "accounting", "audit", "inputs", "_turns", "session", "faces"]
+FACES = {"magics", "display", "cli", "kernel", "server", "serve", "replay", "testing", "approvers", "__main__", "__init__"}
 
 
 def _layer(module: str) -> str | None:

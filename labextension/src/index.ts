@@ -51,7 +51,9 @@ interface CallPayload {
   server: string;
   tool: string;
   arguments: { [key: string]: Json };
-  status: 'running' | 'ok' | 'error';
+  status: 'running' | 'waiting' | 'ok' | 'error';
+  /** The decision on a call the approval policy held back. */
+  approval?: { decision: 'approved' | 'denied' | 'refused' | 'preapproved'; by: string };
   resultBytes?: number;
   result?: ResultPayload;
   error?: { code?: string; message?: string };
@@ -111,6 +113,8 @@ export interface CallFacts {
   error?: { code?: string; message?: string };
   progress?: CallPayload['progress'];
   logs?: CallPayload['logs'];
+  /** Seconds the call waited for its approval decision. */
+  approvalWait?: number;
 }
 
 /** The volatile part of a report, in the output's metadata: `RunReport.volatile()`. */
@@ -253,6 +257,11 @@ function timeline(calls: CallPayload[], metadata: RunMetadata): HTMLElement {
     if (call.resultBytes) {
       summary.append(el('span', 'jp-CodemodeRun-size', formatSize(call.resultBytes)));
     }
+    if (call.status === 'waiting') {
+      summary.append(el('span', 'jp-CodemodeRun-approval', 'waiting for approval'));
+    } else if (call.approval) {
+      summary.append(approvalLine(call.approval, timing?.approvalWait));
+    }
     details.append(summary);
     details.append(section('arguments', pre(JSON.stringify(call.arguments, null, 2), 'jp-CodemodeRun-arguments')));
     const last = call.progress?.[call.progress.length - 1];
@@ -282,6 +291,18 @@ function timeline(calls: CallPayload[], metadata: RunMetadata): HTMLElement {
     list.append(item);
   });
   return list;
+}
+
+/** `approved by a person (kernel stdin) after 2.1 s`: who or what decided, and the wait
+ * when someone was asked. */
+function approvalLine(approval: NonNullable<CallPayload['approval']>, waited: number | undefined): HTMLElement {
+  const line = el('span', 'jp-CodemodeRun-approval');
+  line.dataset.decision = approval.decision;
+  const asked = approval.decision !== 'preapproved' && !approval.by.startsWith('nobody');
+  const after = asked && waited !== undefined ? ` after ${formatDuration(waited)}` : '';
+  line.textContent =
+    approval.decision === 'refused' ? `refused: ${approval.by}${after}` : `${approval.decision} by ${approval.by}${after}`;
+  return line;
 }
 
 function spanBar(timing: { started: number; duration: number | null } | undefined, end: number): HTMLElement {

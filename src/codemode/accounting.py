@@ -42,10 +42,12 @@ class Accountant:
             self._tokenizer = _Memo(default_tokenizer())
         return self._tokenizer
 
-    def learn(self, key: str, state: ServerState, names: NameMap) -> None:
-        """Record a connected server's definitions and stub text (once per connection)."""
+    def learn(self, key: str, state: ServerState, names: NameMap,
+              notes: dict[str, str | None] | None = None) -> None:
+        """Record a connected server's definitions and stub text (once per connection);
+        `notes` are the tools' approval notes by MCP name (see `schema.stub`)."""
         definitions = json.dumps(state.wire_tools, separators=(",", ":"), ensure_ascii=False)
-        self._texts[key] = (definitions, server_stub(key, state.tools, names))
+        self._texts[key] = (definitions, server_stub(key, state.tools, names, notes=notes))
 
     def stub_text(self, key: str) -> str:
         """The stub text of one server, as the "stubs" disclosure shows it."""

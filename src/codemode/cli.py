@@ -1,4 +1,4 @@
-"""The command line: `codemode servers | tools | search | stubs | exec | repl | isolation | kernel | serve`.
+"""The command line: `codemode servers | tools | search | stubs | exec | repl | isolation | kernel | serve | audit`.
 
 Every command runs through the same `Session` (and so the same sandbox and policy) as a
 notebook cell. The global options (`--config`, `--server`, `--debug`) are accepted before or
@@ -30,6 +30,7 @@ from codemode.config import DEFAULT_CALL_TIMEOUT, DEFAULT_CELL_TIMEOUT, load_con
 from codemode.errors import CodemodeError
 
 if TYPE_CHECKING:
+    from codemode.config import Config
     from codemode.session import Session
     from codemode.trace import RunReport
 
@@ -116,6 +117,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="the port over HTTP, 0 for any free one (default: %(default)s)")
     serve.add_argument("--token", help="require Authorization: Bearer TOKEN over HTTP (default: $CODEMODE_SERVE_TOKEN)")
     serve.add_argument("--record", type=Path, metavar="DIR", help="write each client session as a notebook in DIR")
+    audit = command(commands, "audit", "the audit trail: runs, searches, tool calls and approvals, as a table or JSON")
+    audit.add_argument("--file", type=Path, metavar="PATH",
+                       help="the audit file (default: the config's audit, else the serve default under "
+                            "$XDG_STATE_HOME/codemode)")
+    audit.add_argument("--since", metavar="TIME",
+                       help="only events from then on: 2026-11-30, 2026-11-30T09:00, or an age: 15m, 2h, 7d "
+                            "(default: all)")
+    audit.add_argument("--session", metavar="ID", help="only this session's events: its id, or the tail the table shows")
+    audit.add_argument("--run", metavar="ID", help="only this run's events: its id, or the tail the table shows")
+    audit.add_argument("--json", action="store_true", help="print the events as JSON Lines (default: a table)")
     kernel = command(commands, "kernel", "the Jupyter kernel: kernel install [--user | --sys-prefix | --prefix DIR]")
     kernel.add_argument("action", choices=("install",))
     kernel.add_argument("options", nargs=argparse.REMAINDER)
@@ -159,6 +170,9 @@ def run_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--tools", metavar="PATTERNS",
                          help="comma-separated server.tool patterns a run may call, wildcards "
                               "(default: the config's tools, else every tool)")
+    command.add_argument("--approve", metavar="PATTERNS",
+                         help="comma-separated server.tool patterns pre-approved: no question asked "
+                              "(default: the config's preapproved; others that need approval ask on the terminal)")
     _sandbox_flags(command)
     command.add_argument("--disclosure", choices=("stubs", "search"), default="stubs",
                          help="what the token account assumes a model read: every stub, or search results "
@@ -180,8 +194,9 @@ def _sandbox_flags(command: argparse.ArgumentParser) -> None:
 
 def _run_options(args: argparse.Namespace) -> dict[str, object]:
     tools = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools else None
+    approve = [t.strip() for t in args.approve.split(",") if t.strip()] if args.approve else None
     return {"timeout": args.timeout, "max_tool_calls": args.max_tool_calls, "max_output": args.max_output,
-            "tools": tools}
+            "tools": tools, "approve": approve}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -254,6 +269,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     code = _read_code(args) if args.command == "exec" else None
     inputs = _read_input(args) if args.command == "exec" else None
     config = load_config(args.config)
+    if args.command == "audit":
+        return _audit(config, args)
     if args.servers:
         unknown = sorted(set(args.servers) - set(config.servers))
         if unknown:
@@ -264,7 +281,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return serve(config, ServeOptions(transport=args.transport, host=args.host, port=args.port,
                                           token=args.token, record=args.record))
-    session = Session(config, disclosure=getattr(args, "disclosure", "stubs"), cassette=_cassette(args))
+    from codemode.approvers import TerminalApprover
+
+    session = Session(config, disclosure=getattr(args, "disclosure", "stubs"), face="cli",
+                      approver=TerminalApprover(), cassette=_cassette(args))
     if hasattr(args, "memory"):
         session.sandbox_options = session.sandbox_options.with_flags(
             memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
@@ -333,10 +353,31 @@ def report_json(report: RunReport) -> dict[str, Any]:
     timing = ("id", "started", "duration")
     # A script wants each call whole: what a notebook compares and what it keeps in metadata.
     calls = [{**call.payload(), **{k: v for k, v in call.facts().items() if k not in timing}} for call in report.calls]
-    return {**report.payload(), "calls": calls, "stdout": report.stdout, "stderr": report.stderr,
+    return {**report.payload(), "calls": calls, "runId": report.run_id, "stdout": report.stdout, "stderr": report.stderr,
             "isolation": volatile["isolation"], "tokens": volatile["tokens"],
             "timing": {"duration": volatile["duration"],
                        "calls": [{k: facts[k] for k in timing} for facts in volatile["calls"]]}}
+
+
+def _audit(config: Config, args: argparse.Namespace) -> int:
+    """Print the audit trail's events, filtered, as a table or as JSON Lines."""
+    from codemode.audit import audit_path, default_audit_path, parse_since, read_events, render_table
+
+    path = args.file or audit_path(config, "serve") or default_audit_path()
+    if not path.is_file():
+        raise CodemodeError(f"no audit file at {path}; set \"audit\": PATH in the config's codemode object "
+                            "(codemode serve writes one by default), or pass --file")
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        raise CodemodeError(str(exc)) from None
+    events = read_events(path, since=since, session=args.session, run=args.run)
+    if args.json:
+        for event in events:
+            print(json.dumps(event, ensure_ascii=False))
+    else:
+        print(render_table(events))
+    return 0
 
 
 def _stubs(session: Session, target: str | None, out: Path | None) -> int:

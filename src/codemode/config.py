@@ -65,6 +65,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "CONFIG_FILE_NAME",
     "DEFAULT_CALL_TIMEOUT",
+    "DEFAULT_APPROVAL_TIMEOUT",
     "DEFAULT_CELL_TIMEOUT",
     "Config",
     "HttpServer",
@@ -84,6 +85,9 @@ CONFIG_FILE_NAME = "mcp.json"
 DEFAULT_CALL_TIMEOUT = 60.0
 # A cell usually makes several calls, some in sequence: two default calls' worth.
 DEFAULT_CELL_TIMEOUT = 120.0
+# Long enough to read a call's arguments and answer; shorter than a default cell, whose wall
+# clock keeps running while the person decides.
+DEFAULT_APPROVAL_TIMEOUT = 60.0
 
 _MODE_DESCRIPTION = (
     "Protocol negotiation. 'legacy' opens with `initialize` and connects at once with every "
@@ -229,8 +233,31 @@ class Config(_Model):
         "rest); replay when only `cassette` is set."
     )
     redact: tuple[str, ...] = Field(
-        (), description="Regular expressions replaced before a cassette is written (`redact`); the "
-        "values `${VAR}` references expanded to are always replaced."
+        (), description="Regular expressions replaced before a cassette or an audit line is written "
+        "(`redact`); the values `${VAR}` references expanded to are always replaced."
+    )
+    approve: Literal["destructive", "all", "none"] | tuple[str, ...] = Field(
+        "destructive",
+        description="Which calls need a person's yes (`approve`): 'destructive' (MCP annotations, "
+        "with the spec's defaults), 'all', 'none', or a list of `server.tool` patterns.",
+    )
+    preapproved: tuple[str, ...] = Field(
+        (), description="`server.tool` patterns that never ask (`preapproved`)."
+    )
+    approval_timeout: float = Field(
+        DEFAULT_APPROVAL_TIMEOUT, gt=0,
+        description="Seconds to wait for an answer before the call is refused (`approvalTimeout`).",
+    )
+    audit: str | Literal[False] | None = Field(
+        None, description="A JSON Lines audit file (`audit`); false: off; null: the face's default "
+        "(on for `codemode serve`, under the user's state directory; off elsewhere).",
+    )
+    audit_arguments: bool = Field(
+        False, description="Write the calls' arguments, redacted, to the audit file (`auditArguments`)."
+    )
+    secrets: tuple[str, ...] = Field(
+        (), repr=False, exclude=True,
+        description="Values that came from `${VAR}` expansion: redacted like `redact` matches.",
     )
     # `codemode serve`: its client sessions, warm workers and per-session limits.
     session_idle: float = Field(
@@ -284,6 +311,11 @@ class _Settings(_Model):
     max_session_tool_calls: int | None = Field(None, gt=0, alias="maxSessionToolCalls")
     max_code_chars: int = Field(100_000, gt=0, alias="maxCodeChars")
     max_sessions: int | None = Field(None, gt=0, alias="maxSessions")
+    approve: Literal["destructive", "all", "none"] | tuple[str, ...] = Field("destructive", alias="approve")
+    preapproved: tuple[str, ...] = Field((), alias="preapproved")
+    approval_timeout: float = Field(DEFAULT_APPROVAL_TIMEOUT, gt=0, alias="approvalTimeout")
+    audit: str | Literal[False] | None = Field(None, alias="audit")
+    audit_arguments: bool = Field(False, alias="auditArguments")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,7 +501,8 @@ def parse_config(
         raise ConfigError(f"{problem}, not {_json_type(data)}", path=source)
     table = _servers_table(data, source)
     settings = _parse_settings(data.get("codemode"), source)
-    servers = {name: _parse_server(name, raw, source, env) for name, raw in table.items()}
+    secrets: list[str] = []
+    servers = {name: _parse_server(name, raw, source, env, secrets) for name, raw in table.items()}
     return Config(
         servers=servers,
         source=source,
@@ -487,6 +520,12 @@ def parse_config(
         cassette_mode=settings.cassette_mode,
         redact=settings.redact,
         **{name: getattr(settings, name) for name in _SERVE_SETTINGS},
+        approve=settings.approve,
+        preapproved=settings.preapproved,
+        approval_timeout=settings.approval_timeout,
+        audit=_expand_user(settings.audit, env) if settings.audit else settings.audit,
+        audit_arguments=settings.audit_arguments,
+        secrets=tuple(sorted(set(secrets), key=len, reverse=True)),
     )
 
 
@@ -527,7 +566,7 @@ def _parse_settings(raw: object, source: str | None) -> _Settings:
 
 
 def _parse_server(
-    name: str, raw: object, source: str | None, environ: Mapping[str, str]
+    name: str, raw: object, source: str | None, environ: Mapping[str, str], secrets: list[str]
 ) -> ServerConfig:
     if not isinstance(raw, Mapping):
         problem = f"must be an object with 'command' or 'url', not {_json_type(raw)}"
@@ -537,7 +576,7 @@ def _parse_server(
         problem = _BOTH_PROBLEM if "command" in raw else _NEITHER_PROBLEM
         raise ConfigError(problem, path=source, server=name)
     model: type[StdioServer] | type[HttpServer] = StdioServer if kind == "stdio" else HttpServer
-    expanded = _expand_server(raw, environ, source, name)
+    expanded = _expand_server(raw, environ, source, name, secrets)
     try:
         return model.model_validate(expanded)
     except ValidationError as exc:
@@ -604,20 +643,28 @@ def _json_type(value: object) -> str:
 # ---------------------------------------------------------------------------------------------
 # Variables and ~
 
+# `${VAR}` values shorter than this are not treated as secrets (see `_expand`).
+MIN_SECRET_CHARS = 4
+
 # `$$`, or `${...}`, or a `${` that is never closed (group 1 is None then).
 _REFERENCE = re.compile(r"\$(?:\$|\{([^}]*)\}|\{)")
 _VARIABLE = re.compile(r"(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
 
 
 def _expand_server(
-    raw: Mapping[str, object], environ: Mapping[str, str], source: str | None, server: str
+    raw: Mapping[str, object],
+    environ: Mapping[str, str],
+    source: str | None,
+    server: str,
+    secrets: list[str] | None = None,
 ) -> dict[str, object]:
-    """A copy of a server's raw entry with variables and `~` expanded where the format allows."""
+    """A copy of a server's raw entry with variables and `~` expanded where the format allows;
+    the values taken from the environment are added to `secrets`."""
 
     def expand(value: object, field: str) -> object:
         if not isinstance(value, str):
             return value  # a wrong type is left for pydantic to report
-        return _expand(value, environ, path=source, server=server, field=field)
+        return _expand(value, environ, path=source, server=server, field=field, secrets=secrets)
 
     out = dict(raw)
     for key in ("command", "cwd", "url"):
@@ -638,7 +685,13 @@ def _expand_server(
 
 
 def _expand(
-    text: str, environ: Mapping[str, str], *, path: str | None, server: str | None, field: str
+    text: str,
+    environ: Mapping[str, str],
+    *,
+    path: str | None,
+    server: str | None,
+    field: str,
+    secrets: list[str] | None = None,
 ) -> str:
     """`text` with `${NAME}`, `${NAME:-default}` and `$$` replaced (see the module docstring)."""
 
@@ -670,6 +723,10 @@ def _expand(
                 f"environment variable {name} is not set; set it, "
                 f"or write ${{{name}:-default}} to give a default"
             )
+        # A value from the environment may be a token: audit files and cassettes redact it.
+        # Shorter ones would blank out every matching digit or word and protect nothing.
+        if secrets is not None and len(value) >= MIN_SECRET_CHARS:
+            secrets.append(value)
         return value
 
     return _REFERENCE.sub(replace, text)

@@ -83,12 +83,18 @@ class CodeModeMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self._session: Session | None = None
         self._cassette: CassetteSettings | None = None  # set by record / replay / live
+        self.face = "notebook"  # the codemode kernel says "kernel": the audit trail's name for it
 
     @property
     def session(self) -> Session:
         if self._session is None:
+            from codemode.approvers import KernelApprover, TerminalApprover
+
+            kernel = getattr(self.shell, "kernel", None)
+            approver = KernelApprover(kernel) if kernel is not None else TerminalApprover()
             try:
-                self._session = Session(load_config(self.config_file or None), cassette=self._cassette)
+                self._session = Session(load_config(self.config_file or None), cassette=self._cassette,
+                                        face=self.face, approver=approver)
             except CodemodeError as exc:
                 raise UsageError(str(exc)) from None
         if not self._session.started:
@@ -196,6 +202,8 @@ class CodeModeMagics(Magics):
               help="An extra path the worker may read (repeatable).")
     @argument("--require", default=None, help="Comma-separated layers that must be active: landlock,seccomp.")
     @argument("--out", default=None, help="Bind the cell's result (when it is JSON data) to this name.")
+    @argument("--approve", default=None, metavar="PATTERNS",
+              help="Comma-separated `server.tool` patterns pre-approved for this cell (no question asked).")
     @argument("--in", dest="inputs", default=None, metavar="NAMES",
               help="Comma-separated kernel variables (JSON data) to make variables of the cell.")
     @cell_magic("codemode")
@@ -222,7 +230,8 @@ class CodeModeMagics(Magics):
                 allow_read=args.allow_read, require=args.require)
             report = session.run(cell, timeout=timeout, servers=servers, max_tool_calls=args.max_tool_calls,
                                  max_output=args.max_output, tools=_split(args.tools), sandbox=sandbox,
-                                 on_event=live.on_event if live is not None else _show_event, inputs=inputs)
+                                 on_event=live.on_event if live is not None else _show_event, inputs=inputs,
+                                 approve=_split(args.approve))
         except CodemodeError as exc:
             raise UsageError(str(exc)) from None
         except BaseException:
@@ -309,13 +318,14 @@ class _LiveCalls:
 
     def on_event(self, event: Event) -> None:
         kind, data = event
-        if kind in ("call", "progress"):
+        if kind in ("call", "progress", "waiting"):
             self._calls[data.id] = data
             self._pending = True
         elif kind != "tick":
             _show_event(event)
         now = time.monotonic()
-        if self._pending and now - self._last >= self.INTERVAL:
+        # A call waiting for a person's answer shows at once: the question follows it.
+        if self._pending and (kind == "waiting" or now - self._last >= self.INTERVAL):
             self._update(now)
 
     def _update(self, now: float) -> None:

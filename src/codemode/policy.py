@@ -9,8 +9,9 @@ a `Refusal` (a code and a message) that the session sends back into the cell as 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from codemode.approval import ApprovalRule
 from codemode.schema import ToolDef
 
 
@@ -32,6 +33,8 @@ class Policy:
         max_tool_calls: the most tool calls one run may make; None for no cap.
         call_timeout: seconds a single call may take; None uses the server's setting.
         max_output: characters of stdout (and of stderr) a run keeps; None for the default.
+        approval: which calls need a person's yes before they leave the host (the session
+            asks its approver; see `codemode.approval`).
     """
 
     servers: frozenset[str] | None = None
@@ -39,6 +42,7 @@ class Policy:
     max_tool_calls: int | None = None
     call_timeout: float | None = None
     max_output: int | None = None
+    approval: ApprovalRule = field(default_factory=ApprovalRule)
 
     def check(self, tool: ToolDef, calls_so_far: int) -> Refusal | None:
         """The refusal for this call, or None if it may go ahead."""

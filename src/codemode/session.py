@@ -12,6 +12,7 @@ timeout touches only its own run.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import difflib
 import json
@@ -29,9 +30,12 @@ from typing import Any
 from codemode._turns import Ticket, Turns
 from codemode.accounting import Accountant, output_text
 from codemode.cassette import CassetteSettings, open_hub, settings_of
+from codemode.approval import Answer, ApprovalRequest, ApprovalRule, Approver
+from codemode.audit import AuditLog
 from codemode.config import Config, load_config
 from codemode.errors import CodemodeError, ToolCallError
 from codemode.hub import Hub, LogRecord, ServerState, get_portal
+from codemode.ids import new_id
 from codemode.inputs import check_inputs
 from codemode.policy import Policy, Refusal
 from codemode.sandbox import CallRequest, Limits, Sandbox
@@ -52,20 +56,26 @@ from codemode.trace import RunReport, ToolCall
 from codemode.trace._records import preview_arguments
 
 # ("stdout"|"stderr", text), ("call", ToolCall), ("progress", ToolCall), ("display", output:
-# {"data", "metadata", "display_id"?, "update"?}, already sanitized), or ("tick", None) when
-# nothing happened for TICK seconds (a live display flushes what it held back).
+# {"data", "metadata", "display_id"?, "update"?}, already sanitized), ("waiting", ToolCall) just
+# before a person is asked to approve the call, or ("tick", None) when nothing happened for
+# TICK seconds (a live display flushes what it held back).
 Event = tuple[str, Any]
 TICK = 0.1
 _DONE = object()
+# Seconds the host waits for an approver past `approvalTimeout` before it decides alone: an
+# approver must honour the timeout itself; this only bounds one that does not.
+APPROVAL_GRACE = 5.0
 
 
 @dataclass(frozen=True)
 class ApiTool:
-    """A tool as cell code sees it: `server.name(...)`, backed by an MCP tool definition."""
+    """A tool as cell code sees it: `server.name(...)`, backed by an MCP tool definition;
+    `note` says what the session's approval policy does for it (the stub's last line)."""
 
     server: str
     name: str
     tool: ToolDef
+    note: str | None = None
 
     @property
     def signature(self) -> str:
@@ -76,7 +86,12 @@ class ApiTool:
         return self.tool.summary
 
     def stub(self) -> str:
-        return stub(self.tool, self.name)
+        return stub(self.tool, self.name, note=self.note)
+
+    @property
+    def names(self) -> tuple[str, str]:
+        """`server.tool` as cell code writes it and as the MCP names have it."""
+        return f"{self.server}.{self.name}", f"{self.tool.server}.{self.tool.name}"
 
 
 # What a run's stdout or stderr keeps by default: past it, the head and the tail are kept and
@@ -224,10 +239,30 @@ def _path(value: str | Path, base: Path, option: str) -> Path:
 
 
 @dataclass
+class _Ask:
+    """A call waiting for a person's yes: put on the run's event queue, answered on the thread
+    that called `Session.run` (a prompt must run there), resolved back on the hub's loop."""
+
+    request: ApprovalRequest
+    call: ToolCall
+    future: asyncio.Future[Answer]
+    loop: asyncio.AbstractEventLoop
+
+    def resolve(self, answer: Answer) -> None:
+        def settle() -> None:
+            if not self.future.done():  # the host may have given up waiting already
+                self.future.set_result(answer)
+
+        self.loop.call_soon_threadsafe(settle)
+
+
+@dataclass
 class _Run:
     started: float
     policy: Policy
-    emit: Callable[[Event], None]
+    emit: Callable[[Any], None]
+    id: str = ""
+    approval_timeout: float = 0.0  # seconds an approver may take
     max_output: int = DEFAULT_MAX_OUTPUT
     calls: list[ToolCall] = field(default_factory=list)
     streams: dict[str, _Stream] = field(default_factory=dict)
@@ -280,13 +315,24 @@ class Session:
             (no server started); by default as the config and `$CODEMODE_CASSETTE*` say.
         hub: the servers of another session to borrow (see `share`); this session then
             starts and stops only its own worker.
+        face: who drives the session ("notebook", "kernel", "cli", "serve", "python"), as the
+            audit trail names it; "serve" audits by default.
+        approver: how to ask a person to approve a call the policy holds back; None: nobody
+            can be asked, so such a call is refused (APPROVAL_REQUIRED).
     """
 
     def __init__(self, config: Config | None = None, *, disclosure: str = "stubs",
                  tokenizer: Tokenizer | None = None, cassette: CassetteSettings | None = None,
-                 hub: Hub | None = None) -> None:
+                 hub: Hub | None = None,
+                 face: str = "python", approver: Approver | None = None) -> None:
         self.accountant = Accountant(disclosure, tokenizer)
         self.config = config if config is not None else load_config()
+        self.id = new_id()
+        self.face = face
+        self.approver = approver
+        self.approval_rule = ApprovalRule(self.config.approve, self.config.preapproved)
+        self._approved: set[tuple[str, str]] = set()  # answered "for the session"
+        self._audit: AuditLog | None = None
         self.cassette = cassette if cassette is not None else settings_of(self.config)
         self._owns_hub = hub is None
         # Or a recording/replaying stand-in; or another session's, borrowed.
@@ -320,6 +366,7 @@ class Session:
         # Each step runs as a task on the loop and is only waited for here: an interrupt of
         # the wait (a kernel interrupt while servers connect) leaves the step going, and the
         # next `start` waits for the same step, so there is only ever one set of servers.
+        self._audit = self._audit or AuditLog.of(self.config, face=self.face, session=self.id)
         portal = get_portal()
         if self._hub_task is None:
             self._turns = Turns()
@@ -375,6 +422,9 @@ class Session:
             self._stop_hub()
             if self._owns_hub:
                 self._hub = open_hub(self.config, self.cassette)  # a later `start` connects afresh
+            if self._audit is not None:
+                self._audit.close()
+                self._audit = None
 
     def _stop_hub(self) -> None:
         if self._hub_task is not None:
@@ -536,9 +586,11 @@ class Session:
             key = self._server_names.to_python(name)
             tools = self.servers[name].tools
             names = NameMap.build([t.name for t in tools])
-            self.accountant.learn(key, self.servers[name], names)
+            notes = {t.name: self.approval_rule.note(t, [f"{key}.{names.to_python(t.name)}"]) for t in tools}
+            self.accountant.learn(key, self.servers[name], names, notes)
             for tool in tools:
-                self._api[(key, names.to_python(tool.name))] = ApiTool(key, names.to_python(tool.name), tool)
+                self._api[(key, names.to_python(tool.name))] = ApiTool(key, names.to_python(tool.name), tool,
+                                                                       notes[tool.name])
 
     def _setup_message(self) -> dict[str, Any]:
         servers: dict[str, Any] = {}
@@ -579,6 +631,8 @@ class Session:
         on_event: Callable[[Event], None] | None = None,
         inputs: Mapping[str, Any] | None = None,
         cancel: threading.Event | None = None,
+        approve: Iterable[str] | None = None,
+        approver: Approver | None = None,
     ) -> RunReport:
         """Run code in the sandbox and return what it did.
 
@@ -597,6 +651,9 @@ class Session:
                 DataFrame goes in as `df.to_dict("records")`).
             cancel: set it (from any thread) to interrupt this run, as Ctrl-C does: a run
                 still waiting for its turn never starts, a running one gets KeyboardInterrupt.
+            approve: `server.tool` patterns pre-approved for this run (`--approve`).
+            approver: who is asked when a call needs a yes (`session.approver` by default);
+                it is called on this thread.
 
         Returns:
             The run's report. Failures of the code are in the report, not raised.
@@ -610,7 +667,9 @@ class Session:
         patterns = tuple(tools) if tools is not None else self.config.tools
         policy = Policy(servers=allowed, tools=patterns,
                         max_tool_calls=max_tool_calls if max_tool_calls is not None else self.config.max_tool_calls,
-                        max_output=max_output or self.config.max_output or DEFAULT_MAX_OUTPUT)
+                        max_output=max_output or self.config.max_output or DEFAULT_MAX_OUTPUT,
+                        approval=self.approval_rule.with_flags(approve))
+        asker = approver if approver is not None else self.approver
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         portal = get_portal()
         options = sandbox if sandbox is not None else self.sandbox_options
@@ -629,7 +688,9 @@ class Session:
                     item = ("tick", None)
                 if item is _DONE:
                     return future.result()
-                if on_event is not None:
+                if isinstance(item, _Ask):
+                    self._ask(item, asker, on_event)
+                elif on_event is not None:
                     on_event(item)
             except KeyboardInterrupt:
                 # The kernel's interrupt: passed on to this run (never another thread's),
@@ -643,6 +704,26 @@ class Session:
         ticket.interrupted = True
         if not self._turns.withdraw(ticket) and ticket.running and self._sandbox is not None:
             await self._sandbox.interrupt_or_kill()
+
+    def _ask(self, ask: _Ask, approver: Approver | None, on_event: Callable[[Event], None] | None) -> None:
+        """Answer a call waiting for approval, on the thread that called `run`."""
+        request = ask.request
+        if (request.server, request.tool) in self._approved:  # an "a" given while this one queued
+            ask.resolve(Answer("session", "an earlier answer 'for the session'"))
+            return
+        if approver is None:
+            ask.resolve(Answer.nobody("this session has no approver"))
+            return
+        if on_event is not None:
+            on_event(("waiting", ask.call))
+        try:
+            answer = approver.ask(request, self.config.approval_timeout)
+        except KeyboardInterrupt:
+            ask.resolve(Answer("deny", "interrupted"))
+            raise
+        except Exception as exc:  # a face's approver failing is nobody answering, not a crash
+            answer = Answer.nobody(f"the approver failed: {exc}")
+        ask.resolve(answer)
 
     async def _arun(self, code: str, timeout: float | None, policy: Policy, options: SandboxOptions,
                     emit: Callable[[Event], None], ticket: Ticket, inputs: dict[str, Any] | None = None) -> RunReport:
@@ -668,7 +749,9 @@ class Session:
     async def _arun_turn(self, code: str, timeout: float | None, policy: Policy, options: SandboxOptions,
                          emit: Callable[[Event], None], inputs: dict[str, Any] | None) -> RunReport:
         assert self._sandbox is not None
-        run = _Run(time.perf_counter(), policy, emit, max_output=policy.max_output or DEFAULT_MAX_OUTPUT)
+        run = _Run(time.perf_counter(), policy, emit, id=new_id(), approval_timeout=self.config.approval_timeout,
+                   max_output=policy.max_output or DEFAULT_MAX_OUTPUT)
+        self._audit_event("run.start", run)
         # A worker that died between runs (killed from outside, a thread's os._exit) lost its
         # state too, though no run reported it: this run starts a fresh one and says so.
         restarted = self._state_lost or not self._sandbox.alive
@@ -690,10 +773,19 @@ class Session:
 
         sandbox = self._sandbox  # close() may drop the session's reference meanwhile
         assert sandbox is not None
-        outcome = await sandbox.run(code, on_call=on_call, on_stream=run.on_stream, timeout=timeout,
-                                    inputs=inputs, on_display=run.on_display)
+        try:
+            outcome = await sandbox.run(code, on_call=on_call, on_stream=run.on_stream, timeout=timeout,
+                                        inputs=inputs, on_display=run.on_display)
+        except BaseException as exc:
+            self._audit_event("run.end", run, duration=time.perf_counter() - run.started, outcome="error",
+                              code=getattr(exc, "code", type(exc).__name__))
+            raise
         outcome.result = run.outputs.result(outcome.result)
         self._state_lost = outcome.state_lost
+        error = outcome.error or {}
+        self._audit_event("run.end", run, duration=time.perf_counter() - run.started,
+                          outcome="ok" if outcome.ok else "error", code=error.get("code") or error.get("type"),
+                          calls=len(run.calls))
         stdout, stderr, dropped = run.finish_streams()
         servers = policy.servers if policy.servers is not None else {key for key, _ in self._api}
         tokens = self.accountant.account(
@@ -720,6 +812,7 @@ class Session:
             outputs_refused=dict(run.outputs.tally.refused),
             displays_truncated=run.outputs.tally.truncated,
             refused_dropped=run.refused_dropped,
+            run_id=run.id,
         )
 
     async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:
@@ -736,9 +829,12 @@ class Session:
             run.refused += 1
         run.calls.append(call)
         run.emit(("call", call))
+        api = self._api.get((call.server, call.tool))
+        if refusal is None and api is not None:
+            refusal = await self._approve(run, call, api)
         if refusal is not None:
             return self._finish(run, call, refusal)
-        api = self._api[(call.server, call.tool)]
+        assert api is not None
 
         def on_progress(progress: float, total: float | None, message: str | None) -> None:
             call.progress.append({"progress": progress, "total": total, "message": message})
@@ -764,8 +860,10 @@ class Session:
         if not isinstance(query, str) or detail not in ("names", "signatures", "full") or not isinstance(limit, int):
             return {"ok": False, "error": {"code": "INVALID_ARGUMENTS",
                                            "message": "search needs a query string, a detail and an integer limit"}}
-        text = render_hits(self._search(query, max(1, min(limit, 100)), run.policy), detail)
+        hits = self._search(query, max(1, min(limit, 100)), run.policy)
+        text = render_hits(hits, detail)
         run.searches.append(text)
+        self._audit_event("search", run, query=query, outcome="ok", hits=len(hits))
         return {"ok": True, "value": {"kind": "json", "value": text}}
 
     def _refuse(self, run: _Run, call: ToolCall, arguments: dict[str, Any]) -> Refusal | None:
@@ -780,6 +878,58 @@ class Session:
         problems = check_arguments(api.tool.input_schema, arguments)  # the host trusts no worker
         return Refusal("INVALID_ARGUMENTS", "; ".join(problems)) if problems else None
 
+    async def _approve(self, run: _Run, call: ToolCall, api: ApiTool) -> Refusal | None:
+        """Hold a call the policy wants a yes for until it has one; the refusal otherwise."""
+        rule = run.policy.approval
+        reason = rule.reason(api.tool, api.names)
+        if reason is None:
+            return None
+        by = rule.preapproved_by(api.tool, api.names)
+        if by is None and (call.server, call.tool) in self._approved:
+            by = "an earlier answer 'for the session'"
+        if by is not None:
+            self._decide(run, call, "preapproved", by, 0.0)
+            return None
+        request = ApprovalRequest(call.server, call.tool, api.tool.server, api.tool.name, dict(api.tool.annotations),
+                                  call.arguments, reason)
+        loop = asyncio.get_running_loop()
+        ask = _Ask(request, call, loop.create_future(), loop)
+        call.waiting = True
+        run.emit(("call", call))
+        run.emit(ask)
+        waited = time.perf_counter()
+        try:
+            answer = await asyncio.wait_for(asyncio.shield(ask.future), run.approval_timeout + APPROVAL_GRACE)
+        except TimeoutError:
+            answer = Answer("nobody", f"no answer within {run.approval_timeout:g} s")
+        finally:
+            call.waiting = False
+        waited = time.perf_counter() - waited
+        if answer.verdict == "session":
+            self._approved.add((call.server, call.tool))
+        if answer.verdict in ("once", "session"):
+            scope = " for the session" if answer.verdict == "session" else ""
+            self._decide(run, call, "approved", f"{answer.by}{scope}", waited)
+            return None
+        if answer.verdict == "deny":
+            self._decide(run, call, "denied", answer.by, waited)
+            return Refusal("APPROVAL_DENIED", f"denied by {answer.by}")
+        self._decide(run, call, "refused", answer.by, waited)
+        q = request.qualified
+        return Refusal("APPROVAL_REQUIRED",
+                       f"needs approval ({reason}); {answer.by}. Pre-approve it with --approve {q} "
+                       f"(%%codemode, codemode exec) or \"preapproved\": [\"{q}\"] in the config's codemode object")
+
+    def _decide(self, run: _Run, call: ToolCall, decision: str, by: str, waited: float) -> None:
+        call.approval = {"decision": decision, "by": by, "waited": waited}
+        run.emit(("call", call))
+        self._audit_event("approval", run, server=call.server, tool=call.tool, arguments=call.arguments,
+                          outcome=decision, by=by, duration=waited)
+
+    def _audit_event(self, event: str, run: _Run, **facts: Any) -> None:
+        if self._audit is not None:
+            self._audit.event(event, run=run.id, **facts)
+
     def _finish(self, run: _Run, call: ToolCall, refusal: Refusal | None) -> dict[str, Any]:
         call.duration = time.perf_counter() - run.started - call.started
         call.ok = refusal is None
@@ -787,6 +937,8 @@ class Session:
             # A server's message may quote the arguments whole: the report keeps a bounded one.
             call.error_code, call.error = refusal.code, _bounded(refusal.message)
         run.emit(("call", call))
+        self._audit_event("call", run, server=call.server, tool=call.tool, arguments=call.arguments,
+                          duration=call.duration, outcome="ok" if call.ok else "error", code=call.error_code)
         if refusal is not None:
             return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
         return {"ok": True, "value": call.result}

@@ -34,6 +34,7 @@ class CodeModeKernel(IPythonKernel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.shell.extension_manager.load_extension("codemode")
+        self.magics.face = "kernel"
         self._catalog: Catalog | None = None
 
     @property

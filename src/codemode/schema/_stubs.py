@@ -55,19 +55,22 @@ DESTRUCTIVE_NOTE = "Destructive: yes (needs approval)"
 _TYPING_NAMES = ("Any", "Literal", "NotRequired", "TypedDict")
 
 
-def stub(tool: ToolDef, name: str | None = None, *, with_types: bool = False) -> str:
+def stub(tool: ToolDef, name: str | None = None, *, with_types: bool = False, note: str | None = "") -> str:
     """The tool as a stub: `def name(*, ...) -> R:`, its docstring and `...`.
 
     Args:
         tool: the tool.
         name: its Python name; by default `to_identifier(tool.name)`.
         with_types: put the `TypedDict`s its annotations name before the `def`.
+        note: the docstring's last line, saying what the approval policy does for the tool;
+            None for no line; "" (the default) for `DESTRUCTIVE_NOTE` when the server marks
+            the tool destructive.
     """
     name = name or to_identifier(tool.name)
     params = parameters(tool.input_schema)
     returns = return_annotation(tool.output_schema)
     lines = _def_lines(name, params, returns)
-    lines += _docstring(_doc_lines(tool, params, returns), "    ")
+    lines += _docstring(_doc_lines(tool, params, returns, note), "    ")
     lines.append("    ...")
     text = "\n".join(lines)
     types = types_stub([tool]) if with_types else ""
@@ -88,6 +91,7 @@ def server_stub(
     names: NameMap | None = None,
     *,
     class_name: str | None = None,
+    notes: dict[str, str | None] | None = None,
 ) -> str:
     """A server's tools as one stub module: imports, `TypedDict`s, then `class <server>:`.
 
@@ -96,6 +100,7 @@ def server_stub(
         tools: its tools, in the order to show them.
         names: tool name -> Python name; by default `NameMap.build` over the tools' names.
         class_name: the class's name; by default `server` made an identifier.
+        notes: each tool's `note` (see `stub`) by MCP name; missing: the default.
     """
     names = names if names is not None else NameMap.build(t.name for t in tools)
     if class_name is None:
@@ -107,7 +112,7 @@ def server_stub(
         body.append("")
         body += [
             "    " + line if line else ""
-            for line in stub(tool, names.to_python(tool.name)).split("\n")
+            for line in stub(tool, names.to_python(tool.name), note=(notes or {}).get(tool.name, "")).split("\n")
         ]
     blocks = [types_stub(tools), "\n".join(body)]
     code = "\n\n\n".join(block for block in blocks if block)
@@ -204,8 +209,8 @@ def _param_text(param: Param) -> str:
     return f"{text} = {default if len(default) <= MAX_DEFAULT else '...'}"
 
 
-def _doc_lines(tool: ToolDef, params: list[Param], returns: str) -> list[str]:
-    """The docstring's lines, unindented: description, Args, Returns, the destructive note."""
+def _doc_lines(tool: ToolDef, params: list[Param], returns: str, note: str | None = "") -> list[str]:
+    """The docstring's lines, unindented: description, Args, Returns, the approval note."""
     lines = _clean(tool.description)
     described = [p for p in params if p.description]
     if described:
@@ -220,8 +225,10 @@ def _doc_lines(tool: ToolDef, params: list[Param], returns: str) -> list[str]:
             "Returns:",
             *[f"    {line}" if line else "" for line in _returns_lines(tool, returns)],
         ]
-    if tool.destructive:
-        lines += ["", DESTRUCTIVE_NOTE]
+    if note == "" and tool.destructive:
+        note = DESTRUCTIVE_NOTE
+    if note:
+        lines += ["", note]
     return lines  # without a description this starts with "": sections go below the quotes
 
 

@@ -45,10 +45,16 @@ class ToolCall:
     result_bytes: int = 0
     progress: list[dict[str, Any]] = field(default_factory=list)
     logs: list[dict[str, Any]] = field(default_factory=list)
+    # The approval decision, for a call the policy wanted a yes for:
+    # {"decision": "approved"|"denied"|"refused"|"preapproved", "by": who or what, "waited": s}
+    approval: dict[str, Any] | None = None
+    waiting: bool = False  # held until a person answers
 
     @property
     def status(self) -> str:
-        return "running" if self.ok is None else ("ok" if self.ok else "error")
+        if self.ok is None:
+            return "waiting" if self.waiting else "running"
+        return "ok" if self.ok else "error"
 
     def payload(self) -> dict[str, Any]:
         """What a reader of the notebook sees of the call and what a re-run of the same work
@@ -61,6 +67,8 @@ class ToolCall:
         }
         if self.error_code is not None:
             data["error"] = {"code": self.error_code}
+        if self.approval is not None:  # who decided is part of the work: a re-run repeats it
+            data["approval"] = {"decision": self.approval["decision"], "by": self.approval["by"]}
         return data
 
     def facts(self) -> dict[str, Any]:
@@ -80,6 +88,8 @@ class ToolCall:
             data["progress"] = self.progress
         if self.logs:
             data["logs"] = self.logs
+        if self.approval is not None:
+            data["approvalWait"] = round(self.approval.get("waited", 0.0), 6)
         return data
 
 
@@ -110,6 +120,7 @@ class RunReport:
     displays: tuple[dict[str, Any], ...] = ()
     outputs_refused: dict[str, int] = field(default_factory=dict)  # MIME type → outputs refused (script, widgets)
     displays_truncated: int = 0  # representations or outputs cut for size (OUTPUT_TRUNCATED)
+    run_id: str = ""  # sortable and unique across processes (`codemode.ids`); in the metadata
 
     @property
     def value(self) -> Any:
@@ -170,6 +181,7 @@ class RunReport:
         """Timings, ids, token counts (they depend on the tokenizer) and each call's result,
         progress and logs: output metadata, which nbval does not compare."""
         return {
+            "runId": self.run_id,
             "duration": round(self.duration, 6),
             # Volatile too: the layers vary by machine (`RunReport.isolation` has their details).
             "isolation": {row.get("layer"): bool(row.get("active")) for row in self.isolation},

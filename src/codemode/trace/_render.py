@@ -67,6 +67,19 @@ def call_signature(call: ToolCall, limit: int = _ARG_CHARS) -> str:
     return f"{call.server}.{call.tool}({args})"
 
 
+def approval_text(call: ToolCall, details: bool = True) -> str:
+    """`approved by a person (terminal) after 2.10 s`: the call's approval decision, or "";
+    the wait only with `details` (it differs run to run)."""
+    if call.approval is None:
+        return ""
+    waited = call.approval.get("waited") or 0.0
+    by = str(call.approval.get("by"))
+    decision = call.approval.get("decision")
+    asked = decision != "preapproved" and not by.startswith("nobody")
+    after = f" after {format_duration(waited)}" if asked and details else ""
+    return f"refused: {by}{after}" if decision == "refused" else f"{decision} by {by}{after}"
+
+
 def _headline(report: RunReport) -> str:
     """`codemode: ok · 2 tool calls (1 failed)`: what a re-run repeats (no duration)."""
     count = len(report.calls)
@@ -106,10 +119,11 @@ def render_text(report: RunReport, details: bool = True) -> str:
     for call in report.calls:
         status = call.status if call.ok is not False else f"error {call.error_code}"
         line = f"  {call_signature(call)}  {status}"
+        approval = [f"      approval: {approval_text(call, details)}"] if call.approval is not None else []
         if not details:
-            lines.append(line)
+            lines += [line, *approval]
             continue
-        lines.append(f"{line}  {format_duration(call.duration)}  {format_size(call.result_bytes)}")
+        lines += [f"{line}  {format_duration(call.duration)}  {format_size(call.result_bytes)}", *approval]
         if call.error:
             lines.append(f"      {call.error.splitlines()[0] if call.error else ''}")
         for log in call.logs:
@@ -221,6 +235,11 @@ def render_html(report: RunReport) -> str:
 def _call_row(number: int, call: ToolCall) -> str:
     status_color = {"ok": "#2e7d32", "error": "#c62828"}.get(call.status, "inherit")
     status = call.status if not call.error_code else f"error {call.error_code}"
+    approval = ""
+    if call.approval is not None:
+        wait = approval_text(call)[len(approval_text(call, False)):]
+        approval = (f'<div class="codemode-approval" style="font-size:11px">'
+                    f"{escape(approval_text(call, False))}{_volatile(escape(wait))}</div>")
     details = f'<pre style="{_PRE}">{escape(json.dumps(call.arguments, indent=2, ensure_ascii=False))}</pre>'
     happened = "".join(f"<div>progress {escape(_progress_text(entry))}</div>" for entry in call.progress)
     happened += "".join(f"<div>log [{escape(str(log.get('level')))}] {escape(str(log.get('data')))}</div>"
@@ -234,7 +253,7 @@ def _call_row(number: int, call: ToolCall) -> str:
         f'<tr><td style="{_CELL}">{number}</td>'
         f'<td style="{_CELL}"><details><summary><code>{escape(call_signature(call, 40))}</code></summary>'
         f"{details}{_volatile(happened)}</details></td>"
-        f'<td style="{_CELL};color:{status_color}">{escape(status)}</td>'
+        f'<td style="{_CELL};color:{status_color}">{escape(status)}{approval}</td>'
         f'<td style="{_CELL}">{_volatile(format_duration(call.duration))}</td>'
         f'<td style="{_CELL}">{_volatile(result)}</td></tr>'
     )
