@@ -61,8 +61,13 @@ CELLS = [
     f"class EvilSvg:\n    def _repr_svg_(self): return {HOSTILE_SVG!r}\n"
     f"class EvilMd:\n    def _repr_markdown_(self): return {HOSTILE_MD!r}\n"
     "print('before')\ndisplay(Evil(), EvilSvg(), EvilMd())\nprint('after')",
+    # 5: a whole Session.run report: its display() outputs ride in the payload, drawn by the renderer
+    "from codemode.config import demo_config\nfrom codemode.session import Session\n\n"
+    "with Session(demo_config()) as session:\n"
+    "    display(session.run(\"import pandas as pd\\nprint('rows')\\n"
+    "display(pd.DataFrame({'city': ['Gent', 'Lyon']}))\"))",
 ]
-TABLE, FIGURE, CALLED, HOSTILE = 1, 2, 3, 4
+TABLE, FIGURE, CALLED, HOSTILE, WHOLE = 1, 2, 3, 4, 5
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +203,15 @@ def test_no_script_runs_and_nothing_outside_the_output_area_changes(page: Any) -
     assert page.locator("#jp-menu-panel, .jp-MenuBar").first.is_visible()
     svg = cell.locator(".jp-OutputArea-output img[src^='data:image/svg+xml']")
     assert svg.count() == 1  # SVG shows as an image: nothing in it runs
+    warning = cell.locator(".jp-CodemodeRun-warning").inner_text()
+    assert "output refused" in warning and "application/javascript ×1" in warning
+
+
+def test_the_renderer_draws_the_display_outputs_a_report_carries(page: Any) -> None:
+    report = _cell(page, WHOLE).locator(".jp-CodemodeRun-body")
+    assert report.locator(".jp-CodemodeRun-stdout").inner_text().strip() == "rows"
+    table = report.locator(".jp-CodemodeRun-display table.dataframe")
+    assert table.locator("td").all_inner_texts() == ["Gent", "Lyon"]
 
 
 def test_a_screenshot_of_a_table_and_a_chart(page: Any) -> None:
