@@ -98,3 +98,22 @@ def _collect(into: list[Any]) -> Any:
         into.append(params)
 
     return callback
+
+
+def test_an_execute_returns_figures_as_image_blocks_and_tables_as_text(demo_config_file: Path) -> None:
+    async def scenario(client: Any) -> Any:
+        return await client.call_tool("execute", {"code": (
+            "import matplotlib.pyplot as plt\n"
+            "months = demo.sales_summary(group_by='month')['rows']\n"
+            "plt.bar([m['key'] for m in months], [m['revenue'] for m in months])\nplt.show()\n"
+            "class Table:\n    def _repr_html_(self): return '<table><tr><td>1</td></tr></table>'\n"
+            "    def __repr__(self): return 'a | 1'\n"
+            "display(Table())\nTable()")})
+
+    result = run_stdio(demo_config_file, scenario)
+    assert not result.is_error, result.content[0].text
+    text, image, table = result.content
+    assert "result: a | 1" in text.text
+    assert image.type == "image" and image.mime_type == "image/png" and image.data.startswith("iVBORw0KGgo")
+    assert table.type == "text" and table.text == "a | 1"  # the display's text form; no HTML for a model
+    assert result.structured_content["result"] == "a | 1"

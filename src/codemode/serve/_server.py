@@ -34,6 +34,7 @@ from codemode.errors import CodemodeError
 from codemode.serve._limits import Refused, check_code, run_limits
 from codemode.serve._sessions import ClientSession, Sessions
 from codemode.serve._tools import refusal, structured, summary_text, tool_list
+from codemode.trace import rich_content
 
 if TYPE_CHECKING:
     from codemode.session import Event
@@ -146,8 +147,16 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
                                     structured_content=data, is_error=True)
     if client.transcript is not None:
         client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs)
-    return types.CallToolResult(content=[types.TextContent(type="text", text=summary_text(report, notice))],
-                                structured_content=structured(report, notice), is_error=not report.ok)
+    content: list[Any] = [types.TextContent(type="text", text=summary_text(report, notice))]
+    content += [_block(block) for block in rich_content(report, result_text=False)]
+    return types.CallToolResult(content=content, structured_content=structured(report, notice), is_error=not report.ok)
+
+
+def _block(block: dict[str, Any]) -> Any:
+    """A rich output (display() or a figure result, sanitized on the host) as an MCP content block."""
+    if block["type"] == "image":
+        return types.ImageContent(type="image", data=block["data"], mime_type=block["mimeType"])
+    return types.TextContent(type="text", text=block["text"])
 
 
 def _error(code: str, message: str) -> types.CallToolResult:

@@ -164,6 +164,8 @@ def _result_value(result: dict[str, Any] | None) -> Any:
         return result.get("value")
     if kind == "repr":
         return result.get("text")
+    if kind == "mime":  # a table or a figure: its text form (the image goes as an image block)
+        return str((result.get("data") or {}).get("text/plain", ""))
     return {key: value for key, value in result.items() if key != "data"} | {"data": "(omitted)"}
 
 
@@ -174,6 +176,8 @@ def _result_text(result: dict[str, Any]) -> str:
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if kind == "repr":
         return str(result.get("text", ""))
+    if kind == "mime":
+        return str((result.get("data") or {}).get("text/plain", ""))
     return f"<{kind} {result.get('mimeType', '')}>"
 
 

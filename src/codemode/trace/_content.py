@@ -23,17 +23,20 @@ def bundle_content(data: dict[str, Any]) -> dict[str, Any]:
     return {"type": "text", "text": str(data.get("text/plain", ""))}
 
 
-def rich_content(report: RunReport) -> list[dict[str, Any]]:
+def rich_content(report: RunReport, *, result_text: bool = True) -> list[dict[str, Any]]:
     """The report's display outputs, in order, then its result when that is rich (a table,
     a figure, a tool's image), as MCP content blocks (`{"type": "image"|"text", ...}`).
 
     Plain results (JSON data, a repr) and streams are not included: the caller already
-    renders those as text.
+    renders those as text. With `result_text=False` a rich result adds a block only when it
+    is an image (a caller whose text already holds the result's text form).
     """
     blocks = [bundle_content(output["data"]) for output in report.displays]
     result = report.result or {}
     if result.get("kind") == "mime":
-        blocks.append(bundle_content(result.get("data") or {}))
+        block = bundle_content(result.get("data") or {})
+        if result_text or block["type"] == "image":
+            blocks.append(block)
     elif result.get("kind") == "image" and result.get("mimeType") in _IMAGE_TYPES and result.get("data"):
         blocks.append({"type": "image", "data": result["data"], "mimeType": result["mimeType"]})
     return blocks
