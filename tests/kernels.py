@@ -121,7 +121,19 @@ class Kernel:
         `allow_stdin=False` runs it as nbval and nbclient do (no person watching). With
         `answer`, each input request the cell makes (a JupyterLab input box) is answered with
         `answer(prompt, the display updates so far)`."""
-        msg_id = self.client.execute(code, allow_stdin=allow_stdin)
+        return self.collect(self.client.execute(code, allow_stdin=allow_stdin), code, timeout=timeout,
+                            on_output=on_output, answer=answer)
+
+    def collect(
+        self,
+        msg_id: str,
+        code: str = "",
+        *,
+        timeout: float = CELL_TIMEOUT,
+        on_output: Callable[[str, dict[str, Any]], None] | None = None,
+        answer: Callable[[str, list[dict[str, Any]]], str] | None = None,
+    ) -> Execution:
+        """What an execute request already sent (`client.execute`) produces, to its reply."""
         deadline = time.monotonic() + timeout
         outputs: list[tuple[str, dict[str, Any]]] = []
         updates: list[dict[str, Any]] = []

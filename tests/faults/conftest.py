@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from pathlib import Path
 
 import pytest
-from proctable import times
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/kernels.py, when run alone
+from proctable import times  # noqa: E402
 
 
 @pytest.fixture

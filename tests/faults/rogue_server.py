@@ -8,11 +8,14 @@
 - `silent-call`: answers `initialize` and `tools/list` (one tool, `wait`), never a call;
 - `linger`: like `silent-call`, but when its input closes it touches MARKER and stays
   (until the SDK's escalation signals it).
+
+With $ROGUE_STARTED set, it first appends its mode to that file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -26,6 +29,9 @@ def answer(request: dict[str, object], result: dict[str, object]) -> None:
 
 def main() -> None:
     mode = sys.argv[1]
+    if os.environ.get("ROGUE_STARTED"):  # for tests that check a command started no server
+        with open(os.environ["ROGUE_STARTED"], "a", encoding="utf-8") as log:
+            log.write(mode + "\n")
     sys.stderr.write(f"rogue server: mode {mode}\n")
     sys.stderr.flush()
     for line in sys.stdin:
