@@ -210,3 +210,9 @@ def test_ipythons_own_display_imported_in_a_cell_is_the_workers(session: Session
     report, _ = run(session, code)
     assert [d["data"].get("text/html", d["data"]["text/plain"]) for d in report.displays] == \
         ["<b>bold</b>", "<h1>Title</h1>\n", "'100%'"]
+
+
+def test_an_object_whose_rich_methods_return_none_is_a_plain_repr(session: Session) -> None:
+    report, _ = run(session, "class Quiet:\n    def _repr_html_(self): return None\n"
+                             "    def __repr__(self): return 'Quiet()'\nQuiet()")
+    assert report.result == {"kind": "repr", "text": "Quiet()", "type": "Quiet"}

@@ -398,7 +398,9 @@ def _encode_result(value: Any) -> dict[str, Any] | None:
         return media
     if _display.has_rich_repr(value):
         data, metadata = _display.mimebundle(value)
-        return {"kind": "mime", "data": data, "metadata": metadata}
+        if set(data) != {"text/plain"}:  # a pandas Series' _repr_latex_ returns None: plain text
+            return {"kind": "mime", "data": data, "metadata": metadata}
+        return {"kind": "repr", "text": data["text/plain"], "type": type(value).__name__}
     try:
         encode({"op": "done", "value": value})
     except (TypeError, ValueError, RecursionError):
