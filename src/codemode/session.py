@@ -439,7 +439,7 @@ class Session:
         each client one)."""
         self.start()
         other = Session(self.config, disclosure=self.accountant.disclosure, tokenizer=self.accountant.tokenizer,
-                        cassette=self.cassette, hub=self._hub)
+                        cassette=self.cassette, hub=self._hub, face=self.face)
         other.sandbox_options = self.sandbox_options
         return other
 

@@ -60,7 +60,7 @@ def serve(config: Config, options: ServeOptions) -> int:
     from codemode.serve._sessions import Sessions
     from codemode.session import Session
 
-    root = Session(config)
+    root = Session(config, face="serve")  # the audit trail is on by default for this face
     root.start()
     try:
         for name, state in root.servers.items():

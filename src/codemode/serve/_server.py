@@ -18,6 +18,7 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from codemode import __version__
+from codemode.approvers import ElicitationApprover
 from codemode.errors import CodemodeError
 from codemode.serve._limits import Refused, check_code, run_limits
 from codemode.serve._sessions import ClientSession, Sessions
@@ -131,7 +133,10 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
         value = arguments.get("input")
         inputs = {"input": value} if value is not None else None
         relay = Relay(ctx)
-        report, notice = await sessions.run(client, code, limits, inputs, relay.on_event)
+        # A call the approval policy holds back is asked of this client (form elicitation);
+        # a client without the capability has nobody to ask, and the call is refused.
+        approver = ElicitationApprover(ctx.session, asyncio.get_running_loop(), ctx.request_id)
+        report, notice = await sessions.run(client, code, limits, inputs, relay.on_event, approver)
     except Refused as refused:
         text, data = refusal(refused.code, refused.message)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)],

@@ -32,6 +32,7 @@ from codemode.serve._limits import Refused, RunLimits
 from codemode.serve._pool import WorkerPool
 
 if TYPE_CHECKING:
+    from codemode.approval import Approver
     from codemode.serve._transcript import Transcript
     from codemode.session import Event, Session
     from codemode.trace import RunReport
@@ -93,9 +94,10 @@ class Sessions:
             await self._release(client)
 
     async def run(self, client: ClientSession, code: str, limits: RunLimits, inputs: dict[str, Any] | None,
-                  on_event: Callable[[Event], None] | None) -> tuple[RunReport, str]:
+                  on_event: Callable[[Event], None] | None, approver: Approver | None = None) -> tuple[RunReport, str]:
         """Run code in the client's worker, one run at a time; the report and a notice
-        (non-empty when the session's earlier state is gone)."""
+        (non-empty when the session's earlier state is gone). `approver` asks the client
+        about calls the approval policy holds back."""
         async with client.lock:
             client.busy = True
             try:
@@ -108,7 +110,7 @@ class Sessions:
                     await self._acquire(client)
                 assert client.worker is not None
                 report = await anyio.to_thread.run_sync(
-                    _run, client.worker, code, limits, inputs, on_event, limiter=self._limiter)
+                    _run, client.worker, code, limits, inputs, on_event, approver, limiter=self._limiter)
                 client.executes += 1
                 # Calls the run's cap refused never left the host: they do not count.
                 client.tool_calls += sum(1 for c in report.calls if c.error_code != "MAX_TOOL_CALLS")
@@ -172,7 +174,7 @@ class Sessions:
 
 
 def _run(worker: Session, code: str, limits: RunLimits, inputs: dict[str, Any] | None,
-         on_event: Callable[[Event], None] | None) -> RunReport:
+         on_event: Callable[[Event], None] | None, approver: Approver | None = None) -> RunReport:
     options: dict[str, Any] = {"inputs": inputs} if inputs is not None else {}
     return worker.run(code, timeout=limits.timeout, max_tool_calls=limits.max_tool_calls, servers=limits.servers,
-                      tools=limits.tools, on_event=on_event, **options)
+                      tools=limits.tools, on_event=on_event, approver=approver, **options)

@@ -93,6 +93,7 @@ def structured(report: RunReport, notice: str = "") -> dict[str, Any]:
     if report.error is not None:
         error = {key: report.error.get(key) for key in ("type", "message", "code", "traceback")}
     data: dict[str, Any] = {
+        "runId": report.run_id,
         "ok": report.ok,
         "stdout": report.stdout,
         "stderr": report.stderr,
@@ -100,7 +101,8 @@ def structured(report: RunReport, notice: str = "") -> dict[str, Any]:
         "error": error,
         "calls": [
             {"server": c.server, "tool": c.tool, "status": c.status,
-             "duration": None if c.duration is None else round(c.duration, 6), "errorCode": c.error_code}
+             "duration": None if c.duration is None else round(c.duration, 6), "errorCode": c.error_code,
+             **({"approval": {"decision": c.approval["decision"], "by": c.approval["by"]}} if c.approval else {})}
             for c in report.calls
         ],
         "tokens": report.tokens.to_json() if report.tokens is not None else None,

@@ -1,0 +1,64 @@
+"""Approval through `codemode serve`: a destructive call asks the client by form elicitation.
+
+Real `codemode serve` processes over stdio, the demo server upstream, and the SDK's own
+client with an elicitation callback that accepts, declines, or is absent (a client without
+the capability: nobody to ask). The audit file of the serve face records each decision.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from _serving import run_stdio, write_config
+
+CODE = (
+    "from codemode import ToolError\n"
+    "try:\n    demo.cancel_order(order_id=1030)\nexcept ToolError as exc:\n    print('refused', exc.code)\n"
+    'demo.get_order(order_id=1030)["status"]'
+)
+
+
+def _serve(tmp_path: Path, callback: Any) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]]]:
+    from mcp import types
+
+    config = write_config(tmp_path / "mcp.json", {"audit": str(tmp_path / "audit.jsonl")})
+    asked: list[Any] = []
+
+    async def recording(context: Any, params: Any) -> Any:
+        asked.append(params)
+        return types.ElicitResult(**callback)
+
+    async def scenario(client: Any) -> dict[str, Any]:
+        result = await client.call_tool("execute", {"code": CODE})
+        return dict(result.structured_content)
+
+    options = {"elicitation_callback": recording} if callback is not None else {}
+    out = run_stdio(config, scenario, **options)
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    return out, asked, audit
+
+
+def test_an_accepted_elicitation_lets_the_destructive_call_through(tmp_path: Path) -> None:
+    out, asked, audit = _serve(tmp_path, {"action": "accept", "content": {"decision": "once"}})
+    (question,) = asked
+    assert "demo.cancel_order needs approval (destructiveHint: true)" in question.message
+    assert '"order_id": 1030' in question.message
+    assert out["result"] == "cancelled" and out["stdout"] == "" and len(out["runId"]) == 26
+    assert out["calls"][0]["approval"] == {"decision": "approved", "by": "a person (MCP elicitation)"}
+    decided = [e for e in audit if e["event"] == "approval"]
+    assert [(e["face"], e["run"], e["outcome"]) for e in decided] == [("serve", out["runId"], "approved")]
+
+
+def test_a_declined_elicitation_is_a_denial_the_code_catches(tmp_path: Path) -> None:
+    out, asked, _ = _serve(tmp_path, {"action": "decline"})
+    assert len(asked) == 1
+    assert out["stdout"] == "refused APPROVAL_DENIED\n" and out["result"] == "open"
+
+
+def test_a_client_without_elicitation_gets_approval_required(tmp_path: Path) -> None:
+    out, asked, audit = _serve(tmp_path, None)
+    assert asked == [] and out["stdout"] == "refused APPROVAL_REQUIRED\n" and out["result"] == "open"
+    assert "elicitation capability" in out["calls"][0]["approval"]["by"]
+    assert [e["outcome"] for e in audit if e["event"] == "approval"] == ["refused"]
