@@ -169,3 +169,14 @@ def test_codemode_audit_prints_a_table_or_json(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "codemode", "audit", "--file", str(tmp_path / "none.jsonl")],
                              capture_output=True, text=True, env=env, timeout=CLI_TIMEOUT)
     assert missing.returncode == 2 and "no audit file" in missing.stderr
+
+
+def test_run_ids_sort_by_time_and_do_not_collide_across_processes(tmp_path: Path) -> None:
+    code = "from codemode.ids import new_id\nprint('\\n'.join(new_id() for _ in range(2000)))"
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONPATH": SRC}).stdout.split() for _ in range(2)]
+    first, second = outs
+    assert first == sorted(first) and second == sorted(second)  # made later, sorts later
+    assert len(set(first) | set(second)) == 4000
+    assert all(len(i) == 26 and set(i) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for i in first)
+    assert first[-1] < second[0]  # the second process ran after the first
