@@ -96,3 +96,27 @@ def test_script_outputs_are_refused_and_the_report_says_so(kernel: Kernel) -> No
     assert all("application/javascript" not in o["data"] for o in outputs)
     report = final_report(cell)
     assert report["data"][MIME_TYPE]["outputsRefused"] == {"application/javascript": 1}
+
+
+def test_unattended_a_display_id_output_is_saved_once_in_its_final_state_among_the_prints(tmp_path: Path) -> None:
+    """nbclient (as nbval and nbconvert) runs with stdin off: what the notebook keeps is what
+    nbval compares, and nbval ignores display updates."""
+    import os
+
+    import nbformat
+    from kernels import SRC
+    from nbclient import NotebookClient
+
+    cell = ("%%codemode\nprint('start')\nbar = display('0/2', display_id=True)\nprint('working')\n"
+            "bar.update('1/2')\nbar.update('2/2')\nprint('done')")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%load_ext codemode"),
+                                         nbformat.v4.new_code_cell(cell)])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "IPYTHONDIR": str(tmp_path / "ipython")}
+    env.pop("CODEMODE_CONFIG", None)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute(
+        env=env)
+    outputs = nb.cells[1].outputs
+    seen = [o.get("text") or o["data"]["text/plain"] for o in outputs]
+    assert "".join(seen) == "start\n'2/2'working\ndone\n"
+    assert [o.output_type for o in outputs if o.output_type != "stream"] == ["display_data"]

@@ -224,20 +224,26 @@ class CodeModeMagics(Magics):
         inputs = self._inputs(_split(args.inputs) or [])
         session = self.session
         live = _LiveCalls(cell) if _interactive(self.shell) else None
+        held = _Unattended() if live is None and getattr(self.shell, "kernel", None) is not None else None
         try:
             sandbox = session.sandbox_options.with_flags(
                 memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
                 allow_read=args.allow_read, require=args.require)
             report = session.run(cell, timeout=timeout, servers=servers, max_tool_calls=args.max_tool_calls,
                                  max_output=args.max_output, tools=_split(args.tools), sandbox=sandbox,
-                                 on_event=live.on_event if live is not None else _show_event, inputs=inputs,
+                                 on_event=live.on_event if live is not None else held.on_event if held else _show_event,
+                                 inputs=inputs,
                                  approve=_split(args.approve))
         except CodemodeError as exc:
             raise UsageError(str(exc)) from None
         except BaseException:
             if live is not None:
                 live.close()
+            if held is not None:
+                held.finish(None)
             raise
+        if held is not None:
+            held.finish(report)
         report = dataclasses.replace(report, streams_shown=True)
         if report.worker_restarted:
             print(f"codemode: this cell runs in a fresh worker ({report.restart_reason or 'the previous one stopped'}); "
@@ -350,6 +356,38 @@ class _LiveCalls:
         """The run ended without a report (the session failed): the panel says so."""
         if self._handle is not None:
             self._handle.update({"text/plain": "codemode: the run ended without a report"}, raw=True)
+
+
+class _Unattended:
+    """The outputs of a run nobody watches (nbclient, nbval, nbconvert: stdin is off).
+
+    From the first display() with a display id on, outputs are held and shown when the run
+    ends, in order, each display-id output once in its final state and no updates: nbval
+    ignores update_display_data and compares a cell's first display with the saved one, so
+    a progress line updated in place must reach the notebook as it ends.
+    """
+
+    def __init__(self) -> None:
+        self._held: list[Event] | None = None
+
+    def on_event(self, event: Event) -> None:
+        kind, data = event
+        if self._held is None and kind == "display" and data.get("display_id"):
+            self._held = []
+        if self._held is not None and kind in ("stdout", "stderr", "display"):
+            self._held.append(event)
+        else:
+            _show_event(event)
+
+    def finish(self, report: RunReport | None) -> None:
+        finals = {d["display_id"]: d for d in (report.displays if report else ()) if d.get("display_id")}
+        for kind, data in self._held or ():
+            if kind == "display":
+                if data.get("update"):
+                    continue
+                data = {**finals.get(data.get("display_id"), data), "display_id": None}
+            _show_event((kind, data))
+        self._held = None
 
 
 def _show_event(event: Event) -> None:
