@@ -315,7 +315,7 @@ def _command(session: Session, args: argparse.Namespace, code: str | None, input
         print(repr(ServerTable.of(session)))
         return 1 if session.failed else 0
     if args.command == "tools":
-        print(repr(ToolList(session.tools(args.server))))
+        print(repr(ToolList(session.tools(args.server), unavailable=session.unavailable_tools(args.server))))
         return 0
     if args.command == "search":
         query = " ".join(args.query)
@@ -384,17 +384,32 @@ def _stubs(session: Session, target: str | None, out: Path | None) -> int:
     if out is None:
         print(session.stubs(target))
         return 0
-    index = ["# Tools", ""]
-    for tool in session.tools():
-        if target and target not in (tool.server, f"{tool.server}.{tool.name}"):
-            continue
-        path = out / tool.server / f"{tool.name}.pyi"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(tool.stub() + "\n", encoding="utf-8")
-        index.append(f"- `{tool.server}.{tool.name}` ({tool.server}/{tool.name}.pyi): {tool.summary}")
+    from codemode.schema import package_name
+
+    if target:
+        session.stubs(target)  # an unknown server or tool is an error naming the ones there are
+    server, _, only = (target or "").partition(".")
+    keys = [server] if server else sorted({t.server for t in session.tools()})
+    index = ["# Tools", "", "A stub package per server: put this directory on MYPYPATH (or your editor's stub path).", ""]
+    count = 0
+    for key in keys:
+        files = session.stub_package(key)
+        for relative, text in files.items():
+            path = out / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        package = package_name(key)
+        if package != key:
+            index.append(f"`{key}` is the package `{package}/`: the standard library has a module named {key}.")
+            index.append("")
+        for tool in session.tools(key):
+            if only and tool.name != only:
+                continue
+            count += 1
+            index.append(f"- `{key}.{tool.name}` ({package}/{tool.name}.pyi): {tool.summary}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "index.md").write_text("\n".join(index) + "\n", encoding="utf-8")
-    print(f"wrote {len(index) - 2} stubs and index.md under {out}", file=sys.stderr)
+    print(f"wrote stub packages of {len(keys)} servers ({count} tools) and index.md under {out}", file=sys.stderr)
     return 0
 
 

@@ -131,7 +131,8 @@ class CodeModeMagics(Magics):
             if command == "servers" and not rest:
                 return ServerTable.of(session)
             if command == "tools" and len(rest) <= 1:
-                return ToolList(session.tools(rest[0] if rest else None))
+                server = rest[0] if rest else None
+                return ToolList(session.tools(server), unavailable=session.unavailable_tools(server))
             if command == "search" and rest:
                 query, detail = _detail(rest)
                 if detail == "signatures":

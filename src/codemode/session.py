@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import difflib
 import json
 import math
 import os
@@ -46,11 +45,15 @@ from codemode.schema import (
     NameMap,
     ToolDef,
     check_arguments,
+    name_types,
     parameters,
     render_hits,
     search_tools,
     signature_line,
     stub,
+    stub_package,
+    suggest,
+    to_identifier,
 )
 from codemode.trace import RunReport, ToolCall
 from codemode.trace._records import preview_arguments
@@ -86,7 +89,8 @@ class ApiTool:
         return self.tool.summary
 
     def stub(self) -> str:
-        return stub(self.tool, self.name, note=self.note)
+        """The tool's stub, after the `TypedDict`s it names (what `help()` shows)."""
+        return stub(self.tool, self.name, with_types=True, note=self.note)
 
     @property
     def names(self) -> tuple[str, str]:
@@ -532,6 +536,20 @@ class Session:
             return list(self._api.values())
         return [tool for (srv, _), tool in self._api.items() if srv == key]
 
+    def unavailable_tools(self, server: str | None = None) -> list[tuple[str, str, str]]:
+        """Tools a server lists that no call can reach, as (server, Python name, reason):
+        listed apart, never in stubs, search or the token account."""
+        self.start()
+        keys = [self._resolve_server(server)] if server else None
+        found = []
+        for name, state in self.servers.items():
+            if state.status != "connected":
+                continue
+            key = self.python_name(name)
+            if keys is None or key in keys:
+                found += [(key, to_identifier(tool.name), reason) for tool, reason in state.unavailable]
+        return found
+
     def search(self, query: str, limit: int = 10) -> list[ApiTool]:
         """Tools whose names and descriptions match `query`, best first (BM25)."""
         return [self._api[(hit.server, hit.name)] for hit in self._search(query, limit)]
@@ -558,7 +576,7 @@ class Session:
             api = self._api.get((key, tool))
             if api is None:
                 known = sorted(name for srv, name in self._api if srv == key)
-                close = difflib.get_close_matches(tool, known, n=1)
+                close = suggest(tool, known)
                 hint = f"did you mean {close[0]!r}?" if close else f"its tools: {', '.join(known)}"
                 raise CodemodeError(f"server {key!r} has no tool {tool!r}; {hint}")
             return api.stub()
@@ -569,6 +587,15 @@ class Session:
         """The Python name of a server given by its config or Python name, without starting
         anything. Raises CodemodeError naming the servers there are."""
         return self._resolve_server(server)
+
+    def stub_package(self, server: str) -> dict[str, str]:
+        """A server's tools as a stub package for type checkers: file texts by relative path
+        (`demo/__init__.pyi`, `demo/list_orders.pyi`, ...)."""
+        self.start()
+        key = self._resolve_server(server)
+        tools = [api.tool for (srv, _), api in self._api.items() if srv == key]
+        names = NameMap([(api.tool.name, name) for (srv, name), api in self._api.items() if srv == key])
+        return stub_package(key, tools, names)
 
     def _resolve_server(self, server: str) -> str:
         if server in self._server_names:
@@ -588,7 +615,9 @@ class Session:
             names = NameMap.build([t.name for t in tools])
             notes = {t.name: self.approval_rule.note(t, [f"{key}.{names.to_python(t.name)}"]) for t in tools}
             self.accountant.learn(key, self.servers[name], names, notes)
-            for tool in tools:
+            # Inline object schemas named once per server (`entities` -> Entity), so every view
+            # of a tool (signature, stub, help, search) names the same types.
+            for tool in name_types(tools):
                 self._api[(key, names.to_python(tool.name))] = ApiTool(key, names.to_python(tool.name), tool,
                                                                        notes[tool.name])
 
@@ -821,6 +850,9 @@ class Session:
         # The host keeps a bounded preview; the full arguments only travel to the server.
         call = ToolCall(request.id, request.server, request.tool, preview_arguments(request.arguments),
                         started=time.perf_counter() - run.started)
+        known = self._api.get((call.server, call.tool))
+        if known is not None:
+            call.python_names = {p.key: p.name for p in parameters(known.tool.input_schema) if p.key != p.name}
         refusal = self._refuse(run, call, request.arguments)
         if refusal is not None:
             if run.refused >= MAX_REFUSED_CALLS:  # a loop of refused calls: count, do not keep

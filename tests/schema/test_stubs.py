@@ -210,6 +210,7 @@ class SalesSummary(TypedDict):
 class demo:
     """demo MCP server: 4 tools."""
 
+    @staticmethod
     def list_orders(
         *,
         status: Literal["open", "shipped", "cancelled"] | None = None,
@@ -228,6 +229,7 @@ class demo:
         """
         ...
 
+    @staticmethod
     def delete_order(*, order_id: int, from_: str | None = None) -> Any:
         """Delete an order for good.
 
@@ -238,6 +240,7 @@ class demo:
         """
         ...
 
+    @staticmethod
     def sales_summary(*, region: str) -> SalesSummary:
         """Totals for a region.
 
@@ -248,6 +251,7 @@ class demo:
         """
         ...
 
+    @staticmethod
     def ping() -> Any:
         ...
 '''
@@ -266,6 +270,7 @@ from typing import Any
 class my_server:
     """my-server MCP server: 1 tool."""
 
+    @staticmethod
     def ping_() -> Any:
         ...
 '''
@@ -374,3 +379,39 @@ def test_long_defaults_are_elided() -> None:
         },
     )
     assert signature_line(tool) == "t(*, cols: list[Any] = ...) -> Any"
+
+
+def test_inline_objects_become_typed_dicts_named_from_their_property() -> None:
+    from codemode.schema import name_types
+
+    item = {"type": "object", "properties": {"name": {"type": "string"}, "kind": {"enum": ["a", "b"]}},
+            "required": ["name"]}
+    create = ToolDef("m", "create_entities", input_schema={
+        "type": "object", "properties": {"entities": {"type": "array", "items": item}}, "required": ["entities"]})
+    read = ToolDef("m", "read_graph", output_schema={
+        "type": "object", "properties": {"entities": {"type": "array", "items": {**item, "additionalProperties": False}}}})
+    text = server_stub("m", [create, read])
+    assert "def create_entities(*, entities: list[Entity]) -> Any:" in text
+    assert "def read_graph() -> ReadGraphResult:" in text
+    assert text.count("class Entity(TypedDict):") == 1  # the same shape is one type
+    assert 'kind: NotRequired[Literal["a", "b"]]' in text
+    named = name_types([create])
+    assert name_types(named) == named  # naming twice changes nothing
+    assert create.input_schema["properties"]["entities"]["items"] is item  # the original stays as sent
+
+
+def test_the_same_name_for_another_shape_gets_a_number() -> None:
+    one = ToolDef("m", "a", input_schema={"type": "object", "properties": {
+        "edits": {"type": "array", "items": {"type": "object", "properties": {"old": {"type": "string"}}}}}})
+    two = ToolDef("m", "b", input_schema={"type": "object", "properties": {
+        "edits": {"type": "array", "items": {"type": "object", "properties": {"new": {"type": "integer"}}}}}})
+    text = server_stub("m", [one, two])
+    assert "edits: list[Edit] | None" in text and "edits: list[Edit1] | None" in text
+
+
+def test_did_you_mean_ranks_by_words_and_characters() -> None:
+    from codemode.schema import suggest
+
+    assert suggest("get_time", ["convert_time", "get_current_time"]) == ["get_current_time"]
+    assert suggest("list_order", ["get_order", "list_orders", "list_customers"]) == ["list_orders"]
+    assert suggest("zzz", ["get_order"]) == []

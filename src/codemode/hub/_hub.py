@@ -54,6 +54,10 @@ CONNECT_TIMEOUT = 60.0
 MAX_TOOL_PAGES = 1000
 _STDERR_TAIL = 2000
 _TETHER = str(Path(__file__).with_name("_tether.py"))
+# Why a tool with `execution.taskSupport: "required"` is listed apart: the SDK's client has no
+# task-augmented `tools/call` (2025-11-25 tasks), and a plain call is refused (-32601).
+TASK_REQUIRED = ("runs only as an MCP task (execution.taskSupport \"required\"), which this client "
+                 "cannot start yet; every plain call would fail")
 _SERVER_LOG_LINES = 200
 
 Status = Literal["connecting", "connected", "failed", "crashed", "closed"]
@@ -89,6 +93,9 @@ class ServerState:
     status: Status = "connecting"
     tools: list[ToolDef] = field(default_factory=list)
     wire_tools: list[dict[str, Any]] = field(default_factory=list)
+    # Tools listed by the server that no call of ours can reach, each with the reason: kept
+    # apart from `tools` (and so from stubs, search and the token account), shown as such.
+    unavailable: list[tuple[ToolDef, str]] = field(default_factory=list)
     error: str | None = None
     protocol_version: str | None = None
     server_version: str | None = None
@@ -244,13 +251,12 @@ class Hub:
 
     async def _list_tools(self, link: _Link) -> None:
         assert link.client is not None
-        tools, wire_tools, cursor = [], [], None
+        tools, wire_tools, unavailable, cursor = [], [], [], None
         for _ in range(MAX_TOOL_PAGES):
             page = await link.client.list_tools(cursor=cursor)
             for tool in page.tools:
-                wire_tools.append(wire(tool))
                 annotations = tool.annotations.model_dump(by_alias=True, exclude_none=True) if tool.annotations else {}
-                tools.append(ToolDef(
+                definition = ToolDef(
                     server=link.state.name,
                     name=tool.name,
                     description=tool.description or "",
@@ -258,11 +264,17 @@ class Hub:
                     output_schema=dict(tool.output_schema) if tool.output_schema else None,
                     annotations=annotations,
                     title=tool.title,
-                ))
+                )
+                execution = getattr(tool, "execution", None)
+                if getattr(execution, "task_support", None) == "required":
+                    unavailable.append((definition, TASK_REQUIRED))
+                    continue
+                wire_tools.append(wire(tool))
+                tools.append(definition)
             cursor = page.next_cursor
             if cursor is None:
                 break
-        link.state.tools, link.state.wire_tools = tools, wire_tools
+        link.state.tools, link.state.wire_tools, link.state.unavailable = tools, wire_tools, unavailable
 
     async def call(
         self,

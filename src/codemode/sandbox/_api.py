@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
         def search(self, arguments: dict[str, Any]) -> Any: ...
 
-from codemode.schema import check_arguments, drop_unset
+from codemode.schema import check_arguments, drop_unset, suggest
 
 __all__ = ["Audio", "Image", "Resource", "ResourceLink", "Server", "Tool", "ToolError", "help", "search", "servers"]
 
@@ -197,10 +197,8 @@ class Server:
         if self.__unavailable and not name.startswith("_"):  # `_repr_*_` probes stay AttributeErrors
             raise ToolError(f"server {self.__mcp_name!r} is unavailable: {self.__unavailable}",
                             server=self.__name, tool=name, code="SERVER_UNAVAILABLE")
-        import difflib
-
         known = sorted(k for k, v in vars(self).items() if isinstance(v, Tool))
-        close = difflib.get_close_matches(name, known, n=1)
+        close = suggest(name, known)
         hint = f"; did you mean {close[0]!r}?" if close else f"; its tools: {', '.join(known)}"
         raise AttributeError(f"server {self.__name!r} has no tool {name!r}{hint}")
 

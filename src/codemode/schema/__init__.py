@@ -8,7 +8,9 @@ every start, so it must never pull in pydantic, mcp, `typing` or `inspect` at im
 - `to_identifier`, `NameMap`: MCP names <-> unique Python identifiers, reversibly.
 - `annotation`, `parameters`, `Param`, `NO_DEFAULT`, `signature`: schemas as Python types.
 - `check_arguments`, `drop_unset`: a call's arguments against the input schema.
-- `stub`, `server_stub`, `types_stub`, `signature_line`: `.pyi`-style text for readers.
+- `stub`, `server_stub`, `types_stub`, `signature_line`: `.pyi`-style text for readers;
+  `name_types`: class names for inline object schemas (`entities` -> `Entity`);
+  `stub_package`, `package_name`: a server as a stub package for type checkers.
 - `is_wrapped_output`, `unwrap_structured`, `return_annotation`: the structured result's shape.
 - `search_tools`, `Hit`, `render_hits`: tools found by what they do (BM25), shown as names,
   signatures or full stubs.
@@ -16,10 +18,12 @@ every start, so it must never pull in pydantic, mcp, `typing` or `inspect` at im
 
 from __future__ import annotations
 
-from codemode.schema._names import NameMap, to_identifier
+from codemode.schema._names import NameMap, suggest, to_identifier
+from codemode.schema._package import package_name, stub_package
 from codemode.schema._search import Hit, render_hits, search_tools
 from codemode.schema._stubs import server_stub, signature_line, stub, types_stub
 from codemode.schema._tooldef import ToolDef
+from codemode.schema._typenames import name_types
 from codemode.schema._types import (
     NO_DEFAULT,
     Param,
@@ -42,6 +46,8 @@ __all__ = [
     "check_arguments",
     "drop_unset",
     "is_wrapped_output",
+    "name_types",
+    "package_name",
     "parameters",
     "render_hits",
     "return_annotation",
@@ -50,6 +56,8 @@ __all__ = [
     "signature",
     "signature_line",
     "stub",
+    "stub_package",
+    "suggest",
     "to_identifier",
     "types_stub",
     "unwrap_structured",

@@ -20,7 +20,7 @@ TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["NameMap", "to_identifier"]
+__all__ = ["NameMap", "suggest", "to_identifier"]
 
 #: Letters that Unicode decomposition does not reduce to ASCII but have an obvious spelling.
 _TRANSLITERATIONS = {
@@ -183,3 +183,28 @@ class NameMap:
     def __repr__(self) -> str:
         pairs = ", ".join(f"{mcp!r}: {py!r}" for py, mcp in self._to_mcp.items())
         return f"NameMap({{{pairs}}})"
+
+
+#: A suggestion must score at least this (0..1) to be offered as "did you mean".
+SUGGEST_CUTOFF = 0.5
+
+
+def suggest(name: str, candidates: Iterable[str], n: int = 1) -> list[str]:
+    """The candidates most like `name`, best first, for a "did you mean".
+
+    Ranks by words and characters together: half the share of `name`'s words that the
+    candidate has (`get_time` -> `get_current_time` has both), half difflib's character
+    ratio (a typo: `list_order` -> `list_orders`). Ties go to the shorter name.
+    """
+    import difflib  # only a miss pays for it
+
+    typed = [w.lower() for w in _words(name)]
+    scored = []
+    for candidate in dict.fromkeys(candidates):
+        words = {w.lower() for w in _words(candidate)}
+        shared = sum(1 for w in typed if w in words) / len(typed) if typed else 0.0
+        ratio = difflib.SequenceMatcher(None, name.lower(), candidate.lower()).ratio()
+        score = (shared + ratio) / 2
+        if score >= SUGGEST_CUTOFF:
+            scored.append((-score, len(candidate), candidate))
+    return [candidate for _, _, candidate in sorted(scored)[:n]]

@@ -52,7 +52,7 @@ K1 = 1.2
 B = 0.75
 
 #: Field boosts: a word of the name says most about what a tool does.
-BOOSTS = {"name": 3.0, "title": 2.0, "description": 1.0, "params": 1.0}
+BOOSTS = {"name": 3.0, "server": 1.0, "title": 2.0, "description": 1.0, "params": 1.0}
 
 #: Words that say nothing about what a tool does.
 STOP_WORDS = frozenset(
@@ -60,6 +60,24 @@ STOP_WORDS = frozenset(
     "no not of on or so that the their then there these this those to was we what when which "
     "will with you your".split()
 )
+
+#: Words people search with for what tools name otherwise (a query word also looks for these,
+#: at `SYNONYM_WEIGHT`): the verbs and nouns of files, version control, graphs and time.
+#: Keys are words or stems; small on purpose, each pair seen in real queries.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "history": ("log", "commit"), "log": ("history",), "remove": ("delete",), "delete": ("remove",),
+    "erase": ("delete",), "rename": ("move",), "switch": ("checkout",), "compare": ("diff", "difference"),
+    "difference": ("diff",), "unstage": ("reset",), "make": ("create",), "mkdir": ("directory", "create"),
+    "new": ("create",), "find": ("search",), "lookup": ("search", "get"), "fetch": ("get", "read"),
+    "show": ("get", "list"), "open": ("read",), "folder": ("directory",), "dir": ("directory",),
+    "now": ("current",), "clock": ("time",), "zone": ("timezone",), "plus": ("sum",), "total": ("sum",),
+    "picture": ("image",), "photo": ("image",), "env": ("environment",), "ls": ("list", "directory"),
+    "cat": ("read",), "save": ("write",), "store": ("write", "create"), "modify": ("edit",),
+    "change": ("edit",), "update": ("edit",), "link": ("relation",), "fact": ("observation",),
+}
+
+#: What a synonym's match is worth against the word's own.
+SYNONYM_WEIGHT = 0.6
 
 #: How deep to look for enum values in a parameter's schema (anyOf, $ref, items, ...).
 _ENUM_DEPTH = 4
@@ -113,24 +131,32 @@ def search_tools(
     Returns:
         At most `limit` hits with a positive score; none for a query without terms.
     """
-    terms = _query_terms(query)
-    if not terms or limit < 1:
+    groups = _query_groups(query)
+    if not groups or limit < 1:
         return []
     entries = list(entries)
     docs = [_document(server, name, tool) for server, name, tool in entries]
     if not docs:
         return []
+    terms = list(dict.fromkeys(term for group in groups for term, _ in group))
     weights = _idf(terms, [freqs for freqs, _ in docs])
     average = sum(length for _, length in docs) / len(docs) or 1.0
     hits = []
     for (server, name, tool), (freqs, length) in zip(entries, docs, strict=True):
         norm = K1 * (1 - B + B * length / average)
-        score = 0.0
-        for term, weight in weights.items():
-            tf = freqs.get(term)
-            if tf:
-                score += weight * tf * (K1 + 1) / (tf + norm)
+        score, matched = 0.0, 0
+        for group in groups:
+            found = False
+            for term, factor in group:
+                tf = freqs.get(term)
+                if tf and term in weights:
+                    score += factor * weights[term] * tf * (K1 + 1) / (tf + norm)
+                    found = True
+            matched += found
         if score > 0:
+            # Lucene's coord factor: a tool that matches every word of the query beats one
+            # that matches one word many times (`switch branch`: git_checkout, not git_branch).
+            score *= (matched / len(groups)) ** 2
             hits.append(Hit(server, name, tool, round(score, 6)))
     hits.sort(key=lambda hit: (-hit.score, hit.server, hit.name))
     return hits[:limit]
@@ -166,10 +192,18 @@ def _signature(hit: Hit) -> str:
     return f"{line}  # {summary}" if summary else line
 
 
-def _query_terms(query: str) -> list[str]:
-    """The query's terms: each word's stem, and the word as written (matches name words)."""
-    words = [word for word in _text_words(query) if word not in STOP_WORDS]
-    return list(dict.fromkeys(term for word in words for term in (_term(word), _EXACT + word)))
+def _query_groups(query: str) -> list[list[tuple[str, float]]]:
+    """The query's words, each as its terms with their weights: the stem, the word as written
+    (it matches name words), and the stems of its synonyms at `SYNONYM_WEIGHT`."""
+    words = list(dict.fromkeys(word for word in _text_words(query) if word not in STOP_WORDS))
+    groups = []
+    for word in words:
+        group = [(_term(word), 1.0), (_EXACT + word, 1.0)]
+        for other in SYNONYMS.get(word, ()) + SYNONYMS.get(_term(word), ()):
+            if (_term(other), 1.0) not in group:
+                group.append((_term(other), SYNONYM_WEIGHT))
+        groups.append(group)
+    return groups
 
 
 def _idf(terms: list[str], docs: list[dict[str, float]]) -> dict[str, float]:
@@ -196,11 +230,12 @@ def _document(server: str, name: str, tool: ToolDef) -> tuple[dict[str, float], 
 
 
 def _build_document(server: str, name: str, tool: ToolDef) -> tuple[dict[str, float], float]:
-    named = " ".join((name, tool.name, server, tool.server))
-    names = list(dict.fromkeys(word for word in _text_words(named) if word not in STOP_WORDS))
+    names = list(dict.fromkeys(word for word in _text_words(f"{name} {tool.name}") if word not in STOP_WORDS))
+    servers = [w for w in dict.fromkeys(_text_words(f"{server} {tool.server}")) if w not in STOP_WORDS]
     keys, prose = _param_texts(tool.input_schema)
     fields = (
         (BOOSTS["name"], names),
+        (BOOSTS["server"], servers),
         (BOOSTS["title"], _prose_words(tool.title or "")),
         (BOOSTS["description"], _prose_words(tool.description)),
         (BOOSTS["params"], _text_words(keys) + _prose_words(prose)),
@@ -218,6 +253,8 @@ def _build_document(server: str, name: str, tool: ToolDef) -> tuple[dict[str, fl
                 length += boost
     for word in names:  # the exact forms score again, without lengthening the document
         freqs[_EXACT + word] = BOOSTS["name"]
+    for word in servers:
+        freqs.setdefault(_EXACT + word, BOOSTS["server"])
     return freqs, length
 
 

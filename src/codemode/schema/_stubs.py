@@ -17,8 +17,10 @@ from keyword import iskeyword
 
 from codemode.schema._names import NameMap, to_identifier
 from codemode.schema._tooldef import summarize
+from codemode.schema._typenames import name_types
 from codemode.schema._types import (
     MAX_DEPTH,
+    NAME_KEY,
     NO_DEFAULT,
     annotation,
     is_named_object,
@@ -67,6 +69,7 @@ def stub(tool: ToolDef, name: str | None = None, *, with_types: bool = False, no
             the tool destructive.
     """
     name = name or to_identifier(tool.name)
+    tool = name_types([tool])[0]
     params = parameters(tool.input_schema)
     returns = return_annotation(tool.output_schema)
     lines = _def_lines(name, params, returns)
@@ -80,6 +83,7 @@ def stub(tool: ToolDef, name: str | None = None, *, with_types: bool = False, no
 def signature_line(tool: ToolDef, name: str | None = None) -> str:
     """The one-line call form: `list_orders(*, status: str | None = None) -> list[Order]`."""
     name = name or to_identifier(tool.name)
+    tool = name_types([tool])[0]
     params = ", ".join(_param_text(p) for p in parameters(tool.input_schema))
     inner = f"*, {params}" if params else ""
     return f"{name}({inner}) -> {return_annotation(tool.output_schema)}"
@@ -103,13 +107,14 @@ def server_stub(
         notes: each tool's `note` (see `stub`) by MCP name; missing: the default.
     """
     names = names if names is not None else NameMap.build(t.name for t in tools)
+    tools = name_types(tools)
     if class_name is None:
         valid = server.isidentifier() and not iskeyword(server)
         class_name = server if valid else to_identifier(server, fallback="server")
     count = f"{len(tools)} tool" if len(tools) == 1 else f"{len(tools)} tools"
     body = [f"class {class_name}:", *_docstring([f"{server} MCP server: {count}."], "    ")]
     for tool in tools:
-        body.append("")
+        body += ["", "    @staticmethod"]  # the server is an object whose attributes are its tools
         body += [
             "    " + line if line else ""
             for line in stub(tool, names.to_python(tool.name), note=(notes or {}).get(tool.name, "")).split("\n")
@@ -125,9 +130,9 @@ def server_stub(
 def types_stub(tools: Iterable[ToolDef]) -> str:
     """The `TypedDict` definitions for the object types the tools' annotations name."""
     found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-    for tool in tools:
+    for tool in name_types(tools):
         output = tool.output_schema
-        if isinstance(output, dict) and not is_wrapped_output(output):
+        if isinstance(output, dict) and not is_wrapped_output(output) and not isinstance(output.get(NAME_KEY), str):
             title = return_annotation(output)
             if is_named_object(output) and title == output.get("title"):
                 found.setdefault(title, (output, output))
@@ -152,6 +157,9 @@ def _collect_named(
         return
     if not isinstance(node, dict):
         return
+    own = node.get(NAME_KEY)
+    if isinstance(own, str) and is_named_object(node) and own not in found:
+        found[own] = (node, root)
     ref = node.get("$ref")
     if isinstance(ref, str):
         target = resolve_ref(root, ref)

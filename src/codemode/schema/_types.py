@@ -40,6 +40,10 @@ __all__ = [
 #: past this we are in a cycle or a generated monster and `Any` is the honest answer.
 MAX_DEPTH = 24
 
+#: Where `name_types` writes the class name of an inline object schema (`Entity`); an
+#: annotation names the class, the stubs define it as a `TypedDict`.
+NAME_KEY = "x-codemode-type"
+
 #: The extension key FastMCP sets on output schemas it wrapped in `{"result": ...}`.
 WRAP_MARKER = "x-fastmcp-wrap-result"
 
@@ -80,6 +84,8 @@ def _members(schema: object, root: dict[str, Any], refs: tuple[str, ...], depth:
     if isinstance(schema.get("$ref"), str):
         return _ref_members(schema["$ref"], root, refs, depth)
     nullable = ["None"] if schema.get("nullable") is True else []  # OpenAPI 3.0 spelling
+    if isinstance(schema.get(NAME_KEY), str) and is_named_object(schema):
+        return [schema[NAME_KEY]] + nullable
     for key in ("anyOf", "oneOf"):
         branches = schema.get(key)
         if isinstance(branches, list) and branches:
@@ -409,6 +415,6 @@ def return_annotation(output_schema: dict[str, Any] | None) -> str:
     if is_wrapped_output(output_schema):
         return annotation(output_schema.get("properties", {}).get("result"), output_schema)
     title = output_schema.get("title")
-    if is_named_object(output_schema) and is_class_name(title):
+    if is_named_object(output_schema) and is_class_name(title) and not isinstance(output_schema.get(NAME_KEY), str):
         return title
     return annotation(output_schema, output_schema)

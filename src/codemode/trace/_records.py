@@ -49,6 +49,16 @@ class ToolCall:
     # {"decision": "approved"|"denied"|"refused"|"preapproved", "by": who or what, "waited": s}
     approval: dict[str, Any] | None = None
     waiting: bool = False  # held until a person answers
+    # Wire key -> the Python keyword the code wrote (`messageType` -> `message_type`), for the
+    # keys that differ: `arguments` stay as sent, what a reader sees uses the code's names.
+    python_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shown_arguments(self) -> dict[str, Any]:
+        """The arguments by the Python names the code used."""
+        if not self.python_names:
+            return self.arguments
+        return {self.python_names.get(key, key): value for key, value in self.arguments.items()}
 
     @property
     def status(self) -> str:
@@ -62,7 +72,7 @@ class ToolCall:
         data: dict[str, Any] = {
             "server": self.server,
             "tool": self.tool,
-            "arguments": self.arguments,
+            "arguments": self.shown_arguments,
             "status": self.status,
         }
         if self.error_code is not None:

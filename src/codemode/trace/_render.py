@@ -16,6 +16,7 @@ import json
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from codemode.schema._types import python_literal
 from codemode.trace._records import RunReport, ToolCall, preview
 from codemode.trace._text import terminal_safe
 
@@ -61,7 +62,7 @@ def format_size(size: int) -> str:
 
 def call_signature(call: ToolCall, limit: int = _ARG_CHARS) -> str:
     """`server.tool(a=1, b="x")`, cut to `limit` characters of arguments."""
-    args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in call.arguments.items())
+    args = ", ".join(f"{key}={python_literal(value)}" for key, value in call.shown_arguments.items())
     if len(args) > limit:
         args = args[: limit - 1] + "…"
     return f"{call.server}.{call.tool}({args})"
@@ -240,7 +241,7 @@ def _call_row(number: int, call: ToolCall) -> str:
         wait = approval_text(call)[len(approval_text(call, False)):]
         approval = (f'<div class="codemode-approval" style="font-size:11px">'
                     f"{escape(approval_text(call, False))}{_volatile(escape(wait))}</div>")
-    details = f'<pre style="{_PRE}">{escape(json.dumps(call.arguments, indent=2, ensure_ascii=False))}</pre>'
+    details = f'<pre style="{_PRE}">{escape(json.dumps(call.shown_arguments, indent=2, ensure_ascii=False))}</pre>'
     happened = "".join(f"<div>progress {escape(_progress_text(entry))}</div>" for entry in call.progress)
     happened += "".join(f"<div>log [{escape(str(log.get('level')))}] {escape(str(log.get('data')))}</div>"
                         for log in call.logs)
