@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := notebooks/quickstart.ipynb notebooks/kernel.ipynb notebooks/explore-orders.ipynb
 PORT ?= 8888
 
-.PHONY: install peers lab lab-build test bench notebooks clean
+.PHONY: install peers chromium lab lab-build test bench notebooks clean
 
 install: $(STAMP)
 
@@ -40,8 +40,16 @@ lab-build: $(STAMP)
 	cd labextension && PATH=$(abspath $(VENV))/bin:$$PATH jlpm install && PATH=$(abspath $(VENV))/bin:$$PATH jlpm build:prod
 	rm -rf $(LABEXT)/static && mkdir -p $(LABEXT) && cp -r src/codemode/labextension/. labextension/install.json $(LABEXT)/
 
-## The whole test suite: unit, integration, real-kernel and notebook (nbval) tests.
-test: $(STAMP) peers
+## Debian's chromium, for the JupyterLab renderer's browser tests (never a downloaded browser):
+## installed with apt-get when missing, through sudo unless run as root.
+chromium:
+	@command -v chromium >/dev/null || { \
+	    sudo=""; [ "$$(id -u)" -ne 0 ] && sudo="sudo"; \
+	    $$sudo apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; }
+
+## The whole test suite: unit, integration, real-kernel, browser and notebook (nbval) tests.
+test: $(STAMP) peers chromium
 	$(PY) -m pytest --nbval tests $(NOTEBOOKS)
 
 ## Benchmarks: ratios measured side by side in one run.

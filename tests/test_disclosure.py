@@ -89,4 +89,5 @@ def test_stubs_of_a_server_and_of_one_tool(demo_session: Session) -> None:
     assert everything.startswith("class demo") or "class demo" in everything
     assert everything.count("def ") == len(demo_session.tools("demo"))
     one = demo_session.stubs("demo.search_products")
-    assert one.startswith("def search_products(") and "query" in one
+    assert "\ndef search_products(" in one and "query" in one
+    assert one.startswith("class Product(TypedDict):")  # the types the tool names come first

@@ -94,10 +94,6 @@ _MODE_DESCRIPTION = (
     "server we test; 'auto' first probes the 2026-07-28 `server/discover` request and stalls "
     "10 s on servers that silently ignore it, so it is opt-in."
 )
-_SSE_PROBLEM = (
-    "the SSE transport is not supported, only streamable HTTP; if the server also serves "
-    "streamable HTTP (often at /mcp), point 'url' there and write \"type\": \"http\""
-)
 
 
 class _Model(BaseModel):
@@ -113,6 +109,10 @@ class _ServerBase(_Model):
     connect_timeout: float | None = Field(
         None, gt=0, validation_alias=AliasChoices("connectTimeout", "connect_timeout"),
         description="Seconds to start and connect (`connectTimeout`); None: 60 (a first `npx` run is slow)."
+    )
+    description: str | None = Field(None, description="A note for people (Gemini CLI, others); unused.")
+    trust: bool | None = Field(
+        None, description="Gemini CLI's confirmation bypass; ignored: approvals follow codemode's own policy."
     )
 
 
@@ -136,25 +136,28 @@ class StdioServer(_ServerBase):
 
 
 class HttpServer(_ServerBase):
-    """A server reached over streamable HTTP at a URL."""
+    """A server reached over HTTP at a URL: streamable HTTP, or the legacy SSE transport."""
 
     url: str = Field(description="The endpoint, an http:// or https:// URL.")
     headers: dict[str, str] = Field(
         default_factory=dict, description="HTTP headers sent with every request (Authorization)."
     )
-    transport: Literal["http", "streamable-http"] = Field(
-        "streamable-http", description="Only streamable HTTP is supported; 'http' means the same."
+    transport: Literal["http", "streamable-http", "sse"] = Field(
+        "streamable-http", description="'http' and 'streamable-http' are the same; 'sse' is the legacy transport."
     )
-    type: Literal["http", "streamable-http"] | None = Field(
-        None, description="Accepted as VS Code writes it ('http'); SSE is rejected."
+    type: Literal["http", "streamable-http", "sse"] | None = Field(
+        None, description="As VS Code and Claude Code write it ('http' or 'sse')."
     )
 
     @field_validator("transport", "type", mode="before")
     @classmethod
-    def _reject_sse(cls, value: object) -> object:
-        if isinstance(value, str) and value.lower() == "sse":
-            raise ValueError(_SSE_PROBLEM)
-        return value
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def sse(self) -> bool:
+        """True for the legacy HTTP+SSE transport (the SDK's `mcp.client.sse`)."""
+        return "sse" in (self.transport, self.type)
 
     @field_validator("url")
     @classmethod
@@ -192,6 +195,10 @@ class Config(_Model):
     """The servers to connect and the session's default limits."""
 
     servers: dict[str, _TaggedServer] = Field(description="The servers by name, in file order.")
+    broken: dict[str, str] = Field(
+        default_factory=dict,
+        description="Entries that cannot be used, by name, with the problem: they fail alone.",
+    )
     source: str | None = Field(
         None, description="The file this came from; None for the built-in demo."
     )
@@ -502,9 +509,21 @@ def parse_config(
     table = _servers_table(data, source)
     settings = _parse_settings(data.get("codemode"), source)
     secrets: list[str] = []
-    servers = {name: _parse_server(name, raw, source, env, secrets) for name, raw in table.items()}
+    dialect = _dialect(table, source)
+    servers: dict[str, ServerConfig] = {}
+    broken: dict[str, str] = {}
+    failures: list[ConfigError] = []
+    for name, raw in table.items():
+        try:
+            servers[name] = _parse_server(name, _normalize(raw, dialect), source, env, secrets)
+        except ConfigError as exc:  # one unusable entry fails that server only
+            broken[name] = str(exc)
+            failures.append(exc)
+    if failures and not servers:
+        raise failures[0]  # nothing usable: the file is the problem
     return Config(
         servers=servers,
+        broken=broken,
         source=source,
         call_timeout=settings.call_timeout,
         cell_timeout=settings.cell_timeout,
@@ -551,6 +570,30 @@ def _servers_table(data: Mapping[str, object], source: str | None) -> Mapping[st
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("a server has an empty name; give it one", path=source, field=keys[0])
     return table
+
+
+def _dialect(table: Mapping[str, object], source: str | None) -> str:
+    """"gemini" for a Gemini CLI settings file (timeouts in milliseconds, `url` meaning SSE,
+    `httpUrl` meaning streamable HTTP), else "mcp" (every other client's format)."""
+    in_gemini_dir = source is not None and Path(source).parent.name == ".gemini"
+    has_http_url = any(isinstance(raw, Mapping) and "httpUrl" in raw for raw in table.values())
+    return "gemini" if in_gemini_dir or has_http_url else "mcp"
+
+
+def _normalize(raw: object, dialect: str) -> object:
+    """A Gemini CLI entry in the common format: `httpUrl` -> `url`, `url` -> SSE, ms -> s."""
+    if dialect != "gemini" or not isinstance(raw, Mapping):
+        return raw
+    out = dict(raw)
+    if "httpUrl" in out and "url" not in out:
+        out["url"] = out.pop("httpUrl")
+        out.setdefault("type", "http")
+    elif "url" in out:
+        out.setdefault("type", "sse")
+    timeout = out.get("timeout")
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        out["timeout"] = timeout / 1000  # Gemini CLI writes milliseconds
+    return out
 
 
 def _parse_settings(raw: object, source: str | None) -> _Settings:
@@ -698,18 +741,22 @@ def _expand(
     def fail(problem: str) -> ConfigError:
         return ConfigError(problem, path=path, server=server, field=field)
 
+    predefined = _predefined(path, environ)
+
     def replace(match: re.Match[str]) -> str:
         token, body = match.group(0), match.group(1)
         if token == "$$":
             return "$"
         if body is None:
             raise fail("'${' is not closed; write ${NAME}, or $$ for a literal '$'")
+        if body in predefined:
+            return predefined[body]
         ref = _VARIABLE.fullmatch(body)
         if ref is None:
             if body.startswith("input:"):
                 raise fail(
-                    f"VS Code input prompts ({token}) are not supported; "
-                    "put the value in an environment variable and write ${NAME}"
+                    f"VS Code input prompts ({token}) cannot be answered here; "
+                    "put the value in an environment variable and write ${NAME} instead"
                 )
             raise fail(
                 f"{token!r} is not a variable; write ${{NAME}} or ${{NAME:-default}}, or $$ for '$'"
@@ -730,6 +777,22 @@ def _expand(
         return value
 
     return _REFERENCE.sub(replace, text)
+
+
+def _predefined(path: str | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """VS Code's predefined variables that mean something outside the editor.
+
+    `${workspaceFolder}` is the folder that holds `.vscode/mcp.json` (or the config file's
+    own folder); `${userHome}` is the home directory; `${pathSeparator}` is `/` or `\\`.
+    """
+    found = {"userHome": _home(environ), "pathSeparator": os.sep, "/": os.sep}
+    if path is not None:
+        folder = Path(path).resolve().parent
+        if folder.name == ".vscode":
+            folder = folder.parent
+        found["workspaceFolder"] = str(folder)
+        found["workspaceFolderBasename"] = folder.name
+    return found
 
 
 def _expand_user(text: str, environ: Mapping[str, str]) -> str:

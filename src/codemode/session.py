@@ -507,7 +507,7 @@ class Session:
         """The servers that could not be used, each with its full cause (the last lines of
         its stderr included); empty until the servers start."""
         return {name: state.error or state.status for name, state in self.servers.items()
-                if state.status in ("failed", "crashed")}
+                if state.status in ("failed", "crashed", "invalid")}
 
     def abandon(self) -> None:
         """End the worker now, without the event loop: for a signal handler of a process that

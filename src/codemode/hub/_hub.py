@@ -34,6 +34,7 @@ import anyio.to_thread
 import httpx2
 from anyio.abc import TaskStatus
 from mcp import Client
+from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -60,7 +61,7 @@ TASK_REQUIRED = ("runs only as an MCP task (execution.taskSupport \"required\"),
                  "cannot start yet; every plain call would fail")
 _SERVER_LOG_LINES = 200
 
-Status = Literal["connecting", "connected", "failed", "crashed", "closed"]
+Status = Literal["connecting", "connected", "failed", "crashed", "closed", "disabled", "invalid"]
 
 
 @dataclass
@@ -129,12 +130,19 @@ class Hub:
         self._tg: anyio.abc.TaskGroup | None = None
         self._ready: anyio.Event | None = None
         for name, server in config.enabled().items():
-            transport = "stdio" if isinstance(server, StdioServer) else "http"
-            self._links[name] = _Link(ServerState(name, transport), server)
+            self._links[name] = _Link(ServerState(name, _transport(server)), server)
+        # Entries that are kept but not connected, so a listing shows them as what they are.
+        self._idle: dict[str, ServerState] = {
+            name: ServerState(name, _transport(server), status="disabled")
+            for name, server in config.servers.items() if server.disabled}
+        self._idle.update({name: ServerState(name, "-", status="invalid", error=problem)
+                           for name, problem in config.broken.items()})
 
     @property
     def servers(self) -> dict[str, ServerState]:
-        return {name: link.state for name, link in self._links.items()}
+        """Every configured server: connected or not, disabled and invalid entries too."""
+        states = {name: link.state for name, link in self._links.items()}
+        return {**states, **self._idle}
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect every server in parallel, report started, and hold them until `aclose`."""
@@ -242,6 +250,8 @@ class Hub:
             command, args = tethered(config.command, config.args, config.env, config.cwd)
             params = StdioServerParameters(command=command, args=args, env=config.env or None, cwd=config.cwd)
             transport: Any = stdio_client(params, errlog=link.errlog)
+        elif isinstance(config, HttpServer) and config.sse:
+            transport = sse_client(config.url, headers=config.headers or None, timeout=30.0, sse_read_timeout=300.0)
         else:
             assert isinstance(config, HttpServer)
             http = httpx2.AsyncClient(headers=config.headers, timeout=httpx2.Timeout(30.0, read=300.0))
@@ -323,6 +333,12 @@ class Hub:
             return CallResult(False, error=error, result_bytes=size, result_json=text)
         payload = result_payload(result, link.state.tool(tool))
         return CallResult(True, payload=payload, result_bytes=size, result_json=text)
+
+
+def _transport(server: ServerConfig) -> str:
+    if isinstance(server, StdioServer):
+        return "stdio"
+    return "sse" if server.sse else "http"
 
 
 async def _warm_validator(done: anyio.Event) -> None:
