@@ -252,10 +252,9 @@ def test_a_server_with_neither_command_nor_url_is_rejected() -> None:
 
 
 @pytest.mark.parametrize("key", ["type", "transport"])
-def test_an_sse_server_is_rejected_as_unsupported(key: str) -> None:
-    err = config_error({"mcpServers": {"s": {"url": "https://h/sse", key: "sse"}}})
-    assert (err.server, err.field) == ("s", key)
-    assert "streamable HTTP" in err.problem
+def test_an_sse_server_is_the_legacy_http_transport(key: str) -> None:
+    server = parse_config({"mcpServers": {"s": {"url": "https://h/sse", key: "SSE"}}}, source=None).servers["s"]
+    assert isinstance(server, HttpServer) and server.sse
 
 
 def test_a_url_must_be_http_or_https() -> None:

@@ -212,6 +212,19 @@ def test_a_tool_that_runs_only_as_a_task_is_listed_apart_and_advertised_nowhere(
     assert "simulate_research_query" not in session.stubs("everything")
     assert all(t.name != "simulate_research_query" for t in session.search("research query topic", limit=50))
     assert "simulate-research-query" not in json.dumps(session.servers["everything"].wire_tools)
+    report = session.run("everything.simulate_research_query(topic='x')")
+    assert not report.ok and "cannot be called" in report.error["message"] and "task" in report.error["message"]
+
+
+def test_help_search_and_stubs_show_the_same_types(session: Session) -> None:
+    report = session.run("help(memory.create_entities)")
+    assert report.ok, report.error
+    assert "class Entity(TypedDict):" in report.stdout
+    assert "def create_entities(*, entities: list[Entity]) -> CreateEntitiesResult:" in report.stdout
+    full = session.search_text("create entities knowledge graph", "full", limit=1)
+    assert "class Entity(TypedDict):" in full and "entities: list[Entity]" in full
+    assert "entities: list[Entity]" in session.stubs("memory")
+    assert "entities: list[Entity]" in session.stub_package("memory")["memory/create_entities.pyi"]
 
 
 def test_the_report_shows_the_python_names_the_code_wrote(session: Session) -> None:

@@ -9,7 +9,16 @@ A config file is a JSON object with the servers under `mcpServers` (Claude Deskt
      "codemode": {"callTimeout": 30, "cellTimeout": 120}}
 
 Other top-level keys (VS Code's `inputs`) are ignored. `//` and `/* */` comments and trailing
-commas are accepted, as VS Code accepts them in `mcp.json`.
+commas are accepted, as VS Code accepts them in `mcp.json`. A server is a stdio `command`, or
+a `url` reached over streamable HTTP or, with `"type": "sse"`, the legacy SSE transport.
+
+Gemini CLI's settings (a file in `.gemini/`, or any file with an `httpUrl` entry) are read
+as Gemini documents them: `httpUrl` is streamable HTTP, `url` is SSE, and `timeout` is in
+milliseconds.
+
+One unusable entry (a typo, a missing variable, a VS Code `${input:...}` prompt) fails that
+server only: it is left out of `servers` and kept in `Config.broken` with its problem, so a
+listing shows it. Only a file with no usable entry is an error.
 
 Search order of `load_config()` when no path is given; the first hit wins:
 
@@ -22,7 +31,9 @@ An explicit path that does not exist is an error too.
 
 Variables: `${NAME}` in `command`, `args`, `env` values, `cwd`, `url` and `headers` values is
 replaced by the environment variable NAME, and `${NAME:-default}` uses `default` when NAME is
-unset or empty (as the shell does). VS Code's `${env:NAME}` spelling works the same. A missing
+unset or empty (as the shell does). VS Code's `${env:NAME}` spelling works the same, and so do
+its `${workspaceFolder}` (the folder holding `.vscode/`, else the file's own folder),
+`${userHome}` and `${pathSeparator}`. A missing
 variable with no default is an error naming it. The escape is `$$`: it stands for a literal
 `$`. A `$` not followed by `{` or `$` is kept as is, so `$HOME` is not expanded. After
 variables, a leading `~` in `command` and `cwd` becomes the home directory.

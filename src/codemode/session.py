@@ -540,7 +540,10 @@ class Session:
         """Tools a server lists that no call can reach, as (server, Python name, reason):
         listed apart, never in stubs, search or the token account."""
         self.start()
-        keys = [self._resolve_server(server)] if server else None
+        return self._unavailable(self._resolve_server(server) if server else None)
+
+    def _unavailable(self, key: str | None = None) -> list[tuple[str, str, str]]:
+        keys = [key] if key else None
         found = []
         for name, state in self.servers.items():
             if state.status != "connected":
@@ -641,6 +644,9 @@ class Session:
                 "doc": api.stub(),
                 "keys": {p.name: p.key for p in params if p.name != p.key},
             })
+        for key, name, reason in self._unavailable():
+            if key in servers:  # a tool no call can reach: the proxy says why, not "no such tool"
+                servers[key].setdefault("uncallable", {})[name] = reason
         cwd = os.getcwd()
         sys_path = [p for p in sys.path if p and os.path.isabs(p) and p != cwd]
         return {"servers": servers, "sys_path": sys_path}

@@ -183,11 +183,12 @@ class Server:
     """The tools of one MCP server, as attributes."""
 
     def __init__(self, name: str, mcp_name: str, tools: list[Tool], description: str = "",
-                 unavailable: str = "") -> None:
+                 unavailable: str = "", uncallable: dict[str, str] | None = None) -> None:
         self.__name = name
         self.__mcp_name = mcp_name
         self.__description = description
         self.__unavailable = unavailable  # why the server could not be used (it failed to start)
+        self.__uncallable = dict(uncallable or {})  # tool -> why no call can reach it
         for tool in tools:
             setattr(self, tool.name, tool)
 
@@ -197,6 +198,8 @@ class Server:
         if self.__unavailable and not name.startswith("_"):  # `_repr_*_` probes stay AttributeErrors
             raise ToolError(f"server {self.__mcp_name!r} is unavailable: {self.__unavailable}",
                             server=self.__name, tool=name, code="SERVER_UNAVAILABLE")
+        if name in self.__uncallable:
+            raise AttributeError(f"{self.__name}.{name} cannot be called: it {self.__uncallable[name]}")
         known = sorted(k for k, v in vars(self).items() if isinstance(v, Tool))
         close = suggest(name, known)
         hint = f"; did you mean {close[0]!r}?" if close else f"; its tools: {', '.join(known)}"

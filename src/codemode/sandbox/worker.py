@@ -312,7 +312,8 @@ class Worker:
         for key, server in (message.get("servers") or {}).items():
             tools = [_api.Tool(key, spec) for spec in server.get("tools", [])]
             proxy = _api.Server(key, server.get("name", key), tools, server.get("description", ""),
-                                unavailable=str(server.get("unavailable") or ""))
+                                unavailable=str(server.get("unavailable") or ""),
+                                uncallable=server.get("uncallable") or {})
             _api.servers[key] = proxy
             self.namespace[key] = proxy
         return rows
