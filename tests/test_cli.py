@@ -75,13 +75,22 @@ def test_tools_lists_python_signatures(tmp_path: Path) -> None:
     assert "demo.search_products(*, query: str, limit: int = 5)" in done.stdout
 
 
-def test_stubs_out_writes_a_tree_and_an_index(tmp_path: Path) -> None:
+def test_stubs_out_writes_a_package_per_server_and_an_index(tmp_path: Path) -> None:
     done = codemode_cli("stubs", "--out", str(tmp_path / "api"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     files = sorted(p.relative_to(tmp_path / "api").as_posix() for p in (tmp_path / "api").rglob("*.pyi"))
-    assert "demo/list_orders.pyi" in files and len(files) == 13
-    assert "def list_orders(" in (tmp_path / "api" / "demo" / "list_orders.pyi").read_text()
+    assert "demo/__init__.pyi" in files and "demo/list_orders.pyi" in files and len(files) == 14
+    module = (tmp_path / "api" / "demo" / "list_orders.pyi").read_text()
+    assert "from . import Order" in module and "def list_orders(" in module
+    package = (tmp_path / "api" / "demo" / "__init__.pyi").read_text()
+    assert "class Order(TypedDict):" in package and "from .list_orders import list_orders as list_orders" in package
     assert "`demo.search_products`" in (tmp_path / "api" / "index.md").read_text()
+    # The package type-checks as written, and so does code that uses it.
+    (tmp_path / "api" / "use.py").write_text("import demo\nids: list[int] = [o['id'] for o in demo.list_orders()]\n")
+    checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "demo", "-m", "use"],
+                             cwd=tmp_path / "api", env={**os.environ, "MYPYPATH": str(tmp_path / "api")},
+                             capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, checked.stdout
 
 
 def test_search_prints_the_chosen_detail(tmp_path: Path) -> None:
