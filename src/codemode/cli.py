@@ -117,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="the port over HTTP, 0 for any free one (default: %(default)s)")
     serve.add_argument("--token", help="require Authorization: Bearer TOKEN over HTTP (default: $CODEMODE_SERVE_TOKEN)")
     serve.add_argument("--record", type=Path, metavar="DIR", help="write each client session as a notebook in DIR")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="HOST[:PORT]",
+                       help="another Host header to accept over HTTP, as a proxy in front sends it (repeatable)")
     audit = command(commands, "audit", "the audit trail: runs, searches, tool calls and approvals, as a table or JSON")
     audit.add_argument("--file", type=Path, metavar="PATH",
                        help="the audit file (default: the config's audit, else the serve default under "
@@ -280,7 +282,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from codemode.serve import ServeOptions, serve
 
         return serve(config, ServeOptions(transport=args.transport, host=args.host, port=args.port,
-                                          token=args.token, record=args.record))
+                                          token=args.token, record=args.record, allow_hosts=tuple(args.allow_host)))
     from codemode.approvers import TerminalApprover
 
     session = Session(config, disclosure=getattr(args, "disclosure", "stubs"), face="cli",

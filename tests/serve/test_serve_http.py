@@ -13,6 +13,7 @@ import pytest
 
 from _serving import HttpServer, start_http, worker_pids, write_config
 
+MIME = "application/vnd.codemode.run+json"
 RECLAIM_WAIT = 30.0
 """Seconds to wait for an idle session's worker to be reclaimed (idle 1 s, swept every 0.25 s)."""
 
@@ -99,6 +100,27 @@ def test_each_session_is_recorded_as_a_notebook_that_nbformat_validates(server: 
     assert "application/vnd.codemode.run+json" in outputs[1].data
     assert notebook.cells[4].outputs[-1].output_type == "error"
     assert notebook.cells[4].outputs[-1].ename == "KeyError"
+
+
+def test_a_transcript_re_runs_in_a_kernel_with_the_same_outputs(server: HttpServer) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    async def scenario(client: Any) -> None:
+        await client.call_tool("execute", {"code": "names = [c['name'] for c in demo.list_customers(country='DE')]"})
+        await client.call_tool("execute", {"code": "print(len(names))\nsorted(names)[:2]"})
+
+    server.run(scenario)
+    record = Path(server.process.args[server.process.args.index("--record") + 1])  # type: ignore[index,union-attr]
+    path = max(record.glob("*.ipynb"), key=lambda p: p.stat().st_mtime)
+    saved = nbformat.read(path, as_version=4)
+    again = nbformat.read(path, as_version=4)
+    NotebookClient(again, timeout=120, kernel_name="python3").execute()
+    for before, after in zip(saved.cells[2:], again.cells[2:]):
+        assert [o.get("text") for o in before.outputs if o.output_type == "stream"] == \
+            [o.get("text") for o in after.outputs if o.output_type == "stream"]
+        shown = [o.data[MIME] for o in before.outputs if o.output_type == "display_data"]
+        assert shown == [o.data[MIME] for o in after.outputs if o.output_type == "display_data"]
 
 
 def test_health_reports_the_servers_the_pool_and_the_sessions(server: HttpServer) -> None:
@@ -197,7 +219,7 @@ def test_meta_limits_narrow_a_request_but_never_widen_it(limited: HttpServer) ->
 
 def test_with_a_token_requests_without_it_get_401_and_health_says_only_ok(tmp_path: Path) -> None:
     config = write_config(tmp_path / "mcp.json", {"poolSize": 0})
-    for server in start_http(config, env={"CODEMODE_SERVE_TOKEN": "s3cret-token"}):
+    for server in start_http(config, "--allow-host", "proxy.example", env={"CODEMODE_SERVE_TOKEN": "s3cret-token"}):
         request = urllib.request.Request(server.url, data=b"{}", method="POST",
                                          headers={"Content-Type": "application/json"})
         with pytest.raises(urllib.error.HTTPError) as refused:
@@ -207,6 +229,12 @@ def test_with_a_token_requests_without_it_get_401_and_health_says_only_ok(tmp_pa
         health = server.url.replace("/mcp", "/health")
         assert _get(health) == {"status": "ok"}
         assert "servers" in _get(health, {"Authorization": "Bearer s3cret-token"})
+        # --allow-host: the public name a proxy in front passes on is accepted, others are not.
+        assert "servers" in _get(health, {"Authorization": "Bearer s3cret-token", "Host": "proxy.example"})
+        with pytest.raises(urllib.error.HTTPError) as foreign:
+            _get(health, {"Authorization": "Bearer s3cret-token", "Host": "other.example"})
+        foreign.value.close()
+        assert foreign.value.code == 421
         server.token = "s3cret-token"
         result = server.run(lambda client: client.call_tool("execute", {"code": "6 * 7"}))
         assert result.structured_content["result"] == 42

@@ -48,6 +48,7 @@ class ServeOptions:
     port: int = DEFAULT_PORT
     token: str | None = None
     record: Path | None = None
+    allow_hosts: tuple[str, ...] = ()  # more Host values to accept: a proxy's public name
 
 
 def serve(config: Config, options: ServeOptions) -> int:
@@ -103,7 +104,7 @@ async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: 
     sock.bind((options.host, options.port))
     sock.listen(2048)  # listening before we say so: a client may connect at once
     port = sock.getsockname()[1]
-    app = build_app(server, sessions, host=options.host, port=port, token=token)
+    app = build_app(server, sessions, host=options.host, port=port, token=token, allow_hosts=options.allow_hosts)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
     runner = uvicorn.Server(config)
     sessions.pool.open()
@@ -118,14 +119,15 @@ async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: 
         await sessions.aclose()
 
 
-def build_app(server: Any, sessions: Any, *, host: str, port: int, token: str | None) -> Any:
+def build_app(server: Any, sessions: Any, *, host: str, port: int, token: str | None,
+              allow_hosts: tuple[str, ...] = ()) -> Any:
     """The ASGI app: `/mcp` (the SDK's streamable HTTP) and `/health`, behind the token check."""
     from mcp.server.transport_security import TransportSecuritySettings
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    hosts, origins = _allowed(host, port)
+    hosts, origins = _allowed(host, port, allow_hosts)
     security = TransportSecuritySettings(enable_dns_rebinding_protection=bool(hosts),
                                          allowed_hosts=hosts, allowed_origins=origins)
 
@@ -193,11 +195,11 @@ def _netloc(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _allowed(host: str, port: int) -> tuple[list[str], list[str]]:
+def _allowed(host: str, port: int, extra: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
     """Host and Origin values a request may carry; none (no check) on a wildcard address."""
-    if host in ("0.0.0.0", "::"):
+    if host in ("0.0.0.0", "::") and not extra:
         return [], []  # any interface: the token guards it (a wildcard has no one right Host)
-    names = {_netloc(host, port), f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+    names = {_netloc(host, port), f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", *extra}
     return sorted(names), sorted({f"http://{name}" for name in names} | {f"https://{name}" for name in names})
 
 

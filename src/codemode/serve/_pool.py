@@ -7,6 +7,9 @@ thread starts the next in the background. Everything here is sync (`Session.star
 through the hub's portal) and is called from worker threads of the server's loop.
 
 Invariants:
+- Workers start one at a time (`_start_lock`): a burst of concurrent worker starts from
+  many threads lost a worker's handshake now and then (1 in 20 here, "did not answer in
+  time" after 30 s), and one at a time costs a new session at most a queue of starts.
 - The pool never holds more than `size` idle workers; `close` stops them all, and a worker
   the filler finishes starting after `close` is stopped at once.
 """
@@ -31,6 +34,7 @@ class WorkerPool:
         self.size = size
         self._idle: list[Session] = []
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._wanted = threading.Event()
         self._closed = False
         self._starting = 0
@@ -72,7 +76,8 @@ class WorkerPool:
 
     def _start(self) -> Session:
         worker = self.root.share()
-        worker.start()
+        with self._start_lock:
+            worker.start()
         with self._lock:
             self.started += 1
         return worker

@@ -1,0 +1,204 @@
+"""`codemode serve` under load: many concurrent HTTP sessions against `Session.run`, side by side.
+
+One script, one machine state. A `codemode serve --transport http` process serves the demo
+server; SESSIONS clients (the SDK's own `Client`, one MCP session each) run CALLS `execute`
+calls each, all at once, every one with a tool call, and check that every answer is their
+own (no error, no cross-talk). Then one session alone runs the same calls in sequence, and
+`Session.run` runs the same code in this process: the engine without MCP, HTTP or sessions.
+Memory: the serve process's resident size before the sessions and with all of them open,
+and the resident size of one session's worker.
+
+    python bench/serve.py [--sessions 50] [--calls 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPDeprecationWarning
+
+from codemode.config import demo_config
+from codemode.session import Session
+
+warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
+
+# The code of every execute after the first: the session's own tag (set by the first), a tool
+# call whose answer depends on the session, and the round's number.
+FIRST = "tag = {tag!r}\ncalls = 0"
+CODE = "calls += 1\n(tag, demo.get_customer(customer_id={customer})['id'], calls)"
+START_TIMEOUT = 120.0
+
+
+def start_server(config: Path) -> tuple[subprocess.Popen[bytes], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "codemode", "serve", "--config", str(config), "--transport", "http", "--port", "0"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    line = b""
+    deadline = time.monotonic() + START_TIMEOUT
+    while b"/mcp" not in line and time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+    found = re.search(rb"(http://\S+/mcp)", line)
+    if not found:
+        process.kill()
+        raise SystemExit(f"codemode serve did not start: {line.decode(errors='replace')}")
+    return process, found.group(1).decode()
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def workers(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    ppid = int(stat.read().rsplit(b")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if ppid == parent and b"codemode.sandbox.worker" in cmdline.read():
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+async def one_session(url: str, index: int, calls: int, opened: anyio.Event, go: anyio.Event,
+                      out: dict[str, Any]) -> None:
+    """A client: its first execute sets its tag, then `calls` timed executes, each checked."""
+    tag = f"session-{index}"
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(60.0, read=300.0)) as http:
+        async with Client(streamable_http_client(url, http_client=http)) as client:
+            first = await client.call_tool("execute", {"code": FIRST.format(tag=tag)})
+            if first.is_error:
+                out["errors"].append(first.content[0].text)
+            out["opened"] += 1
+            if out["opened"] == out["sessions"]:
+                opened.set()
+            await go.wait()
+            for round_ in range(1, calls + 1):
+                customer = 1 + (index + round_) % 8
+                started = time.perf_counter()
+                result = await client.call_tool("execute", {"code": CODE.format(customer=customer)})
+                out["times"].append(time.perf_counter() - started)
+                if result.is_error:
+                    out["errors"].append(result.content[0].text[:200])
+                elif result.structured_content["result"] != [tag, customer, round_]:
+                    out["crosstalk"].append((tag, result.structured_content["result"]))
+
+
+async def load(url: str, sessions: int, calls: int, server_pid: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"times": [], "errors": [], "crosstalk": [], "opened": 0, "sessions": sessions}
+    opened, go = anyio.Event(), anyio.Event()
+    async with anyio.create_task_group() as tg:
+        for index in range(sessions):
+            tg.start_soon(one_session, url, index, calls, opened, go, out)
+        with anyio.fail_after(600):
+            await opened.wait()
+        out["rss_open"] = rss_kb(server_pid)
+        out["workers"] = workers(server_pid)
+        out["worker_rss"] = [rss_kb(pid) for pid in out["workers"]]
+        started = time.perf_counter()
+        go.set()
+    out["wall"] = time.perf_counter() - started
+    return out
+
+
+def session_runs(config: Path, calls: int) -> list[float]:
+    from codemode.config import load_config
+
+    session = Session(load_config(str(config)))
+    session.start()
+    try:
+        session.run(FIRST.format(tag="session-0"))
+        for _ in range(5):
+            session.run(CODE.format(customer=1))
+        times = []
+        session.run("calls = 0")
+        for round_ in range(1, calls + 1):
+            started = time.perf_counter()
+            report = session.run(CODE.format(customer=1 + round_ % 8))
+            times.append(time.perf_counter() - started)
+            assert report.ok, report
+        return times
+    finally:
+        session.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def row(name: str, times: list[float]) -> str:
+    return (f"| {name} | {len(times)} | {statistics.median(times) * 1000:.1f} ms | "
+            f"{percentile(times, 0.99) * 1000:.1f} ms |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--calls", type=int, default=20)
+    args = parser.parse_args()
+    demo = demo_config().servers["demo"]
+    with tempfile.TemporaryDirectory() as scratch:
+        config = Path(scratch) / "mcp.json"
+        config.write_text(json.dumps({
+            "mcpServers": {"demo": {"command": demo.command, "args": demo.args, "env": demo.env}},  # type: ignore[union-attr]
+            "codemode": {"cellTimeout": 120, "poolSize": 2}}))
+        process, url = start_server(config)
+        try:
+            time.sleep(2)  # let the warm pool fill, so the baseline is the idle server
+            rss_idle = rss_kb(process.pid)
+            many = anyio.run(load, url, args.sessions, args.calls, process.pid)
+            alone = anyio.run(load, url, 1, args.sessions * args.calls // 4, process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        runs = session_runs(config, args.sessions * args.calls // 4)
+    total = args.sessions * args.calls
+    print(f"{args.sessions} sessions × {args.calls} execute calls, each with a tool call: "
+          f"{len(many['errors'])} errors, {len(many['crosstalk'])} answers from another session, "
+          f"{total} calls in {many['wall']:.1f} s ({total / many['wall']:.0f}/s)")
+    for problem in (many["errors"] + many["crosstalk"])[:5]:
+        print("  ", problem)
+    print()
+    print("| what | calls | p50 | p99 |")
+    print("| --- | --- | --- | --- |")
+    print(row("`Session.run` of the same code, in process", runs))
+    print(row("`execute` over HTTP, one session", alone["times"]))
+    print(row(f"`execute` over HTTP, {args.sessions} concurrent sessions", many["times"]))
+    per_session = (many["rss_open"] - rss_idle) / args.sessions
+    worker = statistics.median(many["worker_rss"]) if many["worker_rss"] else 0
+    print()
+    print(f"host (serve process) resident: {rss_idle / 1024:.0f} MB idle, {many['rss_open'] / 1024:.0f} MB with "
+          f"{args.sessions} sessions open: {per_session:.0f} KB per session; each session's worker: "
+          f"{worker / 1024:.1f} MB resident (median of {len(many['worker_rss'])})")
+    if many["errors"] or many["crosstalk"]:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
