@@ -19,7 +19,9 @@ import os
 import sys
 import time
 
-TOOL = {"name": "wait", "description": "Never answers.", "inputSchema": {"type": "object", "properties": {}}}
+# Read-only, so no approval is asked before a call (a destructive tool would wait for a yes).
+TOOL = {"name": "wait", "description": "Never answers.", "inputSchema": {"type": "object", "properties": {}},
+        "annotations": {"readOnlyHint": True}}
 
 
 def answer(request: dict[str, object], result: dict[str, object]) -> None:

@@ -57,7 +57,8 @@ def reading_stdin(pid: int) -> bool:
 
 
 def has_child(pid: int, mark: str) -> bool:
-    return any(mark in cmdline(child) for child in descendants(pid))
+    """Whether a process under `pid` (the server itself, not its tether) has `mark`."""
+    return any(mark in cmdline(child) and "_tether.py" not in cmdline(child) for child in descendants(pid))
 
 
 def read_line_with(process: subprocess.Popen[str], text: str) -> None:

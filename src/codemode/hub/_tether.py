@@ -18,6 +18,8 @@ Standard library only, run as a script: it must start in milliseconds. Invariant
   runs first whenever the owner is alive.
 - A SIGTERM to the group (the SDK's escalation) is the server's to handle; the tether waits
   for the server, then ends the rest.
+- The parent-death signal arrives once per thread of the owner as they exit (the child is
+  re-parented to a sibling thread first), so the tether acts on the first and ignores the rest.
 """
 
 from __future__ import annotations
@@ -112,27 +114,31 @@ def _watch_stdin() -> None:
 def main(argv: list[str]) -> int:
     owner, command = int(argv[0]), argv[1:]
 
+    gone = False
+
     def owner_gone(signum: int, frame: object) -> None:
-        raise _OwnerGone
+        # Once only: the parent-death signal comes again each time the owner's next thread
+        # exits (the kernel re-parents to a sibling thread first), and the ending must finish.
+        nonlocal gone
+        if not gone:
+            gone = True
+            raise _OwnerGone
 
     signal.signal(signal.SIGHUP, owner_gone)
     signal.signal(signal.SIGUSR1, owner_gone)
     signal.signal(signal.SIGTERM, lambda *_: None)  # the server's to handle (reset by exec)
-    try:
+    try:  # the owner may go at any point from here: whatever was started ends with it
         _die_with(owner)
-    except _OwnerGone:
-        return 1
-    server = os.fork()
-    if server == 0:
-        try:
-            os.execvp(command[0], command)
-        except OSError as exc:
-            os.write(2, f"codemode: cannot run {command[0]!r}: {exc.strerror}\n".encode())
-        os._exit(127)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # stdout is the server's: its reader must see EOF when the server ends
-    threading.Thread(target=_watch_stdin, daemon=True, name="codemode-tether-stdin").start()
-    try:
+        server = os.fork()
+        if server == 0:
+            try:
+                os.execvp(command[0], command)
+            except OSError as exc:
+                os.write(2, f"codemode: cannot run {command[0]!r}: {exc.strerror}\n".encode())
+            os._exit(127)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)  # stdout is the server's: its reader must see EOF when the server ends
+        threading.Thread(target=_watch_stdin, daemon=True, name="codemode-tether-stdin").start()
         _, status = os.waitpid(server, 0)
     except _OwnerGone:
         end_group(OWNER_GONE_GRACE)
