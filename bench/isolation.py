@@ -1,11 +1,12 @@
 """What isolation costs: a fresh worker's start, layer by layer, and a warm cell's round trip.
 
 One script, one machine state, rounds interleaved: each round starts a worker with no
-confinement and no limits, then adds rlimits, the namespaces, Landlock and seccomp one at a
-time (the cost of a layer is the difference of medians), against the floor of any Python
-process (`python -I -S -c pass`). Then a warm cell round trip (`Sandbox.run("1")` on a
-started, fully confined worker) against a bare JSON frame echoed by a plain child process
-over a pipe pair, and the thread hop onto the hub's event loop that every run makes.
+confinement and no limits, then adds rlimits, the namespaces, the private root, the PID
+namespace, Landlock and seccomp one at a time (the cost of a layer is the difference of
+medians), against the floor of any Python process (`python -I -S -c pass`). Then a warm
+cell round trip (`Sandbox.run("1")` on a started, fully confined worker) against a bare JSON
+frame echoed by a plain child process over a pipe pair, and the thread hop onto the hub's
+event loop that every run makes.
 
     python bench/isolation.py [--rounds 20] [--cells 300]
 """
@@ -29,7 +30,8 @@ from codemode.sandbox._frames import HEADER, encode
 
 RESULTS = Path(__file__).parent / "results" / "isolation.json"
 SETUP: dict[str, Any] = {"servers": {}, "sys_path": [p for p in sys.path if p and os.path.isabs(p)]}
-LAYERS = ("namespaces", "landlock", "seccomp")
+LAYERS = ("namespaces", "private_root", "pid_namespace", "landlock", "seccomp")
+REPORTED = ("namespaces", "private root", "pid namespace", "landlock", "seccomp")
 ECHO = (
     "import os, struct\n"
     "r, w = int(os.sys.argv[1]), int(os.sys.argv[2])\n"
@@ -64,8 +66,11 @@ def configurations() -> dict[str, functools.partial[Sandbox]]:
     return {
         "worker, no layer": functools.partial(LayeredSandbox, (), confine=False, limits=no_limits),
         "+ rlimits": functools.partial(LayeredSandbox, (), confine=False),
-        "+ namespaces": functools.partial(LayeredSandbox, ("namespaces",)),
-        "+ Landlock": functools.partial(LayeredSandbox, ("namespaces", "landlock")),
+        "+ namespaces (user, network, IPC)": functools.partial(LayeredSandbox, ("namespaces",)),
+        "+ private root (mount namespace)": functools.partial(LayeredSandbox, ("namespaces", "private_root")),
+        "+ PID namespace (two forks)": functools.partial(LayeredSandbox,
+                                                         ("namespaces", "private_root", "pid_namespace")),
+        "+ Landlock": functools.partial(LayeredSandbox, ("namespaces", "private_root", "pid_namespace", "landlock")),
         "+ seccomp (every layer)": functools.partial(LayeredSandbox, LAYERS),
     }
 
@@ -195,7 +200,7 @@ def _active_layers() -> list[str]:
     portal.call(box.start)
     try:
         return [row["layer"] + (f" ({row['detail'].split(':')[0]})" if row["layer"] == "landlock" else "")
-                for row in box.isolation if row["active"] and row["layer"] in LAYERS]
+                for row in box.isolation if row["active"] and row["layer"] in REPORTED]
     finally:
         portal.call(box.aclose)
 

@@ -184,6 +184,8 @@ def run_flags(command: argparse.ArgumentParser) -> None:
 def _sandbox_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--memory", help="heap the worker may use: 512M, 2G, or none (default: the config's "
                                           "memoryMb, 4096M)")
+    command.add_argument("--disk", help="total size of the work dir: 512M, 2G, or none (default: the config's "
+                                        "diskMb, 1024M)")
     command.add_argument("--allow-subprocess", action="store_true",
                          help="let the code start processes (default: not allowed)")
     command.add_argument("--workdir", help="a directory to use as the worker's read-write work dir "
@@ -290,7 +292,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if hasattr(args, "memory"):
         session.sandbox_options = session.sandbox_options.with_flags(
             memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
-            allow_read=args.allow_read, require=args.require)
+            allow_read=args.allow_read, require=args.require, disk=args.disk)
     _sessions.append(session)
     try:
         return _command(session, args, code, inputs)

@@ -225,6 +225,9 @@ class Config(_Model):
     allow_subprocess: bool = Field(
         False, description="Let cell code start processes (`allowSubprocess`); off by default."
     )
+    disk_mb: int | None = Field(
+        1024, gt=0, description="Total size of the worker's work dir, in MiB (`diskMb`); null: no limit."
+    )
     require: tuple[Literal["landlock", "seccomp"], ...] = Field(
         (), description="Isolation layers the worker must have, or refuse to run (`require`)."
     )
@@ -314,6 +317,7 @@ class _Settings(_Model):
     cell_timeout: float = Field(DEFAULT_CELL_TIMEOUT, gt=0, alias="cellTimeout")
     memory_mb: int | None = Field(4096, gt=0, alias="memoryMb")
     allow_subprocess: bool = Field(False, alias="allowSubprocess")
+    disk_mb: int | None = Field(1024, gt=0, alias="diskMb")
     require: tuple[Literal["landlock", "seccomp"], ...] = Field((), alias="require")
     max_tool_calls: int | None = Field(None, gt=0, alias="maxToolCalls")
     max_output: int | None = Field(None, gt=0, alias="maxOutput")
@@ -540,6 +544,7 @@ def parse_config(
         cell_timeout=settings.cell_timeout,
         memory_mb=settings.memory_mb,
         allow_subprocess=settings.allow_subprocess,
+        disk_mb=settings.disk_mb,
         require=settings.require,
         max_tool_calls=settings.max_tool_calls,
         max_output=settings.max_output,

@@ -197,6 +197,7 @@ class CodeModeMagics(Magics):
               help="Characters of output kept; past it the middle is dropped (OUTPUT_TRUNCATED).")
     @argument("--tools", default=None, help="Comma-separated `server.tool` patterns the cell may call (wildcards).")
     @argument("--memory", default=None, help="Heap the worker may use: 512M, 2G, or none.")
+    @argument("--disk", default=None, help="Total size of the work dir: 512M, 2G, or none.")
     @argument("--allow-subprocess", action="store_true", help="Let the cell start processes.")
     @argument("--workdir", default=None, help="A directory to use as the worker's read-write work dir.")
     @argument("--allow-read", action="append", default=[], metavar="PATH",
@@ -211,7 +212,7 @@ class CodeModeMagics(Magics):
     def codemode_cell(self, line: str, cell: str) -> None:
         """Run the cell in the sandboxed worker, with the MCP servers' tools as Python objects.
 
-        Options that change the worker (--memory, --allow-subprocess, --workdir, --allow-read,
+        Options that change the worker (--memory, --disk, --allow-subprocess, --workdir, --allow-read,
         --require) run the cell in a worker that has them: a fresh one when the running worker
         differs, so the earlier cells' variables are gone (the cell says so).
         """
@@ -229,7 +230,7 @@ class CodeModeMagics(Magics):
         try:
             sandbox = session.sandbox_options.with_flags(
                 memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
-                allow_read=args.allow_read, require=args.require)
+                allow_read=args.allow_read, require=args.require, disk=args.disk)
             report = session.run(cell, timeout=timeout, servers=servers, max_tool_calls=args.max_tool_calls,
                                  max_output=args.max_output, tools=_split(args.tools), sandbox=sandbox,
                                  on_event=live.on_event if live is not None else held.on_event if held else _show_event,

@@ -158,6 +158,7 @@ class SandboxOptions:
         workdir: the worker's read-write work directory; a private temporary one by default.
         allow_read: extra paths the worker may read (read-only).
         require: isolation layers the worker must have ("landlock", "seccomp"), or refuse to run.
+        disk_mb: the total size of the work dir, in MiB (DISK past it); None for no limit.
     """
 
     memory_mb: int | None = 4096
@@ -165,6 +166,7 @@ class SandboxOptions:
     workdir: Path | None = None
     allow_read: tuple[Path, ...] = ()
     require: tuple[str, ...] = ()
+    disk_mb: int | None = 1024
 
     @classmethod
     def of(cls, config: Config) -> SandboxOptions:
@@ -173,10 +175,11 @@ class SandboxOptions:
         return cls(memory_mb=config.memory_mb, allow_subprocess=config.allow_subprocess,
                    workdir=_path(config.workdir, base, "workdir") if config.workdir else None,
                    allow_read=tuple(_path(p, base, "allowRead") for p in config.allow_read),
-                   require=tuple(config.require))
+                   require=tuple(config.require), disk_mb=config.disk_mb)
 
     def with_flags(self, *, memory: str | None = None, allow_subprocess: bool = False, workdir: str | None = None,
-                   allow_read: Iterable[str] = (), require: str | None = None) -> SandboxOptions:
+                   allow_read: Iterable[str] = (), require: str | None = None,
+                   disk: str | None = None) -> SandboxOptions:
         """These options with a cell's or a command line's flags applied (paths relative to
         the current directory); None and empty flags keep what is set."""
         layers = tuple(layer.strip() for layer in (require or "").split(",") if layer.strip())
@@ -191,6 +194,7 @@ class SandboxOptions:
             workdir=_path(workdir, cwd, "workdir") if workdir else self.workdir,
             allow_read=tuple(dict.fromkeys(self.allow_read + extra)),
             require=tuple(dict.fromkeys(self.require + layers)),
+            disk_mb=parse_memory(disk, "--disk", minimum=1) if disk is not None else self.disk_mb,
         )
 
     def changes(self, before: SandboxOptions) -> str:
@@ -203,7 +207,7 @@ class SandboxOptions:
         parts = []
         for name, label in (("memory_mb", "memory (MiB)"), ("allow_subprocess", "subprocesses"),
                             ("workdir", "work dir"), ("allow_read", "extra read paths"),
-                            ("require", "required layers")):
+                            ("require", "required layers"), ("disk_mb", "disk (MiB)")):
             old, new = getattr(before, name), getattr(self, name)
             if old != new:
                 parts.append(f"{label} {show(old)} → {show(new)}")
@@ -213,7 +217,7 @@ class SandboxOptions:
 _UNITS = {"": 1, "m": 1, "mb": 1, "mib": 1, "g": 1024, "gb": 1024, "gib": 1024}
 
 
-def parse_memory(text: str) -> int | None:
+def parse_memory(text: str, option: str = "--memory", minimum: int = 64) -> int | None:
     """MiB from `512`, `512M`, `2G` or `2GiB`; None from `none` (no limit)."""
     value = text.strip().lower()
     if value in ("none", "0"):
@@ -225,10 +229,11 @@ def parse_memory(text: str) -> int | None:
     except ValueError:
         amount = -1.0
     if unit not in _UNITS or amount <= 0:
-        raise CodemodeError(f"--memory: {text!r} is not a size; write MiB as 512, 512M or 2G (or none)")
+        raise CodemodeError(f"{option}: {text!r} is not a size; write MiB as 512, 512M or 2G (or none)")
     mib = int(amount * _UNITS[unit])
-    if mib < 64:
-        raise CodemodeError(f"--memory: {text} is too little for Python to start; give at least 64M")
+    if mib < minimum:
+        why = "too little for Python to start" if option == "--memory" else "too small"
+        raise CodemodeError(f"{option}: {text} is {why}; give at least {minimum}M")
     return mib
 
 
@@ -405,7 +410,8 @@ class Session:
 
     def _sandbox_with(self, options: SandboxOptions, setup: dict[str, Any]) -> Sandbox:
         memory = options.memory_mb * 1024**2 if options.memory_mb else None
-        return Sandbox(setup, limits=Limits(memory=memory), workdir=options.workdir,
+        disk = options.disk_mb * 1024**2 if options.disk_mb else None
+        return Sandbox(setup, limits=Limits(memory=memory, disk=disk), workdir=options.workdir,
                        allow_subprocess=options.allow_subprocess, require=options.require,
                        allow_read=tuple(map(str, options.allow_read)))
 
@@ -848,6 +854,7 @@ class Session:
             displays_truncated=run.outputs.tally.truncated,
             refused_dropped=run.refused_dropped,
             run_id=run.id,
+            notices=tuple(outcome.notices),
         )
 
     async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:

@@ -47,13 +47,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     write = terminalreporter.write_line
     terminalreporter.section("sandbox escape attempts by class")
-    write(f"{'class':<10} {'passed':>6} {'failed':>6} {'skipped':>7}")
+    write(f"{'class':<16} {'passed':>6} {'failed':>6} {'skipped':>7}")
     totals: Counter[str] = Counter()
     for kind in CLASSES:
         counts = _outcomes.get(kind, Counter())
         totals.update(counts)
-        write(f"{kind:<10} {counts['passed']:>6} {counts['failed']:>6} {counts['skipped']:>7}")
-    write(f"{'all':<10} {totals['passed']:>6} {totals['failed']:>6} {totals['skipped']:>7}")
+        write(f"{kind:<16} {counts['passed']:>6} {counts['failed']:>6} {counts['skipped']:>7}")
+    write(f"{'all':<16} {totals['passed']:>6} {totals['failed']:>6} {totals['skipped']:>7}")
     for kind, reasons in _skips.items():
         for reason, count in reasons.items():
             write(f"skipped ({kind}, {count}): {reason}")

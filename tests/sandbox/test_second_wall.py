@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from anyio.from_thread import BlockingPortal
 
-from codemode.sandbox import CallRequest, CellOutcome, Sandbox, _landlock
+from codemode.sandbox import CallRequest, CellOutcome, Limits, Sandbox, _landlock, _proctable, _watch
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or _landlock.abi_version() < 6,
@@ -369,3 +370,117 @@ def test_search_lists_only_the_tools_the_run_may_call(demo_session: Any) -> None
     found = demo_session.run("codemode.search('order', detail='names', limit=50)", tools=["demo.get_order"]).value
     assert found.split() == ["demo.get_order"]
     assert "demo.cancel_order" in demo_session.run("codemode.search('order', detail='names', limit=50)").value
+
+
+# -- resources: CPU only inside a cell, and the work dir's total --------------------------------------
+
+
+def _group_cpu(box: Sandbox) -> float:
+    assert box.pid is not None
+    return _proctable.cpu_seconds(box.pid)
+
+
+def _state(pid: int, wanted: str, wait: float = 5.0) -> str:
+    """The process's state once it is `wanted` or `wait` seconds have passed (a signal takes
+    effect asynchronously; there is no event to wait on)."""
+    deadline = time.monotonic() + wait
+    while (state := Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != wanted:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    return state
+
+
+HASHERS = ("import hashlib, threading\ndef spin():\n    while True:\n        hashlib.sha256(b'x' * 1000).digest()\n"
+           "for _ in range(2):\n    threading.Thread(target=spin, daemon=True).start()\n")
+
+
+@pytest.mark.escape("resources")
+def test_threads_a_cell_leaves_running_are_stopped_when_it_ends(portal: BlockingPortal, tmp_path: Path) -> None:
+    for box in _box(portal, tmp_path):
+        outcome = portal.call(functools.partial(box.run, HASHERS + "'started'", on_call=no_tools,
+                                                on_stream=lambda *_: None, timeout=WAIT))
+        assert outcome.ok and outcome.threads is not None and len(outcome.threads["stopped"]) == 2
+        assert any("were stopped" in notice for notice in outcome.notices)
+        assert value(run(portal, box, "import threading\nthreading.active_count()")) == 1
+        before = _group_cpu(box)
+        time.sleep(0.5)  # two spinning threads would use about a CPU second here
+        assert _group_cpu(box) - before < 0.2
+
+
+@pytest.mark.escape("resources")
+def test_a_thread_that_will_not_stop_is_paused_until_the_next_cell(portal: BlockingPortal, tmp_path: Path) -> None:
+    code = ("import hashlib, threading\nbig = b'x' * (64 << 20)\ndef spin():\n    while True:\n"
+            "        hashlib.sha256(big).digest()\n"  # C code without the GIL: no Python instruction to stop at
+            "threading.Thread(target=spin, name='stubborn', daemon=True).start()\n'started'")
+    for box in _box(portal, tmp_path):
+        outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
+                                                timeout=WAIT))
+        assert outcome.ok and outcome.threads is not None and outcome.threads["running"] == ["stubborn"]
+        assert any("paused" in notice for notice in outcome.notices)
+        worker = box.worker_pid
+        assert worker is not None and _state(worker, "T") == "T"
+        before = _group_cpu(box)
+        time.sleep(0.5)
+        assert _group_cpu(box) - before < 0.05
+        after = portal.call(functools.partial(box.run, "import threading\nthreading.active_count()",
+                                              on_call=no_tools, on_stream=lambda *_: None, timeout=WAIT))
+        assert after.ok  # thawed for the cell; the pending SystemExit ends the thread once it runs
+
+
+@pytest.mark.escape("resources")
+def test_a_cell_past_its_cpu_budget_is_stopped(portal: BlockingPortal, tmp_path: Path) -> None:
+    code = HASHERS + "import time\nwhile True:\n    time.sleep(0.05)"
+    for box in _box(portal, tmp_path, limits=Limits(cell_cpu_seconds=1)):
+        outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
+                                                timeout=WAIT))
+        assert not outcome.ok and outcome.state_lost and (outcome.error or {}).get("code") == "CPU_LIMIT"
+        assert value(run(portal, box, "2")) == 2
+
+
+@pytest.mark.escape("resources")
+def test_files_past_the_disk_bound_end_the_cell_with_disk(portal: BlockingPortal, tmp_path: Path) -> None:
+    code = "for n in range(3):\n    open(f'part{n}', 'wb').write(b'x' * (30 << 20))"
+    for box in _box(portal, tmp_path, limits=Limits(disk=50 << 20)):
+        outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
+                                                timeout=WAIT))
+        # At the cell's end (the worker lives on), or caught while writing (it is stopped).
+        assert not outcome.ok and (outcome.error or {}).get("code") == "DISK", outcome.error
+        assert value(run(portal, box, "import glob, os\nfor p in glob.glob('part*'):\n    os.remove(p)\n'cleared'")) \
+            == "cleared"
+
+
+@pytest.mark.escape("resources")
+def test_a_disk_filler_is_stopped_while_it_runs(portal: BlockingPortal, tmp_path: Path) -> None:
+    code = "n = 0\nwhile True:\n    open(f'fill{n}', 'wb').write(b'x' * (8 << 20))\n    n += 1"
+    for box in _box(portal, tmp_path, limits=Limits(disk=64 << 20)):
+        outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
+                                                timeout=WAIT))
+        assert not outcome.ok and outcome.state_lost and (outcome.error or {}).get("code") == "DISK"
+        assert _watch.workdir_size(tmp_path) < 1 << 30  # stopped within a tick, not at the disk's end
+        assert value(run(portal, box, "1")) == 1
+
+
+@pytest.mark.escape("resources")
+def test_one_file_cannot_be_larger_than_the_disk_bound(portal: BlockingPortal, tmp_path: Path) -> None:
+    for box in _box(portal, tmp_path, limits=Limits(disk=32 << 20)):
+        outcome = run(portal, box, "open('big', 'wb').write(b'x' * (64 << 20))")
+        assert error_type(outcome) == "OSError" and "File too large" in (outcome.error or {})["message"]
+        assert (tmp_path / "big").stat().st_size <= 32 << 20
+
+
+@pytest.mark.escape("resources")
+def test_the_disk_option_reaches_the_worker_from_the_config_and_the_flag() -> None:
+    from codemode.config import demo_config
+    from codemode.errors import CodemodeError
+    from codemode.session import Session
+
+    with Session(demo_config().model_copy(update={"disk_mb": 30})) as session:
+        assert session.sandbox_options.disk_mb == 30
+        options = session.sandbox_options.with_flags(disk="40M")
+        assert options.disk_mb == 40
+        with pytest.raises(CodemodeError):
+            session.sandbox_options.with_flags(disk="lots")
+        report = session.run("for n in range(3):\n    open(f'p{n}', 'wb').write(b'x' * (20 << 20))", sandbox=options)
+        assert not report.ok and report.error is not None and report.error["code"] == "DISK"
+        assert any(row["layer"] == "disk" and "40 MiB" in row["detail"] for row in report.isolation)

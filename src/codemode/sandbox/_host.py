@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemode.sandbox import _proctable
+from codemode.sandbox import _proctable, _watch
 from codemode.sandbox._checks import check_frame
 from codemode.sandbox._frames import MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
 
@@ -65,10 +65,19 @@ class Limits:
     # Processes in the worker's group, when subprocesses are allowed. Enforced by the host
     # (RLIMIT_NPROC does nothing for root): past it the whole group is killed.
     processes: int = 128
+    # The work dir's total size in bytes (`--disk`): counted by the host while a cell runs
+    # and when it ends (code DISK). No file may be larger (RLIMIT_FSIZE), so one write cannot
+    # overshoot it by more than what lands between two counts.
+    disk: int | None = 1024**3
+    # CPU seconds one cell may use, its threads and children included (counted by the host
+    # while it runs; past it the worker is stopped, code CPU_LIMIT). Generous: the cell's
+    # wall-clock timeout is the everyday bound; this one catches threads on every core.
+    cell_cpu_seconds: float | None = 600.0
 
     def to_json(self) -> str:
+        file_size = min(v for v in (self.file_size, self.disk) if v) if self.file_size or self.disk else None
         return json.dumps({"memory": self.memory, "open_files": self.open_files,
-                           "file_size": self.file_size, "cpu_seconds": self.cpu_seconds})
+                           "file_size": file_size, "cpu_seconds": self.cpu_seconds, "core_size": 0})
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,8 @@ class CellOutcome:
     error: dict[str, Any] | None = None
     timed_out: bool = False
     state_lost: bool = False
+    threads: dict[str, list[str]] | None = None  # the cell's threads stopped / still running at its end
+    notices: list[str] = field(default_factory=list)  # what the host did about the cell's leftovers
 
 
 CallHandler = Callable[[CallRequest], Awaitable[dict[str, Any]]]
@@ -147,6 +158,10 @@ class Sandbox:
         self._stderr_tail = b""
         self._death: str | None = None
         self.starts = 0
+        self._frozen = False  # SIGSTOPped between cells: what the last cell started still runs
+        self._disk_base = 0  # bytes in the work dir when the worker started
+        self._disk_used = 0  # and when the last cell ended
+        self._base_processes = 0  # the worker's own processes in its group (supervisor, guard, init, worker)
 
     @property
     def alive(self) -> bool:
@@ -191,6 +206,7 @@ class Sandbox:
             os.close(to_worker_r)
             os.close(from_worker_w)
         self._death = None
+        self._frozen = False
         self._stderr_tail = b""
         self.starts += 1
         channel = _ChannelProtocol(self._handle, loop.create_future())
@@ -208,7 +224,12 @@ class Sandbox:
             self._send({"op": "setup", **self._setup, "confine": self._confine_spec()})
             self._ready = loop.create_future()
             done = await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
-            self.isolation = _isolation_rows(self.workdir, ready, done) + [self._processes_row()]
+            self.isolation = _isolation_rows(self.workdir, ready, done) + [self._processes_row(),
+                                                                          *self._bound_rows()]
+            if self.limits.disk is not None:
+                self._disk_base = self._disk_used = await asyncio.to_thread(_watch.workdir_size, self.workdir)
+            if self.allow_subprocess:
+                self._base_processes = _group_size(self._process.pid)
         except (asyncio.TimeoutError, _WorkerDied) as exc:
             reason = self._death or "it did not answer in time"
             await self._stop_process()
@@ -229,6 +250,18 @@ class Sandbox:
         return {"layer": "processes", "active": True,
                 "detail": f"at most {self.limits.processes} in the worker's group, counted by the host "
                           "(past it all are killed); none may leave the group (no setsid or setpgid)"}
+
+    def _bound_rows(self) -> list[dict[str, Any]]:
+        limits = self.limits
+        disk = {"layer": "disk", "active": limits.disk is not None, "detail": "no bound on the work dir's total"}
+        if limits.disk is not None:
+            disk["detail"] = (f"the work dir holds at most {_watch.mib(limits.disk)} in all, counted by the host "
+                              "while a cell runs and when it ends (DISK); no one file larger")
+        cpu = {"layer": "cpu", "active": True, "detail": (
+            "only inside a cell: threads a cell leaves are stopped when it ends, what does not stop is paused "
+            "(SIGSTOP) until the next cell" + (f"; at most {limits.cell_cpu_seconds:g} CPU seconds per cell "
+                                                 "(CPU_LIMIT)" if limits.cell_cpu_seconds else ""))}
+        return [disk, cpu]
 
     def _confine_spec(self) -> dict[str, Any]:
         """What the worker applies to itself: Landlock grants and the seccomp policy."""
@@ -266,31 +299,69 @@ class Sandbox:
         self._cell_ids += 1
         cell = _Cell(self._cell_ids, on_call, on_stream, loop.create_future(), on_display=on_display)
         self._cell = cell
-        watch = asyncio.ensure_future(self._count_processes(cell)) if self.allow_subprocess else None
+        watch = asyncio.ensure_future(self._watch(cell))
         try:
             self._send({"op": "exec", "id": cell.id, "code": code, **({"inputs": inputs} if inputs else {})})
-            return await self._wait(cell, timeout)
+            outcome = await self._wait(cell, timeout)
+            if not outcome.state_lost:
+                self._after_cell(outcome)
+            return outcome
         finally:
             self._cell = None
-            if watch is not None:
-                watch.cancel()
+            watch.cancel()
             for task in cell.calls.values():
                 task.cancel()
 
-    async def _count_processes(self, cell: _Cell) -> None:
-        """Kill the worker's process group once it holds more than `limits.processes`
-        processes (a fork bomb). seccomp keeps every child in the group (no setsid)."""
+    async def _watch(self, cell: _Cell) -> None:
+        """Count processes, CPU and the work dir while the cell runs (`_watch`); past a
+        bound, kill the whole group at once (the cell's end may cancel this task) and say why."""
         process = self._process
-        if process is None or not os.path.isdir("/proc"):
-            return
-        while not cell.done.done():
-            await asyncio.sleep(PROCESS_POLL)
-            if _group_size(process.pid) > self.limits.processes:
-                _kill_group(process.pid)  # at once: the cell's end below may cancel this task
-                await self._died(f"the cell started more than {self.limits.processes} processes "
-                                 "(a fork bomb?); they and the worker were killed")
-                await self._stop_process()
-                return
+        base = max(self._disk_base, self._disk_used)  # a cell may shrink a dir already over
+        breach = await _watch.watch(cell.done, process.pid if process is not None else None, self.limits,
+                                    self.workdir, base, self.allow_subprocess)
+        if breach is not None and process is not None:
+            _kill_group(process.pid)
+            await self._died(breach.reason, breach.code, breach.type)
+            await self._stop_process()
+
+    def _after_cell(self, outcome: CellOutcome) -> None:
+        """The cell ended with the worker alive: check the work dir's size, and pause the
+        worker until the next frame if what the cell started is still running."""
+        if self.limits.disk is not None:
+            self._disk_used = _watch.workdir_size(self.workdir)
+            breach = _watch.disk_breach(self._disk_used, self.limits.disk, self._disk_base)
+            if breach is not None:
+                outcome.ok = False
+                outcome.error = {"type": breach.type, "code": breach.code, "message": breach.reason, "traceback": ""}
+        running = list(outcome.threads.get("running", [])) if outcome.threads else []
+        if outcome.threads and outcome.threads.get("stopped"):
+            names = ", ".join(outcome.threads["stopped"])
+            outcome.notices.append(f"threads the cell left running were stopped when it ended: {names}")
+        children = 0
+        if self.allow_subprocess and self._process is not None:
+            children = max(0, _group_size(self._process.pid) - self._base_processes)
+        if running or children:
+            what = [f"{len(running)} thread(s) ({', '.join(running)})"] if running else []
+            what += [f"{children} process(es) it started"] if children else []
+            outcome.notices.append(f"{' and '.join(what)} did not stop when the cell ended; the worker is paused "
+                                   "until the next cell (no CPU between cells)")
+            self._freeze()
+
+    def _freeze(self) -> None:
+        if self._process is not None and not self._frozen:
+            try:
+                os.killpg(self._process.pid, signal.SIGSTOP)
+                self._frozen = True
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _thaw(self) -> None:
+        if self._frozen and self._process is not None:
+            self._frozen = False
+            try:
+                os.killpg(self._process.pid, signal.SIGCONT)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     async def _wait(self, cell: _Cell, timeout: float | None) -> CellOutcome:
         try:
@@ -298,7 +369,7 @@ class Sandbox:
         except asyncio.TimeoutError:
             pass
         except _WorkerDied as died:
-            return _lost(str(died))
+            return _lost(str(died), code=died.code, kind=died.kind)
         self.interrupt()
         try:
             done = await asyncio.wait_for(asyncio.shield(cell.done), INTERRUPT_GRACE)
@@ -322,6 +393,7 @@ class Sandbox:
         if not self.alive or self._cell is not None:
             return []
         self._names = asyncio.get_running_loop().create_future()
+        paused = self._frozen  # thawed to answer, paused again after: no CPU between cells
         try:
             self._send({"op": "names", "text": text})
             reply = await asyncio.wait_for(asyncio.shield(self._names), timeout)
@@ -329,6 +401,8 @@ class Sandbox:
             return []
         finally:
             self._names = None
+            if paused and self._cell is None:
+                self._freeze()
         names = reply.get("names")
         return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
@@ -369,6 +443,7 @@ class Sandbox:
     def _send(self, message: dict[str, Any]) -> None:
         if self._writer is None or self._writer.is_closing():
             raise _WorkerDied(self._death or "the worker is not running")
+        self._thaw()  # paused between cells (its leftovers still running): it must read this
         self._writer.write(encode(message))
 
     async def _watch_channel(self, ended: asyncio.Future[FrameError | None]) -> None:
@@ -452,12 +527,12 @@ class Sandbox:
         tail = self._stderr_tail.decode("utf-8", "replace").strip()
         return f"the worker {how}" + (f"; its last error output:\n{tail}" if tail else "")
 
-    async def _died(self, reason: str) -> None:
+    async def _died(self, reason: str, code: str = "SANDBOX_CRASHED", kind: str = "WorkerCrashedError") -> None:
         if self._death is None:
             self._death = reason
         for waiter in (self._ready, self._names, self._cell.done if self._cell else None):
             if waiter is not None and not waiter.done():
-                waiter.set_exception(_WorkerDied(reason))
+                waiter.set_exception(_WorkerDied(reason, code, kind))
                 waiter.exception()  # mark retrieved: nobody may be waiting any more
 
     async def _stop_process(self) -> None:
@@ -481,7 +556,10 @@ class Sandbox:
 
 
 class _WorkerDied(Exception):
-    pass
+    def __init__(self, reason: str, code: str = "SANDBOX_CRASHED", kind: str = "WorkerCrashedError") -> None:
+        super().__init__(reason)
+        self.code = code
+        self.kind = kind
 
 
 class _ChannelProtocol(asyncio.Protocol):
@@ -556,19 +634,22 @@ def _display_output(message: dict[str, Any]) -> dict[str, Any]:
 def _outcome(done: dict[str, Any]) -> CellOutcome:
     error = done.get("error")
     result = done.get("result")
+    threads = done.get("threads")
     return CellOutcome(
         ok=bool(done.get("ok")),
         result=result if isinstance(result, dict) else None,
         error=error if isinstance(error, dict) else None,
+        threads=threads if isinstance(threads, dict) else None,
     )
 
 
-def _lost(reason: str, *, timed_out: bool = False) -> CellOutcome:
+def _lost(reason: str, *, timed_out: bool = False, code: str = "SANDBOX_CRASHED",
+          kind: str = "WorkerCrashedError") -> CellOutcome:
     return CellOutcome(
         ok=False,
         error={
-            "type": "CellTimeoutError" if timed_out else "WorkerCrashedError",
-            "code": "TIMEOUT" if timed_out else "SANDBOX_CRASHED",
+            "type": "CellTimeoutError" if timed_out else kind,
+            "code": "TIMEOUT" if timed_out else code,
             "message": f"{reason}; the worker was stopped and its variables are lost "
             "(the next cell starts a fresh one)",
             "traceback": "",

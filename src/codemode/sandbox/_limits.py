@@ -22,6 +22,7 @@ _RESOURCES = (
     ("open_files", "RLIMIT_NOFILE", "file descriptors the worker may hold"),
     ("file_size", "RLIMIT_FSIZE", "bytes in any one file the worker writes"),
     ("cpu_seconds", "RLIMIT_CPU", "CPU seconds for the worker's whole life"),
+    ("core_size", "RLIMIT_CORE", "no core files (a crash must not write its memory to disk)"),
 )
 
 
@@ -36,7 +37,7 @@ def apply(limits: dict[str, Any]) -> list[dict[str, Any]]:
     for name, constant, what in _RESOURCES:
         value = limits.get(name)
         row: dict[str, Any] = {"layer": f"rlimit {name}", "active": False, "detail": f"not set ({what})"}
-        if isinstance(value, int) and value > 0:
+        if isinstance(value, int) and (value > 0 or name == "core_size"):
             which = getattr(resource, constant)
             _, hard = resource.getrlimit(which)
             if hard != resource.RLIM_INFINITY:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-from codemode.sandbox import _api, _display, _lifeline, _limits
+from codemode.sandbox import _api, _display, _lifeline, _limits, _threads
 from codemode.sandbox._frames import HEADER, MAX_HOST_FRAME, MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
 
 _CO_COROUTINE = 0x0080
@@ -257,7 +257,7 @@ class StreamWriter(io.TextIOBase):
             if self._size >= _STREAM_FLUSH_BYTES or now - self._last_flush >= _STREAM_FLUSH_DELAY:
                 self.flush()
             elif self._timer is None:
-                self._timer = threading.Timer(_STREAM_FLUSH_DELAY, self.flush)
+                self._timer = _threads.mark_internal(threading.Timer(_STREAM_FLUSH_DELAY, self.flush))
                 self._timer.daemon = True
                 self._timer.start()
         return len(text)
@@ -347,6 +347,10 @@ class Worker:
                 reply.update(ok=False, error=_describe_safely(exc, filename))
                 value = None
         _show_open_figures(value)
+        with _interrupts:  # the cell is over: its threads stop now (CPU only inside a cell)
+            threads = _threads.stop_leftovers(self._loop)
+        if threads is not None:
+            reply["threads"] = threads
         _flush_streams()
         reply["result"] = _encode_result(value)
         try:

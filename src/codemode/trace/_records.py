@@ -123,6 +123,7 @@ class RunReport:
     output_dropped: dict[str, int] = field(default_factory=dict)  # characters dropped per stream
     restart_reason: str = ""  # why the run had a fresh worker, when `worker_restarted`
     refused_dropped: int = 0  # refused calls past the number a run keeps: counted, not kept
+    notices: tuple[str, ...] = ()  # what the host did about the cell's leftovers (threads stopped, paused)
     isolation: tuple[dict[str, Any], ...] = ()  # the worker's layers: {"layer", "active", "detail"}
     running: bool = False  # a snapshot taken while the run goes on (live display)
     # display() outputs, sanitized, in order, updates applied: {"data", "metadata", "display_id"?}.
@@ -175,6 +176,8 @@ class RunReport:
             data["displaysTruncated"] = self.displays_truncated
         if self.refused_dropped:
             data["refusedCallsDropped"] = self.refused_dropped
+        if self.notices:
+            data["notices"] = list(self.notices)
         if self.timed_out:
             data["timedOut"] = True
         if self.state_lost:

@@ -141,6 +141,7 @@ def render_text(report: RunReport, details: bool = True) -> str:
     lines += _output_warnings(report)
     if report.refused_dropped:
         lines.append(f"warning: {report.refused_dropped:,} more refused calls were counted, not kept")
+    lines += [f"note: {notice}" for notice in report.notices]
     if report.result is not None:
         lines += ["result:", _result_text(report.result)]
     if report.error is not None:
