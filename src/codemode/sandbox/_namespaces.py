@@ -52,7 +52,8 @@ def isolate(read_only: Sequence[str], read_write: Sequence[str], workdir: str, c
             *, root: bool = True, pid: bool = True) -> list[dict[str, Any]]:
     """Every namespace the kernel allows, with a private root and the fork into a PID
     namespace; returns only in the worker proper. One report row per layer."""
-    rows = {name: {"layer": name, "active": False} for name in ("namespaces", "private root", "pid namespace")}
+    rows: dict[str, dict[str, Any]] = {
+        name: {"layer": name, "active": False} for name in ("namespaces", "private root", "pid namespace")}
     libc = _libc()
     flags = _BASIC | (CLONE_NEWNS if root else 0) | (CLONE_NEWPID if pid else 0)
     if libc is None:

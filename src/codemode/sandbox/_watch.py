@@ -21,7 +21,7 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codemode.sandbox import _proctable
 
@@ -86,7 +86,7 @@ def disk_breach(used: int, bound: int | None, base: int) -> Breach | None:
                   "(--disk or diskMb); delete files from it or raise the bound")
 
 
-async def watch(done: asyncio.Future[object], pgid: int | None, limits: Limits, workdir: Path, disk_base: int,
+async def watch(done: asyncio.Future[Any], pgid: int | None, limits: Limits, workdir: Path, disk_base: int,
                 count_processes: bool) -> Breach | None:
     """Count until the cell is done (None) or a bound is passed (the Breach)."""
     has_proc = pgid is not None and os.path.isdir("/proc")
