@@ -158,6 +158,13 @@ def test_a_syntax_error_shows_only_the_users_code(tmp_path: Path) -> None:
     assert ".py\"" not in done.stderr  # no frame of ast.py, of the worker or of any other file
 
 
+def test_an_error_inside_the_standard_library_shows_the_users_line_only(tmp_path: Path) -> None:
+    done = codemode_cli("exec", "-c", "import json\nconfig = json.loads('{')", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "JSONDecodeError" in done.stderr and 'File "<cell' in done.stderr and "json.loads('{')" in done.stderr
+    assert ".py\"" not in done.stderr  # no frame of json/decoder.py, nor of ours
+
+
 def test_an_unknown_tool_names_no_notebook_command(tmp_path: Path) -> None:
     done = codemode_cli("stubs", "demo.list_order", cwd=tmp_path)
     assert done.returncode == 2

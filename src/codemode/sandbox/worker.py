@@ -476,13 +476,22 @@ def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
     return error
 
 
+def _is_stdlib(filename: str) -> bool:
+    """A file of the standard library (`json/decoder.py`), not of an installed package: its
+    frames say nothing the error message does not, so a cell's traceback leaves them out."""
+    import os
+
+    stdlib = os.path.dirname(os.__file__) + os.sep
+    return filename.startswith(stdlib) and os.sep + "site-packages" + os.sep not in filename[len(stdlib) - 1:]
+
+
 def _hide_own_frames(info: Any) -> None:
     import traceback
 
     seen: set[int] = set()
     while info is not None and id(info) not in seen:
         seen.add(id(info))
-        frames = [frame for frame in info.stack if frame.filename not in _OWN_FILES]
+        frames = [frame for frame in info.stack if frame.filename not in _OWN_FILES and not _is_stdlib(frame.filename)]
         # The cell is the top of the story: drop the machinery that called it (asyncio).
         # No cell frame at all (a SyntaxError from compiling it): every frame is machinery.
         first_cell = next((i for i, f in enumerate(frames) if f.filename.startswith("<cell")), len(frames))
