@@ -484,3 +484,23 @@ def test_the_disk_option_reaches_the_worker_from_the_config_and_the_flag() -> No
         report = session.run("for n in range(3):\n    open(f'p{n}', 'wb').write(b'x' * (20 << 20))", sandbox=options)
         assert not report.ok and report.error is not None and report.error["code"] == "DISK"
         assert any(row["layer"] == "disk" and "40 MiB" in row["detail"] for row in report.isolation)
+
+
+@pytest.mark.parametrize(("root", "pid"), [(False, False), (True, False), (False, True)])
+def test_each_namespace_layer_works_alone_and_root_keeps_no_hold_on_files(
+    portal: BlockingPortal, tmp_path: Path, root: bool, pid: bool
+) -> None:
+    class Partial(Sandbox):
+        def _confine_spec(self) -> dict[str, Any]:
+            return {**super()._confine_spec(), "private_root": root, "pid_namespace": pid}
+
+    box = Partial({"servers": {}, "sys_path": []}, workdir=tmp_path)
+    portal.call(box.start)
+    try:
+        rows = {row["layer"]: row["active"] for row in box.isolation}
+        if not rows.get("namespaces"):
+            pytest.skip("user namespaces are not available here")
+        assert rows["private root"] is root and rows["pid namespace"] is pid
+        assert value(run(portal, box, "import os\nos.getuid()")) == 65534  # no id mapped for the cells
+    finally:
+        portal.call(box.aclose)

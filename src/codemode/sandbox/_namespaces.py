@@ -70,11 +70,12 @@ def isolate(read_only: Sequence[str], read_write: Sequence[str], workdir: str, c
         return list(rows.values())
     rows["namespaces"].update(active=True, detail=(
         "new user namespace (no ids mapped), network namespace (no interface up) and IPC namespace"))
-    if root:
-        _build_root(rows["private root"], read_only, read_write, workdir, libc, ids)
-    else:
+    mapped = root and _build_root(rows["private root"], read_only, read_write, workdir, libc, ids)
+    if not root:
         rows["private root"]["detail"] = "not applied"
-    if libc.unshare(CLONE_NEWUSER) != 0:  # the nested one, with no id mapped
+    # The set-up's id mapping gave root in here a hold on root's files: drop it, for good,
+    # in a nested namespace that maps no id. (Without a mapping there is nothing to drop.)
+    if mapped and libc.unshare(CLONE_NEWUSER) != 0:
         raise OSError(f"unshare(CLONE_NEWUSER) in the worker's namespace failed: {_error()}")
     if pid:
         rows["pid namespace"].update(active=True, detail=(
@@ -89,7 +90,8 @@ def isolate(read_only: Sequence[str], read_write: Sequence[str], workdir: str, c
 
 
 def _build_root(row: dict[str, Any], read_only: Sequence[str], read_write: Sequence[str], workdir: str,
-                libc: Any, ids: tuple[int, int]) -> None:
+                libc: Any, ids: tuple[int, int]) -> bool:
+    """Build the private root into `row`; True once the set-up's own id is mapped."""
     import ctypes
 
     from codemode.sandbox import _root
@@ -98,15 +100,16 @@ def _build_root(row: dict[str, Any], read_only: Sequence[str], read_write: Seque
         _map_own_ids(*ids)
     except OSError as exc:
         row["detail"] = f"not available: mapping the set-up's own id failed: {exc}"
-        return
+        return False
     try:
         count = _root.build(read_only, read_write, workdir, libc, ctypes)
     except _root.RootUnavailable as exc:  # later failures leave no usable root: they raise
         row["detail"] = f"not available: {exc}"
-        return
+        return True
     row.update(active=True, detail=(
         f"a private root holding only {count} granted trees (read-only), the work dir and /dev/null: "
         "no other path of the host exists for stat, handles or listings; no /proc"))
+    return True
 
 
 def _map_own_ids(uid: int, gid: int) -> None:

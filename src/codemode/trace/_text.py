@@ -10,6 +10,8 @@ the worker sent. (Lone surrogates never get this far: the host's frame check rep
 
 from __future__ import annotations
 
+import re
+
 _KEPT = {"\n", "\t"}
 # C0 and C1 controls and DEL, and the Unicode bidirectional controls (embeddings, overrides
 # and isolates): the ones a terminal or an editor acts on instead of showing.
@@ -17,11 +19,12 @@ _CONTROLS = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))] + [
     chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
 ]
 _TABLE = {ord(c): (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in _CONTROLS if c not in _KEPT}
+_FIND = re.compile("[" + "".join(re.escape(chr(c)) for c in _TABLE) + "]")
 
 
 def terminal_safe(text: str) -> str:
     """`text` with control characters (but newline and tab) shown as escapes; a Windows
     line end (CR LF) reads as a newline."""
-    if text.isprintable() or not any(ord(c) in _TABLE for c in text):
+    if _FIND.search(text) is None:
         return text
     return text.replace("\r\n", "\n").translate(_TABLE)
