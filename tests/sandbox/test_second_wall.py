@@ -410,9 +410,10 @@ def test_threads_a_cell_leaves_running_are_stopped_when_it_ends(portal: Blocking
 
 @pytest.mark.escape("resources")
 def test_a_thread_that_will_not_stop_is_paused_until_the_next_cell(portal: BlockingPortal, tmp_path: Path) -> None:
-    code = ("import hashlib, threading\nbig = b'x' * (64 << 20)\ndef spin():\n    while True:\n"
-            "        hashlib.sha256(big).digest()\n"  # C code without the GIL: no Python instruction to stop at
-            "threading.Thread(target=spin, name='stubborn', daemon=True).start()\n'started'")
+    # C code without the GIL for about a second per digest: no Python instruction to stop at.
+    code = ("import hashlib, threading, time\nbig = b'x' * (512 << 20)\ndef spin():\n    while True:\n"
+            "        hashlib.sha256(big).digest()\n"
+            "threading.Thread(target=spin, name='stubborn', daemon=True).start()\ntime.sleep(0.2)\n'started'")
     for box in _box(portal, tmp_path):
         outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
                                                 timeout=WAIT))
@@ -426,6 +427,21 @@ def test_a_thread_that_will_not_stop_is_paused_until_the_next_cell(portal: Block
         after = portal.call(functools.partial(box.run, "import threading\nthreading.active_count()",
                                               on_call=no_tools, on_stream=lambda *_: None, timeout=WAIT))
         assert after.ok  # thawed for the cell; the pending SystemExit ends the thread once it runs
+
+
+@pytest.mark.escape("resources")
+def test_an_idle_thread_pool_is_left_alone_paused_between_cells_and_works_in_the_next(
+    portal: BlockingPortal, tmp_path: Path
+) -> None:
+    for box in _box(portal, tmp_path):
+        first = portal.call(functools.partial(
+            box.run, "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(2)\n"
+                     "pool.submit(sum, [1, 2]).result()", on_call=no_tools, on_stream=lambda *_: None, timeout=WAIT))
+        assert first.ok and first.threads is not None and first.threads["idle"] and not first.threads["stopped"]
+        worker = box.worker_pid
+        assert worker is not None and _state(worker, "T") == "T"  # paused: an idle thread may wake
+        assert value(run(portal, box, "pool.submit(sum, [3, 4]).result()")) == 7
+        assert value(run(portal, box, "import asyncio\nawait asyncio.to_thread(sum, [5, 6])")) == 11
 
 
 @pytest.mark.escape("resources")
@@ -504,3 +520,25 @@ def test_each_namespace_layer_works_alone_and_root_keeps_no_hold_on_files(
         assert value(run(portal, box, "import os\nos.getuid()")) == 65534  # no id mapped for the cells
     finally:
         portal.call(box.aclose)
+
+
+@pytest.mark.escape("resources")
+def test_a_work_dir_in_memory_shares_the_memory_bound(portal: BlockingPortal) -> None:
+    if not os.path.isdir("/dev/shm") or not _watch.in_memory(Path("/dev/shm")):
+        pytest.skip("no tmpfs at /dev/shm")
+    import tempfile
+
+    place = Path(tempfile.mkdtemp(prefix="codemode-wall-", dir="/dev/shm"))
+    try:
+        for box in _box(portal, place, limits=Limits(memory=512 << 20, disk=1 << 30)):
+            assert box.limits.memory == 256 << 20 and box.limits.disk == 256 << 20
+            assert value(run(portal, box, "import resource\nresource.getrlimit(resource.RLIMIT_DATA)[0]")) == 256 << 20
+            outcome = portal.call(functools.partial(
+                box.run, "for n in range(4):\n    open(f'm{n}', 'wb').write(b'x' * (100 << 20))",
+                on_call=no_tools, on_stream=lambda *_: None, timeout=WAIT))
+            assert (outcome.error or {}).get("code") == "DISK"
+            assert _watch.workdir_size(place) < 512 << 20
+    finally:
+        import shutil
+
+        shutil.rmtree(place, ignore_errors=True)

@@ -142,8 +142,8 @@ def check_frame(message: dict[str, Any]) -> dict[str, Any]:
         threads = message.get("threads")
         if threads is not None and not (isinstance(threads, dict) and all(
                 isinstance(threads.get(key, []), list) and all(isinstance(n, str) for n in threads.get(key, []))
-                for key in ("stopped", "running"))):
-            raise FrameError("a done frame's threads must be lists of names, stopped and running")
+                for key in ("stopped", "running", "idle"))):
+            raise FrameError("a done frame's threads must be lists of names: stopped, running and idle")
     elif op in ("ready", "setup_done"):
         _check_rows(message.get("isolation", []), op)
     elif op == "display":

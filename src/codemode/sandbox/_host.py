@@ -15,6 +15,7 @@ thread). Invariants:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -148,6 +149,10 @@ class Sandbox:
         self._python = python
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="codemode-"))
+        # A work dir in memory (tmpfs) holds memory: --memory covers it and the heap together.
+        self.workdir_in_memory = _watch.in_memory(self.workdir)
+        if self.workdir_in_memory:
+            self.limits = _sharing_memory(self.limits)
         self._process: asyncio.subprocess.Process | None = None
         self._writer: asyncio.WriteTransport | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -257,6 +262,9 @@ class Sandbox:
         if limits.disk is not None:
             disk["detail"] = (f"the work dir holds at most {_watch.mib(limits.disk)} in all, counted by the host "
                               "while a cell runs and when it ends (DISK); no one file larger")
+            if self.workdir_in_memory:
+                disk["detail"] += ("; the work dir is in memory (tmpfs), so this comes out of --memory: the heap "
+                                   f"gets {_watch.mib(limits.memory or 0)}")
         cpu = {"layer": "cpu", "active": True, "detail": (
             "only inside a cell: threads a cell leaves are stopped when it ends, what does not stop is paused "
             "(SIGSTOP) until the next cell" + (f"; at most {limits.cell_cpu_seconds:g} CPU seconds per cell "
@@ -333,18 +341,20 @@ class Sandbox:
             if breach is not None:
                 outcome.ok = False
                 outcome.error = {"type": breach.type, "code": breach.code, "message": breach.reason, "traceback": ""}
-        running = list(outcome.threads.get("running", [])) if outcome.threads else []
-        if outcome.threads and outcome.threads.get("stopped"):
-            names = ", ".join(outcome.threads["stopped"])
+        threads = outcome.threads or {}
+        if threads.get("stopped"):
+            names = ", ".join(threads["stopped"])
             outcome.notices.append(f"threads the cell left running were stopped when it ended: {names}")
         children = 0
         if self.allow_subprocess and self._process is not None:
             children = max(0, _group_size(self._process.pid) - self._base_processes)
+        running, idle = threads.get("running", []), threads.get("idle", [])
         if running or children:
-            what = [f"{len(running)} thread(s) ({', '.join(running)})"] if running else []
+            what = [f"{len(running)} busy thread(s) ({', '.join(running)})"] if running else []
             what += [f"{children} process(es) it started"] if children else []
             outcome.notices.append(f"{' and '.join(what)} did not stop when the cell ended; the worker is paused "
                                    "until the next cell (no CPU between cells)")
+        if running or idle or children:  # an idle thread may wake: it waits for the next cell too
             self._freeze()
 
     def _freeze(self) -> None:
@@ -641,6 +651,15 @@ def _outcome(done: dict[str, Any]) -> CellOutcome:
         error=error if isinstance(error, dict) else None,
         threads=threads if isinstance(threads, dict) else None,
     )
+
+
+def _sharing_memory(limits: Limits) -> Limits:
+    """Limits for a work dir held in memory: the heap and the work dir share `memory`, the
+    work dir getting at most half (and no more than its disk bound)."""
+    if limits.memory is None:
+        return limits
+    share = min(limits.disk or limits.memory, limits.memory // 2)
+    return dataclasses.replace(limits, memory=limits.memory - share, disk=share)
 
 
 def _lost(reason: str, *, timed_out: bool = False, code: str = "SANDBOX_CRASHED",

@@ -72,6 +72,25 @@ def workdir_size(path: Path) -> int:
     return total
 
 
+def in_memory(path: Path) -> bool:
+    """Whether `path` lies on a file system held in memory (tmpfs, ramfs): what a work dir
+    there keeps is memory, not disk (Linux; False where /proc/self/mounts is missing)."""
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return False
+    real = os.path.realpath(path)
+    best, kind = "", ""
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind in ("tmpfs", "ramfs")
+
+
 def mib(size: float) -> str:
     return f"{size / 1024**2:,.0f} MiB"
 

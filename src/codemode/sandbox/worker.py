@@ -348,7 +348,7 @@ class Worker:
                 value = None
         _show_open_figures(value)
         with _interrupts:  # the cell is over: its threads stop now (CPU only inside a cell)
-            threads = _threads.stop_leftovers(self._loop)
+            threads = _threads.stop_leftovers()
         if threads is not None:
             reply["threads"] = threads
         _flush_streams()
