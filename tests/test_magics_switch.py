@@ -64,11 +64,10 @@ def test_config_switches_servers_and_resets_the_worker(kernel: Kernel, tmp_path:
                                                           "env": demo.env}}}))  # type: ignore[union-attr]
     kernel.run("%%codemode\nkept = 1")
     switched = kernel.run(f"%codemode config {config}")
-    assert switched.stdout == (f"codemode: config {config}; servers shop; live servers, no cassette; "
-                               "a fresh worker (earlier variables are gone)\n")
+    assert switched.stdout == f"codemode: config {config}: servers shop; a fresh worker (earlier variables are gone)\n"
     assert _value(kernel.run("%%codemode\n[shop.get_order(order_id=1001)['id'], 'kept' in globals()]")) == [1001, False]
     back = kernel.run("%config CodeModeMagics.config_file = ''")  # set after a session started: applied the same way
-    assert back.stdout.startswith("codemode: config the built-in demo; servers demo;")
+    assert back.stdout.startswith("codemode: config the usual places: servers demo;")
 
 
 def test_an_unknown_subcommand_starts_no_session(tmp_path: Path) -> None:

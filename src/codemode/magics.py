@@ -161,9 +161,12 @@ class CodeModeMagics(Magics):
             usage = {"config": "config PATH", "record": "record PATH", "replay": "replay PATH [--strict]", "live": "live"}
             raise UsageError(f"usage: %codemode {usage[command]}")
         if command == "config":
-            if paths[0] == self.config_file:
-                self._restart()
-            self.config_file = paths[0]  # applied by _config_file_changed
+            self._quiet = True  # the restart below says it once
+            try:
+                self.config_file = paths[0]
+            finally:
+                self._quiet = False
+            self._restart(paths[0])
             return
         if command == "replay" and not Path(paths[0]).is_file():
             raise UsageError(f"replay: no cassette at {paths[0]}; record one with %codemode record {paths[0]}")
@@ -172,22 +175,26 @@ class CodeModeMagics(Magics):
             os.environ.pop(name, None)
         path = Path(paths[0]).resolve() if paths else None
         self._cassette = CassetteSettings(path, command, strict)  # type: ignore[arg-type]
-        self._restart()
+        self.close()
+        print(f"codemode: {self.session.cassette.describe()}; servers restarted, a fresh worker "
+              "(earlier variables are gone)")
 
     @observe("config_file")
     def _config_file_changed(self, change: Any) -> None:
-        if self._session is not None:  # before any session, the next one reads it anyway
-            self._restart()
+        if self._session is not None and not self._quiet:  # before any session, the next one reads it
+            self._restart(change["new"])
 
-    def _restart(self) -> None:
-        """Close the session; start one on the current config and cassette; say so in a line."""
+    _quiet = False
+
+    def _restart(self, named: str) -> None:
+        """A session on the config `named` (as the user wrote it: a saved notebook shows the
+        same line on every machine, in replay or live), said in one line."""
         self.close()
         session = self.session
         servers = ", ".join(session.python_name(name) if state.status == "connected" else f"{name} ({state.status})"
                             for name, state in session.servers.items()) or "none"
-        source = session.config.source or "the built-in demo"
-        print(f"codemode: config {source}; servers {servers}; {session.cassette.describe()}; "
-              "a fresh worker (earlier variables are gone)")
+        print(f"codemode: config {named or 'the usual places'}: servers {servers}; a fresh worker "
+              "(earlier variables are gone)")
 
     @magic_arguments()
     @argument("--timeout", type=float, default=None, help="Seconds the cell may run before it is interrupted.")

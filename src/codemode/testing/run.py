@@ -41,6 +41,10 @@ def run_notebooks(notebooks: Sequence[str], *, mode: str = "replay", config: str
         env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep) if p)
     if config is not None:
         env["CODEMODE_CONFIG"] = str(Path(config).resolve())
+    # As in an activated environment: its console scripts (servers installed by pip) on PATH.
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = os.pathsep.join(filter(None, [scripts, env.get("PATH")]))
     status = 0
     for kernel, paths in by_kernel.items():
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
