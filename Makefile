@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-NOTEBOOKS := notebooks/quickstart.ipynb notebooks/kernel.ipynb notebooks/explore-orders.ipynb
+NOTEBOOKS := notebooks/quickstart.ipynb notebooks/kernel.ipynb notebooks/explore-orders.ipynb $(wildcard notebooks/shelf/*.ipynb)
 PORT ?= 8888
 
 .PHONY: install peers chromium lab lab-build test bench notebooks clean
@@ -48,9 +48,10 @@ chromium:
 	    $$sudo apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; }
 
-## The whole test suite: unit, integration, real-kernel, browser and notebook (nbval) tests.
+## The whole test suite: unit, integration, real-kernel, browser and notebook tests
+## (tests/test_notebooks.py runs `codemode test` on every notebook: twice replaying its cassette, once live).
 test: $(STAMP) peers chromium
-	$(PY) -m pytest --nbval tests $(NOTEBOOKS)
+	$(PY) -m pytest tests
 
 ## Benchmarks: ratios measured side by side in one run.
 bench: $(STAMP) peers
@@ -62,6 +63,7 @@ bench: $(STAMP) peers
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
 
-## Re-execute the notebooks in place (after a change to what reports show).
-notebooks: $(STAMP)
-	cd notebooks && for nb in $(notdir $(NOTEBOOKS)); do $(abspath $(VENV))/bin/jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; done
+## Re-execute the notebooks in place (after a change to what reports show), then record their cassettes.
+notebooks: $(STAMP) peers
+	for nb in $(NOTEBOOKS); do (cd $$(dirname $$nb) && PATH=$(abspath $(VENV))/bin:$$PATH $(abspath $(VENV))/bin/jupyter nbconvert --to notebook --execute --inplace $$(basename $$nb)) || exit 1; done
+	$(VENV)/bin/codemode test --record $(NOTEBOOKS)

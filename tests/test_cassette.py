@@ -14,6 +14,7 @@ from codemode.config import demo_config, parse_config
 from codemode.errors import CodemodeError
 from codemode.session import Session
 
+live_stubs = ""
 WORK = """\
 orders = demo.list_orders(status="open")
 first = demo.get_order(order_id=orders[0]["id"])
@@ -48,6 +49,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, o
     path = tmp_path_factory.mktemp("cassette") / "work.cassette.jsonl"
     with Session(demo_config(), cassette=CassetteSettings(path, "record")) as session:
         report = session.run(WORK)
+        global live_stubs
+        live_stubs = session.stubs("demo")
     assert report.ok, report.error
     yield path, report
 
@@ -60,9 +63,10 @@ def test_a_replay_gives_the_recorded_run_without_starting_a_server(recorded: tup
     path, live = recorded
     before = _demo_processes()
     with _replay(path) as session:
-        assert session.servers["demo"].status == "connected" and session.servers["demo"].transport == "replay"
+        assert session.servers["demo"].status == "connected" and session.servers["demo"].transport == "stdio"
         assert len(session.tools("demo")) == 13  # the namespace, stubs and search work offline
         assert "def get_order(" in session.stubs("demo.get_order")
+        assert session.stubs("demo") == live_stubs  # argument order and all
         report = session.run(WORK)
         assert _demo_processes() == before  # no server process was started
     assert report.ok, report.error
@@ -91,8 +95,12 @@ def test_the_file_is_json_lines_with_sorted_keys_a_version_and_nothing_of_this_m
     text = path.read_text(encoding="utf-8")
     assert str(path.parent) not in text and os.environ.get("HOME", "/root") + "/" not in text
     # Nothing of ours beside the servers' own words: no dates, durations, paths or ids.
-    assert set(entries[0]) == {"kind", "server", "tools", "instructions", "serverVersion", "protocolVersion"}
-    assert {key for e in entries[1:] for key in e} == {"kind", "server", "tool", "arguments", "result", "progress", "logs"}
+    assert set(entries[0]) == {"kind", "server", "transport", "tools", "instructions", "serverVersion",
+                               "protocolVersion", "order"}
+    assert {key for e in entries[1:] for key in e} <= {"kind", "server", "tool", "arguments", "result", "progress", "logs",
+                                                       "order"}
+    order = entries[1]["order"]["/result/structuredContent/result/0"]  # how the server ordered an order's keys
+    assert order[:2] == ["id", "customer_id"]
 
 
 def test_a_strict_replay_fails_an_unrecorded_call_with_the_closest_recorded_one(recorded: tuple[Path, object]) -> None:

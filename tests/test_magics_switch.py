@@ -40,7 +40,7 @@ def test_record_then_replay_then_live_each_say_what_they_did_in_one_line(kernel:
 
     replaying = kernel.run(f"%codemode replay {tape} --strict")
     assert f"replaying {tape} (strict)" in replaying.stdout
-    assert kernel.run("%codemode servers").value.splitlines()[-1].split() == ["demo", "demo", "replay", "connected", "13"]
+    assert kernel.run("%codemode servers").value.splitlines()[-1].split() == ["demo", "demo", "stdio", "connected", "13"]
     assert _value(kernel.run(CELL)) == 1001
     missing = kernel.execute("%%codemode\ndemo.get_order(order_id=1002)")
     assert missing.error["traceback"][-1].endswith("[NOT_RECORDED]") or "NOT_RECORDED" in missing.all_text

@@ -22,7 +22,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display, update_display
 from traitlets import Float, Unicode, observe
 
-from codemode.cassette import CassetteSettings
+from codemode.cassette import CassetteSettings, record_anew
 from codemode.config import load_config
 from codemode.display import CodeText, IsolationTable, ServerTable, ToolList
 from codemode.errors import CodemodeError
@@ -174,6 +174,8 @@ class CodeModeMagics(Magics):
         for name in ("CODEMODE_CASSETTE", "CODEMODE_CASSETTE_MODE", "CODEMODE_CASSETTE_STRICT"):
             os.environ.pop(name, None)
         path = Path(paths[0]).resolve() if paths else None
+        if command == "record" and path is not None:
+            record_anew(path)
         self._cassette = CassetteSettings(path, command, strict)  # type: ignore[arg-type]
         self.close()
         print(f"codemode: {self.session.cassette.describe()}; servers restarted, a fresh worker "

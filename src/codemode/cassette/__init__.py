@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from codemode.cassette._file import CassetteError, Scrubber, expanded_values
+from codemode.cassette._file import CassetteError, Scrubber, expanded_values, record_anew
 from codemode.cassette._hubs import RecordingHub, ReplayHub, argument_diff
 from codemode.config import Config
 from codemode.errors import CodemodeError
@@ -74,4 +74,4 @@ def open_hub(config: Config, settings: CassetteSettings | None = None) -> Any:
 
 
 __all__ = ["CassetteError", "CassetteSettings", "RecordingHub", "ReplayHub", "argument_diff", "open_hub",
-           "settings_of"]
+           "record_anew", "settings_of"]

@@ -6,6 +6,10 @@
      "result": {...CallToolResult, wire form...} | "error": {"code", "problem"},
      "progress": [...], "logs": [...]}
 
+A line's `order` (when there is one) keeps what sorting the keys would lose: the recorded
+key order of each object below it whose keys are not sorted, by JSON pointer. A schema's
+`properties` are a tool's argument order, and a result's keys are how it prints.
+
 Invariants:
 - Nothing of ours that differs between machines or days is written: no dates, no durations,
   no absolute paths of ours. The cassette's own folder is written as `${CASSETTE_DIR}` and
@@ -126,7 +130,8 @@ def read(path: Path, scrubber: Scrubber) -> Recording:
         if number == 1:
             _check_header(path, entry)
             continue
-        entry = scrubber.restore(entry)
+        orders = entry.pop("order", None)
+        entry = scrubber.restore(reorder(entry, orders) if isinstance(orders, dict) else entry)
         if entry.get("kind") == "server":
             recording.servers[str(entry.get("server"))] = entry
         elif entry.get("kind") == "call":
@@ -143,6 +148,16 @@ def _check_header(path: Path, entry: Any) -> None:
                             "record it again with --record, or upgrade jupyter-codemode")
 
 
+# Cassettes this process has begun recording: a later session of the same process (a
+# notebook's `%codemode config`, a restart) appends to it rather than starting it over.
+_begun: set[Path] = set()
+
+
+def record_anew(path: Path) -> None:
+    """The next recording to `path` in this process starts the file over (`%codemode record`)."""
+    _begun.discard(path)
+
+
 class Writer:
     """Appends records to a cassette, one line each, written and flushed at once (a kernel
     that dies mid-notebook keeps what it recorded)."""
@@ -151,12 +166,50 @@ class Writer:
         self.path = path
         self._scrubber = scrubber
         path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = fresh and path not in _begun
+        _begun.add(path)
         if fresh or not path.is_file() or path.stat().st_size == 0:
             path.write_text(_line({"codemode": FORMAT, "version": VERSION}), encoding="utf-8")
 
     def write(self, entry: dict[str, Any]) -> None:
+        entry = self._scrubber.scrub(entry)
+        orders = key_orders(entry)
+        if orders:
+            entry["order"] = orders
         with self.path.open("a", encoding="utf-8") as out:
-            out.write(_line(self._scrubber.scrub(entry)))
+            out.write(_line(entry))
+
+
+def key_orders(value: Any, path: str = "") -> dict[str, list[str]]:
+    """Where the file's sorted keys lose an order that matters (a schema's `properties` give
+    a tool's argument order; a result's keys, how it prints): JSON pointer → keys, for every
+    object below the top whose keys are not in sorted order."""
+    found: dict[str, list[str]] = {}
+    if isinstance(value, dict):
+        keys = list(value)
+        if path and keys != sorted(keys):
+            found[path] = keys
+        for key, item in value.items():
+            found.update(key_orders(item, f"{path}/{_escape(str(key))}"))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.update(key_orders(item, f"{path}/{index}"))
+    return found
+
+
+def reorder(value: Any, orders: dict[str, list[str]], path: str = "") -> Any:
+    """`value` with the objects' keys back in their recorded order (see `key_orders`)."""
+    if isinstance(value, dict):
+        order = orders.get(path, [])
+        keys = [k for k in order if k in value] + [k for k in value if k not in order]
+        return {k: reorder(value[k], orders, f"{path}/{_escape(str(k))}") for k in keys}
+    if isinstance(value, list):
+        return [reorder(item, orders, f"{path}/{index}") for index, item in enumerate(value)]
+    return value
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")  # RFC 6901
 
 
 def _line(entry: dict[str, Any]) -> str:

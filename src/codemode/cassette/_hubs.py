@@ -46,7 +46,7 @@ class _Recorder:
         self.writer = writer
 
     def server(self, state: ServerState) -> None:
-        self.writer.write({"kind": "server", "server": state.name, "tools": state.wire_tools,
+        self.writer.write({"kind": "server", "server": state.name, "transport": state.transport, "tools": state.wire_tools,
                            "instructions": state.instructions, "serverVersion": state.server_version,
                            "protocolVersion": state.protocol_version})
 
@@ -143,9 +143,10 @@ class ReplayHub(_Readiness):
         for entry in self._recording.calls:
             self._queues[self._key(entry["server"], entry["tool"], entry.get("arguments") or {})].append(entry)
         self._states: dict[str, ServerState] = {}
-        for name in config.enabled():
+        for name, server in config.enabled().items():
             recorded = self._recording.servers.get(name)
-            self._states[name] = _replayed_state(name, recorded) if recorded else ServerState(name, "replay")
+            transport = "http" if getattr(server, "url", None) else "stdio"
+            self._states[name] = _replayed_state(name, recorded) if recorded else ServerState(name, transport)
         self._live: Hub | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._stop = anyio.Event()
@@ -285,7 +286,8 @@ def _error(server: str, tool: str, code: str, problem: str) -> ToolCallError | S
 
 def _replayed_state(name: str, recorded: dict[str, Any]) -> ServerState:
     wire_tools = [t for t in recorded.get("tools") or [] if isinstance(t, dict)]
-    state = ServerState(name, "replay", status="connected", wire_tools=wire_tools,
+    # The transport it was recorded over: nothing above the hub knows it talks to a cassette.
+    state = ServerState(name, str(recorded.get("transport") or "stdio"), status="connected", wire_tools=wire_tools,
                         instructions=recorded.get("instructions"), server_version=recorded.get("serverVersion"),
                         protocol_version=recorded.get("protocolVersion"))
     state.tools = [_tooldef(name, tool) for tool in wire_tools]
