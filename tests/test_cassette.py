@@ -29,6 +29,11 @@ audit = demo.audit_inventory()
 """
 
 
+def _config():  # type: ignore[no-untyped-def]
+    """The demo, with cancel_order preapproved (a destructive tool asks a person otherwise)."""
+    return demo_config().model_copy(update={"preapproved": ("demo.cancel_order",)})
+
+
 def _demo_processes() -> set[int]:
     """Live processes running the demo server, children of this test process or not."""
     found = set()
@@ -47,7 +52,7 @@ def _demo_processes() -> set[int]:
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, object]]:
     """A cassette of WORK run against the live demo server, and that run's report."""
     path = tmp_path_factory.mktemp("cassette") / "work.cassette.jsonl"
-    with Session(demo_config(), cassette=CassetteSettings(path, "record")) as session:
+    with Session(_config(), cassette=CassetteSettings(path, "record")) as session:
         report = session.run(WORK)
         global live_stubs
         live_stubs = session.stubs("demo")
@@ -56,7 +61,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, o
 
 
 def _replay(path: Path, strict: bool = True) -> Session:
-    return Session(demo_config(), cassette=CassetteSettings(path, "replay", strict))
+    return Session(_config(), cassette=CassetteSettings(path, "replay", strict))
 
 
 def test_a_replay_gives_the_recorded_run_without_starting_a_server(recorded: tuple[Path, object]) -> None:
@@ -144,7 +149,7 @@ def test_auto_records_what_is_new_and_replays_what_is_recorded(tmp_path: Path, r
     path = tmp_path / "auto.cassette.jsonl"
     path.write_bytes(recorded[0].read_bytes())
     before = path.read_text().splitlines()
-    with Session(demo_config(), cassette=CassetteSettings(path, "auto")) as session:
+    with Session(_config(), cassette=CassetteSettings(path, "auto")) as session:
         first = session.run("demo.cancel_order(order_id=1026)['status'], demo.get_order(order_id=1027)['id']")
     assert first.value == ["cancelled", 1027]
     after = path.read_text().splitlines()
