@@ -217,9 +217,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     args = parse_args(argv)
-    # Only the main thread may set a handler (a test may call main from another).
-    handled = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, _exit_on_interrupt) if handled else None
     try:
         return _dispatch(args)
     except CodemodeError as exc:
@@ -227,11 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"codemode: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before a session exists (reading code, loading the config)
+        print("\ncodemode: interrupted", file=sys.stderr)
         return 130
-    finally:
-        if handled:
-            signal.signal(signal.SIGINT, previous)
 
 
 _sessions: list[Session] = []  # what a Ctrl-C must end
@@ -293,12 +288,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         session.sandbox_options = session.sandbox_options.with_flags(
             memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
             allow_read=args.allow_read, require=args.require, disk=args.disk)
+    # From here a Ctrl-C ends the command at once (serve and test keep their own handling).
+    # Only the main thread may set a handler (a test may call main from another).
+    handled = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _exit_on_interrupt) if handled else None
     _sessions.append(session)
     try:
         return _command(session, args, code, inputs)
     finally:
         session.close()
         _sessions.remove(session)
+        if handled:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _command(session: Session, args: argparse.Namespace, code: str | None, inputs: dict[str, object] | None) -> int:
