@@ -228,9 +228,10 @@ def test_progress_and_logs_appear_in_the_report(kernel: Kernel) -> None:
         ("%%codemode --servers nope\n1", "UsageError: no server 'nope' in this session (servers: demo)"),
         ("%%codemode --timeout -1\n1", "UsageError: --timeout must be a positive number of seconds, not -1"),
         ("%%codemode --out 2x\n1", "UsageError: --out needs a Python name, not '2x'"),
-        ("%codemode bogus", "UsageError: %codemode bogus: unknown subcommand or arguments; use one of: "
+        ("%codemode bogus", "UsageError: %codemode bogus: unknown subcommand; use one of: "
                             "servers, tools [SERVER], search QUERY [--detail names|signatures|full], "
-                            "stubs [SERVER[.TOOL]], tokens, isolation, reset"),
+                            "stubs [SERVER[.TOOL]], tokens, isolation, reset, config PATH, record PATH, "
+                            "replay PATH [--strict], live"),
         ("%codemode tools nope", "UsageError: no server 'nope' in this session (servers: demo)"),
     ],
 )
