@@ -26,6 +26,11 @@ if TYPE_CHECKING:  # the SDK loads only for the tests that use these fixtures
 
     from codemode.session import Session
 
+# Deterministic starts: every server connects when its session starts, as with no tool cache
+# (tests/hub/test_toolcache.py turns the cache on, in a directory of its own). Kernels and
+# CLI processes the tests start inherit it.
+os.environ.setdefault("CODEMODE_TOOL_CACHE", "0")
+
 HTTP_START_TIMEOUT = 30.0
 """Seconds for the HTTP demo to say it is listening; a cold interpreter with the SDK needs ~2 s."""
 _READY_LINE = b"Uvicorn running on"

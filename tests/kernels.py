@@ -7,7 +7,9 @@ started ends with it.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,16 @@ CELL_TIMEOUT = 60.0
 EXIT_TIMEOUT = 30.0
 # Command-line marks of the processes a codemode session starts.
 CHILD_MARKS = ("codemode.demo", "codemode.sandbox.worker")
+
+
+def stdio_demo_config(directory: Path) -> Path:
+    """An mcp.json in `directory` (a kernel's work dir finds it) naming the demo as a stdio
+    server: the built-in default serves it in process, so tests of the processes a session
+    owns configure the real stdio one, as a user who names `python -m codemode.demo` does."""
+    path = directory / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": {"demo": {
+        "command": sys.executable, "args": ["-m", "codemode.demo"], "env": {"PYTHONPATH": SRC}}}}))
+    return path
 
 
 @dataclass

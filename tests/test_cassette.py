@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from codemode.cassette import CassetteSettings, ReplayHub, settings_of
-from codemode.config import demo_config, parse_config
+from codemode.config import Config, StdioServer, demo_config, parse_config
 from codemode.errors import CodemodeError
 from codemode.session import Session
 
@@ -60,8 +60,17 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, o
     yield path, report
 
 
+def _stdio_demo() -> Config:
+    """`_config()` with the demo as a real stdio server (the built-in default serves it in
+    process), so that "no server started" means no process."""
+    demo = demo_config().servers["demo"]
+    assert isinstance(demo, StdioServer)
+    return _config().model_copy(update={"servers": {
+        "demo": StdioServer(command=demo.command, args=demo.args, env=demo.env)}})
+
+
 def _replay(path: Path, strict: bool = True) -> Session:
-    return Session(_config(), cassette=CassetteSettings(path, "replay", strict))
+    return Session(_stdio_demo(), cassette=CassetteSettings(path, "replay", strict))
 
 
 def test_a_replay_gives_the_recorded_run_without_starting_a_server(recorded: tuple[Path, object]) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
-from kernels import CHILD_MARKS, Kernel, children_of, cmdline, still_running
+from kernels import CHILD_MARKS, Kernel, children_of, cmdline, still_running, stdio_demo_config
 
 from codemode.trace import MIME_TYPE
 
@@ -194,6 +194,7 @@ def test_the_stop_button_interrupts_the_sandboxed_cell_and_the_kernel_stays_usab
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 def test_a_restart_leaves_no_worker_or_server_behind(tmp_path: Path) -> None:
+    stdio_demo_config(tmp_path)  # a real stdio demo process, beside the worker
     kernel = Kernel(tmp_path, kernel_name="codemode")
     try:
         kernel.run("demo.list_notes()")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kernels import CHILD_MARKS, Execution, Kernel, children_of, cmdline, still_running
+from kernels import CHILD_MARKS, Execution, Kernel, children_of, cmdline, still_running, stdio_demo_config
 
 from codemode.trace import MIME_TYPE
 
@@ -299,6 +299,7 @@ def test_a_kernel_interrupt_stops_the_cell_and_the_next_cell_works(kernel: Kerne
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 def test_kernel_shutdown_leaves_no_demo_server_or_worker_behind(tmp_path: Path) -> None:
+    stdio_demo_config(tmp_path)  # a real stdio demo process, beside the worker
     kernel = Kernel(tmp_path)
     try:
         kernel.run("%load_ext codemode")

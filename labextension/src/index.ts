@@ -89,9 +89,25 @@ export interface RunPayload {
   workerRestarted?: boolean;
   restartReason?: string;
   running?: boolean;
+  /** Every call the run made, when it made more than the report keeps whole. */
+  callCount?: number;
+  /** The calls past the first `fullCalls` (failures excepted), summed up per tool. */
+  summary?: { fullCalls: number; tools: SummaryRow[] };
   /** Older or other producers may put the volatile facts in the payload itself. */
   duration?: number;
   tokens?: Tokens | null;
+}
+
+/** One tool's summarised calls: the stable counts in the payload, the rest in metadata. */
+export interface SummaryRow {
+  server: string;
+  tool: string;
+  count: number;
+  errors: number;
+  total?: number;
+  p50?: number;
+  p95?: number;
+  bytes?: number;
 }
 
 /** A run's token account (`TokenAccount.to_json()`): classic tool calling against code mode. */
@@ -123,6 +139,10 @@ export interface RunMetadata {
   tokens?: Tokens | null;
   calls?: CallFacts[];
   isolation?: { [layer: string]: boolean };
+  /** Each summarised tool's total, p50 and p95 seconds and result bytes, in summary order. */
+  summary?: SummaryRow[];
+  /** The JSON Lines file every call was written to, when the run wrote one. */
+  trace?: string;
 }
 
 /** A call's payload with its metadata facts filling in what the payload leaves out. */
@@ -179,6 +199,9 @@ export function renderRun(payload: RunPayload, metadata: RunMetadata, sanitizer?
   if (payload.calls.length) {
     root.append(timeline(payload.calls, metadata));
   }
+  if (payload.summary) {
+    root.append(summaryTable(payload.summary, metadata));
+  }
   for (const name of ['stdout', 'stderr'] as const) {
     const text = payload[name];
     if (text) {
@@ -217,9 +240,9 @@ export function renderRun(payload: RunPayload, metadata: RunMetadata, sanitizer?
 function header(payload: RunPayload, metadata: RunMetadata, state: string): HTMLElement {
   const line = el('div', 'jp-CodemodeRun-header');
   line.append(badge(state === 'timed-out' ? 'timed out' : state, state));
-  const count = payload.calls.length;
+  const count = payload.callCount ?? payload.calls.length;
   const failed = payload.calls.filter(call => call.status === 'error').length;
-  let calls = `${count} tool call${count === 1 ? '' : 's'}`;
+  let calls = `${formatCount(count)} tool call${count === 1 ? '' : 's'}`;
   if (failed) {
     calls += ` (${failed} failed)`;
   }
@@ -451,6 +474,31 @@ function tokenBar(tokens: Tokens): HTMLElement {
 
 function resultLabel(result: ResultPayload): string {
   return result.kind === 'repr' ? `result (repr of a ${result.type ?? 'value'})` : 'result';
+}
+
+/** The calls past those kept whole, one row per tool: a big run stays a small output. */
+function summaryTable(summary: NonNullable<RunPayload['summary']>, metadata: RunMetadata): HTMLElement {
+  const facts = metadata.summary ?? [];
+  const more = summary.tools.reduce((sum, row) => sum + row.count, 0);
+  const table = el('table', 'jp-CodemodeRun-summary');
+  const head = el('tr');
+  for (const name of ['tool', 'calls', 'errors', 'total', 'p50', 'p95', 'bytes']) {
+    head.append(el('th', '', name));
+  }
+  table.append(head);
+  summary.tools.forEach((row, index) => {
+    const fact = facts[index] ?? row;
+    const line = el('tr');
+    const time = (value?: number) => (value === undefined ? '' : formatDuration(value));
+    for (const text of [`${row.server}.${row.tool}`, formatCount(row.count), formatCount(row.errors),
+      time(fact.total), time(fact.p50), time(fact.p95), fact.bytes === undefined ? '' : formatSize(fact.bytes)]) {
+      line.append(el('td', '', text));
+    }
+    table.append(line);
+  });
+  const where = metadata.trace ? `; every call is in ${metadata.trace}` : '';
+  const title = `${formatCount(more)} more calls, per tool (the first ${summary.fullCalls} and every failure are shown whole${where})`;
+  return section(title, table, 'jp-CodemodeRun-summarySection');
 }
 
 function section(title: string, body: HTMLElement, className = ''): HTMLElement {

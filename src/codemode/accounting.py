@@ -55,7 +55,7 @@ class Accountant:
 
     def warm(self) -> None:
         """Load the tokenizer and count the per-server texts ahead of the first run."""
-        for definitions, stubs in self._texts.values():
+        for definitions, stubs in list(self._texts.values()):  # a snapshot: it may run on a thread
             self.tokenizer.count(definitions)
             self.tokenizer.count(stubs)
 
@@ -68,7 +68,10 @@ class Accountant:
         searches: Sequence[str],
         code: str,
         output: str,
+        counted: dict[str, int] | None = None,
     ) -> TokenAccount:
+        """The run's account; `counted` holds classic tokens already counted during the run
+        (a big run counts its arguments and results in batches, keeping only the totals)."""
         keys = [key for key in servers if key in self._texts]
         definitions = "".join(self._texts[key][0] for key in keys)
         if self.disclosure == "stubs":
@@ -77,6 +80,9 @@ class Accountant:
             surface = "\n\n".join(searches)
         run = account(self.tokenizer, definitions=definitions, arguments=arguments, results=results,
                       surface=surface, code=code, output=output)
+        if counted:
+            classic = {key: value + counted.get(key, 0) for key, value in run.classic.items()}
+            run = TokenAccount(run.tokenizer, run.exact, classic, dict(run.code_mode))
         self.total = run if self.total is None else self.total + run
         return run
 

@@ -142,6 +142,9 @@ def _parser() -> argparse.ArgumentParser:
                              help="print the run report as JSON on stdout (docs/run-report.schema.json)")
             run.add_argument("--input", metavar="JSON", help="JSON data the code sees as the variable `input` (default: none)")
             run.add_argument("--input-file", metavar="FILE", help="a JSON file the code sees as `input` (default: none)")
+            run.add_argument("--trace", metavar="FILE",
+                             help="write every tool call, whole, to FILE as JSON Lines (default: none; the report "
+                                  "keeps the first 100 calls and every failure whole and sums up the rest per tool)")
         tape = run.add_mutually_exclusive_group()
         tape.add_argument("--record", metavar="CASSETTE", help="record the tool lists and calls to this file "
                                                                 "(default: the config's cassette, else none)")
@@ -332,7 +335,7 @@ def _command(session: Session, args: argparse.Namespace, code: str | None, input
         return _repl(session, args)
     assert code is not None
     report = session.run(code, **_run_options(args), on_event=None if args.json else _echo,  # type: ignore[arg-type]
-                         inputs=inputs)
+                         inputs=inputs, trace=args.trace)
     if args.json:
         print(json.dumps(report_json(report), ensure_ascii=False))
     else:
@@ -358,7 +361,12 @@ def report_json(report: RunReport) -> dict[str, Any]:
     timing = ("id", "started", "duration")
     # A script wants each call whole: what a notebook compares and what it keeps in metadata.
     calls = [{**call.payload(), **{k: v for k, v in call.facts().items() if k not in timing}} for call in report.calls]
-    return {**report.payload(), "calls": calls, "runId": report.run_id, "stdout": report.stdout, "stderr": report.stderr,
+    payload = report.payload()
+    if "summary" in payload:  # the summarised calls' timings and bytes beside their counts
+        tools = [{**row, **facts} for row, facts in zip(payload["summary"]["tools"], volatile["summary"])]
+        payload["summary"] = {**payload["summary"], "tools": tools,
+                              **({"trace": report.trace_path} if report.trace_path else {})}
+    return {**payload, "calls": calls, "runId": report.run_id, "stdout": report.stdout, "stderr": report.stderr,
             "isolation": volatile["isolation"], "tokens": volatile["tokens"],
             "timing": {"duration": volatile["duration"],
                        "calls": [{k: facts[k] for k in timing} for facts in volatile["calls"]]}}
@@ -425,7 +433,7 @@ def _repl(session: Session, args: argparse.Namespace) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: a fresh prompt, or the cell's
     print("codemode repl: servers " + ", ".join(session.python_name(n) for n, s in session.servers.items()
-                                                if s.status == "connected") + "; Ctrl-D exits", file=sys.stderr)
+                                                if s.status in ("connected", "idle")) + "; Ctrl-D exits", file=sys.stderr)
     compiler = codeop.CommandCompiler()
     failed = False
     while True:

@@ -60,6 +60,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
+    PrivateAttr,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -144,6 +145,15 @@ class StdioServer(_ServerBase):
     transport: Literal["stdio"] | None = Field(
         None, description="Accepted as other clients write it; only 'stdio'."
     )
+    # Set only by `demo_config()`: the built-in demo is served in this process (no second
+    # interpreter importing the SDK); a config file naming `python -m codemode.demo` gets a
+    # real stdio server.
+    _in_process: bool = PrivateAttr(False)
+
+    @property
+    def in_process(self) -> bool:
+        """Whether the hub serves it in process (the built-in demo only)."""
+        return self._in_process
 
 
 class HttpServer(_ServerBase):
@@ -838,6 +848,7 @@ def demo_config() -> Config:
     if parent not in _default_import_dirs():
         env["PYTHONPATH"] = parent
     demo = StdioServer(command=sys.executable, args=["-m", "codemode.demo"], env=env)
+    demo._in_process = True
     return Config(servers={"demo": demo}, source=None)
 
 

@@ -37,7 +37,10 @@ class ServerTable:
 
     @classmethod
     def of(cls, session: Session) -> ServerTable:
-        """The table for a session; servers that did not connect have no Python name ("-")."""
+        """The table for a session, every server connected first (those whose tools were
+        cached connect on first use otherwise); servers that did not connect have no Python
+        name ("-")."""
+        session.connect()
         return cls([(session.python_name(name) if state.status == "connected" else "-", state)
                     for name, state in session.servers.items()])
 

@@ -12,9 +12,10 @@ import dataclasses
 import os
 import shlex
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -22,13 +23,14 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display, update_display
 from traitlets import Float, Unicode, observe
 
-from codemode.cassette import CassetteSettings, record_anew
-from codemode.config import load_config
-from codemode.display import CodeText, IsolationTable, ServerTable, ToolList
 from codemode.errors import CodemodeError
-from codemode.outputs import result_bundle
-from codemode.session import Event, Session
-from codemode.trace import RunReport, token_line
+
+if TYPE_CHECKING:
+    # Imported where used: `%load_ext codemode` must not pay for pydantic, the session and
+    # the report (see `load_ipython_extension`, which warms them on a thread instead).
+    from codemode.cassette import CassetteSettings
+    from codemode.session import Event, Session
+    from codemode.trace import RunReport
 
 _SUBCOMMANDS = ("servers, tools [SERVER], search QUERY [--detail names|signatures|full], stubs [SERVER[.TOOL]], "
                 "tokens, isolation, reset, config PATH, record PATH, replay PATH [--strict], live")
@@ -88,6 +90,9 @@ class CodeModeMagics(Magics):
     @property
     def session(self) -> Session:
         if self._session is None:
+            from codemode.config import load_config
+            from codemode.session import Session
+
             from codemode.approvers import KernelApprover, TerminalApprover
 
             kernel = getattr(self.shell, "kernel", None)
@@ -127,6 +132,9 @@ class CodeModeMagics(Magics):
         if command not in _LOOKS:
             raise UsageError(f"%codemode {line.strip()!s}: unknown subcommand; use one of: {_SUBCOMMANDS}")
         session = self.session
+        from codemode.display import CodeText, IsolationTable, ServerTable, ToolList
+        from codemode.trace import token_line
+
         try:
             if command == "servers" and not rest:
                 return ServerTable.of(session)
@@ -174,6 +182,8 @@ class CodeModeMagics(Magics):
         for name in ("CODEMODE_CASSETTE", "CODEMODE_CASSETTE_MODE", "CODEMODE_CASSETTE_STRICT"):
             os.environ.pop(name, None)
         path = Path(paths[0]).resolve() if paths else None
+        from codemode.cassette import CassetteSettings, record_anew
+
         if command == "record" and path is not None:
             record_anew(path)
         self._cassette = CassetteSettings(path, command, strict)  # type: ignore[arg-type]
@@ -193,7 +203,7 @@ class CodeModeMagics(Magics):
         same line on every machine, in replay or live), said in one line."""
         self.close()
         session = self.session
-        servers = ", ".join(session.python_name(name) if state.status == "connected" else f"{name} ({state.status})"
+        servers = ", ".join(session.python_name(name) if state.status in ("connected", "idle") else f"{name} ({state.status})"
                             for name, state in session.servers.items()) or "none"
         print(f"codemode: config {named or 'the usual places'}: servers {servers}; a fresh worker "
               "(earlier variables are gone)")
@@ -262,6 +272,8 @@ class CodeModeMagics(Magics):
         if args.out is not None:
             self._bind(args.out, report)
         shown = dataclasses.replace(report, error=None) if report.error is not None else report
+        from codemode.outputs import result_bundle
+
         bundle = result_bundle(report.result) if report.error is None else None
         lost = report.outputs_refused or report.displays_truncated or (report.error is None and report.output_dropped)
         if bundle is not None and not (report.calls or lost):
@@ -329,6 +341,7 @@ class _LiveCalls:
     def __init__(self, code: str) -> None:
         self._code = code
         self._calls: dict[int, Any] = {}
+        self._more = 0  # ended calls past the ones kept whole (trace._calllog)
         self._handle: Any = None
         self._last = 0.0
         self._pending = False
@@ -336,7 +349,10 @@ class _LiveCalls:
     def on_event(self, event: Event) -> None:
         kind, data = event
         if kind in ("call", "progress", "waiting"):
-            self._calls[data.id] = data
+            if data.kept or kind == "waiting" or data.id in self._calls:  # kept whole; the rest only counted
+                self._calls[data.id] = data
+            elif data.ok is not None and kind == "call":
+                self._more += 1
             self._pending = True
         elif kind != "tick":
             _show_event(event)
@@ -347,8 +363,10 @@ class _LiveCalls:
 
     def _update(self, now: float) -> None:
         self._last, self._pending = now, False
+        from codemode.trace import RunReport
+
         snapshot = RunReport(code=self._code, ok=True, calls=tuple(self._calls.values()), running=True,
-                             streams_shown=True)
+                             streams_shown=True, call_count=len(self._calls) + self._more)
         data, metadata = snapshot._repr_mimebundle_()
         if self._handle is None:
             self._handle = display(data, metadata=metadata, raw=True, display_id=True)
@@ -421,6 +439,16 @@ def _show_event(event: Event) -> None:
 
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(CodeModeMagics)
+    # The session's modules (pydantic, the report, the sandbox driver: most of a second) load
+    # on a thread while the person writes the first cell, which then finds them loaded.
+    threading.Thread(target=_warm_imports, name="codemode-warm-imports", daemon=True).start()
+
+
+def _warm_imports() -> None:
+    try:
+        import codemode.display  # noqa: F401 - the session, config, trace and outputs with it
+    except Exception:  # noqa: BLE001 - best effort: the first cell imports them itself
+        pass
 
 
 def unload_ipython_extension(ipython: Any) -> None:

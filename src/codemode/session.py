@@ -21,7 +21,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from codemode.schema import (
     to_identifier,
 )
 from codemode.trace import RunReport, ToolCall
+from codemode.trace._calllog import CallLog
 from codemode.trace._records import preview_arguments
 
 # ("stdout"|"stderr", text), ("call", ToolCall), ("progress", ToolCall), ("display", output:
@@ -108,6 +109,9 @@ MAX_REFUSED_CALLS = 100
 # Characters of one call's arguments (and result) the token account keeps (a 16 MiB argument
 # would otherwise be held for the whole run): past it, the account undercounts that call.
 WIRE_CHARS = 64 * 1024
+# Characters of wire JSON a run holds for its token account before it counts them and keeps
+# only the totals: a run of 10,000 calls must not hold every argument and result.
+WIRE_HELD = 2 * 1024 * 1024
 
 
 class _Stream:
@@ -273,15 +277,28 @@ class _Run:
     id: str = ""
     approval_timeout: float = 0.0  # seconds an approver may take
     max_output: int = DEFAULT_MAX_OUTPUT
-    calls: list[ToolCall] = field(default_factory=list)
+    log: CallLog = field(default_factory=CallLog)  # the first calls and failures whole, the rest summarised
     streams: dict[str, _Stream] = field(default_factory=dict)
     # For the token account: what classic tool calling would pass through a model.
     wire_arguments: list[str] = field(default_factory=list)
     wire_results: list[str] = field(default_factory=list)
+    wire_held: int = 0
+    counted: dict[str, int] = field(default_factory=lambda: {"arguments": 0, "results": 0})
     searches: list[str] = field(default_factory=list)
     outputs: Outputs = field(default_factory=Outputs)
     refused: int = 0  # refused calls kept in `calls`
     refused_dropped: int = 0  # and those past MAX_REFUSED_CALLS, only counted
+
+    def keep_wire(self, kind: str, text: str, accountant: Accountant) -> None:
+        """Hold one call's wire JSON for the token account; past WIRE_HELD, count what is held."""
+        (self.wire_arguments if kind == "arguments" else self.wire_results).append(text)
+        self.wire_held += len(text)
+        if self.wire_held > WIRE_HELD:
+            count = accountant.tokenizer.count
+            for name, texts in (("arguments", self.wire_arguments), ("results", self.wire_results)):
+                self.counted[name] += sum(count(t) for t in texts)
+                texts.clear()
+            self.wire_held = 0
 
     def on_display(self, output: dict[str, Any]) -> None:
         shown = self.outputs.add(output)
@@ -356,6 +373,7 @@ class Session:
         self._server_names = NameMap.build(list(self._hub.servers))
         self._probe: Sandbox | None = None
         self._api: dict[tuple[str, str], ApiTool] = {}
+        self._generation = 0  # the hub's tool-list generation the API was built on
         self._state_lost = False
         self._turns = Turns()
         self._life = threading.Lock()  # start and close, from any thread
@@ -385,13 +403,15 @@ class Session:
             # servers get the SDK's orderly stdio shutdown, the worker its kill, even when
             # the start was interrupted.
             atexit.register(self.close)
-        portal.call(self._hub.wait_ready)
         if self._sandbox is None:
-            self._build_api()
+            # The worker starts while the servers connect; it gets its namespaces (`_asetup`)
+            # once they have. The tokenizer loads meanwhile too, off this thread.
             self._sandbox = self._new_sandbox(self.sandbox_options)
+            threading.Thread(target=self._warm_tokens, name="codemode-warm-tokens", daemon=True).start()
         if self._worker_start is None:
             self._worker_start = portal.start_task_soon(self._sandbox.start)
         try:
+            portal.call(self._hub.wait_ready)
             self._worker_start.result()
         except KeyboardInterrupt:
             raise
@@ -401,14 +421,35 @@ class Session:
             self._stop_hub()  # no server may outlive a session that did not start
             raise
         self._worker_start = None
-        self.accountant.warm()
         self.started = True
+
+    def _warm_tokens(self) -> None:
+        try:
+            self.accountant.warm()
+        except Exception:  # noqa: BLE001 - best effort: the first run's account loads it otherwise
+            pass
+
+    async def _asetup(self) -> dict[str, Any]:
+        """The setup message of a fresh worker, once the servers have connected (or failed)."""
+        await self._hub.wait_ready()
+        self._generation = getattr(self._hub, "generation", 0)
+        self._build_api()
+        return self._setup_message()
+
+    def connect(self) -> None:
+        """Start the session and connect every server now, those whose tools came from the
+        cache too (they otherwise connect on their first call)."""
+        self.start()
+        connect = getattr(self._hub, "connect_all", None)  # a replaying hub has nothing to connect
+        if connect is not None:
+            get_portal().call(connect)
 
     def _new_sandbox(self, options: SandboxOptions) -> Sandbox:
         self._worker_options = options
-        return self._sandbox_with(options, self._setup_message())
+        return self._sandbox_with(options, self._asetup)
 
-    def _sandbox_with(self, options: SandboxOptions, setup: dict[str, Any]) -> Sandbox:
+    def _sandbox_with(self, options: SandboxOptions,
+                      setup: dict[str, Any] | Callable[[], Awaitable[dict[str, Any]]]) -> Sandbox:
         memory = options.memory_mb * 1024**2 if options.memory_mb else None
         disk = options.disk_mb * 1024**2 if options.disk_mb else None
         return Sandbox(setup, limits=Limits(memory=memory, disk=disk), workdir=options.workdir,
@@ -616,7 +657,8 @@ class Session:
             raise CodemodeError(f"no server {server!r} in this session (servers: {known})") from None
 
     def _build_api(self) -> None:
-        connected = [name for name, state in self.servers.items() if state.status == "connected"]
+        # "idle": its tools are known from the cache; it connects on its first call.
+        connected = [name for name, state in self.servers.items() if state.status in ("connected", "idle")]
         self._api = {}
         for name in connected:
             key = self._server_names.to_python(name)
@@ -674,6 +716,7 @@ class Session:
         cancel: threading.Event | None = None,
         approve: Iterable[str] | None = None,
         approver: Approver | None = None,
+        trace: str | Path | None = None,
     ) -> RunReport:
         """Run code in the sandbox and return what it did.
 
@@ -695,6 +738,9 @@ class Session:
             approve: `server.tool` patterns pre-approved for this run (`--approve`).
             approver: who is asked when a call needs a yes (`session.approver` by default);
                 it is called on this thread.
+            trace: a file to write every tool call to, whole, one JSON object a line, as it
+                ends. The report keeps the first calls and every failure whole and sums up
+                the rest per tool (see `codemode.trace._calllog`); the file keeps them all.
 
         Returns:
             The run's report. Failures of the code are in the report, not raised.
@@ -715,7 +761,11 @@ class Session:
         portal = get_portal()
         options = sandbox if sandbox is not None else self.sandbox_options
         ticket = Ticket()
-        future = portal.start_task_soon(self._arun, code, timeout, policy, options, events.put, ticket, data)
+        log = CallLog(trace)  # opened here: a path that cannot be written fails the call, not the run
+        # With nobody listening, events are not queued: each would wake this thread, which
+        # then competes with the loop's thread for the GIL on every tool call.
+        emit = events.put if on_event is not None else _asks_only(events.put)
+        future = portal.start_task_soon(self._arun, code, timeout, policy, options, emit, ticket, data, log)
         future.add_done_callback(lambda _: events.put(_DONE))
         cancelled = False
         while True:
@@ -767,16 +817,19 @@ class Session:
         ask.resolve(answer)
 
     async def _arun(self, code: str, timeout: float | None, policy: Policy, options: SandboxOptions,
-                    emit: Callable[[Event], None], ticket: Ticket, inputs: dict[str, Any] | None = None) -> RunReport:
+                    emit: Callable[[Event], None], ticket: Ticket, inputs: dict[str, Any] | None = None,
+                    log: CallLog | None = None) -> RunReport:
         started = time.perf_counter()
         if not await self._turns.take(ticket):
             return self._not_run(code, ticket, started)
         try:
             if ticket.interrupted or self._turns.closed:  # it came between the turn and the cell
                 return self._not_run(code, ticket, started)
-            return await self._arun_turn(code, timeout, policy, options, emit, inputs)
+            return await self._arun_turn(code, timeout, policy, options, emit, inputs, log or CallLog())
         finally:
             self._turns.give(ticket)
+            if log is not None:
+                log.close()
 
     def _not_run(self, code: str, ticket: Ticket, started: float) -> RunReport:
         if ticket.interrupted:
@@ -788,16 +841,25 @@ class Session:
         return RunReport(code=code, ok=False, error=error, duration=time.perf_counter() - started)
 
     async def _arun_turn(self, code: str, timeout: float | None, policy: Policy, options: SandboxOptions,
-                         emit: Callable[[Event], None], inputs: dict[str, Any] | None) -> RunReport:
+                         emit: Callable[[Event], None], inputs: dict[str, Any] | None, log: CallLog) -> RunReport:
         assert self._sandbox is not None
         run = _Run(time.perf_counter(), policy, emit, id=new_id(), approval_timeout=self.config.approval_timeout,
-                   max_output=policy.max_output or DEFAULT_MAX_OUTPUT)
+                   max_output=policy.max_output or DEFAULT_MAX_OUTPUT, log=log)
         self._audit_event("run.start", run)
         # A worker that died between runs (killed from outside, a thread's os._exit) lost its
         # state too, though no run reported it: this run starts a fresh one and says so.
         restarted = self._state_lost or not self._sandbox.alive
         reason = "the previous worker stopped" if restarted else ""
-        if options != self._worker_options:
+        if getattr(self._hub, "generation", 0) != self._generation:
+            # A server's live tools differ from the cached list the namespaces were built on.
+            self._generation = getattr(self._hub, "generation", 0)
+            self._build_api()
+            await self._sandbox.aclose()
+            self._sandbox = self._new_sandbox(options)
+            restarted, reason = True, "a server's tools changed since they were cached"
+            if self._turns.closed:
+                return self._not_run(code, Ticket(), run.started)
+        elif options != self._worker_options:
             reason = f"the run asked for other sandbox options ({options.changes(self._worker_options)})"
             restarted = restarted or self._sandbox.starts > 0
             await self._sandbox.aclose()
@@ -826,12 +888,12 @@ class Session:
         error = outcome.error or {}
         self._audit_event("run.end", run, duration=time.perf_counter() - run.started,
                           outcome="ok" if outcome.ok else "error", code=error.get("code") or error.get("type"),
-                          calls=len(run.calls))
+                          calls=run.log.started)
         stdout, stderr, dropped = run.finish_streams()
         servers = policy.servers if policy.servers is not None else {key for key, _ in self._api}
         tokens = self.accountant.account(
             sorted(servers), arguments=run.wire_arguments, results=run.wire_results, searches=run.searches,
-            code=code, output=output_text(stdout, stderr, outcome.result),
+            code=code, output=output_text(stdout, stderr, outcome.result), counted=run.counted,
         )
         return RunReport(
             code=code,
@@ -840,7 +902,11 @@ class Session:
             stdout=stdout,
             stderr=stderr,
             error=outcome.error,
-            calls=tuple(run.calls),
+            calls=tuple(run.log.calls),
+            summaries=tuple(run.log.summaries.values()),
+            call_count=run.log.started + run.refused_dropped if run.log.summaries else None,
+            full_calls=run.log.full,
+            trace_path=str(run.log.trace_path) if run.log.trace_path else None,
             duration=time.perf_counter() - run.started,
             timed_out=outcome.timed_out,
             state_lost=outcome.state_lost,
@@ -872,7 +938,7 @@ class Session:
                 run.refused_dropped += 1
                 return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
             run.refused += 1
-        run.calls.append(call)
+        run.log.begin(call)
         run.emit(("call", call))
         api = self._api.get((call.server, call.tool))
         if refusal is None and api is not None:
@@ -889,10 +955,10 @@ class Session:
             call.logs.append({"level": record.level, "data": record.data, "logger": record.logger})
 
         wire = json.dumps(request.arguments, separators=(",", ":"), ensure_ascii=False)
-        run.wire_arguments.append(wire[:WIRE_CHARS])  # the token account counts at most this
+        run.keep_wire("arguments", wire[:WIRE_CHARS], self.accountant)  # the account counts at most this
         result = await self._hub.call(api.tool.server, api.tool.name, request.arguments,
                                       timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log)
-        run.wire_results.append(result.result_json[:WIRE_CHARS])
+        run.keep_wire("results", result.result_json[:WIRE_CHARS], self.accountant)
         call.result_bytes = result.result_bytes
         if not result.ok:
             assert result.error is not None
@@ -917,7 +983,7 @@ class Session:
             if not any(server == call.server for server, _ in self._api):
                 return Refusal("UNKNOWN_TOOL", f"no server {call.server!r} in this session")
             return Refusal("UNKNOWN_TOOL", f"server {call.server!r} has no tool {call.tool!r}")
-        refusal = run.policy.check(ToolDef(call.server, call.tool), len(run.calls))
+        refusal = run.policy.check(ToolDef(call.server, call.tool), run.log.started)
         if refusal is not None:
             return refusal
         problems = check_arguments(api.tool.input_schema, arguments)  # the host trusts no worker
@@ -981,12 +1047,22 @@ class Session:
         if refusal is not None:
             # A server's message may quote the arguments whole: the report keeps a bounded one.
             call.error_code, call.error = refusal.code, _bounded(refusal.message)
+        run.log.end(call)
         run.emit(("call", call))
         self._audit_event("call", run, server=call.server, tool=call.tool, arguments=call.arguments,
                           duration=call.duration, outcome="ok" if call.ok else "error", code=call.error_code)
         if refusal is not None:
             return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
         return {"ok": True, "value": call.result}
+
+
+def _asks_only(put: Callable[[Any], None]) -> Callable[[Any], None]:
+    """An emit that passes on only approval questions (the caller's thread asks them)."""
+    def emit(item: Any) -> None:
+        if isinstance(item, _Ask):
+            put(item)
+
+    return emit
 
 
 def _bounded(message: str, limit: int = 2000) -> str:

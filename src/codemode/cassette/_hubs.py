@@ -98,7 +98,7 @@ class RecordingHub(_Readiness):
     def __init__(self, config: Config, path: Path, scrubber: Scrubber) -> None:
         self.config = config
         self.cassette = path
-        self._live = Hub(config)
+        self._live = Hub(config, cached=False)  # every tools/list recorded, none from the cache
         self._scrubber = scrubber
         self._recorder: _Recorder | None = None
 

@@ -14,6 +14,7 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -26,28 +27,21 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.abc
 import anyio.to_thread
-import httpx2
 from anyio.abc import TaskStatus
-from mcp import Client
-from mcp.client.sse import sse_client
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPDeprecationWarning
-from mcp_types import LoggingMessageNotificationParams
 
 from codemode.config import Config, HttpServer, ServerConfig, StdioServer
 from codemode.errors import ServerConnectError, ServerCrashedError, ToolCallError, UnknownToolError, UpstreamError
-from codemode.hub._results import error_text, map_call_error, result_payload, wire
+from codemode.hub import _toolcache
 from codemode.schema import ToolDef
 
-# Logging, roots and sampling are deprecated in the 2026 protocol era; the SDK warns on use
-# of the deprecated surfaces, and such a warning must never land in a notebook cell.
-warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp_types import LoggingMessageNotificationParams
 
 # A first `npx` run or a cold Python server (the SDK import alone is ~1.2 s) can be slow.
 CONNECT_TIMEOUT = 60.0
@@ -61,7 +55,26 @@ TASK_REQUIRED = ("runs only as an MCP task (execution.taskSupport \"required\"),
                  "cannot start yet; every plain call would fail")
 _SERVER_LOG_LINES = 200
 
-Status = Literal["connecting", "connected", "failed", "crashed", "closed", "disabled", "invalid"]
+# "idle": its tools are known from the cache (`_toolcache`); it connects on its first call.
+Status = Literal["idle", "connecting", "connected", "failed", "crashed", "closed", "disabled", "invalid"]
+
+
+def _prepare(config: ServerConfig) -> Any:
+    """Import the MCP SDK (about a second: pydantic model building) and, for the built-in
+    demo, build its server (the shop's models and 13 tools: half a second more). Run on a
+    thread at a server's first connect, so a run that calls no tool of a cached server never
+    pays it. Returns the in-process server, or None."""
+    import mcp  # noqa: F401
+    from mcp.shared.exceptions import MCPDeprecationWarning
+
+    # Logging, roots and sampling are deprecated in the 2026 protocol era; the SDK warns on use
+    # of the deprecated surfaces, and such a warning must never land in a notebook cell.
+    warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
+    if isinstance(config, StdioServer) and config.in_process:
+        from codemode.demo import build_server
+
+        return build_server()
+    return None
 
 
 @dataclass
@@ -113,6 +126,7 @@ class _Link:
     state: ServerState
     config: ServerConfig
     client: Client | None = None
+    cached: dict[str, Any] | None = None  # its entry in the tool cache, when it had one
     errlog: IO[str] | None = None
     stop: anyio.Event = field(default_factory=anyio.Event)
     finished: anyio.Event = field(default_factory=anyio.Event)
@@ -124,13 +138,28 @@ class _Link:
 class Hub:
     """The MCP servers of one session. Run `serve` as a task; call `call` from any task."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, cached: bool = True) -> None:
+        """`cached`: take tool lists from the cache (`_toolcache`), connecting such servers
+        on their first call; False connects every server at `serve` (a recording wants that)."""
         self.config = config
         self._links: dict[str, _Link] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._ready: anyio.Event | None = None
+        self._closing: anyio.Event | None = None
+        self._warmed = False
+        # Bumped when a server's live tool list differs from the cached one the session built
+        # its API on: the session rebuilds its API (and worker) before its next run.
+        self.generation = 0
         for name, server in config.enabled().items():
-            self._links[name] = _Link(ServerState(name, _transport(server)), server)
+            link = self._links[name] = _Link(ServerState(name, _transport(server)), server)
+            if cached:
+                link.cached = _toolcache.load(server)
+                try:
+                    if link.cached is not None:
+                        _adopt(link.state, link.cached)
+                except (TypeError, KeyError, AttributeError):  # an entry of another shape: connect
+                    link.cached, link.state.tools, link.state.wire_tools = None, [], []
+                    link.state.status = "connecting"
         # Entries that are kept but not connected, so a listing shows them as what they are.
         self._idle: dict[str, ServerState] = {
             name: ServerState(name, _transport(server), status="disabled")
@@ -146,14 +175,24 @@ class Hub:
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect every server in parallel, report started, and hold them until `aclose`."""
+        self._closing = anyio.Event()
         async with anyio.create_task_group() as tg:
             self._tg = tg
-            ready = [anyio.Event() for _ in self._links]
-            for event, link in zip(ready, self._links.values()):
+            tg.start_soon(self._closing.wait, name="codemode-hub-keeper")  # lazy connects need the group
+            ready = []
+            for link in self._links.values():
+                if link.state.status == "idle":  # tools from the cache: it connects on first call
+                    link.finished.set()
+                    continue
+                event = anyio.Event()
+                ready.append(event)
                 tg.start_soon(self._hold, link, event, name=f"codemode-server-{link.state.name}")
-            warmed = anyio.Event()
-            tg.start_soon(_warm_validator, warmed, name="codemode-warm-jsonschema")
-            for event in [*ready, warmed]:
+            if ready:
+                self._warmed = True
+                warmed = anyio.Event()
+                tg.start_soon(_warm_validator, warmed, name="codemode-warm-jsonschema")
+                ready.append(warmed)
+            for event in ready:
                 await event.wait()
             self._ready_event().set()
             task_status.started()
@@ -175,6 +214,10 @@ class Hub:
                 link.connecting.cancel()
         for link in self._links.values():
             await link.finished.wait()
+            if link.state.status == "idle":
+                link.state.status = "closed"
+        if self._closing is not None:
+            self._closing.set()
 
     async def _hold(self, link: _Link, ready: anyio.Event) -> None:
         state = link.state
@@ -205,8 +248,10 @@ class Hub:
 
     async def _connect_and_hold(self, link: _Link, ready: anyio.Event, started: float, scope: anyio.CancelScope) -> None:
         state = link.state
+        # Off the loop, so calls to other servers and the worker's start go on meanwhile.
+        in_process = await anyio.to_thread.run_sync(_prepare, link.config)
         async with AsyncExitStack() as stack:
-            link.client = await stack.enter_async_context(self._client(link, stack))
+            link.client = await stack.enter_async_context(self._client(link, stack, in_process))
             await self._list_tools(link)
             scope.deadline = math.inf
             link.connecting = None
@@ -216,6 +261,7 @@ class Hub:
             state.server_version = f"{info.name} {info.version}".strip() if info else None
             state.instructions = client.instructions
             state.connect_seconds = time.perf_counter() - started
+            self._check_cache(link)
             state.status = "connected"
             ready.set()
             await link.stop.wait()
@@ -235,7 +281,43 @@ class Hub:
             self._tg.start_soon(self._hold, link, ready, name=f"codemode-server-{link.state.name}")
             await ready.wait()
 
-    def _client(self, link: _Link, stack: AsyncExitStack) -> Client:
+    async def connect_all(self) -> None:
+        """Connect, in parallel, every server whose tools came from the cache."""
+        async with anyio.create_task_group() as tg:
+            for link in self._links.values():
+                if link.state.status == "idle":
+                    tg.start_soon(self._connect, link)
+
+    async def _connect(self, link: _Link) -> None:
+        """Connect a server whose tools came from the cache, on its first call."""
+        async with link.reconnecting:
+            if link.state.status != "idle" or self._tg is None:
+                return  # another call connected it meanwhile, or the hub is closing
+            link.finished = anyio.Event()
+            link.state.status = "connecting"
+            ready = anyio.Event()
+            self._tg.start_soon(self._hold, link, ready, name=f"codemode-server-{link.state.name}")
+            if not self._warmed:
+                self._warmed = True
+                self._tg.start_soon(_warm_validator, anyio.Event(), name="codemode-warm-jsonschema")
+            await ready.wait()
+
+    def _check_cache(self, link: _Link) -> None:
+        """Compare the live tool list with the cached one; write the cache when they differ."""
+        entry = _entry(link.state)
+        if link.cached is not None and _same(link.cached, entry):
+            return
+        _toolcache.save(link.config, entry)
+        if link.cached is not None:
+            self.generation += 1  # the session built its API on a list that was stale
+        link.cached = entry
+
+    def _client(self, link: _Link, stack: AsyncExitStack, in_process: Any = None) -> Client:
+        from mcp import Client
+        from mcp.client.sse import sse_client
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+        from mcp.client.streamable_http import streamable_http_client
+
         config = link.config
         name = link.state.name
 
@@ -245,6 +327,8 @@ class Hub:
             for deliver in link.inflight:
                 deliver(record)
 
+        if in_process is not None:  # the built-in demo: no second interpreter
+            return Client(in_process, mode=config.mode, logging_callback=on_log, log_level="info")
         if isinstance(config, StdioServer):
             link.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
             command, args = tethered(config.command, config.args, config.env, config.cwd)
@@ -254,12 +338,16 @@ class Hub:
             transport = sse_client(config.url, headers=config.headers or None, timeout=30.0, sse_read_timeout=300.0)
         else:
             assert isinstance(config, HttpServer)
+            import httpx2
+
             http = httpx2.AsyncClient(headers=config.headers, timeout=httpx2.Timeout(30.0, read=300.0))
             stack.push_async_callback(http.aclose)
             transport = streamable_http_client(config.url, http_client=http)
         return Client(transport, mode=config.mode, logging_callback=on_log, log_level="info")
 
     async def _list_tools(self, link: _Link) -> None:
+        from codemode.hub._results import wire
+
         assert link.client is not None
         tools, wire_tools, unavailable, cursor = [], [], [], None
         for _ in range(MAX_TOOL_PAGES):
@@ -300,6 +388,8 @@ class Hub:
         link = self._links.get(server)
         if link is None:
             return CallResult(False, error=UnknownToolError(server, tool, f"no server {server!r} in this session"))
+        if link.state.status == "idle":
+            await self._connect(link)
         if link.state.status == "crashed":
             await self._reconnect(link)
         if link.client is None or link.state.status != "connected":
@@ -310,6 +400,8 @@ class Hub:
         if on_progress is not None:
             async def progress_cb(progress: float, total: float | None, message: str | None) -> None:
                 on_progress(progress, total, message)
+        from codemode.hub._results import error_text, map_call_error, result_payload
+
         if on_log is not None:
             link.inflight.append(on_log)
         try:
@@ -355,6 +447,31 @@ async def _warm_validator(done: anyio.Event) -> None:
         await anyio.to_thread.run_sync(importlib.import_module, "jsonschema")
     finally:
         done.set()
+
+
+def _entry(state: ServerState) -> dict[str, Any]:
+    """A connected server's tool-cache entry."""
+    return {"tools": [{k: v for k, v in tool.as_dict().items() if k != "server"} for tool in state.tools],
+            "wire": state.wire_tools, "instructions": state.instructions,
+            "serverVersion": state.server_version, "protocolVersion": state.protocol_version}
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    # Through JSON: the cache's lists and the SDK's values compare alike.
+    def text(entry: dict[str, Any]) -> str:
+        return json.dumps({k: entry.get(k) for k in ("tools", "wire", "instructions")}, sort_keys=True, default=str)
+
+    return text(a) == text(b)
+
+
+def _adopt(state: ServerState, entry: dict[str, Any]) -> None:
+    """Fill a server's state from its cache entry: known tools, not connected."""
+    state.tools = [ToolDef(server=state.name, **tool) for tool in entry["tools"] if isinstance(tool, dict)]
+    state.wire_tools = list(entry["wire"])
+    state.instructions = entry.get("instructions")
+    state.server_version = entry.get("serverVersion")
+    state.protocol_version = entry.get("protocolVersion")
+    state.status = "idle"
 
 
 def tethered(command: str, args: list[str], env: dict[str, str] | None, cwd: str | Path | None) -> tuple[str, list[str]]:

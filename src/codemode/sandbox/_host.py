@@ -126,7 +126,9 @@ class Sandbox:
     """One worker process at a time, restarted after it dies.
 
     Args:
-        setup: the `setup` message every fresh worker receives (servers and tools, sys.path).
+        setup: the `setup` message every fresh worker receives (servers and tools, sys.path),
+            or an async function giving it, awaited once the worker has started: so a worker
+            starts while the servers connect.
         workdir: the worker's working directory; a private temporary one by default.
         python: the interpreter to run the worker with.
         limits: the resource limits the worker applies to itself.
@@ -136,10 +138,11 @@ class Sandbox:
         allow_read: extra paths the worker may read (Landlock grants them read-only).
     """
 
-    def __init__(self, setup: dict[str, Any], *, workdir: Path | None = None, python: str = sys.executable,
+    def __init__(self, setup: dict[str, Any] | Callable[[], Awaitable[dict[str, Any]]], *, workdir: Path | None = None, python: str = sys.executable,
                  limits: Limits | None = None, confine: bool = True, allow_subprocess: bool = False,
                  require: tuple[str, ...] = (), allow_read: tuple[str, ...] = ()) -> None:
-        self._setup = setup
+        self._make_setup = setup if callable(setup) else None
+        self._setup: dict[str, Any] = setup if isinstance(setup, dict) else {}
         self.allow_read = allow_read
         self.limits = limits if limits is not None else Limits()
         self.confine = confine
@@ -226,6 +229,8 @@ class Sandbox:
         ]
         try:
             ready = await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
+            if self._make_setup is not None:
+                self._setup = await self._make_setup()
             self._send({"op": "setup", **self._setup, "confine": self._confine_spec()})
             self._ready = loop.create_future()
             done = await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)

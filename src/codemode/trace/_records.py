@@ -59,6 +59,7 @@ class ToolCall:
         if not self.python_names:
             return self.arguments
         return {self.python_names.get(key, key): value for key, value in self.arguments.items()}
+    kept: bool = field(default=False, repr=False, compare=False)  # whole in the report (trace._calllog)
 
     @property
     def status(self) -> str:
@@ -132,6 +133,17 @@ class RunReport:
     outputs_refused: dict[str, int] = field(default_factory=dict)  # MIME type → outputs refused (script, widgets)
     displays_truncated: int = 0  # representations or outputs cut for size (OUTPUT_TRUNCATED)
     run_id: str = ""  # sortable and unique across processes (`codemode.ids`); in the metadata
+    # A big run (see trace._calllog): `calls` holds the first `full_calls` calls and every
+    # failure; the others are summarised per tool (`ToolSummary`), `call_count` counts all.
+    summaries: tuple[Any, ...] = ()
+    call_count: int | None = None
+    full_calls: int = 0
+    trace_path: str | None = None  # the JSON Lines file every call was written to, if asked
+
+    @property
+    def total_calls(self) -> int:
+        """Every call the run made, summarised ones included."""
+        return self.call_count if self.call_count is not None else len(self.calls)
 
     @property
     def value(self) -> Any:
@@ -178,6 +190,9 @@ class RunReport:
             data["refusedCallsDropped"] = self.refused_dropped
         if self.notices:
             data["notices"] = list(self.notices)
+        if self.summaries:
+            data["callCount"] = self.total_calls
+            data["summary"] = {"fullCalls": self.full_calls, "tools": [s.to_json() for s in self.summaries]}
         if self.timed_out:
             data["timedOut"] = True
         if self.state_lost:
@@ -200,6 +215,8 @@ class RunReport:
             "isolation": {row.get("layer"): bool(row.get("active")) for row in self.isolation},
             "tokens": self.tokens.to_json() if self.tokens is not None else None,
             "calls": [call.facts() for call in self.calls],
+            **({"summary": [s.facts() for s in self.summaries]} if self.summaries else {}),
+            **({"trace": self.trace_path} if self.trace_path else {}),
         }
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -83,8 +83,8 @@ def approval_text(call: ToolCall, details: bool = True) -> str:
 
 def _headline(report: RunReport) -> str:
     """`codemode: ok · 2 tool calls (1 failed)`: what a re-run repeats (no duration)."""
-    count = len(report.calls)
-    calls = f"{count} tool call{'s' if count != 1 else ''}"
+    count = report.total_calls
+    calls = f"{count:,} tool call{'s' if count != 1 else ''}"
     failed = sum(1 for c in report.calls if c.ok is False)
     if failed:
         calls += f" ({failed} failed)"
@@ -136,6 +136,7 @@ def render_text(report: RunReport, details: bool = True) -> str:
             lines += ["stderr:", report.stderr.rstrip("\n")]
         for output in report.displays:
             lines += ["display:", str(output["data"].get("text/plain", ""))]
+    lines += _summary_lines(report, details)
     for name, count in report.output_dropped.items():
         lines.append(f"warning: {count:,} characters of {name} dropped [OUTPUT_TRUNCATED]")
     lines += _output_warnings(report)
@@ -151,6 +152,42 @@ def render_text(report: RunReport, details: bool = True) -> str:
     if report.tokens is not None and details:
         lines.append(token_line(report.tokens))
     return terminal_safe("\n".join(lines))  # names, streams, errors: all chosen by the cell
+
+
+def _summary_note(report: RunReport) -> str:
+    summarized = sum(s.count for s in report.summaries)
+    where = f"every call is in {report.trace_path}" if report.trace_path else \
+        "to keep each, run with a trace file (Session.run(trace=PATH), codemode exec --trace PATH)"
+    return (f"{summarized:,} more calls, summarised per tool (the first {report.full_calls} calls and every "
+            f"failure are shown whole; {where}):")
+
+
+def _summary_lines(report: RunReport, details: bool) -> list[str]:
+    if not report.summaries:
+        return []
+    lines = [_summary_note(report) if details else _summary_note(report).split(" (")[0] + ":"]
+    for s in report.summaries:
+        line = f"  {s.server}.{s.tool}  ×{s.count:,}" + (f"  {s.errors:,} errors" if s.errors else "")
+        if details:
+            line += (f"  total {format_duration(s.total)}  p50 {format_duration(s.percentile(0.5))}"
+                     f"  p95 {format_duration(s.percentile(0.95))}  {format_size(s.bytes)}")
+        lines.append(line)
+    return lines
+
+
+def _summary_html(report: RunReport) -> str:
+    rows = "".join(
+        f'<tr><td style="{_CELL}"><code>{escape(f"{s.server}.{s.tool}")}</code></td>'
+        f'<td style="{_CELL}">{s.count:,}</td><td style="{_CELL}">{s.errors:,}</td>'
+        + "".join(f'<td style="{_CELL}">{_volatile(text)}</td>' for text in (
+            format_duration(s.total), format_duration(s.percentile(0.5)), format_duration(s.percentile(0.95)),
+            format_size(s.bytes)))
+        + "</tr>" for s in report.summaries)
+    heads = "".join(f'<th style="{_CELL}">{h}</th>' for h in ("tool", "calls", "errors", "total", "p50", "p95", "bytes"))
+    return (f'<div class="codemode-summary"><div>{escape(_summary_note(report).split(" (")[0])} '
+            f'{_volatile(escape("(" + _summary_note(report).split(" (", 1)[1]))}</div>'
+            f'<table style="border-collapse:collapse;margin:4px 0"><thead><tr>{heads}</tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>")
 
 
 def _output_warnings(report: RunReport) -> list[str]:
@@ -213,6 +250,8 @@ def render_html(report: RunReport) -> str:
         for number, call in enumerate(report.calls, 1):
             parts.append(_call_row(number, call))
         parts.append("</tbody></table>")
+    if report.summaries:
+        parts.append(_summary_html(report))
     if not report.streams_shown:
         for name, text in (("stdout", report.stdout), ("stderr", report.stderr)):
             if text:

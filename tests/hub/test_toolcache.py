@@ -1,0 +1,82 @@
+"""Tool lists cached on disk: a session builds its namespaces from the cache and connects a
+server only on its first call; the live list, once connected, corrects a stale cache.
+
+Real parts: the embedded demo server (in process, as `demo_config()` serves it), a real
+worker, the cache files in a directory of the test's own.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codemode.config import demo_config
+from codemode.hub import _toolcache
+from codemode.session import Session
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CODEMODE_TOOL_CACHE", "1")
+    monkeypatch.setenv("CODEMODE_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_a_connected_server_writes_its_tools_and_the_next_session_starts_from_them(cache: Path) -> None:
+    with Session(demo_config()) as first:
+        assert first.servers["demo"].status == "connected"
+        tools = sorted(t.name for t in first.tools("demo"))
+    [entry] = list(cache.glob("*.json"))
+    assert sorted(t["name"] for t in json.loads(entry.read_text())["tools"]) == sorted(
+        t.tool.name for t in first.tools("demo"))
+
+    with Session(demo_config()) as second:
+        assert second.servers["demo"].status == "idle"  # not connected: nothing called it yet
+        assert sorted(t.name for t in second.tools("demo")) == tools
+        report = second.run("print(sorted(n for n in dir(demo) if not n.startswith('_'))[:2]); 1 + 1")
+        assert report.ok and report.value == 2 and report.calls == ()
+        assert second.servers["demo"].status == "idle"
+        report = second.run("demo.get_customer(customer_id=1)['name']")
+        assert report.ok and report.value == "Anna Keller", report.error
+        assert second.servers["demo"].status == "connected"
+        assert not second.run("x = 1").worker_restarted  # the live list matched the cache
+
+
+def test_a_stale_cache_is_corrected_by_the_live_list_and_the_next_run_says_so(cache: Path) -> None:
+    config = demo_config()
+    with Session(config):
+        pass
+    entry = json.loads(next(cache.glob("*.json")).read_text())
+    entry["tools"] = [t for t in entry["tools"] if t["name"] != "get_customer"]
+    entry["tools"].append({**entry["tools"][0], "name": "gone_tool"})
+    _toolcache.save(config.servers["demo"], {k: v for k, v in entry.items() if k != "format"})
+
+    with Session(demo_config()) as session:
+        assert {t.tool.name for t in session.tools("demo")} >= {"gone_tool"}
+        assert session.run("hasattr(demo, 'get_customer')").value is False
+        assert session.run("demo.list_notes()").ok  # the first call connects: the live list
+        report = session.run("hasattr(demo, 'get_customer'), hasattr(demo, 'gone_tool')")
+        assert report.value == [True, False]
+        assert report.worker_restarted and "tools changed" in report.restart_reason
+    rewritten = json.loads(next(cache.glob("*.json")).read_text())
+    assert "gone_tool" not in {t["name"] for t in rewritten["tools"]}
+
+
+def test_the_cache_key_changes_with_what_decides_the_program(cache: Path) -> None:
+    from codemode.config import StdioServer
+
+    base = StdioServer(command="python3", args=["-m", "x"])
+    assert _toolcache.identity(base) == _toolcache.identity(StdioServer(command="python3", args=["-m", "x"]))
+    assert _toolcache.identity(base) != _toolcache.identity(StdioServer(command="python3", args=["-m", "y"]))
+    assert _toolcache.identity(base) != _toolcache.identity(
+        StdioServer(command="python3", args=["-m", "x"], env={"TOKEN": "a"}))
+    assert _toolcache.identity(base) != _toolcache.identity(demo_config().servers["demo"])
+
+
+def test_the_cache_is_off_with_codemode_tool_cache_0(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEMODE_TOOL_CACHE", "0")
+    with Session(demo_config()) as session:
+        assert session.servers["demo"].status == "connected"
+    assert list(cache.glob("*.json")) == []
