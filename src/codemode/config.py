@@ -145,14 +145,14 @@ class StdioServer(_ServerBase):
     transport: Literal["stdio"] | None = Field(
         None, description="Accepted as other clients write it; only 'stdio'."
     )
-    # Set only by `demo_config()`: the built-in demo is served in this process (no second
-    # interpreter importing the SDK); a config file naming `python -m codemode.demo` gets a
-    # real stdio server.
-    _in_process: bool = PrivateAttr(False)
+    # Set only by `demo_config()`: "module:function" building an SDK server object that the
+    # hub serves in this process (no second interpreter importing the SDK). A config file
+    # naming `python -m codemode.demo` gets a real stdio server; files cannot set this.
+    _in_process: str | None = PrivateAttr(None)
 
     @property
-    def in_process(self) -> bool:
-        """Whether the hub serves it in process (the built-in demo only)."""
+    def in_process(self) -> str | None:
+        """The "module:function" of the server the hub builds in process, or None."""
         return self._in_process
 
 
@@ -848,7 +848,7 @@ def demo_config() -> Config:
     if parent not in _default_import_dirs():
         env["PYTHONPATH"] = parent
     demo = StdioServer(command=sys.executable, args=["-m", "codemode.demo"], env=env)
-    demo._in_process = True
+    demo._in_process = "codemode.demo:build_server"  # named, not imported: the demo is no layer
     return Config(servers={"demo": demo}, source=None)
 
 

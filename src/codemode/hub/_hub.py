@@ -71,9 +71,10 @@ def _prepare(config: ServerConfig) -> Any:
     # of the deprecated surfaces, and such a warning must never land in a notebook cell.
     warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
     if isinstance(config, StdioServer) and config.in_process:
-        from codemode.demo import build_server
+        import importlib
 
-        return build_server()
+        module, _, function = config.in_process.partition(":")
+        return getattr(importlib.import_module(module), function)()
     return None
 
 

@@ -217,10 +217,12 @@ class Sandbox:
         self._frozen = False
         self._stderr_tail = b""
         self.starts += 1
+        # Before the pipes connect: the worker's "ready" may arrive while the write end is
+        # still being connected (a worker that starts while servers connect often does).
+        self._ready = loop.create_future()
         channel = _ChannelProtocol(self._handle, loop.create_future())
         await loop.connect_read_pipe(lambda: channel, os.fdopen(from_worker_r, "rb", buffering=0))
         self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(to_worker_w, "wb", buffering=0))
-        self._ready = loop.create_future()
         assert self._process.stdout is not None and self._process.stderr is not None
         self._tasks = [
             asyncio.ensure_future(self._watch_channel(channel.ended)),
