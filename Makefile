@@ -55,8 +55,10 @@ test: $(STAMP) peers chromium
 
 ## Benchmarks: ratios measured side by side in one run.
 bench: $(STAMP) peers
+	$(PY) bench/first_result.py
 	$(PY) bench/cell_overhead.py
 	$(PY) bench/tool_calls.py
+	$(PY) bench/big_run.py
 	$(PY) bench/tokens.py
 	$(PY) bench/isolation.py
 
