@@ -16,7 +16,7 @@ def test_every_relative_link_of_the_readme_and_docs_is_a_file_of_the_repository(
             if re.match(r"[a-z]+:", target) or target.startswith("#"):
                 continue  # a URL or an anchor
             path = (page.parent / target.split("#")[0]).resolve()
-            if not path.is_file() or ROOT not in path.parents:
+            if not path.exists() or ROOT not in path.parents:  # a file or a folder of the checkout
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert broken == []
 
