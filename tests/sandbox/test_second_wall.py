@@ -410,9 +410,10 @@ def test_threads_a_cell_leaves_running_are_stopped_when_it_ends(portal: Blocking
 
 @pytest.mark.escape("resources")
 def test_a_thread_that_will_not_stop_is_paused_until_the_next_cell(portal: BlockingPortal, tmp_path: Path) -> None:
-    # C code without the GIL for about a second per digest: no Python instruction to stop at.
-    code = ("import hashlib, threading, time\nbig = b'x' * (512 << 20)\ndef spin():\n    while True:\n"
-            "        hashlib.sha256(big).digest()\n"
+    # C code without the GIL for many seconds per call (PBKDF2 releases the GIL for all its rounds),
+    # however fast the machine: no Python instruction to stop at while the cell ends.
+    code = ("import hashlib, threading, time\ndef spin():\n    while True:\n"
+            "        hashlib.pbkdf2_hmac('sha256', b'x', b'y', 50_000_000)\n"
             "threading.Thread(target=spin, name='stubborn', daemon=True).start()\ntime.sleep(0.2)\n'started'")
     for box in _box(portal, tmp_path):
         outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
