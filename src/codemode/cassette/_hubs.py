@@ -33,6 +33,7 @@ from codemode.errors import (
     UpstreamError,
 )
 from codemode.hub import CallResult, Hub, LogRecord, ServerState
+from codemode.hub._hub import Readiness
 from codemode.schema import ToolDef
 
 ProgressCallback = Callable[[float, float | None, str | None], None]
@@ -78,21 +79,7 @@ class _Recorder:
         return result
 
 
-class _Readiness:
-    """`wait_ready`, as the hub has it: set once the servers are connected, failed or replayed."""
-
-    _ready: anyio.Event | None = None
-
-    def _ready_event(self) -> anyio.Event:
-        if self._ready is None:  # made on the loop, by whichever comes first
-            self._ready = anyio.Event()
-        return self._ready
-
-    async def wait_ready(self) -> None:
-        await self._ready_event().wait()
-
-
-class RecordingHub(_Readiness):
+class RecordingHub(Readiness):
     """The live hub, with everything it lists and answers written to a cassette."""
 
     def __init__(self, config: Config, path: Path, scrubber: Scrubber) -> None:
@@ -127,7 +114,7 @@ class RecordingHub(_Readiness):
         return await self._recorder.call(self._live, server, tool, arguments, timeout, on_progress, on_log)
 
 
-class ReplayHub(_Readiness):
+class ReplayHub(Readiness):
     """Tool lists and call results from a cassette; live servers only when it must."""
 
     def __init__(self, config: Config, path: Path, scrubber: Scrubber, *, strict: bool = False,

@@ -136,7 +136,23 @@ class _Link:
     connecting: anyio.CancelScope | None = None  # while it connects: `aclose` cancels it
 
 
-class Hub:
+class Readiness:
+    """`wait_ready` for a hub and for the hubs that stand in for it (cassettes): set once the
+    servers are connected, failed or replayed."""
+
+    _ready: anyio.Event | None = None
+
+    def _ready_event(self) -> anyio.Event:
+        if self._ready is None:  # made on the loop, by whichever comes first
+            self._ready = anyio.Event()
+        return self._ready
+
+    async def wait_ready(self) -> None:
+        """Wait until every server has connected or failed (`serve` runs as a task)."""
+        await self._ready_event().wait()
+
+
+class Hub(Readiness):
     """The MCP servers of one session. Run `serve` as a task; call `call` from any task."""
 
     def __init__(self, config: Config, *, cached: bool = True) -> None:
@@ -197,15 +213,6 @@ class Hub:
                 await event.wait()
             self._ready_event().set()
             task_status.started()
-
-    def _ready_event(self) -> anyio.Event:
-        if self._ready is None:  # made on the loop, by whichever comes first
-            self._ready = anyio.Event()
-        return self._ready
-
-    async def wait_ready(self) -> None:
-        """Wait until every server has connected or failed (`serve` runs as a task)."""
-        await self._ready_event().wait()
 
     async def aclose(self) -> None:
         """Disconnect every server (bounded by the SDK's own shutdown timeouts)."""

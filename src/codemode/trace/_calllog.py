@@ -21,7 +21,7 @@ from array import array
 from pathlib import Path
 from typing import IO, Any
 
-from codemode.trace._records import ToolCall, preview
+from codemode.trace._records import ToolCall
 
 # The calls a run keeps whole, from its start: what a reader looks at first. Past it a call
 # is kept whole only if it failed; the rest go into per-tool summaries.
@@ -112,16 +112,6 @@ class CallLog:
 
 
 def trace_line(call: ToolCall) -> dict[str, Any]:
-    """One call as a line of the trace file: everything the report would show of it."""
-    line: dict[str, Any] = {**call.payload(), "id": call.id, "started": round(call.started, 6),
-                            "duration": None if call.duration is None else round(call.duration, 6),
-                            "resultBytes": call.result_bytes}
-    if call.result is not None:
-        line["result"] = preview(call.result)
-    if call.error is not None:
-        line["error"] = {"code": call.error_code, "message": call.error}
-    if call.progress:
-        line["progress"] = call.progress
-    if call.logs:
-        line["logs"] = call.logs
-    return line
+    """One call as a line of the trace file: everything the report would show of it (the
+    compared fields and the facts that live in the output's metadata)."""
+    return {**call.payload(), **call.facts()}
