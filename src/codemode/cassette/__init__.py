@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from codemode.cassette._file import CassetteError, Scrubber, expanded_values, record_anew
+from codemode.cassette._file import CassetteError, Scrubber, record_anew
 from codemode.cassette._hubs import RecordingHub, ReplayHub, argument_diff
 from codemode.config import Config
 from codemode.errors import CodemodeError
+from codemode.redact import Redactor
 
 Mode = Literal["record", "replay", "auto", "live"]
 _MODES = ("record", "replay", "auto", "live")
@@ -63,7 +64,7 @@ def open_hub(config: Config, settings: CassetteSettings | None = None) -> Any:
     settings = settings if settings is not None else settings_of(config)
     if settings.mode == "live" or settings.path is None:
         return Hub(config)
-    scrubber = Scrubber(settings.path.parent, config.redact, expanded_values(config.source))
+    scrubber = Scrubber(settings.path.parent, Redactor.of(config))
     if settings.mode == "record":
         return RecordingHub(config, settings.path, scrubber)
     if settings.mode == "replay" and not settings.path.is_file():

@@ -15,30 +15,24 @@ Invariants:
   no absolute paths of ours. The cassette's own folder is written as `${CASSETTE_DIR}` and
   put back on reading, so a cassette recorded beside a notebook replays on another machine.
 - Redaction happens before anything is written: every match of the `redact` patterns and
-  every value a `${VAR}` of the config expanded to becomes `[REDACTED]`. Replay matches a
-  call's arguments after the same redaction.
+  every value a `${VAR}` of the config expanded to (`Config.secrets`, four characters or more)
+  becomes `[REDACTED]`, by the config's `Redactor`. Replay matches a call's arguments after
+  the same redaction.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codemode.errors import CodemodeError
+from codemode.redact import Redactor, map_strings
 
 FORMAT = "cassette"
 VERSION = 1
-REDACTED = "[REDACTED]"
 DIR_PLACEHOLDER = "${CASSETTE_DIR}"
-# Values shorter than this are not redacted: replacing every "1" or "yes" of a recording
-# would wreck it, and so short a value is no secret.
-MIN_SECRET_CHARS = 4
-_REFERENCE = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class CassetteError(CodemodeError):
@@ -48,58 +42,23 @@ class CassetteError(CodemodeError):
 
 
 class Scrubber:
-    """Redaction and path placeholders, applied to every string of a record (keys too)."""
+    """The config's redaction and the folder placeholder, applied to every string of a record
+    (keys too). Redaction is `codemode.redact.Redactor`'s, the same as the audit log's."""
 
-    def __init__(self, directory: Path, patterns: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
+    def __init__(self, directory: Path, redactor: Redactor) -> None:
         self.directory = str(directory.resolve())
-        try:
-            self.patterns = [re.compile(p) for p in patterns]
-        except re.error as exc:
-            raise CodemodeError(f"codemode.redact: {exc.pattern!r} is not a regular expression ({exc})") from None
-        # Longest first: a secret that contains another is replaced whole.
-        self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
+        self.redactor = redactor
 
     def scrub(self, value: Any) -> Any:
         """A copy for writing: secrets and patterns redacted, our folder as a placeholder."""
-        return _walk(value, self._scrub_text)
+        return map_strings(value, self._scrub_text)
 
     def restore(self, value: Any) -> Any:
         """A copy as read: the placeholder back to this machine's folder."""
-        return _walk(value, lambda text: text.replace(DIR_PLACEHOLDER, self.directory))
+        return map_strings(value, lambda text: text.replace(DIR_PLACEHOLDER, self.directory))
 
     def _scrub_text(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        for pattern in self.patterns:
-            text = pattern.sub(REDACTED, text)
-        return text.replace(self.directory, DIR_PLACEHOLDER)
-
-
-def _walk(value: Any, change: Any) -> Any:
-    if isinstance(value, str):
-        return change(value)
-    if isinstance(value, dict):
-        return {change(k) if isinstance(k, str) else k: _walk(v, change) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_walk(v, change) for v in value]
-    return value
-
-
-def expanded_values(source: str | None, environ: os._Environ[str] | dict[str, str] | None = None) -> list[str]:
-    """The values the config's `${VAR}` references expand to (secrets, by default)."""
-    if not source:
-        return []
-    try:
-        text = Path(source).read_text(encoding="utf-8")
-    except OSError:
-        return []
-    env = os.environ if environ is None else environ
-    values = []
-    for name, default in _REFERENCE.findall(text):
-        value = env.get(name) or default
-        if value:
-            values.append(value)
-    return values
+        return self.redactor.text(text).replace(self.directory, DIR_PLACEHOLDER)
 
 
 @dataclass

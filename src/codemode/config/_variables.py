@@ -2,8 +2,8 @@
 
 `${NAME}`, `${NAME:-default}`, VS Code's `${env:NAME}`, `${workspaceFolder}`, `${userHome}`
 and `${pathSeparator}`; `$$` is a literal `$`; a missing variable with no default is a
-`ConfigError` naming it. The values taken from the environment are collected as secrets, for
-the redactor of audit files and cassettes.
+`ConfigError` naming it. What each variable expanded to (a default too) is collected as a
+secret, for the redactor of audit files and cassettes.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _expand_server(
     secrets: list[str] | None = None,
 ) -> dict[str, object]:
     """A copy of a server's raw entry with variables and `~` expanded where the format allows;
-    the values taken from the environment are added to `secrets`."""
+    what the variables expanded to is added to `secrets`."""
 
     def expand(value: object, field: str) -> object:
         if not isinstance(value, str):
@@ -92,14 +92,14 @@ def _expand(
         name, default = ref.groups()
         value = environ.get(name)
         if default is not None and not value:
-            return default
+            value = default
         if value is None:
             raise fail(
                 f"environment variable {name} is not set; set it, "
                 f"or write ${{{name}:-default}} to give a default"
             )
-        # A value from the environment may be a token: audit files and cassettes redact it.
-        # Shorter ones would blank out every matching digit or word and protect nothing.
+        # What a variable expanded to may be a token (a default too): audit files and cassettes
+        # redact it. Shorter ones would blank out every matching digit or word and protect nothing.
         if secrets is not None and len(value) >= MIN_SECRET_CHARS:
             secrets.append(value)
         return value
