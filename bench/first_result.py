@@ -8,7 +8,17 @@ Each round starts, in turn, fresh interpreters that do:
 - a first call: `Session().run("demo.get_customer(customer_id=1)")` from a fresh process,
   against a direct `mcp.Client` connect + list + call of the same (in-process) demo server
   (bar: ≤ the direct one + 0.3 s);
-- `%load_ext codemode` in an IPython shell that is already up (bar ≤ 0.3 s).
+- `%load_ext codemode` in an IPython shell that is already up (bar ≤ 0.3 s);
+- the first `%%codemode` cell calling a demo tool, right after `%load_ext`, timed inside a
+  running shell, against `import mcp` + a direct connect + list + call timed inside a
+  running interpreter (bar: ≤ the direct one + 0.3 s);
+- with the five real third-party servers of `bench/_peers.py` (skipped, named, when one is
+  not installed): each server's own direct connect + list in a fresh process, and
+  `codemode exec` on all five: `print(1)` with their tool lists cached, a call to one of
+  them, and `print(1)` with no cache, when all five connect (bar: ≤ the slowest direct
+  connect + 0.3 s).
+
+Each codemode module is byte-compiled first, as an installed package is.
 
     python bench/first_result.py [--rounds 7]
 
@@ -28,6 +38,7 @@ Profile findings (cProfile / pyinstrument of `codemode exec -c 'print(1)'`, 2026
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -53,6 +64,40 @@ from codemode import Session
 with Session() as session:
     assert session.run("demo.get_customer(customer_id=1)['id']").value == 1
 """
+# In-script timings: the kernel is already up, so neither side pays an interpreter's start.
+DIRECT_IN_SCRIPT = """
+import time
+started = time.perf_counter()
+import anyio, mcp
+from codemode.demo import build_server
+async def main():
+    async with mcp.Client(build_server(), mode="legacy") as client:
+        await client.list_tools()
+        await client.call_tool("get_customer", {"customer_id": 1})
+anyio.run(main)
+print(time.perf_counter() - started)
+"""
+FIRST_CELL = """
+import time
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+shell.run_line_magic("load_ext", "codemode")
+started = time.perf_counter()
+shell.run_cell_magic("codemode", "", "demo.get_customer(customer_id=1)")
+print(time.perf_counter() - started)
+"""
+# One third-party server on its own: a fresh process connects it and lists its tools.
+DIRECT_STDIO = """
+import json, sys
+import anyio, mcp
+from mcp.client.stdio import StdioServerParameters, stdio_client
+entry = json.loads(sys.argv[1])
+async def main():
+    params = StdioServerParameters(command=entry["command"], args=entry.get("args", []), env=entry.get("env"))
+    async with mcp.Client(stdio_client(params), mode="legacy") as client:
+        await client.list_tools()
+anyio.run(main)
+"""
 LOAD_EXT = """
 import time
 from IPython.core.interactiveshell import InteractiveShell
@@ -69,25 +114,68 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+def said(argv: list[str], env: dict[str, str]) -> float:
+    """The figure a script prints as its last line (a timing taken inside it)."""
+    out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def five_servers(scratch: Path) -> tuple[Path, dict[str, dict]] | None:
+    """The five real third-party servers as a config file, or None (named) when one is missing."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _peers
+
+    missing = _peers.missing_peers()
+    if missing:
+        print("five real servers: skipped; " + "; ".join(missing.values()), file=sys.stderr)
+        return None
+    config = _peers.peers_config(_peers.make_scratch(scratch))
+    path = scratch / "five.json"
+    path.write_text(json.dumps(config))
+    return path, config["mcpServers"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    cache = tempfile.mkdtemp(prefix="codemode-bench-cache-")
+    # Bytecode as an installed package has it (pip compiles on install): otherwise a checkout
+    # run with PYTHONDONTWRITEBYTECODE recompiles every codemode module on every start.
+    subprocess.run([PY, "-m", "compileall", "-q", SRC], check=True, stdout=subprocess.DEVNULL)
+    scratch = Path(tempfile.mkdtemp(prefix="codemode-bench-first-"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
-           "CODEMODE_CACHE_DIR": cache, "CODEMODE_TOOL_CACHE": "1"}
+           "CODEMODE_CACHE_DIR": str(scratch / "cache"), "CODEMODE_TOOL_CACHE": "1"}
     cold = {**env, "CODEMODE_TOOL_CACHE": "0"}
     exec_argv = [PY, "-m", "codemode", "exec", "-c", "print(1)"]
     timed(exec_argv, env)  # fills the tool cache, as any earlier run on this machine would
-    rows: dict[str, list[float]] = {name: [] for name in ("mcp", "exec", "exec_cold", "direct", "session", "load_ext")}
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
+        "mcp": ([PY, "-c", "import mcp"], env),
+        "exec": (exec_argv, env),
+        "exec_cold": (exec_argv, cold),
+        "direct": ([PY, "-c", DIRECT], env),
+        "session": ([PY, "-c", SESSION], cold),
+    }
+    said_by: dict[str, tuple[list[str], dict[str, str]]] = {
+        "load_ext": ([PY, "-c", LOAD_EXT], env),
+        "direct_in": ([PY, "-c", DIRECT_IN_SCRIPT], env),
+        "cell": ([PY, "-c", FIRST_CELL], cold),
+    }
+    five = five_servers(scratch)
+    if five is not None:
+        path, servers = five
+        five_exec = [PY, "-m", "codemode", "exec", "--config", str(path), "-c"]
+        timed([*five_exec, "print(1)"], env)  # their tool lists, cached
+        for name, entry in servers.items():
+            commands[f"peer_{name}"] = ([PY, "-c", DIRECT_STDIO, json.dumps(entry)], env)
+        commands["five_exec"] = ([*five_exec, "print(1)"], env)
+        commands["five_call"] = ([*five_exec, "time.get_current_time(timezone='UTC')"], env)
+        commands["five_cold"] = ([*five_exec, "print(1)"], cold)
+    rows: dict[str, list[float]] = {name: [] for name in [*commands, *said_by]}
     for _ in range(args.rounds):
-        rows["mcp"].append(timed([PY, "-c", "import mcp"], env))
-        rows["exec"].append(timed(exec_argv, env))
-        rows["exec_cold"].append(timed(exec_argv, cold))
-        rows["direct"].append(timed([PY, "-c", DIRECT], env))
-        rows["session"].append(timed([PY, "-c", SESSION], cold))
-        out = subprocess.run([PY, "-c", LOAD_EXT], env=env, check=True, capture_output=True, text=True).stdout
-        rows["load_ext"].append(float(out.strip().splitlines()[-1]))
+        for name, (argv, run_env) in commands.items():
+            rows[name].append(timed(argv, run_env))
+        for name, (argv, run_env) in said_by.items():
+            rows[name].append(said(argv, run_env))
     m = {name: statistics.median(values) for name, values in rows.items()}
     print(f"first result, fresh processes, {args.rounds} interleaved rounds, medians (python {sys.version.split()[0]})")
     print("| measure | median | ratio or difference | bar |\n| --- | --- | --- | --- |")
@@ -99,6 +187,18 @@ def main() -> None:
     print(f"| `Session().run(one call)`, fresh process, no tool cache | {m['session']:.2f} s | "
           f"{m['session'] - m['direct']:+.2f} s | ≤ +0.30 s |")
     print(f"| `%load_ext codemode` in a running shell | {m['load_ext']:.3f} s | | ≤ 0.300 s |")
+    print(f"| in a running shell: `import mcp` + direct connect + list + call, demo | {m['direct_in']:.2f} s | | |")
+    print(f"| the first `%%codemode` cell calling a demo tool, right after `%load_ext` | {m['cell']:.2f} s | "
+          f"{m['cell'] - m['direct_in']:+.2f} s | ≤ +0.30 s |")
+    if five is not None:
+        peers = {name[5:]: m[name] for name in m if name.startswith("peer_")}
+        slowest = max(peers, key=peers.__getitem__)
+        for name, value in peers.items():
+            print(f"| direct `mcp.Client` connect + list, `{name}` alone, fresh process | {value:.2f} s | | |")
+        for name, what in (("five_exec", "`codemode exec -c 'print(1)'`, five real servers, tool lists cached"),
+                           ("five_call", "the same, code calling `time.get_current_time`"),
+                           ("five_cold", "`print(1)`, five real servers, no tool cache (all five connect)")):
+            print(f"| {what} | {m[name]:.2f} s | {m[name] - peers[slowest]:+.2f} s over `{slowest}` | ≤ +0.30 s |")
 
 
 if __name__ == "__main__":
