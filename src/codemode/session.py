@@ -483,14 +483,15 @@ class Session:
             self._hub_task.result(timeout=30)
             self._hub_task = None
 
-    def share(self) -> Session:
+    def share(self, wrap: Callable[[Hub], Hub] | None = None) -> Session:
         """A new session on this session's servers (the same hub, so the same connections),
         with a worker of its own: its own variables, files and calls. Closing it stops only
         its worker; this session must stay open while it is used (`codemode serve` gives
-        each client one)."""
+        each client one). `wrap` puts a stand-in around the shared hub (`codemode serve
+        --record` taps each client's calls into its transcript's cassette)."""
         self.start()
         other = Session(self.config, disclosure=self.accountant.disclosure, tokenizer=self.accountant.tokenizer,
-                        cassette=self.cassette, hub=self._hub, face=self.face)
+                        cassette=self.cassette, hub=wrap(self._hub) if wrap else self._hub, face=self.face)
         other.sandbox_options = self.sandbox_options
         return other
 

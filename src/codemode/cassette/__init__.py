@@ -2,6 +2,8 @@
 
 Replay lives at the hub's boundary: `open_hub(config)` gives the session a live `Hub`, a
 `RecordingHub` around one, or a `ReplayHub` in its place, each with the hub's interface.
+A `TapHub` around a borrowed hub writes one session's calls to a `SessionCassette` (the
+transcripts of `codemode serve --record`).
 
 Which one comes from the config (`codemode.cassette`, `codemode.cassetteMode`: record |
 replay | auto) or, over it, the environment a test runner sets for a kernel:
@@ -18,6 +20,7 @@ from typing import Any, Literal
 
 from codemode.cassette._file import CassetteError, Scrubber, record_anew
 from codemode.cassette._hubs import RecordingHub, ReplayHub, argument_diff
+from codemode.cassette._tap import SessionCassette, TapHub
 from codemode.config import Config
 from codemode.errors import CodemodeError
 from codemode.redact import Redactor
@@ -74,5 +77,5 @@ def open_hub(config: Config, settings: CassetteSettings | None = None) -> Any:
                      record_missing=settings.mode == "auto")
 
 
-__all__ = ["CassetteError", "CassetteSettings", "RecordingHub", "ReplayHub", "argument_diff", "open_hub",
-           "record_anew", "settings_of"]
+__all__ = ["CassetteError", "CassetteSettings", "RecordingHub", "ReplayHub", "SessionCassette", "TapHub",
+           "argument_diff", "open_hub", "record_anew", "settings_of"]

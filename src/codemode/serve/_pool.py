@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,11 +28,13 @@ logger = logging.getLogger(__name__)
 
 
 class WorkerPool:
-    """`size` started worker sessions on `root`'s servers, refilled in the background."""
+    """`size` started worker sessions on `root`'s servers, refilled in the background.
+    `make` makes an unstarted worker (default: `root.share()`)."""
 
-    def __init__(self, root: Session, size: int) -> None:
+    def __init__(self, root: Session, size: int, make: Callable[[], Session] | None = None) -> None:
         self.root = root
         self.size = size
+        self._make = make or root.share
         self._idle: list[Session] = []
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
@@ -75,7 +78,7 @@ class WorkerPool:
             _close_quietly(worker)
 
     def _start(self) -> Session:
-        worker = self.root.share()
+        worker = self._make()
         with self._start_lock:
             worker.start()
         with self._lock:

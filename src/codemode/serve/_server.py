@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -133,10 +134,15 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
         value = arguments.get("input")
         inputs = {"input": value} if value is not None else None
         relay = Relay(ctx)
+        on_event: Callable[[Event], None] = relay.on_event
+        shown: list[Event] | None = None
+        if client.transcript is not None:  # what the cell showed, in order, for its outputs
+            shown = []
+            on_event = _keeping(shown, relay.on_event)
         # A call the approval policy holds back is asked of this client (form elicitation);
         # a client without the capability has nobody to ask, and the call is refused.
         approver = ElicitationApprover(ctx.session, asyncio.get_running_loop(), ctx.request_id)
-        report, notice = await sessions.run(client, code, limits, inputs, relay.on_event, approver)
+        report, notice = await sessions.run(client, code, limits, inputs, on_event, approver)
     except Refused as refused:
         text, data = refusal(refused.code, refused.message)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
@@ -151,10 +157,19 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
                                     structured_content=data, is_error=True)
     if client.transcript is not None:
-        client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs)
+        client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs, events=shown)
     content: list[Any] = [types.TextContent(type="text", text=summary_text(report, notice))]
     content += [_block(block) for block in rich_content(report, result_text=False)]
     return types.CallToolResult(content=content, structured_content=structured(report, notice), is_error=not report.ok)
+
+
+def _keeping(kept: list[Event], on_event: Callable[[Event], None]) -> Callable[[Event], None]:
+    def keep(event: Event) -> None:
+        if event[0] in ("stdout", "stderr", "display"):
+            kept.append(event)
+        on_event(event)
+
+    return keep
 
 
 def _block(block: dict[str, Any]) -> Any:

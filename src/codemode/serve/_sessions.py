@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ from codemode.serve._pool import WorkerPool
 
 if TYPE_CHECKING:
     from codemode.approval import Approver
+    from codemode.cassette import TapHub
     from codemode.serve._transcript import Transcript
     from codemode.session import Event, Session
     from codemode.trace import RunReport
@@ -68,8 +71,12 @@ class Sessions:
     def __init__(self, root: Session, *, record: Path | None = None) -> None:
         self.root = root
         self.config = root.config
-        self.pool = WorkerPool(root, root.config.pool_size)
         self.record = record
+        # With transcripts, each worker's calls go through a tap of its own on the shared
+        # hub, which its client's cassette is attached to (see `_acquire`).
+        self._taps: weakref.WeakKeyDictionary[Session, TapHub] = weakref.WeakKeyDictionary()
+        self._taps_lock = threading.Lock()
+        self.pool = WorkerPool(root, root.config.pool_size, make=self._tapped_worker if record is not None else None)
         self.open_sessions: dict[str, ClientSession] = {}
         self.with_worker = 0
         self._ids = itertools.count(1)
@@ -82,7 +89,7 @@ class Sessions:
         if self.record is not None:
             from codemode.serve._transcript import Transcript
 
-            client.transcript = Transcript(self.record, key, self.config)
+            client.transcript = Transcript(self.record, key, self.config, servers=lambda: self.root.servers)
         self.open_sessions[key] = client
         return client
 
@@ -130,6 +137,26 @@ class Sessions:
         except BaseException:
             self.with_worker -= 1
             raise
+        if client.transcript is not None:
+            with self._taps_lock:
+                tap = self._taps.get(client.worker)
+            if tap is not None:
+                tap.cassette = client.transcript.cassette
+
+    def _tapped_worker(self) -> Session:
+        """A worker whose calls can be written to its client's cassette (called off the loop)."""
+        from codemode.cassette import TapHub
+
+        taps: list[TapHub] = []
+
+        def wrap(hub: Any) -> Any:
+            taps.append(TapHub(hub))
+            return taps[-1]
+
+        worker = self.root.share(wrap)
+        with self._taps_lock:
+            self._taps[worker] = taps[0]
+        return worker
 
     async def _release(self, client: ClientSession) -> None:
         worker, client.worker = client.worker, None

@@ -7,7 +7,13 @@ streams, the run report's display with its MIME bundle, and the error as Jupyter
 exception), and a markdown cell per `search` with the query and the names found. A person
 opens it in JupyterLab, reads what the agent did (the renderer draws the reports), and
 re-runs it on the codemode kernel's magic. An `execute` with `input` gets a cell before it
-that binds the data, and `%%codemode --in input`.
+that binds the data, and `%%codemode --in input`. A cell whose code failed is tagged
+`raises-exception`, so a re-run (nbclient, nbval) goes on past it as the agent did.
+
+Beside each notebook is its cassette (`NAME.cassette.jsonl`, see `codemode.cassette`): the
+tool lists of the servers and every tool call the session made, as they were answered.
+`codemode test NAME.ipynb` re-runs the notebook from it, offline and compared cell by cell;
+Run All without it re-runs against the live servers.
 """
 
 from __future__ import annotations
@@ -16,11 +22,16 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codemode.cassette import SessionCassette
+from codemode.testing import cassette_for
+
 if TYPE_CHECKING:
     from codemode.config import Config
+    from codemode.hub import ServerState
     from codemode.trace import RunReport
 
 _NBFORMAT = 4
@@ -28,13 +39,17 @@ _NBFORMAT_MINOR = 5
 
 
 class Transcript:
-    """The notebook of one client session, under `directory`."""
+    """The notebook of one client session, under `directory`, and its cassette beside it.
+    `servers` gives the servers' states (whose tool lists go into the cassette)."""
 
-    def __init__(self, directory: Path, key: str, config: Config) -> None:
+    def __init__(self, directory: Path, key: str, config: Config,
+                 servers: Callable[[], dict[str, ServerState]] | None = None) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         safe = "".join(ch for ch in key if ch.isalnum() or ch in "-_")[:32] or "session"
         self.path = directory / f"codemode-{stamp}-{safe}.ipynb"
+        self.cassette = SessionCassette(config, cassette_for(self.path))
+        self._servers = servers
         self._cells: list[dict[str, Any]] = []
         self._count = 0
         setup = ["%load_ext codemode"]
@@ -43,7 +58,9 @@ class Transcript:
         self._cells.append(_markdown(f"# codemode serve: session `{key}`\n\n"
                                      f"Started {time.strftime('%Y-%m-%d %H:%M:%S')}. Each `%%codemode` cell is an "
                                      "`execute` call of the agent, with the report it got; each note like this one "
-                                     "is a `search`. Run all to repeat the session."))
+                                     "is a `search`. Run all to repeat the session against the servers; "
+                                     f"`codemode test {self.path.name}` repeats it offline, from the tool calls "
+                                     f"recorded in `{self.cassette.path.name}` beside it."))
         self._cells.append(self._code("\n".join(setup), []))
 
     def add_search(self, query: str, detail: str, names: list[str]) -> None:
@@ -51,14 +68,23 @@ class Transcript:
         self._cells.append(_markdown(f"**search** `{query}` ({detail}): found {found}"))
         self._write()
 
-    def add_execute(self, report: RunReport, *, timeout: object = None, inputs: dict[str, Any] | None = None) -> None:
+    def _write_servers(self) -> None:
+        if self._servers is not None:
+            self.cassette.servers(self._servers())  # once each: a run without calls needs them too
+
+    def add_execute(self, report: RunReport, *, timeout: object = None, inputs: dict[str, Any] | None = None,
+                    events: list[tuple[str, Any]] | None = None) -> None:
+        """A `%%codemode` cell for an `execute`; `events`: the run's live events, in order."""
         flags = ""
         if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
             flags += f" --timeout {timeout:g}"
         if inputs is not None:
             self._cells.append(self._code(f"input = {_literal(inputs['input'])}", []))
             flags += " --in input"
-        self._cells.append(self._code(f"%%codemode{flags}\n{report.code}", _outputs(report)))
+        cell = self._code(f"%%codemode{flags}\n{report.code}", _outputs(report, events))
+        if report.error is not None:  # the magic raises: a re-run goes on past it
+            cell["metadata"]["tags"] = ["raises-exception"]
+        self._cells.append(cell)
         self._write()
 
     def _code(self, source: str, outputs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -70,6 +96,7 @@ class Transcript:
                 "execution_count": self._count, "source": source, "outputs": outputs}
 
     def _write(self) -> None:
+        self._write_servers()
         notebook = {
             "nbformat": _NBFORMAT,
             "nbformat_minor": _NBFORMAT_MINOR,
@@ -89,24 +116,40 @@ def _markdown(text: str) -> dict[str, Any]:
             "metadata": {}, "source": text}
 
 
-def _outputs(report: RunReport) -> list[dict[str, Any]]:
-    """What `%%codemode` leaves in a notebook for this report (see `magics.codemode_cell`)."""
+def _outputs(report: RunReport, events: list[tuple[str, Any]] | None) -> list[dict[str, Any]]:
+    """What `%%codemode` leaves in a notebook for this report, run unattended as nbclient and
+    nbval run it (see `magics.codemode_cell` and `magics._Unattended`): the printed streams and
+    display() outputs in the order they came, a display with an id once in its final state,
+    then the report (or a call-free rich result as itself), then the error."""
     outputs: list[dict[str, Any]] = []
-    for name, text in (("stdout", report.stdout), ("stderr", report.stderr)):
-        if text:
-            outputs.append({"output_type": "stream", "name": name, "text": text})
+    if events is None:  # no live events: the streams as the report has them
+        events = [(name, text) for name, text in (("stdout", report.stdout), ("stderr", report.stderr)) if text]
+    finals = {d["display_id"]: d for d in report.displays if d.get("display_id")}
+    for kind, data in events:
+        if kind in ("stdout", "stderr") and data:
+            if outputs and outputs[-1]["output_type"] == "stream" and outputs[-1]["name"] == kind:
+                outputs[-1]["text"] += data  # as a front end (and nbval) joins a stream's pieces
+            else:
+                outputs.append({"output_type": "stream", "name": kind, "text": data})
+        elif kind == "display" and not data.get("update"):
+            final = finals.get(data.get("display_id"), data) if data.get("display_id") else data
+            outputs.append({"output_type": "display_data", "data": final["data"], "metadata": final["metadata"]})
     shown = dataclasses.replace(report, streams_shown=True)
     if shown.worker_restarted:
         reason = shown.restart_reason or "the previous one stopped"
         outputs.append({"output_type": "stream", "name": "stderr",
                         "text": f"codemode: this cell runs in a fresh worker ({reason}); "
                                 "variables of earlier cells are gone\n"})
+    from codemode.outputs import result_bundle
+
+    bundle = result_bundle(report.result) if report.error is None else None
+    lost = report.outputs_refused or report.displays_truncated or (report.error is None and report.output_dropped)
+    if bundle is not None and not (report.calls or lost):
+        outputs.append({"output_type": "display_data", "data": bundle[0], "metadata": bundle[1]})
+    elif report.calls or lost or (report.error is None and report.result is not None):
+        outputs.append(_display(dataclasses.replace(shown, error=None) if shown.error is not None else shown))
     if shown.error is not None:
-        if shown.calls:
-            outputs.append(_display(dataclasses.replace(shown, error=None)))
         outputs.append(_error(shown.error))
-    elif shown.calls or shown.result is not None or shown.output_dropped:
-        outputs.append(_display(shown))
     return outputs
 
 

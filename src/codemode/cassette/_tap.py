@@ -1,0 +1,90 @@
+"""One session's calls on a borrowed hub, written to a cassette of their own.
+
+`codemode serve` shares one hub among its client sessions; `--record` gives each client a
+transcript notebook and a cassette beside it. A `TapHub` stands between a worker session and
+the shared hub: while a `SessionCassette` is attached, the calls made through it (and the
+tool lists of the servers they reach) are written to that cassette; otherwise it only
+passes calls on. The hub itself, and the other sessions' calls, are untouched.
+
+Invariants:
+- A cassette written here replays as one recorded by `RecordingHub` does: a server line for
+  every server whose tools are known (connected, or from the tool cache), then the calls.
+- Lines come from two threads (the server's loop for searches and executes, the hub's for
+  calls): each is written whole, under a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from codemode.cassette._file import Scrubber, Writer
+from codemode.cassette._hubs import LogCallback, ProgressCallback, _Recorder
+from codemode.config import Config
+from codemode.hub import CallResult, ServerState
+from codemode.redact import Redactor
+
+
+class SessionCassette:
+    """The cassette of one client session: its servers' tool lists, then its calls."""
+
+    def __init__(self, config: Config, path: Path) -> None:
+        self.path = path
+        scrubber = Scrubber(path.parent, Redactor.of(config))
+        self._recorder = _Recorder(_LockedWriter(path, scrubber, fresh=True))
+        self._written: set[str] = set()
+        self._lock = threading.Lock()
+
+    def servers(self, states: dict[str, ServerState]) -> None:
+        """Write the tool list of each server not written yet whose tools are known."""
+        with self._lock:
+            for name, state in states.items():
+                if name not in self._written and state.status in ("connected", "idle") and state.wire_tools:
+                    self._written.add(name)
+                    self._recorder.server(state)
+
+    async def call(self, hub: Any, server: str, tool: str, arguments: dict[str, Any], timeout: float | None,
+                   on_progress: ProgressCallback | None, on_log: LogCallback | None) -> CallResult:
+        self.servers(hub.servers)
+        return await self._recorder.call(hub, server, tool, arguments, timeout, on_progress, on_log)
+
+
+class TapHub:
+    """A borrowed hub with the hub's interface; its calls go to `cassette` while one is set."""
+
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+        self.cassette: SessionCassette | None = None
+
+    @property
+    def servers(self) -> dict[str, ServerState]:
+        return self.hub.servers  # type: ignore[no-any-return]
+
+    @property
+    def generation(self) -> int:
+        return getattr(self.hub, "generation", 0)  # type: ignore[no-any-return]
+
+    async def wait_ready(self) -> None:
+        await self.hub.wait_ready()
+
+    async def call(self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float | None = None,
+                   on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None) -> CallResult:
+        cassette = self.cassette
+        if cassette is None:
+            return await self.hub.call(server, tool, arguments, timeout=timeout, on_progress=on_progress,
+                                       on_log=on_log)
+        return await cassette.call(self.hub, server, tool, arguments, timeout, on_progress, on_log)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.hub, name)  # anything else a session asks of its hub (connect_all, ...)
+
+
+class _LockedWriter(Writer):
+    def __init__(self, path: Path, scrubber: Scrubber, *, fresh: bool) -> None:
+        super().__init__(path, scrubber, fresh=fresh)
+        self._lock = threading.Lock()
+
+    def write(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            super().write(entry)
