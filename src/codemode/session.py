@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import logging
 import math
 import os
 import queue
@@ -69,6 +70,8 @@ _DONE = object()
 # Seconds the host waits for an approver past `approvalTimeout` before it decides alone: an
 # approver must honour the timeout itself; this only bounds one that does not.
 APPROVAL_GRACE = 5.0
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -661,6 +664,7 @@ class Session:
         # "idle": its tools are known from the cache; it connects on its first call.
         connected = [name for name, state in self.servers.items() if state.status in ("connected", "idle")]
         self._api = {}
+        self._param_names: dict[tuple[str, str], dict[str, str]] = {}
         for name in connected:
             key = self._server_names.to_python(name)
             tools = self.servers[name].tools
@@ -927,12 +931,13 @@ class Session:
     async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:
         if request.op == "search":
             return self._serve_search(run, request.arguments)
+        started = time.perf_counter() - run.started
+        # The compact wire JSON, once: the token account keeps it, the preview is sized by it.
+        wire = json.dumps(request.arguments, separators=(",", ":"), ensure_ascii=False)
         # The host keeps a bounded preview; the full arguments only travel to the server.
-        call = ToolCall(request.id, request.server, request.tool, preview_arguments(request.arguments),
-                        started=time.perf_counter() - run.started)
-        known = self._api.get((call.server, call.tool))
-        if known is not None:
-            call.python_names = {p.key: p.name for p in parameters(known.tool.input_schema) if p.key != p.name}
+        call = ToolCall(request.id, request.server, request.tool, preview_arguments(request.arguments, wire),
+                        started=started)
+        call.python_names = self._python_names(call.server, call.tool)
         refusal = self._refuse(run, call, request.arguments)
         if refusal is not None:
             if run.refused >= MAX_REFUSED_CALLS:  # a loop of refused calls: count, do not keep
@@ -955,11 +960,10 @@ class Session:
         def on_log(record: LogRecord) -> None:
             call.logs.append({"level": record.level, "data": record.data, "logger": record.logger})
 
-        wire = json.dumps(request.arguments, separators=(",", ":"), ensure_ascii=False)
-        run.keep_wire("arguments", wire[:WIRE_CHARS], self.accountant)  # the account counts at most this
         result = await self._hub.call(api.tool.server, api.tool.name, request.arguments,
                                       timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log)
-        run.keep_wire("results", result.result_json[:WIRE_CHARS], self.accountant)
+        # The account counts at most WIRE_CHARS of each; kept once the worker has its answer.
+        call.wire = (wire[:WIRE_CHARS], result.result_json[:WIRE_CHARS])
         call.result_bytes = result.result_bytes
         if not result.ok:
             assert result.error is not None
@@ -1043,18 +1047,43 @@ class Session:
             self._audit.event(event, run=run.id, **facts)
 
     def _finish(self, run: _Run, call: ToolCall, refusal: Refusal | None) -> dict[str, Any]:
+        """The worker's answer to a call. What only the report, the trace, the live panel and the
+        audit need is recorded just after the answer is sent (`_record`, on the next loop turn):
+        the worker goes on meanwhile, and the host's loop is often still awake when the next call
+        arrives. Every run ends after its calls' answers, so the report always has them."""
         call.duration = time.perf_counter() - run.started - call.started
         call.ok = refusal is None
         if refusal is not None:
             # A server's message may quote the arguments whole: the report keeps a bounded one.
             call.error_code, call.error = refusal.code, _bounded(refusal.message)
-        run.log.end(call)
-        run.emit(("call", call))
-        self._audit_event("call", run, server=call.server, tool=call.tool, arguments=call.arguments,
-                          duration=call.duration, outcome="ok" if call.ok else "error", code=call.error_code)
+        asyncio.get_running_loop().call_soon(self._record, run, call)
         if refusal is not None:
             return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
         return {"ok": True, "value": call.result}
+
+    def _record(self, run: _Run, call: ToolCall) -> None:
+        if call.wire is not None:
+            arguments, result = call.wire
+            call.wire = None
+            run.keep_wire("arguments", arguments, self.accountant)
+            run.keep_wire("results", result, self.accountant)
+        try:
+            run.log.end(call)
+        except OSError as exc:  # the --trace file: a full disk must not lose the report's call
+            logger.warning("could not write call %s to the trace file: %s", call.id, exc)
+        run.emit(("call", call))
+        self._audit_event("call", run, server=call.server, tool=call.tool, arguments=call.arguments,
+                          duration=call.duration, outcome="ok" if call.ok else "error", code=call.error_code)
+
+    def _python_names(self, server: str, tool: str) -> dict[str, str]:
+        """A tool's wire keys whose Python names differ (`from` → `from_`), worked out once."""
+        names = self._param_names.get((server, tool))
+        if names is None:
+            known = self._api.get((server, tool))
+            names = {} if known is None else {
+                p.key: p.name for p in parameters(known.tool.input_schema) if p.key != p.name}
+            self._param_names[(server, tool)] = names
+        return names
 
 
 def _asks_only(put: Callable[[Any], None]) -> Callable[[Any], None]:

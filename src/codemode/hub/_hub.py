@@ -117,9 +117,14 @@ class ServerState:
     instructions: str | None = None
     connect_seconds: float = 0.0
     log: deque[LogRecord] = field(default_factory=lambda: deque(maxlen=_SERVER_LOG_LINES))
+    _index: tuple[list[ToolDef], int, dict[str, ToolDef]] | None = field(default=None, repr=False, compare=False)
 
     def tool(self, name: str) -> ToolDef | None:
-        return next((t for t in self.tools if t.name == name), None)
+        index = self._index
+        if index is None or index[0] is not self.tools or index[1] != len(self.tools):
+            # Built once per tool list (each call looks its tool up); the first of a name wins.
+            index = self._index = (self.tools, len(self.tools), {t.name: t for t in reversed(self.tools)})
+        return index[2].get(name)
 
 
 @dataclass

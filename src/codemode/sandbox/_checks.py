@@ -51,6 +51,17 @@ def _clean(value: Any, depth: int) -> Any:
     return value
 
 
+def _check_depth(value: Any, depth: int) -> None:
+    """What `_clean` refuses, without rebuilding: a value other than a string deeper than MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        raise FrameError(f"a value nests deeper than {MAX_DEPTH} levels")
+    for item in value.values() if isinstance(value, dict) else value:
+        if isinstance(item, (list, dict)):
+            _check_depth(item, depth + 1)
+        elif depth >= MAX_DEPTH and not isinstance(item, str):
+            raise FrameError(f"a value nests deeper than {MAX_DEPTH} levels")
+
+
 def _int(message: dict[str, Any], key: str) -> int:
     value = message.get(key)
     if not isinstance(value, int) or isinstance(value, bool):
@@ -112,14 +123,21 @@ def _check_rows(rows: Any, op: str) -> None:
         raise FrameError(f"a {op!r} frame's isolation must be a list of {{layer, active, detail}} rows")
 
 
-def check_frame(message: dict[str, Any]) -> dict[str, Any]:
+def check_frame(message: dict[str, Any], body: bytes | None = None) -> dict[str, Any]:
     """The frame with its strings cleaned, once its fields are of the right types.
+
+    `body`, the frame's bytes as received, lets a common frame skip work: `decode` refuses
+    invalid UTF-8, so a lone surrogate can only come from a `\\u` escape, and a value needs
+    two bytes a level to nest, so a short frame cannot nest too deep.
 
     Raises:
         FrameError: a field of a known op has the wrong type or shape, or a value nests
             too deep.
     """
-    message = _clean(message, 0)
+    if body is None or b"\\u" in body:
+        message = _clean(message, 0)
+    elif len(body) > 2 * MAX_DEPTH:
+        _check_depth(message, 0)
     op = message["op"]
     if op == "stream":
         if message.get("name") not in ("stdout", "stderr") or not isinstance(message.get("text"), str):

@@ -71,6 +71,11 @@ class FrameBuffer:
 
     def pop(self) -> dict[str, Any] | None:
         """Return the next whole frame, or None when more bytes are needed."""
+        body = self.pop_body()
+        return None if body is None else decode(body)
+
+    def pop_body(self) -> bytes | None:
+        """The next whole frame's body, undecoded, or None when more bytes are needed."""
         if len(self._data) < HEADER.size:
             return None
         length = body_length(bytes(self._data[: HEADER.size]), self._limit)
@@ -79,4 +84,4 @@ class FrameBuffer:
             return None
         body = bytes(self._data[HEADER.size : end])
         del self._data[:end]
-        return decode(body)
+        return body

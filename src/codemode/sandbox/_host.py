@@ -31,7 +31,7 @@ from typing import Any
 
 from codemode.sandbox import _proctable, _watch
 from codemode.sandbox._checks import check_frame
-from codemode.sandbox._frames import MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
+from codemode.sandbox._frames import MAX_WORKER_FRAME, FrameBuffer, FrameError, decode, encode
 
 logger = logging.getLogger(__name__)
 
@@ -333,7 +333,8 @@ class Sandbox:
         process = self._process
         base = max(self._disk_base, self._disk_used)  # a cell may shrink a dir already over
         breach = await _watch.watch(cell.done, process.pid if process is not None else None, self.limits,
-                                    self.workdir, base, self.allow_subprocess)
+                                    self.workdir, base, self.allow_subprocess,
+                                    tree=_active(self.isolation, "pid namespace"))
         if breach is not None and process is not None:
             _kill_group(process.pid)
             await self._died(breach.reason, breach.code, breach.type)
@@ -602,8 +603,8 @@ class _ChannelProtocol(asyncio.Protocol):
             return
         self._buffer.feed(data)
         try:
-            while (message := self._buffer.pop()) is not None:
-                self._handle(check_frame(message))
+            while (body := self._buffer.pop_body()) is not None:
+                self._handle(check_frame(decode(body), body))
         except FrameError as exc:
             self.ended.set_result(exc)
             if self._transport is not None:

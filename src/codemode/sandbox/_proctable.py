@@ -22,9 +22,19 @@ class Member:
     cpu_seconds: float  # user + system time of the process itself (its threads included)
 
 
-def members(pgid: int) -> list[Member]:
-    """The live (not zombie) processes of process group `pgid`."""
-    found: list[Member] = []
+def members(pgid: int, tree: bool = False) -> list[Member]:
+    """The live (not zombie) processes of process group `pgid`.
+
+    `tree`: every member descends from the group's leader (`pgid` itself), as in a PID
+    namespace whose init is in the group and adopts every orphan; then only the leader's
+    descendants are read, not every process of the machine (a scan of /proc took ~4 ms
+    here, every tick of a cell's watch). Without the leader it falls back to the scan.
+    """
+    if tree:
+        found = _descendants(pgid)
+        if found is not None:
+            return found
+    found = []
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -33,14 +43,48 @@ def members(pgid: int) -> list[Member]:
     for entry in entries:
         if not entry.isdigit():
             continue
+        member = _member(int(entry), wanted)
+        if member is not None:
+            found.append(member)
+    return found
+
+
+def _member(pid: int, pgid: bytes) -> Member | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None  # gone while we looked
+    # Fields after the name: state ppid pgrp ...; utime and stime are the 12th and 13th.
+    if len(fields) > 13 and fields[2] == pgid and fields[0] != b"Z":
+        return Member(pid, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS)
+    return None
+
+
+def _descendants(leader: int) -> list[Member] | None:
+    """The group's members among the leader and its descendants; None when the leader is gone."""
+    wanted = b"%d" % leader
+    first = _member(leader, wanted)
+    if first is None:
+        return None
+    found, stack = [first], [leader]
+    while stack:
+        pid = stack.pop()
         try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone while we looked
-        # Fields after the name: state ppid pgrp ...; utime and stime are the 12th and 13th.
-        if len(fields) > 13 and fields[2] == wanted and fields[0] != b"Z":
-            found.append(Member(int(entry), int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS))
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/children", "rb") as children:
+                    kids = children.read().split()
+            except OSError:
+                continue
+            for kid in kids:
+                member = _member(int(kid), wanted)
+                if member is not None:
+                    found.append(member)
+                stack.append(int(kid))
     return found
 
 

@@ -106,8 +106,9 @@ def disk_breach(used: int, bound: int | None, base: int) -> Breach | None:
 
 
 async def watch(done: asyncio.Future[Any], pgid: int | None, limits: Limits, workdir: Path, disk_base: int,
-                count_processes: bool) -> Breach | None:
-    """Count until the cell is done (None) or a bound is passed (the Breach)."""
+                count_processes: bool, tree: bool = False) -> Breach | None:
+    """Count until the cell is done (None) or a bound is passed (the Breach). `tree`: the
+    group's members all descend from its leader (a PID namespace; see `_proctable.members`)."""
     has_proc = pgid is not None and os.path.isdir("/proc")
     tick = TICK if count_processes else TICK_WITHOUT_PROCESSES
     cpu_start: float | None = None
@@ -118,7 +119,7 @@ async def watch(done: asyncio.Future[Any], pgid: int | None, limits: Limits, wor
             return None
         if has_proc:
             assert pgid is not None
-            members = _proctable.members(pgid)
+            members = _proctable.members(pgid, tree)
             if count_processes and len(members) > limits.processes:
                 return Breach("SANDBOX_CRASHED", "WorkerCrashedError",
                               f"the cell started more than {limits.processes} processes (a fork bomb?); "

@@ -60,6 +60,8 @@ class ToolCall:
             return self.arguments
         return {self.python_names.get(key, key): value for key, value in self.arguments.items()}
     kept: bool = field(default=False, repr=False, compare=False)  # whole in the report (trace._calllog)
+    # The call's wire JSON (arguments, result), held by the host until the token account takes it.
+    wire: tuple[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> str:
@@ -251,15 +253,16 @@ def preview(payload: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "json", "preview": text[:PREVIEW_CHARS], "truncated": True, "chars": len(text)}
 
 
-def preview_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+def preview_arguments(arguments: dict[str, Any], text: str | None = None) -> dict[str, Any]:
     """The arguments as the host keeps them: whole when short, else each long value cut to a
-    marked string (`"AAAA… [16,777,216 characters]"`)."""
+    marked string (`"AAAA… [16,777,216 characters]"`). `text`: their JSON, when at hand."""
     import json
 
-    try:
-        text = json.dumps(arguments, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = None
+    if text is None:
+        try:
+            text = json.dumps(arguments, ensure_ascii=False)
+        except (TypeError, ValueError):
+            text = None
     if text is not None and len(text) <= ARGUMENTS_CHARS:
         return arguments
     kept: dict[str, Any] = {}
