@@ -7,7 +7,9 @@
 - `exit-on-list`: answers `initialize`, then exits with a message on stderr at `tools/list`;
 - `silent-call`: answers `initialize` and `tools/list` (one tool, `wait`), never a call;
 - `linger`: like `silent-call`, but when its input closes it touches MARKER and stays
-  (until the SDK's escalation signals it).
+  (until the SDK's escalation signals it);
+- `echo-n`: one tool, `echo_n`, whose `outputSchema` wants an integer `n`; a call returns
+  its argument `n` as the structured result, conforming or not.
 
 With $ROGUE_STARTED set, it first appends its mode to that file.
 """
@@ -22,6 +24,10 @@ import time
 # Read-only, so no approval is asked before a call (a destructive tool would wait for a yes).
 TOOL = {"name": "wait", "description": "Never answers.", "inputSchema": {"type": "object", "properties": {}},
         "annotations": {"readOnlyHint": True}}
+
+ECHO_N = {"name": "echo_n", "description": "Returns its n.", "annotations": {"readOnlyHint": True},
+          "inputSchema": {"type": "object", "properties": {"n": {}}},
+          "outputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}
 
 
 def answer(request: dict[str, object], result: dict[str, object]) -> None:
@@ -55,7 +61,11 @@ def main() -> None:
             if mode == "exit-on-list":
                 sys.stderr.write("rogue server: exiting during tools/list, on purpose\n")
                 sys.exit(3)
-            answer(request, {"tools": [TOOL]})
+            answer(request, {"tools": [ECHO_N if mode == "echo-n" else TOOL]})
+        elif method == "tools/call" and mode == "echo-n":
+            n = ((request.get("params") or {}).get("arguments") or {}).get("n")
+            answer(request, {"content": [{"type": "text", "text": json.dumps({"n": n})}],
+                             "structuredContent": {"n": n}})
         elif method == "ping":
             answer(request, {})
     if mode == "linger":

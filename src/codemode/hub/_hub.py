@@ -451,11 +451,16 @@ async def _warm_validator(done: anyio.Event) -> None:
 
     The SDK validates structured results against `outputSchema` with jsonschema, imported
     on the first such call; with the format checkers a Jupyter install brings, that import
-    took 1.3 s here. Done while the servers start, it costs little wall time, and the first
-    call's timing in the trace is the call's own.
+    took 1.3 s here, most of it `rfc3987_syntax` building IRI parsers that no result
+    validation uses (`_lazyiri` defers them to the first IRI checked). Done while the
+    servers start, it costs little wall time, and the first call's timing in the trace is
+    the call's own.
     """
     import importlib
 
+    from codemode.hub import _lazyiri
+
+    _lazyiri.install()
     try:
         await anyio.to_thread.run_sync(importlib.import_module, "jsonschema")
     finally:
