@@ -57,8 +57,8 @@ class Transcript:
             setup.append(f"%config CodeModeMagics.config_file = {str(Path(config.source).resolve())!r}")
         self._cells.append(_markdown(f"# codemode serve: session `{key}`\n\n"
                                      f"Started {time.strftime('%Y-%m-%d %H:%M:%S')}. Each `%%codemode` cell is an "
-                                     "`execute` call of the agent, with the report it got; each note like this one "
-                                     "is a `search`. Run all to repeat the session against the servers; "
+                                     "`execute` call of the agent, with the report it got; each **search** note "
+                                     "is a `search` call. Run all to repeat the session against the servers; "
                                      f"`codemode test {self.path.name}` repeats it offline, from the tool calls "
                                      f"recorded in `{self.cassette.path.name}` beside it."))
         self._cells.append(self._code("\n".join(setup), []))
