@@ -190,7 +190,8 @@ class Sessions:
     def health(self) -> dict[str, Any]:
         """The pool and the sessions, for `GET /health` (no code, no variables, no secrets)."""
         return {
-            "pool": {"size": self.pool.size, "warm": self.pool.warm, "workersStarted": self.pool.started},
+            "pool": {"size": self.pool.size, "warm": self.pool.warm, "starting": self.pool.starting,
+                     "workersStarted": self.pool.started},
             "sessions": {
                 "open": len(self.open_sessions),
                 "withWorker": self.with_worker,
