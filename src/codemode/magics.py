@@ -85,6 +85,7 @@ class CodeModeMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self._session: Session | None = None
         self._cassette: CassetteSettings | None = None  # set by record / replay / live
+        self._parsed: dict[str, Any] = {}  # magic line → its flags (read only: shared by the cells)
         self.face = "notebook"  # the codemode kernel says "kernel": the audit trail's name for it
 
     @property
@@ -235,11 +236,7 @@ class CodeModeMagics(Magics):
         --require) run the cell in a worker that has them: a fresh one when the running worker
         differs, so the earlier cells' variables are gone (the cell says so).
         """
-        args = parse_argstring(self.codemode_cell, line)
-        if args.timeout is not None and args.timeout <= 0:
-            raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
-        if args.out is not None and not args.out.isidentifier():
-            raise UsageError(f"--out needs a Python name, not {args.out!r}")
+        args = self._flags(line)
         servers = _split(args.servers)
         timeout = args.timeout or self.timeout or None
         inputs = self._inputs(_split(args.inputs) or [])
@@ -265,13 +262,11 @@ class CodeModeMagics(Magics):
             raise
         if held is not None:
             held.finish(report)
-        report = dataclasses.replace(report, streams_shown=True)
         if report.worker_restarted:
             print(f"codemode: this cell runs in a fresh worker ({report.restart_reason or 'the previous one stopped'}); "
                   "variables of earlier cells are gone", file=sys.stderr)
         if args.out is not None:
             self._bind(args.out, report)
-        shown = dataclasses.replace(report, error=None) if report.error is not None else report
         from codemode.outputs import result_bundle
 
         bundle = result_bundle(report.result) if report.error is None else None
@@ -281,10 +276,27 @@ class CodeModeMagics(Magics):
             # every front end (Notebook 7, VS Code, nbconvert, GitHub) draws it.
             display(bundle[0], metadata=bundle[1], raw=True)
         elif report.calls or lost or (report.error is None and report.result is not None):
+            # The streams were printed as they came: the report leaves them out; an error
+            # is the traceback below.
+            shown = dataclasses.replace(report, streams_shown=True, error=None)
             if live is None or not live.become(shown):
                 display(shown)
         if report.error is not None:
-            raise CellFailed.of(report)
+            raise CellFailed.of(dataclasses.replace(report, streams_shown=True))
+
+    def _flags(self, line: str) -> Any:
+        """The cell's flags, parsed once per distinct magic line (a notebook reruns the same few)."""
+        args = self._parsed.get(line)
+        if args is None:
+            args = parse_argstring(self.codemode_cell, line)
+            if args.timeout is not None and args.timeout <= 0:
+                raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+            if args.out is not None and not args.out.isidentifier():
+                raise UsageError(f"--out needs a Python name, not {args.out!r}")
+            if len(self._parsed) >= 64:
+                self._parsed.clear()
+            self._parsed[line] = args
+        return args
 
     def _inputs(self, names: list[str]) -> dict[str, Any]:
         missing = [name for name in names if name not in self.shell.user_ns]

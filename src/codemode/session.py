@@ -35,6 +35,7 @@ from codemode.audit import AuditLog
 from codemode.config import Config, load_config
 from codemode.errors import CodemodeError, ToolCallError
 from codemode.hub import Hub, LogRecord, ServerState, get_portal
+from codemode.hub._portal import submit
 from codemode.ids import new_id
 from codemode.inputs import check_inputs
 from codemode.policy import Policy, Refusal
@@ -193,7 +194,7 @@ class SandboxOptions:
         unknown = [layer for layer in layers if layer not in ("landlock", "seccomp")]
         if unknown:
             raise CodemodeError(f"--require: unknown layer {unknown[0]!r}; the layers are landlock, seccomp")
-        cwd = Path.cwd()
+        cwd = Path.cwd() if workdir or allow_read else Path()  # a system call only when a path needs it
         extra = tuple(_path(path, cwd, "--allow-read") for path in allow_read)
         return SandboxOptions(
             memory_mb=parse_memory(memory) if memory is not None else self.memory_mb,
@@ -770,8 +771,8 @@ class Session:
         # With nobody listening, events are not queued: each would wake this thread, which
         # then competes with the loop's thread for the GIL on every tool call.
         emit = events.put if on_event is not None else _asks_only(events.put)
-        future = portal.start_task_soon(self._arun, code, timeout, policy, options, emit, ticket, data, log)
-        future.add_done_callback(lambda _: events.put(_DONE))
+        future = submit(_handing_over, self._arun(code, timeout, policy, options, emit, ticket, data, log), events.put)
+        future.add_done_callback(lambda _: events.put(_DONE))  # a failure, or a task that never ran
         cancelled = False
         while True:
             try:
@@ -782,6 +783,8 @@ class Session:
                     item = events.get(timeout=TICK)
                 except queue.Empty:
                     item = ("tick", None)
+                if isinstance(item, _Report):
+                    return item.report
                 if item is _DONE:
                     return future.result()
                 if isinstance(item, _Ask):
@@ -1084,6 +1087,19 @@ class Session:
                 p.key: p.name for p in parameters(known.tool.input_schema) if p.key != p.name}
             self._param_names[(server, tool)] = names
         return names
+
+
+@dataclass(frozen=True)
+class _Report:
+    report: RunReport
+
+
+async def _handing_over(run: Awaitable[RunReport], put: Callable[[Any], None]) -> RunReport:
+    """Run, and hand the report to the waiting thread as the last step of the task: its
+    future completes only on the loop's next turn, a hand-off later."""
+    report = await run
+    put(_Report(report))
+    return report
 
 
 def _asks_only(put: Callable[[Any], None]) -> Callable[[Any], None]:
