@@ -316,7 +316,7 @@ def _command(session: Session, args: argparse.Namespace, code: str | None, input
     target = getattr(args, "server", None) or (getattr(args, "target", None) or "").partition(".")[0]
     if args.command in ("tools", "stubs") and target:
         session.server_key(target)  # an unknown server: an error, and nothing started
-    session.start()
+    session.start(code if args.command == "exec" else None)
     for name, problem in session.failed.items():  # once, with the server's own last words
         print(f"codemode: server {name!r} failed to start: {problem}", file=sys.stderr)
     if args.command == "servers":

@@ -90,6 +90,10 @@ class CodeModeMagics(Magics):
 
     @property
     def session(self) -> Session:
+        return self._started()
+
+    def _started(self, code: str | None = None) -> Session:
+        """The session, started; `code` is the cell about to run (see `Session.start`)."""
         if self._session is None:
             from codemode.config import load_config
             from codemode.session import Session
@@ -105,7 +109,7 @@ class CodeModeMagics(Magics):
                 raise UsageError(str(exc)) from None
         if not self._session.started:
             try:
-                self._session.start()
+                self._session.start(code)
             except CodemodeError as exc:
                 raise UsageError(str(exc)) from None
             except KeyboardInterrupt:
@@ -240,7 +244,7 @@ class CodeModeMagics(Magics):
         servers = _split(args.servers)
         timeout = args.timeout or self.timeout or None
         inputs = self._inputs(_split(args.inputs) or [])
-        session = self.session
+        session = self._started(cell if servers is None else None)
         live = _LiveCalls(cell) if _interactive(self.shell) else None
         held = _Unattended() if live is None and getattr(self.shell, "kernel", None) is not None else None
         try:

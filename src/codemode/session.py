@@ -12,6 +12,7 @@ timeout touches only its own run.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import atexit
 import json
@@ -371,6 +372,8 @@ class Session:
         self.sandbox_options = SandboxOptions.of(self.config)  # the session's defaults
         self._worker_options = self.sandbox_options  # what the running worker has
         self._hub_task: Any = None
+        self._first_code: str | None = None  # the code of the run that starts the session
+        self._ahead: list[str] = []  # the servers it names, connecting ahead of its run
         self._worker_start: Any = None
         # Every configured server has its Python name from the start, connected or not: a
         # failed server is still a namespace, and a wrong name is refused before any starts.
@@ -385,12 +388,17 @@ class Session:
 
     # -- life cycle ---------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Connect every server (in parallel) and start the worker. Idempotent, thread-safe."""
+    def start(self, code: str | None = None) -> None:
+        """Connect every server (in parallel) and start the worker. Idempotent, thread-safe.
+
+        `code`, the code about to run: the servers whose tool lists came from the cache and
+        whose namespaces it names connect now, while the worker starts, not at its first call.
+        """
         if self.started:
             return
         with self._life:
             if not self.started:
+                self._first_code = code
                 self._start()
 
     def _start(self) -> None:
@@ -403,10 +411,18 @@ class Session:
             self._turns = Turns()
             if self._owns_hub:
                 self._hub_task = portal.start_task_soon(self._hub.serve, name="codemode-hub")
+                # The servers the first code names connect while the worker starts; its
+                # setup (`_asetup`) waits for them, so no call meets one still connecting.
+                connect = getattr(self._hub, "connect_all", None)
+                if self._first_code is not None and connect is not None:
+                    self._ahead = _named_servers(self._first_code, self._server_names)
+                    if self._ahead:
+                        portal.start_task_soon(connect, self._ahead)
             # Before the portal's own exit handler (atexit runs handlers last-in, first-out):
             # servers get the SDK's orderly stdio shutdown, the worker its kill, even when
             # the start was interrupted.
             atexit.register(self.close)
+        self._first_code = None
         if self._sandbox is None:
             # The worker starts while the servers connect; it gets its namespaces (`_asetup`)
             # once they have. The tokenizer loads meanwhile too, off this thread.
@@ -436,6 +452,9 @@ class Session:
     async def _asetup(self) -> dict[str, Any]:
         """The setup message of a fresh worker, once the servers have connected (or failed)."""
         await self._hub.wait_ready()
+        if self._ahead:  # waits for the connects `_start` began (or makes them)
+            ahead, self._ahead = self._ahead, []
+            await self._hub.connect_all(ahead)
         self._generation = getattr(self._hub, "generation", 0)
         self._build_api()
         return self._setup_message()
@@ -754,7 +773,7 @@ class Session:
         Raises:
             InputError: an input is not a variable name or not JSON data.
         """
-        self.start()
+        self.start(code if servers is None else None)
         data = check_inputs(inputs, frozenset(key for key, _ in self._api))
         allowed = frozenset(self._resolve_server(s) for s in servers) if servers is not None else None
         patterns = tuple(tools) if tools is not None else self.config.tools
@@ -1100,6 +1119,17 @@ async def _handing_over(run: Awaitable[RunReport], put: Callable[[Any], None]) -
     report = await run
     put(_Report(report))
     return report
+
+
+def _named_servers(code: str, names: NameMap) -> list[str]:
+    """The servers (MCP names) whose namespace `code` names, for a connect ahead of the run;
+    a server the code reaches only another way still connects at its first call."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return []
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return [names.to_mcp(name) for name in names.python_names() if name in used]
 
 
 def _asks_only(put: Callable[[Any], None]) -> Callable[[Any], None]:

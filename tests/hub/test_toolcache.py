@@ -8,11 +8,12 @@ worker, the cache files in a directory of the test's own.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from codemode.config import demo_config
+from codemode.config import demo_config, parse_config
 from codemode.hub import _toolcache
 from codemode.session import Session
 
@@ -80,3 +81,36 @@ def test_the_cache_is_off_with_codemode_tool_cache_0(cache: Path, monkeypatch: p
     with Session(demo_config()) as session:
         assert session.servers["demo"].status == "connected"
     assert list(cache.glob("*.json")) == []
+
+
+def test_a_cached_server_the_first_runs_code_names_connects_with_the_start(cache: Path) -> None:
+    with Session(demo_config()):
+        pass  # its tool list is cached now
+    with Session(demo_config()) as session:  # started before any code: nothing to connect
+        assert session.run("print(1)").ok
+        assert session.servers["demo"].status == "idle"
+    session = Session(demo_config())
+    try:  # code that names the namespace (without calling it here): it connected before the run
+        report = session.run("tools = [n for n in dir(demo) if n.startswith('get_')]\nif not tools:\n"
+                             "    demo.get_customer(customer_id=1)\nlen(tools)")
+        assert report.ok and report.value > 0 and report.calls == ()
+        assert session.servers["demo"].status == "connected"
+    finally:
+        session.close()
+    with Session(demo_config()) as session:  # a syntax error names nothing and starts nothing
+        assert not session.run("demo.(").ok
+        assert session.servers["demo"].status == "idle"
+
+
+def test_a_run_waits_for_the_connect_ahead_of_a_slow_server_its_code_names(cache: Path) -> None:
+    rogue = str(Path(__file__).resolve().parents[1] / "faults" / "rogue_server.py")
+    config = parse_config({"mcpServers": {"slow": {"command": sys.executable, "args": [rogue, "slow-init"]}}})
+    with Session(config):
+        pass  # connected once (3 s into initialize): its tool list is cached
+    session = Session(config)
+    try:  # still connecting when the worker is up: the namespace must be there all the same
+        report = session.run("[n for n in dir(slow) if not n.startswith('_')]")
+        assert report.ok and report.value == ["wait"], report.error
+        assert session.servers["slow"].status == "connected"
+    finally:
+        session.close()

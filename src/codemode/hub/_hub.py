@@ -23,7 +23,7 @@ import tempfile
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,11 +294,14 @@ class Hub(Readiness):
             self._tg.start_soon(self._hold, link, ready, name=f"codemode-server-{link.state.name}")
             await ready.wait()
 
-    async def connect_all(self) -> None:
-        """Connect, in parallel, every server whose tools came from the cache."""
+    async def connect_all(self, names: Iterable[str] | None = None) -> None:
+        """Connect, in parallel, every server whose tools came from the cache; or, given
+        `names`, those of them (a run's code names them), waiting for any such connect
+        already in flight (it holds the server's lock until it is done)."""
+        wanted = None if names is None else set(names)
         async with anyio.create_task_group() as tg:
-            for link in self._links.values():
-                if link.state.status == "idle":
+            for name, link in self._links.items():
+                if link.state.status == "idle" if wanted is None else name in wanted:
                     tg.start_soon(self._connect, link)
 
     async def _connect(self, link: _Link) -> None:
