@@ -28,8 +28,8 @@ and perf_counter marks across the client, the kernel's threads and the loop):
   wait for the GIL, which the IOPub thread holds at that moment (it is sending the cell's
   busy and execute_input): marks put the start hand-off at 0.5-1.0 ms and the report's at
   0.8-1.5 ms on a loaded machine, as long as the worker's whole round trip.
-- Changed: `Session.run` starts its task with one hand-off (`hub._portal.submit`,
-  `run_coroutine_threadsafe`), the task hands the report to the waiting thread as its last
+- Changed: `Session.run` starts its task with one hand-off and no future chained to it
+  (`hub._portal.start_soon`), the task hands its outcome to the waiting thread as its last
   step, the magic parses a magic line's flags once, skips getcwd when no flag names a path
   and copies the report only to show it. The live panel was already free for a cell without
   calls (it is made at the first call event) and `queue.get(timeout=TICK)` is a single

@@ -36,7 +36,7 @@ from codemode.audit import AuditLog
 from codemode.config import Config, load_config
 from codemode.errors import CodemodeError, ToolCallError
 from codemode.hub import Hub, LogRecord, ServerState, get_portal
-from codemode.hub._portal import submit
+from codemode.hub._portal import start_soon
 from codemode.ids import new_id
 from codemode.inputs import check_inputs
 from codemode.policy import Policy, Refusal
@@ -68,7 +68,6 @@ from codemode.trace._records import preview_arguments
 # TICK seconds (a live display flushes what it held back).
 Event = tuple[str, Any]
 TICK = 0.1
-_DONE = object()
 # Seconds the host waits for an approver past `approvalTimeout` before it decides alone: an
 # approver must honour the timeout itself; this only bounds one that does not.
 APPROVAL_GRACE = 5.0
@@ -790,8 +789,7 @@ class Session:
         # With nobody listening, events are not queued: each would wake this thread, which
         # then competes with the loop's thread for the GIL on every tool call.
         emit = events.put if on_event is not None else _asks_only(events.put)
-        future = submit(_handing_over, self._arun(code, timeout, policy, options, emit, ticket, data, log), events.put)
-        future.add_done_callback(lambda _: events.put(_DONE))  # a failure, or a task that never ran
+        start_soon(_handing_over, events.put, self._arun, code, timeout, policy, options, emit, ticket, data, log)
         cancelled = False
         while True:
             try:
@@ -802,10 +800,8 @@ class Session:
                     item = events.get(timeout=TICK)
                 except queue.Empty:
                     item = ("tick", None)
-                if isinstance(item, _Report):
-                    return item.report
-                if item is _DONE:
-                    return future.result()
+                if isinstance(item, _Ended):
+                    return item.outcome()
                 if isinstance(item, _Ask):
                     self._ask(item, asker, on_event)
                 elif on_event is not None:
@@ -1109,16 +1105,30 @@ class Session:
 
 
 @dataclass(frozen=True)
-class _Report:
-    report: RunReport
+class _Ended:
+    """How a run's task ended: its report, or what it raised."""
+
+    report: RunReport | None
+    error: BaseException | None = None
+
+    def outcome(self) -> RunReport:
+        if self.error is not None:
+            raise self.error
+        assert self.report is not None
+        return self.report
 
 
-async def _handing_over(run: Awaitable[RunReport], put: Callable[[Any], None]) -> RunReport:
-    """Run, and hand the report to the waiting thread as the last step of the task: its
-    future completes only on the loop's next turn, a hand-off later."""
-    report = await run
-    put(_Report(report))
-    return report
+async def _handing_over(put: Callable[[Any], None], run: Callable[..., Awaitable[RunReport]], *args: Any) -> None:
+    """Run, and hand the outcome to the thread waiting in `Session.run` as the task's last
+    step: the waiting thread wakes while the loop has nothing more to do for this run."""
+    try:
+        report = await run(*args)
+    except BaseException as exc:  # noqa: BLE001 - raised again on the waiting thread
+        put(_Ended(None, exc))
+        if isinstance(exc, asyncio.CancelledError):  # the loop is stopping: the task ends cancelled
+            raise
+        return
+    put(_Ended(report))
 
 
 def _named_servers(code: str, names: NameMap) -> list[str]:

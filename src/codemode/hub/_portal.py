@@ -11,9 +11,8 @@ import asyncio
 import atexit
 import threading
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import Any
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -21,7 +20,7 @@ _lock = threading.Lock()
 _portal: BlockingPortal | None = None
 _portal_cm: AbstractContextManager[BlockingPortal] | None = None
 _loop: asyncio.AbstractEventLoop | None = None
-T = TypeVar("T")
+_tasks: set[asyncio.Task[Any]] = set()
 
 
 def get_portal() -> BlockingPortal:
@@ -36,16 +35,30 @@ def get_portal() -> BlockingPortal:
         return _portal
 
 
-def submit(func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> Future[T]:
-    """Start `func(*args)` on the background loop and return its future at once.
+def start_soon(func: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
+    """Start `func(*args)` as a task on the background loop and return at once.
 
-    One hand-off to the loop's thread, where the portal's `start_task_soon` waits for the
-    loop to say the task was spawned (a round trip, which in a busy kernel costs more than
-    a trivial cell's whole run). The loop cancels a task still running when it stops.
+    One hand-off to the loop's thread and nothing back: the portal's `start_task_soon` waits
+    for the loop to say the task was spawned (a round trip, which in a busy kernel costs more
+    than a trivial cell's whole run) and chains a thread-safe future to the task (more work
+    on the loop's thread just as the waiting thread wakes). So the task must hand its outcome
+    over itself. The loop cancels a task still running when it stops.
     """
     get_portal()
-    assert _loop is not None
-    return asyncio.run_coroutine_threadsafe(func(*args), _loop)
+    loop = _loop
+    assert loop is not None
+    coroutine = func(*args)
+
+    def start() -> None:
+        task = loop.create_task(coroutine)
+        _tasks.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(_tasks.discard)
+
+    try:
+        loop.call_soon_threadsafe(start)
+    except RuntimeError:  # the loop closed (the interpreter is exiting)
+        coroutine.close()
+        raise
 
 
 def stop_portal(*_: Any) -> None:
