@@ -54,10 +54,12 @@ class Accountant:
         return self._texts[key][1]
 
     def warm(self) -> None:
-        """Load the tokenizer and count the per-server texts ahead of the first run."""
+        """Load the tokenizer and count the per-server texts known so far, ahead of the first
+        run. (A session warms before its servers are known: the load is what matters.)"""
+        tokenizer = self.tokenizer
         for definitions, stubs in list(self._texts.values()):  # a snapshot: it may run on a thread
-            self.tokenizer.count(definitions)
-            self.tokenizer.count(stubs)
+            tokenizer.count(definitions)
+            tokenizer.count(stubs)
 
     def account(
         self,
