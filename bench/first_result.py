@@ -33,6 +33,34 @@ Profile findings (cProfile / pyinstrument of `codemode exec -c 'print(1)'`, 2026
   SDK at all; the worker starts while servers connect; the tokenizer loads on a thread.
   What is left: pydantic for the config (~40 %), asyncio + the portal thread, the worker's
   start (namespaces, seccomp), the run.
+
+Second pass, the first tool call (py-spy --threads --subprocesses, `python -X importtime`, and
+marks on each start step; 2026-11-30 afternoon, 2-core machine at load 4-7, so the CPU
+figures are the steadier ones):
+- Half or more of a first call, in codemode and in a direct `mcp.Client` alike, was
+  `import jsonschema`, which the SDK does to validate a structured result against its
+  `outputSchema`: jsonschema imports its format checkers, and `rfc3987_syntax` builds about
+  30 Earley parsers with Lark at import (`lark.load_grammar` in the profile; 1.0-1.4 s on a
+  quiet machine, 3.7 s under load; 1,853 of 3,907 samples of a fresh `Session` call). The
+  SDK's validator checks no formats. `hub/_lazyiri.py` stands in for that module until an
+  IRI is actually checked; results are validated as before (tests/hub/test_result_validation.py).
+  Direct connect + list + call of the demo, fresh process: 3.3 s CPU, 1.6 s CPU deferred.
+- The rest of a first call is the SDK itself: `import mcp` (the generated `mcp_types` models
+  of two protocol versions, ~0.7 s of its ~1 s) and building the demo's models, on a thread.
+  `import codemode.session` after `import mcp` adds 0.06-0.08 s CPU (pydantic, asyncio and
+  the standard library are shared); the worker boots in ~0.1 s on the other core.
+- The session warmed its tokenizer on a thread only by counting texts it did not have yet
+  (servers are learned later), so the o200k load (0.1-0.15 s) fell into the first run's
+  account: the run took 0.21 s, now 0.03-0.05 s; the load happens during the start.
+- A cached server was connected only at its first call, after the worker was up; the
+  servers the first code names (`time.get_current_time(...)` names `time`) now connect
+  while the worker starts (`Session.start(code)`), and the worker's setup waits for them.
+- A checkout run with PYTHONDONTWRITEBYTECODE (this machine's shells) recompiled ~33
+  codemode modules at every start (~0.3 s of `compile`): the bench byte-compiles first.
+- Structural, not removed: five servers connecting at once on 2 cores cost the sum of
+  their starts, not the slowest one (two are Python servers whose own start imports the
+  SDK, as long as the host's import of it). With their tool lists cached, a run connects
+  only the servers its code names.
 """
 
 from __future__ import annotations

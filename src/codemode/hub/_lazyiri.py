@@ -72,5 +72,6 @@ def install() -> bool:
     # With a `__path__`, `from rfc3987_syntax import ...` looks the names up on the stand-in
     # (a module without one would be asked for it, which loads the real one).
     _STAND_IN.__path__ = list(spec.submodule_search_locations)
+    _STAND_IN.__file__ = spec.origin  # read by walks over sys.modules (inspect.getmodule)
     sys.modules.setdefault(_NAME, _STAND_IN)
     return sys.modules[_NAME] is _STAND_IN
