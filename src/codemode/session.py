@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import atexit
-import json
 import logging
 import math
 import os
@@ -24,30 +23,30 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codemode._calls import CallDesk
+from codemode._runstate import DEFAULT_MAX_OUTPUT, _Ask, _asks_only, _Run
 from codemode._turns import Ticket, Turns
 from codemode.accounting import Accountant, output_text
 from codemode.cassette import CassetteSettings, open_hub, settings_of
-from codemode.approval import Answer, ApprovalRequest, ApprovalRule, Approver
+from codemode.approval import Answer, ApprovalRule, Approver
 from codemode.audit import AuditLog
 from codemode.config import Config, load_config
-from codemode.errors import CodemodeError, ToolCallError
-from codemode.hub import Hub, LogRecord, ServerState, get_portal
+from codemode.errors import CodemodeError
+from codemode.hub import Hub, ServerState, get_portal
 from codemode.hub._portal import start_soon
 from codemode.ids import new_id
 from codemode.inputs import check_inputs
-from codemode.policy import Policy, Refusal
+from codemode.policy import Policy
 from codemode.sandbox import CallRequest, Limits, Sandbox
 from codemode.metrics import Tokenizer
-from codemode.outputs import Outputs
 from codemode.schema import (
     Hit,
     NameMap,
     ToolDef,
-    check_arguments,
     name_types,
     parameters,
     render_hits,
@@ -58,9 +57,9 @@ from codemode.schema import (
     suggest,
     to_identifier,
 )
-from codemode.trace import RunReport, ToolCall
+from codemode.trace import RunReport
 from codemode.trace._calllog import CallLog
-from codemode.trace._records import preview_arguments
+from codemode.sandbox_options import SandboxOptions, parse_memory  # noqa: F401 - parse_memory: re-exported
 
 # ("stdout"|"stderr", text), ("call", ToolCall), ("progress", ToolCall), ("display", output:
 # {"data", "metadata", "display_id"?, "update"?}, already sanitized), ("waiting", ToolCall) just
@@ -68,9 +67,6 @@ from codemode.trace._records import preview_arguments
 # TICK seconds (a live display flushes what it held back).
 Event = tuple[str, Any]
 TICK = 0.1
-# Seconds the host waits for an approver past `approvalTimeout` before it decides alone: an
-# approver must honour the timeout itself; this only bounds one that does not.
-APPROVAL_GRACE = 5.0
 
 logger = logging.getLogger(__name__)
 
@@ -103,236 +99,7 @@ class ApiTool:
         return f"{self.server}.{self.name}", f"{self.tool.server}.{self.tool.name}"
 
 
-# What a run's stdout or stderr keeps by default: past it, the head and the tail are kept and
-# the middle is counted (OUTPUT_TRUNCATED). A notebook output of a million characters is
-# already more than anyone reads.
-DEFAULT_MAX_OUTPUT = 1_000_000
-# Refused calls a run keeps in its report; a cell looping on refused calls gets each refusal
-# but the host only counts the rest, so its memory and the saved output stay bounded.
-MAX_REFUSED_CALLS = 100
-# Characters of one call's arguments (and result) the token account keeps (a 16 MiB argument
-# would otherwise be held for the whole run): past it, the account undercounts that call.
-WIRE_CHARS = 64 * 1024
-# Characters of wire JSON a run holds for its token account before it counts them and keeps
-# only the totals: a run of 10,000 calls must not hold every argument and result.
-WIRE_HELD = 2 * 1024 * 1024
-
-
-class _Stream:
-    """One output stream of a run, capped: the first half of the cap is kept and shown live,
-    then only a rolling tail of the other half is kept, and the rest is counted."""
-
-    def __init__(self, limit: int) -> None:
-        self._half = max(1, limit // 2)
-        self._head: list[str] = []
-        self._head_size = 0
-        self._tail = ""
-        self.dropped = 0
-
-    def add(self, text: str) -> str:
-        """Keep `text`; return the part to show live ("" once past the head)."""
-        room = self._half - self._head_size
-        shown = text[:room] if room > 0 else ""
-        if shown:
-            self._head.append(shown)
-            self._head_size += len(shown)
-        rest = text[len(shown):]
-        if rest:
-            tail = self._tail + rest
-            self.dropped += max(0, len(tail) - self._half)
-            self._tail = tail[-self._half:]
-        return shown
-
-    def text(self) -> str:
-        if not self.dropped:
-            return "".join(self._head) + self._tail
-        marker = f"\n[codemode: {self.dropped:,} characters of output dropped (OUTPUT_TRUNCATED)]\n"
-        return "".join(self._head) + marker + self._tail
-
-    @property
-    def tail_shown_late(self) -> str:
-        """What was kept past the head, to show when the run ends."""
-        return self._tail
-
-
-@dataclass(frozen=True)
-class SandboxOptions:
-    """What a worker is started with. A run that asks for other options than the running
-    worker has gets a fresh worker (its report says so: the variables are gone).
-
-    Args:
-        memory_mb: heap the worker may allocate (RLIMIT_DATA), in MiB; None for no limit.
-        allow_subprocess: let cell code start processes (seccomp and Landlock allow exec).
-        workdir: the worker's read-write work directory; a private temporary one by default.
-        allow_read: extra paths the worker may read (read-only).
-        require: isolation layers the worker must have ("landlock", "seccomp"), or refuse to run.
-        disk_mb: the total size of the work dir, in MiB (DISK past it); None for no limit.
-    """
-
-    memory_mb: int | None = 4096
-    allow_subprocess: bool = False
-    workdir: Path | None = None
-    allow_read: tuple[Path, ...] = ()
-    require: tuple[str, ...] = ()
-    disk_mb: int | None = 1024
-
-    @classmethod
-    def of(cls, config: Config) -> SandboxOptions:
-        """The session defaults of a config; its relative paths are relative to its file."""
-        base = Path(config.source).parent if config.source else Path.cwd()
-        return cls(memory_mb=config.memory_mb, allow_subprocess=config.allow_subprocess,
-                   workdir=_path(config.workdir, base, "workdir") if config.workdir else None,
-                   allow_read=tuple(_path(p, base, "allowRead") for p in config.allow_read),
-                   require=tuple(config.require), disk_mb=config.disk_mb)
-
-    def with_flags(self, *, memory: str | None = None, allow_subprocess: bool = False, workdir: str | None = None,
-                   allow_read: Iterable[str] = (), require: str | None = None,
-                   disk: str | None = None) -> SandboxOptions:
-        """These options with a cell's or a command line's flags applied (paths relative to
-        the current directory); None and empty flags keep what is set."""
-        layers = tuple(layer.strip() for layer in (require or "").split(",") if layer.strip())
-        unknown = [layer for layer in layers if layer not in ("landlock", "seccomp")]
-        if unknown:
-            raise CodemodeError(f"--require: unknown layer {unknown[0]!r}; the layers are landlock, seccomp")
-        cwd = Path.cwd() if workdir or allow_read else Path()  # a system call only when a path needs it
-        extra = tuple(_path(path, cwd, "--allow-read") for path in allow_read)
-        return SandboxOptions(
-            memory_mb=parse_memory(memory) if memory is not None else self.memory_mb,
-            allow_subprocess=self.allow_subprocess or allow_subprocess,
-            workdir=_path(workdir, cwd, "workdir") if workdir else self.workdir,
-            allow_read=tuple(dict.fromkeys(self.allow_read + extra)),
-            require=tuple(dict.fromkeys(self.require + layers)),
-            disk_mb=parse_memory(disk, "--disk", minimum=1) if disk is not None else self.disk_mb,
-        )
-
-    def changes(self, before: SandboxOptions) -> str:
-        """What differs from `before`, for the report: `memory 4096 → 512 MiB`."""
-        def show(value: object) -> str:
-            if isinstance(value, tuple):
-                return ", ".join(map(str, value)) or "none"
-            return "none" if value is None else str(value)
-
-        parts = []
-        for name, label in (("memory_mb", "memory (MiB)"), ("allow_subprocess", "subprocesses"),
-                            ("workdir", "work dir"), ("allow_read", "extra read paths"),
-                            ("require", "required layers"), ("disk_mb", "disk (MiB)")):
-            old, new = getattr(before, name), getattr(self, name)
-            if old != new:
-                parts.append(f"{label} {show(old)} → {show(new)}")
-        return "; ".join(parts)
-
-
-_UNITS = {"": 1, "m": 1, "mb": 1, "mib": 1, "g": 1024, "gb": 1024, "gib": 1024}
-
-
-def parse_memory(text: str, option: str = "--memory", minimum: int = 64) -> int | None:
-    """MiB from `512`, `512M`, `2G` or `2GiB`; None from `none` (no limit)."""
-    value = text.strip().lower()
-    if value in ("none", "0"):
-        return None
-    number = value.rstrip("abgimk")
-    unit = value[len(number):]
-    try:
-        amount = float(number)
-    except ValueError:
-        amount = -1.0
-    if unit not in _UNITS or amount <= 0:
-        raise CodemodeError(f"{option}: {text!r} is not a size; write MiB as 512, 512M or 2G (or none)")
-    mib = int(amount * _UNITS[unit])
-    if mib < minimum:
-        why = "too little for Python to start" if option == "--memory" else "too small"
-        raise CodemodeError(f"{option}: {text} is {why}; give at least {minimum}M")
-    return mib
-
-
-def _path(value: str | Path, base: Path, option: str) -> Path:
-    path = Path(value).expanduser()
-    path = (base / path if not path.is_absolute() else path).resolve()
-    if not path.exists():
-        raise CodemodeError(f"{option}: {path} does not exist; give a path that does")
-    if option == "workdir" and not path.is_dir():
-        raise CodemodeError(f"workdir: {path} is not a directory")
-    return path
-
-
-@dataclass
-class _Ask:
-    """A call waiting for a person's yes: put on the run's event queue, answered on the thread
-    that called `Session.run` (a prompt must run there), resolved back on the hub's loop."""
-
-    request: ApprovalRequest
-    call: ToolCall
-    future: asyncio.Future[Answer]
-    loop: asyncio.AbstractEventLoop
-
-    def resolve(self, answer: Answer) -> None:
-        def settle() -> None:
-            if not self.future.done():  # the host may have given up waiting already
-                self.future.set_result(answer)
-
-        self.loop.call_soon_threadsafe(settle)
-
-
-@dataclass
-class _Run:
-    started: float
-    policy: Policy
-    emit: Callable[[Any], None]
-    id: str = ""
-    approval_timeout: float = 0.0  # seconds an approver may take
-    max_output: int = DEFAULT_MAX_OUTPUT
-    log: CallLog = field(default_factory=CallLog)  # the first calls and failures whole, the rest summarised
-    streams: dict[str, _Stream] = field(default_factory=dict)
-    # For the token account: what classic tool calling would pass through a model.
-    wire_arguments: list[str] = field(default_factory=list)
-    wire_results: list[str] = field(default_factory=list)
-    wire_held: int = 0
-    counted: dict[str, int] = field(default_factory=lambda: {"arguments": 0, "results": 0})
-    searches: list[str] = field(default_factory=list)
-    outputs: Outputs = field(default_factory=Outputs)
-    refused: int = 0  # refused calls kept in `calls`
-    refused_dropped: int = 0  # and those past MAX_REFUSED_CALLS, only counted
-
-    def keep_wire(self, kind: str, text: str, accountant: Accountant) -> None:
-        """Hold one call's wire JSON for the token account; past WIRE_HELD, count what is held."""
-        (self.wire_arguments if kind == "arguments" else self.wire_results).append(text)
-        self.wire_held += len(text)
-        if self.wire_held > WIRE_HELD:
-            count = accountant.tokenizer.count
-            for name, texts in (("arguments", self.wire_arguments), ("results", self.wire_results)):
-                self.counted[name] += sum(count(t) for t in texts)
-                texts.clear()
-            self.wire_held = 0
-
-    def on_display(self, output: dict[str, Any]) -> None:
-        shown = self.outputs.add(output)
-        if shown is not None:
-            self.emit(("display", shown))
-
-    def on_stream(self, name: str, text: str) -> None:
-        stream = self.streams.get(name)
-        if stream is None:
-            stream = self.streams[name] = _Stream(self.max_output)
-        before = stream.dropped + len(stream.tail_shown_late)
-        shown = stream.add(text)
-        if shown:
-            self.emit((name, shown))
-        if not before and (stream.dropped or stream.tail_shown_late):
-            self.emit((name, f"\n[codemode: output over {self.max_output // 2:,} characters; "
-                             "the rest shows when the cell ends, its middle dropped]\n"))
-
-    def finish_streams(self) -> tuple[str, str, dict[str, int]]:
-        """The kept stdout and stderr, after showing their tails; and what was dropped."""
-        for name, stream in self.streams.items():
-            if stream.tail_shown_late:
-                marker = f"[codemode: {stream.dropped:,} characters dropped]\n" if stream.dropped else ""
-                self.emit((name, marker + stream.tail_shown_late))
-        dropped = {name: s.dropped for name, s in self.streams.items() if s.dropped}
-        text = {name: s.text() for name, s in self.streams.items()}
-        return text.get("stdout", ""), text.get("stderr", ""), dropped
-
-
-class Session:
+class Session(CallDesk):
     """The MCP servers of a config, and a sandboxed worker that runs code against them.
 
     Args:
@@ -946,164 +713,6 @@ class Session:
             notices=tuple(outcome.notices),
         )
 
-    async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:
-        if request.op == "search":
-            return self._serve_search(run, request.arguments)
-        started = time.perf_counter() - run.started
-        # The compact wire JSON, once: the token account keeps it, the preview is sized by it.
-        wire = json.dumps(request.arguments, separators=(",", ":"), ensure_ascii=False)
-        # The host keeps a bounded preview; the full arguments only travel to the server.
-        call = ToolCall(request.id, request.server, request.tool, preview_arguments(request.arguments, wire),
-                        started=started)
-        call.python_names = self._python_names(call.server, call.tool)
-        refusal = self._refuse(run, call, request.arguments)
-        if refusal is not None:
-            if run.refused >= MAX_REFUSED_CALLS:  # a loop of refused calls: count, do not keep
-                run.refused_dropped += 1
-                return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
-            run.refused += 1
-        run.log.begin(call)
-        run.emit(("call", call))
-        api = self._api.get((call.server, call.tool))
-        if refusal is None and api is not None:
-            refusal = await self._approve(run, call, api)
-        if refusal is not None:
-            return self._finish(run, call, refusal)
-        assert api is not None
-
-        def on_progress(progress: float, total: float | None, message: str | None) -> None:
-            call.progress.append({"progress": progress, "total": total, "message": message})
-            run.emit(("progress", call))
-
-        def on_log(record: LogRecord) -> None:
-            call.logs.append({"level": record.level, "data": record.data, "logger": record.logger})
-
-        result = await self._hub.call(api.tool.server, api.tool.name, request.arguments,
-                                      timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log)
-        # The account counts at most WIRE_CHARS of each; kept once the worker has its answer.
-        call.wire = (wire[:WIRE_CHARS], result.result_json[:WIRE_CHARS])
-        call.result_bytes = result.result_bytes
-        if not result.ok:
-            assert result.error is not None
-            return self._finish(run, call, Refusal(result.error.code, _problem(result.error)))
-        call.result = result.payload
-        return self._finish(run, call, None)
-
-    def _serve_search(self, run: _Run, arguments: dict[str, Any]) -> dict[str, Any]:
-        query, detail, limit = arguments.get("query"), arguments.get("detail", "signatures"), arguments.get("limit", 10)
-        if not isinstance(query, str) or detail not in ("names", "signatures", "full") or not isinstance(limit, int):
-            return {"ok": False, "error": {"code": "INVALID_ARGUMENTS",
-                                           "message": "search needs a query string, a detail and an integer limit"}}
-        hits = self._search(query, max(1, min(limit, 100)), run.policy)
-        text = render_hits(hits, detail)
-        run.searches.append(text)
-        self._audit_event("search", run, query=query, outcome="ok", hits=len(hits))
-        return {"ok": True, "value": {"kind": "json", "value": text}}
-
-    def _refuse(self, run: _Run, call: ToolCall, arguments: dict[str, Any]) -> Refusal | None:
-        api = self._api.get((call.server, call.tool))
-        if api is None:
-            if not any(server == call.server for server, _ in self._api):
-                return Refusal("UNKNOWN_TOOL", f"no server {call.server!r} in this session")
-            return Refusal("UNKNOWN_TOOL", f"server {call.server!r} has no tool {call.tool!r}")
-        refusal = run.policy.check(ToolDef(call.server, call.tool), run.log.started)
-        if refusal is not None:
-            return refusal
-        problems = check_arguments(api.tool.input_schema, arguments)  # the host trusts no worker
-        return Refusal("INVALID_ARGUMENTS", "; ".join(problems)) if problems else None
-
-    async def _approve(self, run: _Run, call: ToolCall, api: ApiTool) -> Refusal | None:
-        """Hold a call the policy wants a yes for until it has one; the refusal otherwise."""
-        rule = run.policy.approval
-        reason = rule.reason(api.tool, api.names)
-        if reason is None:
-            return None
-        by = rule.preapproved_by(api.tool, api.names)
-        if by is None and (call.server, call.tool) in self._approved:
-            by = "an earlier answer 'for the session'"
-        if by is not None:
-            self._decide(run, call, "preapproved", by, 0.0)
-            return None
-        request = ApprovalRequest(call.server, call.tool, api.tool.server, api.tool.name, dict(api.tool.annotations),
-                                  call.arguments, reason)
-        loop = asyncio.get_running_loop()
-        ask = _Ask(request, call, loop.create_future(), loop)
-        call.waiting = True
-        run.emit(("call", call))
-        run.emit(ask)
-        waited = time.perf_counter()
-        try:
-            answer = await asyncio.wait_for(asyncio.shield(ask.future), run.approval_timeout + APPROVAL_GRACE)
-        except TimeoutError:
-            answer = Answer("nobody", f"no answer within {run.approval_timeout:g} s")
-        finally:
-            call.waiting = False
-        waited = time.perf_counter() - waited
-        if answer.verdict == "session":
-            self._approved.add((call.server, call.tool))
-        if answer.verdict in ("once", "session"):
-            scope = " for the session" if answer.verdict == "session" else ""
-            self._decide(run, call, "approved", f"{answer.by}{scope}", waited)
-            return None
-        if answer.verdict == "deny":
-            self._decide(run, call, "denied", answer.by, waited)
-            return Refusal("APPROVAL_DENIED", f"denied by {answer.by}")
-        self._decide(run, call, "refused", answer.by, waited)
-        q = request.qualified
-        return Refusal("APPROVAL_REQUIRED",
-                       f"needs approval ({reason}); {answer.by}. Pre-approve it with --approve {q} "
-                       f"(%%codemode, codemode exec) or \"preapproved\": [\"{q}\"] in the config's codemode object")
-
-    def _decide(self, run: _Run, call: ToolCall, decision: str, by: str, waited: float) -> None:
-        call.approval = {"decision": decision, "by": by, "waited": waited}
-        run.emit(("call", call))
-        self._audit_event("approval", run, server=call.server, tool=call.tool, arguments=call.arguments,
-                          outcome=decision, by=by, duration=waited)
-
-    def _audit_event(self, event: str, run: _Run, **facts: Any) -> None:
-        if self._audit is not None:
-            self._audit.event(event, run=run.id, **facts)
-
-    def _finish(self, run: _Run, call: ToolCall, refusal: Refusal | None) -> dict[str, Any]:
-        """The worker's answer to a call. What only the report, the trace, the live panel and the
-        audit need is recorded just after the answer is sent (`_record`, on the next loop turn):
-        the worker goes on meanwhile, and the host's loop is often still awake when the next call
-        arrives. Every run ends after its calls' answers, so the report always has them."""
-        call.duration = time.perf_counter() - run.started - call.started
-        call.ok = refusal is None
-        if refusal is not None:
-            # A server's message may quote the arguments whole: the report keeps a bounded one.
-            call.error_code, call.error = refusal.code, _bounded(refusal.message)
-        asyncio.get_running_loop().call_soon(self._record, run, call)
-        if refusal is not None:
-            return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
-        return {"ok": True, "value": call.result}
-
-    def _record(self, run: _Run, call: ToolCall) -> None:
-        if call.wire is not None:
-            arguments, result = call.wire
-            call.wire = None
-            run.keep_wire("arguments", arguments, self.accountant)
-            run.keep_wire("results", result, self.accountant)
-        try:
-            run.log.end(call)
-        except OSError as exc:  # the --trace file: a full disk must not lose the report's call
-            logger.warning("could not write call %s to the trace file: %s", call.id, exc)
-        run.emit(("call", call))
-        self._audit_event("call", run, server=call.server, tool=call.tool, arguments=call.arguments,
-                          duration=call.duration, outcome="ok" if call.ok else "error", code=call.error_code)
-
-    def _python_names(self, server: str, tool: str) -> dict[str, str]:
-        """A tool's wire keys whose Python names differ (`from` → `from_`), worked out once."""
-        names = self._param_names.get((server, tool))
-        if names is None:
-            known = self._api.get((server, tool))
-            names = {} if known is None else {
-                p.key: p.name for p in parameters(known.tool.input_schema) if p.key != p.name}
-            self._param_names[(server, tool)] = names
-        return names
-
-
 @dataclass(frozen=True)
 class _Ended:
     """How a run's task ended: its report, or what it raised."""
@@ -1140,20 +749,3 @@ def _named_servers(code: str, names: NameMap) -> list[str]:
         return []
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     return [names.to_mcp(name) for name in names.python_names() if name in used]
-
-
-def _asks_only(put: Callable[[Any], None]) -> Callable[[Any], None]:
-    """An emit that passes on only approval questions (the caller's thread asks them)."""
-    def emit(item: Any) -> None:
-        if isinstance(item, _Ask):
-            put(item)
-
-    return emit
-
-
-def _bounded(message: str, limit: int = 2000) -> str:
-    return message if len(message) <= limit else f"{message[:limit]}… [{len(message):,} characters]"
-
-
-def _problem(error: CodemodeError) -> str:
-    return error.problem if isinstance(error, ToolCallError) else str(error)

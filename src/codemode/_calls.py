@@ -1,0 +1,219 @@
+"""The host's side of one tool call from a cell: the policy's check, the arguments checked
+again (the host trusts no worker), a person's yes where the policy wants one, the call through
+the hub, and its record in the run's report, trace, live events, token account and audit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from codemode._runstate import _Ask, _Run
+from codemode.approval import Answer, ApprovalRequest
+from codemode.errors import CodemodeError, ToolCallError
+from codemode.hub import Hub, LogRecord
+from codemode.policy import Refusal
+from codemode.sandbox import CallRequest
+from codemode.schema import ToolDef, check_arguments, parameters, render_hits
+from codemode.trace import ToolCall
+from codemode.trace._records import preview_arguments
+
+if TYPE_CHECKING:
+    from codemode.accounting import Accountant
+    from codemode.audit import AuditLog
+    from codemode.policy import Policy
+    from codemode.schema import Hit
+    from codemode.session import ApiTool
+
+logger = logging.getLogger(__name__)
+
+# Seconds the host waits for an approver past `approvalTimeout` before it decides alone: an
+# approver must honour the timeout itself; this only bounds one that does not.
+APPROVAL_GRACE = 5.0
+
+# Refused calls a run keeps in its report; a cell looping on refused calls gets each refusal
+# but the host only counts the rest, so its memory and the saved output stay bounded.
+MAX_REFUSED_CALLS = 100
+# Characters of one call's arguments (and result) the token account keeps (a 16 MiB argument
+# would otherwise be held for the whole run): past it, the account undercounts that call.
+WIRE_CHARS = 64 * 1024
+
+
+class CallDesk:
+    """Serves the calls and searches a session's worker sends (a part of `Session`)."""
+
+    _api: dict[tuple[str, str], ApiTool]
+    _hub: Hub
+    _audit: AuditLog | None
+    _approved: set[tuple[str, str]]
+    _param_names: dict[tuple[str, str], dict[str, str]]
+    accountant: Accountant
+    _search: Callable[[str, int, Policy | None], list[Hit]]
+
+    async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:
+        if request.op == "search":
+            return self._serve_search(run, request.arguments)
+        started = time.perf_counter() - run.started
+        # The compact wire JSON, once: the token account keeps it, the preview is sized by it.
+        wire = json.dumps(request.arguments, separators=(",", ":"), ensure_ascii=False)
+        # The host keeps a bounded preview; the full arguments only travel to the server.
+        call = ToolCall(request.id, request.server, request.tool, preview_arguments(request.arguments, wire),
+                        started=started)
+        call.python_names = self._python_names(call.server, call.tool)
+        refusal = self._refuse(run, call, request.arguments)
+        if refusal is not None:
+            if run.refused >= MAX_REFUSED_CALLS:  # a loop of refused calls: count, do not keep
+                run.refused_dropped += 1
+                return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
+            run.refused += 1
+        run.log.begin(call)
+        run.emit(("call", call))
+        api = self._api.get((call.server, call.tool))
+        if refusal is None and api is not None:
+            refusal = await self._approve(run, call, api)
+        if refusal is not None:
+            return self._finish(run, call, refusal)
+        assert api is not None
+
+        def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            call.progress.append({"progress": progress, "total": total, "message": message})
+            run.emit(("progress", call))
+
+        def on_log(record: LogRecord) -> None:
+            call.logs.append({"level": record.level, "data": record.data, "logger": record.logger})
+
+        result = await self._hub.call(api.tool.server, api.tool.name, request.arguments,
+                                      timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log)
+        # The account counts at most WIRE_CHARS of each; kept once the worker has its answer.
+        call.wire = (wire[:WIRE_CHARS], result.result_json[:WIRE_CHARS])
+        call.result_bytes = result.result_bytes
+        if not result.ok:
+            assert result.error is not None
+            return self._finish(run, call, Refusal(result.error.code, _problem(result.error)))
+        call.result = result.payload
+        return self._finish(run, call, None)
+
+    def _serve_search(self, run: _Run, arguments: dict[str, Any]) -> dict[str, Any]:
+        query, detail, limit = arguments.get("query"), arguments.get("detail", "signatures"), arguments.get("limit", 10)
+        if not isinstance(query, str) or detail not in ("names", "signatures", "full") or not isinstance(limit, int):
+            return {"ok": False, "error": {"code": "INVALID_ARGUMENTS",
+                                           "message": "search needs a query string, a detail and an integer limit"}}
+        hits = self._search(query, max(1, min(limit, 100)), run.policy)
+        text = render_hits(hits, detail)
+        run.searches.append(text)
+        self._audit_event("search", run, query=query, outcome="ok", hits=len(hits))
+        return {"ok": True, "value": {"kind": "json", "value": text}}
+
+    def _refuse(self, run: _Run, call: ToolCall, arguments: dict[str, Any]) -> Refusal | None:
+        api = self._api.get((call.server, call.tool))
+        if api is None:
+            if not any(server == call.server for server, _ in self._api):
+                return Refusal("UNKNOWN_TOOL", f"no server {call.server!r} in this session")
+            return Refusal("UNKNOWN_TOOL", f"server {call.server!r} has no tool {call.tool!r}")
+        refusal = run.policy.check(ToolDef(call.server, call.tool), run.log.started)
+        if refusal is not None:
+            return refusal
+        problems = check_arguments(api.tool.input_schema, arguments)  # the host trusts no worker
+        return Refusal("INVALID_ARGUMENTS", "; ".join(problems)) if problems else None
+
+    async def _approve(self, run: _Run, call: ToolCall, api: ApiTool) -> Refusal | None:
+        """Hold a call the policy wants a yes for until it has one; the refusal otherwise."""
+        rule = run.policy.approval
+        reason = rule.reason(api.tool, api.names)
+        if reason is None:
+            return None
+        by = rule.preapproved_by(api.tool, api.names)
+        if by is None and (call.server, call.tool) in self._approved:
+            by = "an earlier answer 'for the session'"
+        if by is not None:
+            self._decide(run, call, "preapproved", by, 0.0)
+            return None
+        request = ApprovalRequest(call.server, call.tool, api.tool.server, api.tool.name, dict(api.tool.annotations),
+                                  call.arguments, reason)
+        loop = asyncio.get_running_loop()
+        ask = _Ask(request, call, loop.create_future(), loop)
+        call.waiting = True
+        run.emit(("call", call))
+        run.emit(ask)
+        waited = time.perf_counter()
+        try:
+            answer = await asyncio.wait_for(asyncio.shield(ask.future), run.approval_timeout + APPROVAL_GRACE)
+        except TimeoutError:
+            answer = Answer("nobody", f"no answer within {run.approval_timeout:g} s")
+        finally:
+            call.waiting = False
+        waited = time.perf_counter() - waited
+        if answer.verdict == "session":
+            self._approved.add((call.server, call.tool))
+        if answer.verdict in ("once", "session"):
+            scope = " for the session" if answer.verdict == "session" else ""
+            self._decide(run, call, "approved", f"{answer.by}{scope}", waited)
+            return None
+        if answer.verdict == "deny":
+            self._decide(run, call, "denied", answer.by, waited)
+            return Refusal("APPROVAL_DENIED", f"denied by {answer.by}")
+        self._decide(run, call, "refused", answer.by, waited)
+        q = request.qualified
+        return Refusal("APPROVAL_REQUIRED",
+                       f"needs approval ({reason}); {answer.by}. Pre-approve it with --approve {q} "
+                       f"(%%codemode, codemode exec) or \"preapproved\": [\"{q}\"] in the config's codemode object")
+
+    def _decide(self, run: _Run, call: ToolCall, decision: str, by: str, waited: float) -> None:
+        call.approval = {"decision": decision, "by": by, "waited": waited}
+        run.emit(("call", call))
+        self._audit_event("approval", run, server=call.server, tool=call.tool, arguments=call.arguments,
+                          outcome=decision, by=by, duration=waited)
+
+    def _audit_event(self, event: str, run: _Run, **facts: Any) -> None:
+        if self._audit is not None:
+            self._audit.event(event, run=run.id, **facts)
+
+    def _finish(self, run: _Run, call: ToolCall, refusal: Refusal | None) -> dict[str, Any]:
+        """The worker's answer to a call. What only the report, the trace, the live panel and the
+        audit need is recorded just after the answer is sent (`_record`, on the next loop turn):
+        the worker goes on meanwhile, and the host's loop is often still awake when the next call
+        arrives. Every run ends after its calls' answers, so the report always has them."""
+        call.duration = time.perf_counter() - run.started - call.started
+        call.ok = refusal is None
+        if refusal is not None:
+            # A server's message may quote the arguments whole: the report keeps a bounded one.
+            call.error_code, call.error = refusal.code, _bounded(refusal.message)
+        asyncio.get_running_loop().call_soon(self._record, run, call)
+        if refusal is not None:
+            return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
+        return {"ok": True, "value": call.result}
+
+    def _record(self, run: _Run, call: ToolCall) -> None:
+        if call.wire is not None:
+            arguments, result = call.wire
+            call.wire = None
+            run.keep_wire("arguments", arguments, self.accountant)
+            run.keep_wire("results", result, self.accountant)
+        try:
+            run.log.end(call)
+        except OSError as exc:  # the --trace file: a full disk must not lose the report's call
+            logger.warning("could not write call %s to the trace file: %s", call.id, exc)
+        run.emit(("call", call))
+        self._audit_event("call", run, server=call.server, tool=call.tool, arguments=call.arguments,
+                          duration=call.duration, outcome="ok" if call.ok else "error", code=call.error_code)
+
+    def _python_names(self, server: str, tool: str) -> dict[str, str]:
+        """A tool's wire keys whose Python names differ (`from` → `from_`), worked out once."""
+        names = self._param_names.get((server, tool))
+        if names is None:
+            known = self._api.get((server, tool))
+            names = {} if known is None else {
+                p.key: p.name for p in parameters(known.tool.input_schema) if p.key != p.name}
+            self._param_names[(server, tool)] = names
+        return names
+
+
+def _bounded(message: str, limit: int = 2000) -> str:
+    return message if len(message) <= limit else f"{message[:limit]}… [{len(message):,} characters]"
+
+
+def _problem(error: CodemodeError) -> str:
+    return error.problem if isinstance(error, ToolCallError) else str(error)

@@ -1,0 +1,147 @@
+"""What the host keeps while one run goes: its output streams (capped), its calls' log, the
+wire JSON for the token account, its displays, and the calls waiting for a person's yes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from codemode.accounting import Accountant
+from codemode.approval import Answer, ApprovalRequest
+from codemode.outputs import Outputs
+from codemode.policy import Policy
+from codemode.trace import ToolCall
+from codemode.trace._calllog import CallLog
+
+# What a run's stdout or stderr keeps by default: past it, the head and the tail are kept and
+# the middle is counted (OUTPUT_TRUNCATED). A notebook output of a million characters is
+# already more than anyone reads.
+DEFAULT_MAX_OUTPUT = 1_000_000
+# Characters of wire JSON a run holds for its token account before it counts them and keeps
+# only the totals: a run of 10,000 calls must not hold every argument and result.
+WIRE_HELD = 2 * 1024 * 1024
+
+
+class _Stream:
+    """One output stream of a run, capped: the first half of the cap is kept and shown live,
+    then only a rolling tail of the other half is kept, and the rest is counted."""
+
+    def __init__(self, limit: int) -> None:
+        self._half = max(1, limit // 2)
+        self._head: list[str] = []
+        self._head_size = 0
+        self._tail = ""
+        self.dropped = 0
+
+    def add(self, text: str) -> str:
+        """Keep `text`; return the part to show live ("" once past the head)."""
+        room = self._half - self._head_size
+        shown = text[:room] if room > 0 else ""
+        if shown:
+            self._head.append(shown)
+            self._head_size += len(shown)
+        rest = text[len(shown):]
+        if rest:
+            tail = self._tail + rest
+            self.dropped += max(0, len(tail) - self._half)
+            self._tail = tail[-self._half:]
+        return shown
+
+    def text(self) -> str:
+        if not self.dropped:
+            return "".join(self._head) + self._tail
+        marker = f"\n[codemode: {self.dropped:,} characters of output dropped (OUTPUT_TRUNCATED)]\n"
+        return "".join(self._head) + marker + self._tail
+
+    @property
+    def tail_shown_late(self) -> str:
+        """What was kept past the head, to show when the run ends."""
+        return self._tail
+
+
+@dataclass
+class _Ask:
+    """A call waiting for a person's yes: put on the run's event queue, answered on the thread
+    that called `Session.run` (a prompt must run there), resolved back on the hub's loop."""
+
+    request: ApprovalRequest
+    call: ToolCall
+    future: asyncio.Future[Answer]
+    loop: asyncio.AbstractEventLoop
+
+    def resolve(self, answer: Answer) -> None:
+        def settle() -> None:
+            if not self.future.done():  # the host may have given up waiting already
+                self.future.set_result(answer)
+
+        self.loop.call_soon_threadsafe(settle)
+
+
+@dataclass
+class _Run:
+    started: float
+    policy: Policy
+    emit: Callable[[Any], None]
+    id: str = ""
+    approval_timeout: float = 0.0  # seconds an approver may take
+    max_output: int = DEFAULT_MAX_OUTPUT
+    log: CallLog = field(default_factory=CallLog)  # the first calls and failures whole, the rest summarised
+    streams: dict[str, _Stream] = field(default_factory=dict)
+    # For the token account: what classic tool calling would pass through a model.
+    wire_arguments: list[str] = field(default_factory=list)
+    wire_results: list[str] = field(default_factory=list)
+    wire_held: int = 0
+    counted: dict[str, int] = field(default_factory=lambda: {"arguments": 0, "results": 0})
+    searches: list[str] = field(default_factory=list)
+    outputs: Outputs = field(default_factory=Outputs)
+    refused: int = 0  # refused calls kept in `calls`
+    refused_dropped: int = 0  # and those past _calls.MAX_REFUSED_CALLS, only counted
+
+    def keep_wire(self, kind: str, text: str, accountant: Accountant) -> None:
+        """Hold one call's wire JSON for the token account; past WIRE_HELD, count what is held."""
+        (self.wire_arguments if kind == "arguments" else self.wire_results).append(text)
+        self.wire_held += len(text)
+        if self.wire_held > WIRE_HELD:
+            count = accountant.tokenizer.count
+            for name, texts in (("arguments", self.wire_arguments), ("results", self.wire_results)):
+                self.counted[name] += sum(count(t) for t in texts)
+                texts.clear()
+            self.wire_held = 0
+
+    def on_display(self, output: dict[str, Any]) -> None:
+        shown = self.outputs.add(output)
+        if shown is not None:
+            self.emit(("display", shown))
+
+    def on_stream(self, name: str, text: str) -> None:
+        stream = self.streams.get(name)
+        if stream is None:
+            stream = self.streams[name] = _Stream(self.max_output)
+        before = stream.dropped + len(stream.tail_shown_late)
+        shown = stream.add(text)
+        if shown:
+            self.emit((name, shown))
+        if not before and (stream.dropped or stream.tail_shown_late):
+            self.emit((name, f"\n[codemode: output over {self.max_output // 2:,} characters; "
+                             "the rest shows when the cell ends, its middle dropped]\n"))
+
+    def finish_streams(self) -> tuple[str, str, dict[str, int]]:
+        """The kept stdout and stderr, after showing their tails; and what was dropped."""
+        for name, stream in self.streams.items():
+            if stream.tail_shown_late:
+                marker = f"[codemode: {stream.dropped:,} characters dropped]\n" if stream.dropped else ""
+                self.emit((name, marker + stream.tail_shown_late))
+        dropped = {name: s.dropped for name, s in self.streams.items() if s.dropped}
+        text = {name: s.text() for name, s in self.streams.items()}
+        return text.get("stdout", ""), text.get("stderr", ""), dropped
+
+
+def _asks_only(put: Callable[[Any], None]) -> Callable[[Any], None]:
+    """An emit that passes on only approval questions (the caller's thread asks them)."""
+    def emit(item: Any) -> None:
+        if isinstance(item, _Ask):
+            put(item)
+
+    return emit
