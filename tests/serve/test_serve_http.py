@@ -124,6 +124,7 @@ def test_a_transcript_re_runs_in_a_kernel_with_the_same_outputs(server: HttpServ
 
 
 def test_health_reports_the_servers_the_pool_and_the_sessions(server: HttpServer) -> None:
+    server.run(lambda client: client.call_tool("execute", {"code": "1"}))  # an execute waits for every server
     health = _get(server.url.replace("/mcp", "/health"))
     assert health["status"] == "ok"
     assert health["servers"]["demo"]["status"] == "connected" and health["servers"]["demo"]["tools"] > 5
@@ -144,6 +145,7 @@ def test_a_request_with_a_foreign_host_header_is_refused(server: HttpServer) -> 
 def test_a_session_idle_past_session_idle_loses_its_worker_and_is_told_so(tmp_path: Path) -> None:
     config = write_config(tmp_path / "mcp.json", {"sessionIdle": 1, "poolSize": 0})
     for server in start_http(config):
+        _wait_until_ok(server)  # the root session's own worker has started: it is not this session's
         before = worker_pids(server.process.pid)
 
         async def scenario(client: Any) -> dict[str, Any]:
@@ -255,6 +257,15 @@ def test_a_non_loopback_address_without_a_token_is_refused(tmp_path: Path) -> No
 def _code(result: Any) -> str | None:
     error = result.structured_content.get("error") or {}
     return error.get("code")
+
+
+def _wait_until_ok(server: HttpServer) -> None:
+    """Until /health says every server is connected (they connect behind the first answers)."""
+    import time
+
+    deadline = time.monotonic() + RECLAIM_WAIT
+    while _get(server.url.replace("/mcp", "/health"))["status"] != "ok" and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> Any:

@@ -9,8 +9,10 @@ HTTP is on the SDK's ASGI app (`Server.streamable_http_app`), with:
 - `GET /health`: each upstream server's state and tool count, the warm pool and the open
   sessions (with the token when one is set; without it, only `{"status": "ok"}`).
 
-The upstream servers connect once, before the first client is served (one hub for all
-sessions); the process's end stops every worker and every server.
+The server answers at once; the upstream servers start behind it (one hub for all sessions,
+see `_startup`: tool lists from the on-disk cache need no connection, and every server is
+connected in the background before the first `execute` runs); the process's end stops every
+worker and every server.
 """
 
 from __future__ import annotations
@@ -61,12 +63,10 @@ def serve(config: Config, options: ServeOptions) -> int:
     from codemode.serve._sessions import Sessions
     from codemode.session import Session
 
+    # Not started here: the server answers `initialize` at once and the servers start behind
+    # it (`_startup`); a request waits only for what it needs.
     root = Session(config, face="serve")  # the audit trail is on by default for this face
-    root.start()
     try:
-        for name, state in root.servers.items():
-            if state.status != "connected":
-                print(f"codemode serve: server {name!r} is {state.status}: {state.error}", file=sys.stderr)
         sessions = Sessions(root, record=options.record)
         server = build_server(sessions)
         if options.transport == "stdio":
@@ -82,9 +82,9 @@ async def _serve_stdio(server: Any, sessions: Any) -> None:
     from mcp.server.runner import serve_loop
     from mcp.server.stdio import stdio_server
 
-    sessions.pool.open()
     try:
         async with anyio.create_task_group() as tg:
+            tg.start_soon(sessions.startup.run)
             tg.start_soon(sessions.sweep)
             async with stdio_server() as (read, write):
                 # The handshake-era loop (as the SDK's HTTP manager drives per session), not
@@ -107,11 +107,11 @@ async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: 
     app = build_app(server, sessions, host=options.host, port=port, token=token, allow_hosts=options.allow_hosts)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
     runner = uvicorn.Server(config)
-    sessions.pool.open()
     print(f"codemode serve: listening on http://{_netloc(options.host, port)}/mcp "
           f"({'a bearer token is required' if token else 'no token'})", file=sys.stderr, flush=True)
     try:
         async with anyio.create_task_group() as tg:
+            tg.start_soon(sessions.startup.run)
             tg.start_soon(sessions.sweep)
             await runner.serve(sockets=[sock])
             tg.cancel_scope.cancel()
@@ -146,13 +146,25 @@ def build_app(server: Any, sessions: Any, *, host: str, port: int, token: str | 
 
 
 def health_report(sessions: Any) -> dict[str, Any]:
+    """Each server's state as it is now: `idle` (its tools known from the cache, not connected
+    yet), `connecting`, `connected`, `failed`, ...; the status is `starting` while any server
+    is not yet connected, `degraded` once one has failed, else `ok`."""
     servers = {
         name: {"status": state.status, "transport": state.transport, "tools": len(state.tools),
                **({"error": (state.error or "").splitlines()[0][:300]} if state.error else {})}
         for name, state in sessions.root.servers.items()
     }
-    ok = all(entry["status"] == "connected" for entry in servers.values())
-    return {"status": "ok" if ok else "degraded", "servers": servers, **sessions.health()}
+    states = {entry["status"] for entry in servers.values()} - {"disabled"}
+    if sessions.startup.error is not None or states - {"connected", "idle", "connecting"}:
+        status = "degraded"
+    elif states <= {"connected"}:
+        status = "ok"
+    else:
+        status = "starting"
+    report: dict[str, Any] = {"status": status, "servers": servers, **sessions.health()}
+    if sessions.startup.error is not None:
+        report["error"] = sessions.startup.error
+    return report
 
 
 class _BearerToken:

@@ -53,27 +53,34 @@ _STATE_KEY = "codemode.client"
 
 
 def build_server(sessions: Sessions) -> Server[Any]:
-    """The MCP server whose tools run code in `sessions`' workers."""
-    root = sessions.root
-    tools = root.tools()
-    counts: dict[str, int] = {}
-    for tool in tools:
-        counts[tool.server] = counts.get(tool.server, 0) + 1
-    example = f"{tools[0].server}.{tools[0].name}" if tools else "server.tool"
-    listed = [types.Tool.model_validate(entry) for entry in tool_list(counts, example)]
+    """The MCP server whose tools run code in `sessions`' workers. Its requests wait for the
+    upstream side only as far as they need (see `_startup`): `initialize` not at all."""
+    listed: list[types.Tool] = []
 
     async def on_list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
                             ) -> types.ListToolsResult:
+        if not listed:
+            failed = await sessions.startup.wait_started()
+            tools = [] if failed else sessions.root.tools()
+            counts: dict[str, int] = {}
+            for tool in tools:
+                counts[tool.server] = counts.get(tool.server, 0) + 1
+            example = f"{tools[0].server}.{tools[0].name}" if tools else "server.tool"
+            listed[:] = [types.Tool.model_validate(entry) for entry in tool_list(counts, example)]
         return types.ListToolsResult(tools=listed)
 
     async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
         client = _client(ctx, sessions)
         arguments = params.arguments or {}
+        if params.name not in ("search", "execute"):
+            return _error("UNKNOWN_TOOL", f"no tool {params.name!r} here; the tools are search and execute")
+        startup = sessions.startup
+        failed = await (startup.wait_started() if params.name == "search" else startup.wait_connected())
+        if failed:
+            return _error("NOT_STARTED", failed)
         if params.name == "search":
             return _search(sessions, client, arguments)
-        if params.name == "execute":
-            return await _execute(sessions, client, arguments, params.meta, ctx)
-        return _error("UNKNOWN_TOOL", f"no tool {params.name!r} here; the tools are search and execute")
+        return await _execute(sessions, client, arguments, params.meta, ctx)
 
     async def on_set_logging_level(ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
                                    ) -> types.EmptyResult:

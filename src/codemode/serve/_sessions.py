@@ -32,6 +32,7 @@ import anyio.to_thread
 
 from codemode.serve._limits import Refused, RunLimits
 from codemode.serve._pool import WorkerPool
+from codemode.serve._startup import Startup
 
 if TYPE_CHECKING:
     from codemode.approval import Approver
@@ -77,6 +78,7 @@ class Sessions:
         self._taps: weakref.WeakKeyDictionary[Session, TapHub] = weakref.WeakKeyDictionary()
         self._taps_lock = threading.Lock()
         self.pool = WorkerPool(root, root.config.pool_size, make=self._tapped_worker if record is not None else None)
+        self.startup = Startup(root, then=self.pool.open)  # the pool fills once the servers are connected
         self.open_sessions: dict[str, ClientSession] = {}
         self.with_worker = 0
         self._ids = itertools.count(1)
