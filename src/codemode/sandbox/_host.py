@@ -383,9 +383,12 @@ class Sandbox:
 
     async def _wait(self, cell: _Cell, timeout: float | None) -> CellOutcome:
         try:
-            return _outcome(await asyncio.wait_for(asyncio.shield(cell.done), timeout))
-        except asyncio.TimeoutError:
-            pass
+            # Not wait_for(shield(...)): the run resumes two loop turns after the done frame,
+            # not three, each a chance for another thread to take the GIL; a timeout leaves
+            # the cell's future alone all the same.
+            finished, _ = await asyncio.wait((cell.done,), timeout=timeout)
+            if finished:
+                return _outcome(cell.done.result())
         except _WorkerDied as died:
             return _lost(str(died), code=died.code, kind=died.kind)
         self.interrupt()
