@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from codemode.audit import AuditLog
     from codemode.policy import Policy
     from codemode.schema import Hit
-    from codemode.session import ApiTool
+    from codemode._apitool import ApiTool
 
 logger = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codemode._apitool import ApiTool
 from codemode._calls import CallDesk
 from codemode._runstate import DEFAULT_MAX_OUTPUT, _Ask, _asks_only, _Run
 from codemode._turns import Ticket, Turns
@@ -51,8 +52,6 @@ from codemode.schema import (
     parameters,
     render_hits,
     search_tools,
-    signature_line,
-    stub,
     stub_package,
     suggest,
     to_identifier,
@@ -69,34 +68,6 @@ Event = tuple[str, Any]
 TICK = 0.1
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ApiTool:
-    """A tool as cell code sees it: `server.name(...)`, backed by an MCP tool definition;
-    `note` says what the session's approval policy does for it (the stub's last line)."""
-
-    server: str
-    name: str
-    tool: ToolDef
-    note: str | None = None
-
-    @property
-    def signature(self) -> str:
-        return signature_line(self.tool, self.name)
-
-    @property
-    def summary(self) -> str:
-        return self.tool.summary
-
-    def stub(self) -> str:
-        """The tool's stub, after the `TypedDict`s it names (what `help()` shows)."""
-        return stub(self.tool, self.name, with_types=True, note=self.note)
-
-    @property
-    def names(self) -> tuple[str, str]:
-        """`server.tool` as cell code writes it and as the MCP names have it."""
-        return f"{self.server}.{self.name}", f"{self.tool.server}.{self.tool.name}"
 
 
 class Session(CallDesk):

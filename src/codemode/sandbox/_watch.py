@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from codemode.sandbox import _proctable
 
 if TYPE_CHECKING:
-    from codemode.sandbox._host import Limits
+    from codemode.sandbox._workerspec import Limits
 
 # Ticks: often enough that a fork bomb or a disk filler is caught early, rarely enough that
 # reading /proc costs nothing noticeable (a scan takes 1-3 ms).
