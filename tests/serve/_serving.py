@@ -136,6 +136,11 @@ def worker_pids(parent: int) -> set[int]:
     return found
 
 
+def codemode_test(notebook: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`codemode test [FLAGS] NOTEBOOK` (nbval in a real kernel), run from the notebook's folder."""
+    return subprocess.run([sys.executable, "-m", "codemode", "test", *flags, str(notebook)], cwd=notebook.parent,
+                          capture_output=True, text=True, timeout=600, env={**os.environ}, check=False)
+
 
 def _read_until(stream: Any, marker: bytes, timeout: float) -> bytes:
     """Bytes read from a pipe until `marker` appears, EOF, or `timeout` seconds pass."""

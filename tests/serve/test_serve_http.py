@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from _serving import HttpServer, start_http, worker_pids, write_config
+from _serving import HttpServer, codemode_test, start_http, worker_pids, write_config
 
 MIME = "application/vnd.codemode.run+json"
 RECLAIM_WAIT = 30.0
@@ -144,7 +144,7 @@ def test_a_request_with_a_foreign_host_header_is_refused(server: HttpServer) -> 
 
 def test_a_session_idle_past_session_idle_loses_its_worker_and_is_told_so(tmp_path: Path) -> None:
     config = write_config(tmp_path / "mcp.json", {"sessionIdle": 1, "poolSize": 0})
-    for server in start_http(config):
+    for server in start_http(config, "--record", str(tmp_path / "record")):
         _wait_until_ok(server)  # the root session's own worker has started: it is not this session's
         before = worker_pids(server.process.pid)
 
@@ -166,6 +166,11 @@ def test_a_session_idle_past_session_idle_loses_its_worker_and_is_told_so(tmp_pa
         assert after.structured_content["result"] is False
         assert after.structured_content["stateLost"] is True
         assert "idle" in after.structured_content["notice"] and "idle" in _text(after)
+    (transcript,) = (tmp_path / "record").glob("*.ipynb")
+    sources = [cell["source"] for cell in json.loads(transcript.read_text(encoding="utf-8"))["cells"]]
+    assert sources[-3:] == ["%%codemode\nx = 1", "%codemode reset", "%%codemode\n'x' in globals()"]
+    rerun = codemode_test(transcript)  # from its cassette: the variable is lost where the agent lost it
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
 
 
 def test_limits_are_refused_as_error_results_with_their_codes(limited: HttpServer) -> None:

@@ -10,15 +10,12 @@ against the live servers, and from the cassette with the config's server made un
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from _serving import run_stdio, write_config
+from _serving import codemode_test, run_stdio, write_config
 
 SESSION = [
     ("search", {"query": "customers orders"}),
@@ -90,7 +87,7 @@ def test_the_notebook_shows_each_cell_as_the_magic_does(transcript: tuple[Path, 
 def test_codemode_test_re_runs_the_transcript_live_then_offline_from_its_cassette(
         transcript: tuple[Path, Path, list[Any]]) -> None:
     notebook, config, _ = transcript
-    live = _codemode_test(notebook, "--live")
+    live = codemode_test(notebook, "--live")
     assert live.returncode == 0, live.stdout + live.stderr
     assert "8 passed" in live.stdout  # every code cell ran and its outputs matched the saved ones
 
@@ -100,13 +97,9 @@ def test_codemode_test_re_runs_the_transcript_live_then_offline_from_its_cassett
     settings["mcpServers"]["demo"] = {"command": str(config.parent / "no-such-server")}
     config.write_text(json.dumps(settings), encoding="utf-8")
     try:
-        offline = _codemode_test(notebook)
+        offline = codemode_test(notebook)
         assert offline.returncode == 0, offline.stdout + offline.stderr
         assert "8 passed" in offline.stdout
     finally:
         config.write_text(good, encoding="utf-8")
 
-
-def _codemode_test(notebook: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "codemode", "test", *flags, str(notebook)], cwd=notebook.parent,
-                          capture_output=True, text=True, timeout=600, env={**os.environ}, check=False)

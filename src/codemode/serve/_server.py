@@ -164,7 +164,8 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
                                     structured_content=data, is_error=True)
     if client.transcript is not None:
-        client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs, events=shown)
+        client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs, events=shown,
+                                      state_lost=bool(notice))
     content: list[Any] = [types.TextContent(type="text", text=summary_text(report, notice))]
     content += [_block(block) for block in rich_content(report, result_text=False)]
     return types.CallToolResult(content=content, structured_content=structured(report, notice), is_error=not report.ok)

@@ -7,7 +7,9 @@ streams, the run report's display with its MIME bundle, and the error as Jupyter
 exception), and a markdown cell per `search` with the query and the names found. A person
 opens it in JupyterLab, reads what the agent did (the renderer draws the reports), and
 re-runs it on the codemode kernel's magic. An `execute` with `input` gets a cell before it
-that binds the data, and `%%codemode --in input`. A cell whose code failed is tagged
+that binds the data, and `%%codemode --in input`; one that found the session's worker
+reclaimed (idle too long) gets a `%codemode reset` cell before it, so a re-run loses the
+variables where the agent lost them. A cell whose code failed is tagged
 `raises-exception`, so a re-run (nbclient, nbval) goes on past it as the agent did.
 
 Beside each notebook is its cassette (`NAME.cassette.jsonl`, see `codemode.cassette`): the
@@ -73,8 +75,13 @@ class Transcript:
             self.cassette.servers(self._servers())  # once each: a run without calls needs them too
 
     def add_execute(self, report: RunReport, *, timeout: object = None, inputs: dict[str, Any] | None = None,
-                    events: list[tuple[str, Any]] | None = None) -> None:
-        """A `%%codemode` cell for an `execute`; `events`: the run's live events, in order."""
+                    events: list[tuple[str, Any]] | None = None, state_lost: bool = False) -> None:
+        """A `%%codemode` cell for an `execute`; `events`: the run's live events, in order;
+        `state_lost`: the session's worker was reclaimed before it (a re-run resets there too)."""
+        if state_lost:
+            self._cells.append(self._code("%codemode reset", [
+                {"output_type": "stream", "name": "stdout",
+                 "text": "codemode: a fresh worker is running; earlier variables are gone\n"}]))
         flags = ""
         if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
             flags += f" --timeout {timeout:g}"
