@@ -62,6 +62,21 @@ def start_server(config: Path) -> tuple[subprocess.Popen[bytes], str]:
     return process, found.group(1).decode()
 
 
+def wait_until_warm(url: str, pool: int) -> None:
+    """Until /health says every server is connected and the warm pool is full (the servers
+    connect behind the server's first answers)."""
+    import urllib.request
+
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(url.replace("/mcp", "/health"), timeout=30) as response:
+            health = json.loads(response.read())
+        if health["status"] == "ok" and health["pool"]["warm"] >= pool:
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"codemode serve did not get ready: {health}")
+
+
 def rss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -170,7 +185,7 @@ def main() -> None:
             "codemode": {"cellTimeout": 120, "poolSize": 2}}))
         process, url = start_server(config)
         try:
-            time.sleep(2)  # let the warm pool fill, so the baseline is the idle server
+            wait_until_warm(url, 2)  # servers connected and the pool full: the baseline is the idle server
             rss_idle = rss_kb(process.pid)
             many = anyio.run(load, url, args.sessions, args.calls, process.pid)
             alone = anyio.run(load, url, 1, args.sessions * args.calls // 4, process.pid)
