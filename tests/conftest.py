@@ -13,11 +13,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+from _helpers import free_port, read_until, stop
 
 from codemode.config import demo_config
 
@@ -72,7 +72,7 @@ def demo_session() -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def demo_http_url() -> Iterator[str]:
     """The URL of a demo server over streamable HTTP, on a free loopback port."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "codemode.demo", "--transport", "streamable-http",
          "--port", str(port), "--log-level", "INFO"],
@@ -83,7 +83,7 @@ def demo_http_url() -> Iterator[str]:
     )
     try:
         assert process.stderr is not None
-        log = _read_until(process.stderr, _READY_LINE, HTTP_START_TIMEOUT)
+        log = read_until(process.stderr, _READY_LINE, HTTP_START_TIMEOUT)
         assert _READY_LINE in log, f"the HTTP demo did not start:\n{log.decode(errors='replace')}"
         # Keep draining its request log so the server never blocks on a full pipe.
         threading.Thread(target=process.stderr.read, daemon=True).start()
@@ -91,12 +91,7 @@ def demo_http_url() -> Iterator[str]:
             pass  # it accepts connections
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=10)
         if process.stderr is not None:
             process.stderr.close()
 
@@ -117,28 +112,3 @@ def _process_exited(pid: int, timeout: float) -> bool:
         return bool(readable)
     finally:
         os.close(fd)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _read_until(stream: Any, marker: bytes, timeout: float) -> bytes:
-    """Bytes read from a pipe until `marker` appears, EOF, or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    data = b""
-    fd = stream.fileno()
-    while marker not in data:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        readable, _, _ = select.select([fd], [], [], remaining)
-        if not readable:
-            break
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        data += chunk
-    return data

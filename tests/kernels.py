@@ -1,8 +1,8 @@
 """A real kernel for tests: started by jupyter_client, talked to the way a notebook does.
 
 `Kernel.execute` collects the iopub messages a front end would show for one cell (and the
-display updates); the process helpers read the process table, to check that what a kernel
-started ends with it.
+display updates); `children_of` finds what a kernel started (proctable.py reads the process
+table), to check that it ends with it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import KernelManager
+from proctable import cmdline, descendants, start_time
 
 import codemode
 from codemode.trace import MIME_TYPE
@@ -26,8 +27,6 @@ SRC = str(Path(codemode.__file__).resolve().parent.parent)
 # (about 1.5 s). Generous bounds, so a loaded CI machine fails only on a real hang.
 START_TIMEOUT = 60.0
 CELL_TIMEOUT = 60.0
-# How long the kernel's children may take to go once the kernel has shut down.
-EXIT_TIMEOUT = 30.0
 # Command-line marks of the processes a codemode session starts.
 CHILD_MARKS = ("codemode.demo", "codemode.sandbox.worker")
 
@@ -99,7 +98,8 @@ class Execution:
 
 
 class Kernel:
-    """An ipykernel child process and a client on its channels."""
+    """An ipykernel child process and a client on its channels; `with Kernel(...) as kernel`
+    shuts it down at the end."""
 
     loaded: Execution  # what `%load_ext codemode` showed, for the module's kernel
 
@@ -202,6 +202,12 @@ class Kernel:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=False)
 
+    def __enter__(self) -> Kernel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
 
 def _left(deadline: float, code: str) -> float:
     left = deadline - time.monotonic()
@@ -212,50 +218,4 @@ def _left(deadline: float, code: str) -> float:
 
 def children_of(root: int) -> dict[int, str]:
     """Descendants of `root` whose command line carries one of CHILD_MARKS, with start times."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: dict[int, str] = {}
-    for pid in parents:
-        ancestor = parents.get(pid)
-        while ancestor is not None and ancestor != root and ancestor > 1:
-            ancestor = parents.get(ancestor)
-        if ancestor == root:
-            try:
-                cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if any(mark in cmdline for mark in CHILD_MARKS):
-                found[pid] = start_time(pid) or ""
-    return found
-
-
-def start_time(pid: int) -> str | None:
-    """The process's start time (clock ticks), or None once it is gone or a zombie."""
-    try:
-        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] in ("Z", "X") else fields[19]
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def still_running(processes: dict[int, str], timeout: float = EXIT_TIMEOUT) -> dict[int, str]:
-    """Those of `processes` (pid: start time) still running after up to `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = {pid: cmdline(pid) for pid, started in processes.items() if start_time(pid) == started}
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.05)  # polling a process table: there is no event to wait on
+    return {pid: start_time(pid) or "" for pid in descendants(root) if any(mark in cmdline(pid) for mark in CHILD_MARKS)}

@@ -57,11 +57,8 @@ def _value(cell: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    kernel = Kernel(tmp_path_factory.mktemp("approval-kernel"), kernel_name="codemode")
-    try:
+    with Kernel(tmp_path_factory.mktemp("approval-kernel"), kernel_name="codemode") as kernel:
         yield kernel
-    finally:
-        kernel.shutdown()
 
 
 def test_kernel_asks_on_stdin_and_a_yes_lets_the_call_through(kernel: Kernel) -> None:
@@ -109,15 +106,12 @@ def test_kernel_answer_a_approves_the_tool_for_the_rest_of_the_session(kernel: K
 
 
 def test_the_magic_in_a_plain_ipython_kernel_asks_the_same_way(tmp_path: Path) -> None:
-    kernel = Kernel(tmp_path, kernel_name="python3")
-    try:
+    with Kernel(tmp_path, kernel_name="python3") as kernel:
         kernel.run("%load_ext codemode")
         cell = kernel.run('%%codemode\ndemo.cancel_order(order_id=1030)["status"]', answer=lambda p, u: "y")
         assert len(cell.prompts) == 1 and _report(cell)["calls"][0]["approval"]["decision"] == "approved"
         refused = kernel.execute("%%codemode\ndemo.cancel_order(order_id=1029)", allow_stdin=False)
         assert "APPROVAL_REQUIRED" in refused.all_text
-    finally:
-        kernel.shutdown()
 
 
 # -- the CLI -----------------------------------------------------------------------------------

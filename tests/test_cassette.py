@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from proctable import children
 
 from codemode.cassette import CassetteSettings, ReplayHub, settings_of
 from codemode.config import Config, StdioServer, demo_config, parse_config
@@ -35,17 +36,8 @@ def _config():  # type: ignore[no-untyped-def]
 
 
 def _demo_processes() -> set[int]:
-    """Live processes running the demo server, children of this test process or not."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"codemode.demo" in cmdline and Path(f"/proc/{entry}/status").read_text().find("PPid:\t%d\n" % os.getpid()) >= 0:
-                found.add(int(entry))
-    return found
+    """Live demo server processes this test process started."""
+    return children(os.getpid(), "codemode.demo")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _helpers import free_port
 
 from codemode.config import HttpServer, StdioServer, load_config, parse_config
 from codemode.errors import ConfigError
@@ -117,18 +117,12 @@ def test_the_servers_command_lists_disabled_and_unusable_entries(tmp_path: Path)
     assert "invalid" in rows["secret"] and "${input:token}" in rows["secret"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def sse_server() -> Iterator[str]:
     program = PEERS / "mcp-server-everything"
     if not program.exists():
         pytest.skip("the everything server is not installed: run `make peers`")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([str(program), "sse"], env={**os.environ, "PORT": str(port)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:

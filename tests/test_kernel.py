@@ -18,18 +18,16 @@ from typing import Any
 
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
-from kernels import CHILD_MARKS, Kernel, children_of, cmdline, still_running, stdio_demo_config
+from kernels import CHILD_MARKS, Kernel, children_of, stdio_demo_config
+from proctable import cmdline, still_alive
 
 from codemode.trace import MIME_TYPE
 
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    kernel = Kernel(tmp_path_factory.mktemp("codemode-kernel"), kernel_name="codemode")
-    try:
+    with Kernel(tmp_path_factory.mktemp("codemode-kernel"), kernel_name="codemode") as kernel:
         yield kernel
-    finally:
-        kernel.shutdown()
 
 
 def _complete(kernel: Kernel, code: str, cursor: int | None = None) -> dict[str, Any]:
@@ -195,18 +193,15 @@ def test_the_stop_button_interrupts_the_sandboxed_cell_and_the_kernel_stays_usab
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 def test_a_restart_leaves_no_worker_or_server_behind(tmp_path: Path) -> None:
     stdio_demo_config(tmp_path)  # a real stdio demo process, beside the worker
-    kernel = Kernel(tmp_path, kernel_name="codemode")
-    try:
+    with Kernel(tmp_path, kernel_name="codemode") as kernel:
         kernel.run("demo.list_notes()")
         before = children_of(kernel.manager.provisioner.process.pid)  # type: ignore[union-attr]
         marks = sorted({mark for cmd in map(cmdline, before) for mark in CHILD_MARKS if mark in cmd})  # the worker is three processes (PID namespace)
         assert marks == sorted(CHILD_MARKS), before
         kernel.manager.restart_kernel(now=False)
         kernel.client.wait_for_ready(timeout=60)
-        assert not still_running(before)
+        assert not still_alive(before)
         assert _report(kernel.run("len(demo.list_notes())"))["result"]["value"] > 0
-    finally:
-        kernel.shutdown()
 
 
 def test_codemode_kernel_install_writes_a_spec_that_runs_this_python(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kernels import CHILD_MARKS, Execution, Kernel, children_of, cmdline, still_running, stdio_demo_config
+from kernels import CHILD_MARKS, Execution, Kernel, children_of, stdio_demo_config
+from proctable import cmdline, still_alive
 
 from codemode.trace import MIME_TYPE
 
@@ -34,12 +35,9 @@ total
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
     """A kernel with the extension loaded; `kernel.loaded` is what `%load_ext` showed."""
-    kernel = Kernel(tmp_path_factory.mktemp("kernel"))
-    try:
+    with Kernel(tmp_path_factory.mktemp("kernel")) as kernel:
         kernel.loaded = kernel.execute("%load_ext codemode")
         yield kernel
-    finally:
-        kernel.shutdown()
 
 
 def _payload(execution: Execution) -> dict[str, Any]:
@@ -300,17 +298,14 @@ def test_a_kernel_interrupt_stops_the_cell_and_the_next_cell_works(kernel: Kerne
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 def test_kernel_shutdown_leaves_no_demo_server_or_worker_behind(tmp_path: Path) -> None:
     stdio_demo_config(tmp_path)  # a real stdio demo process, beside the worker
-    kernel = Kernel(tmp_path)
-    try:
+    with Kernel(tmp_path) as kernel:
         kernel.run("%load_ext codemode")
         kernel.run("%%codemode\ndemo.list_notes()")
         kernel_pid = int(kernel.run("import os\nos.getpid()").value)
         children = children_of(kernel_pid)
         marks = sorted({mark for cmd in map(cmdline, children) for mark in CHILD_MARKS if mark in cmd})  # the worker is three processes (PID namespace)
         assert marks == sorted(CHILD_MARKS), children
-    finally:
-        kernel.shutdown()
-    assert not still_running(children)
+    assert not still_alive(children)
 
 
 def test_sandbox_flags_of_a_cell_reach_its_worker_and_a_change_is_announced(kernel: Kernel, tmp_path: Path) -> None:

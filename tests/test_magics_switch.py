@@ -17,12 +17,9 @@ CELL = "%%codemode\ndemo.get_order(order_id=1001)['id']"
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    kernel = Kernel(tmp_path_factory.mktemp("switch"))
-    try:
+    with Kernel(tmp_path_factory.mktemp("switch")) as kernel:
         kernel.run("%load_ext codemode")
         yield kernel
-    finally:
-        kernel.shutdown()
 
 
 def _value(execution: object) -> object:
@@ -71,12 +68,9 @@ def test_config_switches_servers_and_resets_the_worker(kernel: Kernel, tmp_path:
 
 
 def test_an_unknown_subcommand_starts_no_session(tmp_path: Path) -> None:
-    kernel = Kernel(tmp_path)
-    try:
+    with Kernel(tmp_path) as kernel:
         kernel.run("%load_ext codemode")
         execution = kernel.execute("%codemode --config x.json")
         assert "unknown subcommand" in execution.stderr
         magics = kernel.run("get_ipython().magics_manager.registry['CodeModeMagics']._session is None")
         assert magics.value == "True"
-    finally:
-        kernel.shutdown()

@@ -32,12 +32,9 @@ def final_report(cell: Execution) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    kernel = Kernel(tmp_path_factory.mktemp("rich-kernel"))
-    try:
+    with Kernel(tmp_path_factory.mktemp("rich-kernel")) as kernel:
         kernel.run("%load_ext codemode")
         yield kernel
-    finally:
-        kernel.shutdown()
 
 
 def test_a_call_free_dataframe_cell_shows_an_ordinary_table_output(kernel: Kernel) -> None:

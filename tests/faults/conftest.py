@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/kernels.py, when run alone
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/kernels.py and proctable.py, when run alone
 from proctable import times  # noqa: E402
 
 

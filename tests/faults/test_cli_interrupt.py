@@ -17,6 +17,7 @@ from pathlib import Path
 
 import configs
 import pytest
+from _helpers import wait_until
 from proctable import cmdline, descendants, left_after, snapshot
 
 WAIT = 60.0  # the moment must come within this; a hang fails instead of stalling
@@ -38,13 +39,6 @@ def cli() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         if process.poll() is None:
             process.kill()
         process.communicate()
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def reading_stdin(pid: int) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import configs
 import pytest
+from _helpers import wait_until
 from kernels import Kernel
 from proctable import cmdline, descendants, left_after, snapshot
 
@@ -36,13 +37,6 @@ def kernel_pid(kernel: Kernel) -> int:
 def servers_named(pid: int, mark: str) -> list[int]:
     """The server processes (not their tethers) under `pid` whose command line has `mark`."""
     return [child for child in descendants(pid) if mark in cmdline(child) and "_tether.py" not in cmdline(child)]
-
-
-def wait_until(condition: object, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def test_a_kernel_interrupt_during_the_first_connect_answers_in_one_line_and_keeps_one_set_of_servers(

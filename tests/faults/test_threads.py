@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from _helpers import wait_until
 
 from codemode.config import demo_config
 from codemode.session import Session
@@ -25,13 +26,6 @@ def session() -> Iterator[Session]:
         yield session
     finally:
         session.close()
-
-
-def _wait_for(predicate: object, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def _waiting(session: Session) -> int:
@@ -54,7 +48,7 @@ def _hold_worker(session: Session) -> tuple[threading.Thread, dict[str, object]]
 
     thread = threading.Thread(target=first)
     thread.start()
-    _wait_for(lambda: _waiting(session) == 0 and session._sandbox is not None and session._sandbox._cell is not None,
+    wait_until(lambda: _waiting(session) == 0 and session._sandbox is not None and session._sandbox._cell is not None,
               "the first run to hold the worker")
     return thread, out
 
@@ -78,7 +72,7 @@ def test_runs_from_many_threads_queue_first_come_first_served_each_with_its_own_
         thread = threading.Thread(target=caller, args=(i,))
         thread.start()
         callers.append(thread)
-        _wait_for(lambda i=i: _waiting(session) == i, f"run {i} to queue")
+        wait_until(lambda i=i: _waiting(session) == i, f"run {i} to queue")
     _release(session)
     for thread in [first, *callers]:
         thread.join(WAIT)
@@ -105,10 +99,10 @@ def test_interrupting_a_queued_run_leaves_the_running_one_and_the_next_alone(ses
 
     second = threading.Thread(target=queued, args=("second", cancel))
     second.start()
-    _wait_for(lambda: _waiting(session) == 1, "the second run to queue")
+    wait_until(lambda: _waiting(session) == 1, "the second run to queue")
     third = threading.Thread(target=queued, args=("third", None))
     third.start()
-    _wait_for(lambda: _waiting(session) == 2, "the third run to queue")
+    wait_until(lambda: _waiting(session) == 2, "the third run to queue")
     cancel.set()
     second.join(WAIT)
     assert reports["second"].error["code"] == "INTERRUPTED"  # type: ignore[attr-defined]
@@ -128,7 +122,7 @@ def test_a_run_that_times_out_leaves_the_queued_run_its_turn_and_the_variables(s
 
     loop = threading.Thread(target=looping)
     loop.start()
-    _wait_for(lambda: session._sandbox is not None and session._sandbox._cell is not None, "the loop to run")
+    wait_until(lambda: session._sandbox is not None and session._sandbox._cell is not None, "the loop to run")
     after = session.run("kept + 1", timeout=WAIT)
     loop.join(WAIT)
     assert reports["loop"].timed_out and not reports["loop"].state_lost  # type: ignore[attr-defined]
@@ -144,7 +138,7 @@ def test_cancelling_a_running_run_interrupts_only_it(session: Session) -> None:
 
     loop = threading.Thread(target=looping)
     loop.start()
-    _wait_for(lambda: session._sandbox is not None and session._sandbox._cell is not None, "the loop to run")
+    wait_until(lambda: session._sandbox is not None and session._sandbox._cell is not None, "the loop to run")
     cancel.set()
     loop.join(WAIT)
     report = reports["loop"]
@@ -157,7 +151,7 @@ def test_closing_the_session_turns_away_the_runs_still_waiting(session: Session)
     reports: dict[str, object] = {}
     waiting = threading.Thread(target=lambda: reports.setdefault("w", session.run("1", timeout=WAIT)))
     waiting.start()
-    _wait_for(lambda: _waiting(session) == 1, "the run to queue")
+    wait_until(lambda: _waiting(session) == 1, "the run to queue")
     session.close()
     waiting.join(WAIT)
     first.join(WAIT)

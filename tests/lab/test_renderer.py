@@ -9,29 +9,15 @@ CODEMODE_SKIP_BROWSER=1 asks to skip it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _lab import ARTIFACTS, chromium, chromium_page, jupyterlab, lab_env, notebook_url
 
-import codemode
-
-ROOT = Path(__file__).resolve().parents[2]
-SRC = str(Path(codemode.__file__).resolve().parent.parent)
-ARTIFACTS = ROOT / "test-artifacts"
-TOKEN = "codemode-browser-test"
-START_TIMEOUT = 90.0
 UI_TIMEOUT = 90_000  # ms: the first cell also starts the kernel, the worker and the demo server
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
 
 # The failing cell comes last, as a run of all cells stops at the first error.
@@ -43,21 +29,6 @@ CELLS = [
     "demo.get_customer(customer_id=999)",
 ]
 LIVE = CELLS.index("demo.build_report(steps=100)")
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        if os.environ.get("CODEMODE_SKIP_BROWSER") == "1":
-            pytest.skip("CODEMODE_SKIP_BROWSER=1")
-        pytest.fail("the browser test needs Debian's chromium: apt-get install chromium")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _notebook() -> dict[str, Any]:
@@ -74,65 +45,20 @@ def _notebook() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """JupyterLab serving a folder with the test notebook; yields its base URL."""
-    _chromium()
+    chromium()
     root = tmp_path_factory.mktemp("lab")
     (root / "reports.ipynb").write_text(json.dumps(_notebook()), encoding="utf-8")
-    settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}', encoding="utf-8")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("CODEMODE_CONFIG", "JUPYTER_CONFIG_DIR")}
-    env.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
-               XDG_CONFIG_HOME=str(root / ".config"), JUPYTER_CONFIG_DIR=str(root / ".jupyter"),
-               IPYTHONDIR=str(root / ".ipython"))
-    log = (root / "lab.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={TOKEN}", "--ServerApp.allow_root=True", f"--ServerApp.root_dir={root}",
-         f"--LabApp.user_settings_dir={root / '.lab-settings'}",
-         f"--LabApp.workspaces_dir={root / '.lab-workspaces'}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(url, server, root / "lab.log")
+    with jupyterlab(root, lab_env(root)) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-
-
-def _wait_for(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"jupyter lab exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)  # the server is starting: nothing to wait on but its port
-    pytest.fail(f"jupyter lab did not answer within {START_TIMEOUT:g} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
 def page(lab: str) -> Iterator[Any]:
     """The notebook open in chromium, every cell run from the browser, reports drawn."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.set_default_timeout(UI_TIMEOUT)
-        ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium_page(UI_TIMEOUT) as page:
         try:
-            page.goto(f"{lab}/lab/tree/reports.ipynb?token={TOKEN}")
+            page.goto(notebook_url(lab, "reports.ipynb"))
             page.get_by_text("Python 3 (Code Mode) | Idle").wait_for()
             page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
             for _ in CELLS:
@@ -145,7 +71,6 @@ def page(lab: str) -> Iterator[Any]:
             yield page
         finally:
             page.screenshot(path=str(ARTIFACTS / "renderer.png"), full_page=True)
-            browser.close()
 
 
 def _cell(page: Any, n: int) -> Any:

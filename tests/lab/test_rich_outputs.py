@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_saved_reports import CHROMIUM_ARGS, RUN_TIMEOUT, TOKEN, UI_TIMEOUT, _chromium, _env, _wait_for
+from _lab import ARTIFACTS, ROOT, RUN_TIMEOUT, chromium, chromium_page, jupyterlab, lab_env, notebook_url
 
 import codemode
 
-ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(codemode.__file__).resolve().parent / "labextension"
-SCREENSHOT = ROOT / "test-artifacts" / "rich-output.png"
+SCREENSHOT = ARTIFACTS / "rich-output.png"
 SHELF = ROOT / "notebooks" / "explore-orders.ipynb"
-SHELF_SCREENSHOT = ROOT / "test-artifacts" / "explore-orders.png"  # docs/rich-output.png is a copy
+SHELF_SCREENSHOT = ARTIFACTS / "explore-orders.png"  # docs/rich-output.png is a copy
+UI_TIMEOUT = 60_000  # ms for the page to load JupyterLab and draw the notebook
 
 HOSTILE_HTML = (
     "<table><tr><td class='jp-Dialog'>hostile table</td></tr></table>"
@@ -72,7 +72,7 @@ TABLE, FIGURE, CALLED, HOSTILE, WHOLE = 1, 2, 3, 4, 5
 
 @pytest.fixture(scope="module")
 def notebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _chromium()
+    chromium()
     if not (BUILD / "package.json").exists():
         pytest.fail("the renderer is not built: cd labextension && jlpm install && jlpm build:prod")
     import nbformat
@@ -91,15 +91,12 @@ def notebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
     NotebookNotary(data_dir=str(data)).sign(nb)  # trusted: JupyterLab renders its HTML unsanitized
     nbformat.write(nb, root / "rich.ipynb")
     shutil.copy(SHELF, root / SHELF.name)  # as saved on the shelf (executed, under nbval)
-    settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}', encoding="utf-8")
     return root
 
 
 def _rich_env(root: Path) -> dict[str, str]:
     # The user data dir ahead of the venv's: this checkout's build wins over an installed copy.
-    return {**_env(root), "JUPYTER_DATA_DIR": str(root / ".data"), "JUPYTER_PREFER_ENV_PATH": "0"}
+    return {**lab_env(root), "JUPYTER_DATA_DIR": str(root / ".data"), "JUPYTER_PREFER_ENV_PATH": "0"}
 
 
 def test_the_saved_notebook_holds_clean_outputs(notebook: Path) -> None:
@@ -114,48 +111,14 @@ def test_the_saved_notebook_holds_clean_outputs(notebook: Path) -> None:
 
 @pytest.fixture(scope="module")
 def page(notebook: Path) -> Iterator[Any]:
-    import socket
-    import subprocess
-    import sys
-
-    from playwright.sync_api import sync_playwright
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    log = (notebook / "lab.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={TOKEN}", "--ServerApp.allow_root=True", f"--ServerApp.root_dir={notebook}",
-         f"--LabApp.user_settings_dir={notebook / '.lab-settings'}",
-         f"--LabApp.workspaces_dir={notebook / '.lab-workspaces'}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=notebook, env=_rich_env(notebook), stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(url, server, notebook / "lab.log")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 1400})
-                page.set_default_timeout(UI_TIMEOUT)
-                dialogs: list[str] = []
-                page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-                page.goto(f"{url}/lab/tree/rich.ipynb?token={TOKEN}")
-                page.locator(".jp-Notebook .jp-OutputArea-output img").first.wait_for(state="visible")
-                page.locator(".jp-CodemodeRun-body").first.wait_for(state="attached")
-                page.dialogs = dialogs  # type: ignore[attr-defined]
-                yield page
-            finally:
-                browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+    with jupyterlab(notebook, _rich_env(notebook)) as url, chromium_page(UI_TIMEOUT, height=1400) as page:
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(notebook_url(url, "rich.ipynb"))
+        page.locator(".jp-Notebook .jp-OutputArea-output img").first.wait_for(state="visible")
+        page.locator(".jp-CodemodeRun-body").first.wait_for(state="attached")
+        page.dialogs = dialogs  # type: ignore[attr-defined]
+        yield page
 
 
 def _cell(page: Any, index: int) -> Any:
@@ -227,7 +190,7 @@ def test_a_screenshot_of_a_table_and_a_chart(page: Any) -> None:
 def test_the_shelf_notebook_shows_its_table_and_chart(page: Any) -> None:
     """notebooks/explore-orders.ipynb as saved: a table and a chart (docs/rich-output.png)."""
     base = page.url.split("/lab/")[0]
-    page.goto(f"{base}/lab/tree/{SHELF.name}?token={TOKEN}")
+    page.goto(notebook_url(base, SHELF.name))
     notebook = page.locator(".jp-NotebookPanel", has=page.locator("h1", has_text="Explore the shop"))
     notebook.locator(".jp-OutputArea-output table.dataframe").first.wait_for(state="visible")
     chart = notebook.locator(".jp-OutputArea-output img[src^='data:image/png']")

@@ -16,33 +16,16 @@ CODEMODE_SKIP_BROWSER=1 asks to skip it. The last test saves test-artifacts/save
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _lab import ARTIFACTS, RUN_TIMEOUT, chromium, chromium_page, jupyterlab, lab_env, notebook_url
 
-import codemode
-
-ROOT = Path(__file__).resolve().parents[2]
-SRC = str(Path(codemode.__file__).resolve().parent.parent)
-SCREENSHOT = ROOT / "test-artifacts" / "saved-reports.png"  # docs/renderer.png is a copy of one
+SCREENSHOT = ARTIFACTS / "saved-reports.png"  # docs/renderer.png is a copy of one
 MIME_TYPE = "application/vnd.codemode.run+json"
-TOKEN = "codemode-saved-reports-test"
-# A kernel starts in about a second and the first codemode cell connects the demo server; the
-# tokenizer loads once. Generous, so a loaded machine fails only on a real hang.
-RUN_TIMEOUT = 120
-START_TIMEOUT = 90.0  # seconds for `jupyter lab` to answer /api/status
 UI_TIMEOUT = 60_000  # ms for the page to load JupyterLab and draw the notebook
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
 SCRIPT = "<script>window.__pwned = 2</script>"
@@ -67,29 +50,10 @@ FIRST, HOSTILE_CELL, FAILED, RAW = 1, 2, 3, 4
 NAMES = ["demo.list_orders", "demo.get_customer", "demo.audit_inventory", "demo.build_report"]
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        if os.environ.get("CODEMODE_SKIP_BROWSER") == "1":
-            pytest.skip("CODEMODE_SKIP_BROWSER=1")
-        pytest.fail("the browser test needs Debian's chromium: apt-get install chromium "
-                    "(or set CODEMODE_SKIP_BROWSER=1 to skip it)")
-    return found
-
-
-def _env(root: Path) -> dict[str, str]:
-    """This checkout's codemode, the built-in demo config, and Jupyter state inside `root`."""
-    env = {k: v for k, v in os.environ.items() if k not in ("CODEMODE_CONFIG", "JUPYTER_CONFIG_DIR")}
-    env.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
-               XDG_CONFIG_HOME=str(root / ".config"), JUPYTER_CONFIG_DIR=str(root / ".jupyter"),
-               IPYTHONDIR=str(root / ".ipython"))
-    return env
-
-
 @pytest.fixture(scope="module")
 def notebook(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The executed notebook, saved as `reports.ipynb` in a folder of its own."""
-    _chromium()  # before a kernel starts: without a browser there is nothing to test
+    chromium()  # before a kernel starts: without a browser there is nothing to test
     import nbformat
     from nbclient import NotebookClient
 
@@ -98,7 +62,7 @@ def notebook(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     client = NotebookClient(nb, timeout=RUN_TIMEOUT, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(root)}})
-    client.execute(env=_env(root))
+    client.execute(env=lab_env(root))
     nbformat.write(nb, root / "reports.ipynb")
     return {"root": root, "nb": json.loads((root / "reports.ipynb").read_text(encoding="utf-8"))}
 
@@ -124,62 +88,17 @@ def test_the_notebook_holds_real_reports_from_the_magic(notebook: dict[str, Any]
 def lab(notebook: dict[str, Any]) -> Iterator[str]:
     """JupyterLab serving the notebook's folder; yields its base URL."""
     root: Path = notebook["root"]
-    settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}', encoding="utf-8")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    log = (root / "lab.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={TOKEN}", "--ServerApp.allow_root=True", f"--ServerApp.root_dir={root}",
-         f"--LabApp.user_settings_dir={root / '.lab-settings'}", f"--LabApp.workspaces_dir={root / '.lab-workspaces'}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=root, env=_env(root), stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(url, server, root / "lab.log")
+    with jupyterlab(root, lab_env(root)) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-
-
-def _wait_for(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"jupyter lab exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)  # the server is starting: nothing to wait on but its port
-    pytest.fail(f"jupyter lab did not answer within {START_TIMEOUT:g} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
 def page(lab: str) -> Iterator[Any]:
     """The saved notebook open in chromium, every report drawn."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.set_default_timeout(UI_TIMEOUT)
-            page.goto(f"{lab}/lab/tree/reports.ipynb?token={TOKEN}")
-            page.locator(".jp-CodemodeRun-body").nth(3).wait_for(state="attached")
-            yield page
-        finally:
-            browser.close()
+    with chromium_page(UI_TIMEOUT) as page:
+        page.goto(notebook_url(lab, "reports.ipynb"))
+        page.locator(".jp-CodemodeRun-body").nth(3).wait_for(state="attached")
+        yield page
 
 
 def _report(page: Any, cell: int) -> Any:

@@ -11,15 +11,16 @@ import contextlib
 import json
 import os
 import re
-import select
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _helpers import read_until, stop
+from proctable import children
 
 from codemode.config import demo_config
 
@@ -99,19 +100,14 @@ def start_http(config: Path, *extra: str, env: dict[str, str] | None = None) -> 
     drain = None
     try:
         assert process.stderr is not None
-        log = _read_until(process.stderr, b"/mcp", START_TIMEOUT)
+        log = read_until(process.stderr, b"/mcp", START_TIMEOUT)
         found = _LISTENING.search(log)
         assert found, f"codemode serve did not start:\n{log.decode(errors='replace')}"
         drain = threading.Thread(target=lambda: sys.stderr.buffer.write(process.stderr.read()), daemon=True)  # keep its stderr drained
         drain.start()
         yield HttpServer(found.group(1).decode(), process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=20)
         if drain is not None:
             drain.join(timeout=10)
         if process.stderr is not None:
@@ -119,39 +115,11 @@ def start_http(config: Path, *extra: str, env: dict[str, str] | None = None) -> 
 
 
 def worker_pids(parent: int) -> set[int]:
-    """The sandbox workers `parent` started (from /proc: their parent and command line)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                ppid = int(stat.read().rsplit(b")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                command = cmdline.read()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent and b"codemode.sandbox.worker" in command:
-            found.add(int(entry))
-    return found
+    """The sandbox workers `parent` started."""
+    return children(parent, "codemode.sandbox.worker")
 
 
 def codemode_test(notebook: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     """`codemode test [FLAGS] NOTEBOOK` (nbval in a real kernel), run from the notebook's folder."""
     return subprocess.run([sys.executable, "-m", "codemode", "test", *flags, str(notebook)], cwd=notebook.parent,
                           capture_output=True, text=True, timeout=600, env={**os.environ}, check=False)
-
-
-def _read_until(stream: Any, marker: bytes, timeout: float) -> bytes:
-    """Bytes read from a pipe until `marker` appears, EOF, or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    data = b""
-    while marker not in data:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([stream.fileno()], [], [], remaining)[0]:
-            break
-        chunk = os.read(stream.fileno(), 65536)
-        if not chunk:
-            break
-        data += chunk
-    return data

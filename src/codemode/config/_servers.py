@@ -144,7 +144,6 @@ _NEITHER_PROBLEM = (
 )
 
 
-
 def _dialect(table: Mapping[str, object], source: str | None) -> str:
     """"gemini" for a Gemini CLI settings file (timeouts in milliseconds, `url` meaning SSE,
     `httpUrl` meaning streamable HTTP), else "mcp" (every other client's format)."""

@@ -175,36 +175,26 @@ class RunReport:
             data["result"] = preview(self.result)
         if self.error is not None:
             data["error"] = self.error
-        if not self.streams_shown:
-            if self.stdout:
-                data["stdout"] = self.stdout
-            if self.stderr:
-                data["stderr"] = self.stderr
-        if self.output_dropped:
-            data["outputTruncated"] = dict(self.output_dropped)
-        if self.displays and not self.streams_shown:
-            data["displays"] = [{"data": d["data"], "metadata": d["metadata"]} for d in self.displays]
-        if self.outputs_refused:
-            data["outputsRefused"] = dict(self.outputs_refused)
-        if self.displays_truncated:
-            data["displaysTruncated"] = self.displays_truncated
-        if self.refused_dropped:
-            data["refusedCallsDropped"] = self.refused_dropped
-        if self.notices:
-            data["notices"] = list(self.notices)
-        if self.summaries:
-            data["callCount"] = self.total_calls
-            data["summary"] = {"fullCalls": self.full_calls, "tools": [s.to_json() for s in self.summaries]}
-        if self.timed_out:
-            data["timedOut"] = True
-        if self.state_lost:
-            data["stateLost"] = True
-        if self.worker_restarted:
-            data["workerRestarted"] = True
-            if self.restart_reason:
-                data["restartReason"] = self.restart_reason
-        if self.running:
-            data["running"] = True
+        inline = not self.streams_shown  # streams and displays the face did not show live
+        summary = self.summaries and {"fullCalls": self.full_calls, "tools": [s.to_json() for s in self.summaries]}
+        facts: dict[str, Any] = {  # each only when it says something, in this order
+            "stdout": inline and self.stdout,
+            "stderr": inline and self.stderr,
+            "outputTruncated": dict(self.output_dropped),
+            "displays": inline and [{"data": d["data"], "metadata": d["metadata"]} for d in self.displays],
+            "outputsRefused": dict(self.outputs_refused),
+            "displaysTruncated": self.displays_truncated,
+            "refusedCallsDropped": self.refused_dropped,
+            "notices": list(self.notices),
+            "callCount": bool(summary) and self.total_calls,
+            "summary": summary,
+            "timedOut": self.timed_out,
+            "stateLost": self.state_lost,
+            "workerRestarted": self.worker_restarted,
+            "restartReason": self.worker_restarted and self.restart_reason,
+            "running": self.running,
+        }
+        data.update((key, value) for key, value in facts.items() if value)
         return data
 
     def volatile(self) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""The process table, read from /proc, and how long each fault's cleanup took.
+"""The process table, read from /proc: who started whom, what runs, what is left.
 
-Every fault scenario ends by checking that no process it started is left (zombies aside:
-they are dead, waiting for a parent to read their status). How long that took, from the
-fault to the last process gone, is recorded per scenario (`times`); the suite's conftest
-prints them at the end of the run.
+Tests of process ownership (kernels, the fault suite, serve's workers, cassettes) check that
+what a part started ends with it (zombies aside: they are dead, waiting for a parent to read
+their status). A pid's start time tells it apart from a reused pid. For the fault suite, how
+long the cleanup took, from the fault to the last process gone, is recorded per scenario
+(`times`); its conftest prints them at the end of the run.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def descendants(root: int) -> set[int]:
     return found
 
 
+def children(parent: int, mark: str) -> set[int]:
+    """The live direct children of `parent` whose command line contains `mark`."""
+    return {pid for pid, ppid in parents().items() if ppid == parent and mark in cmdline(pid)}
+
+
 def start_time(pid: int) -> str | None:
     """The process's start time in clock ticks (tells a pid's reuse apart); None once it is
     gone or a zombie."""
@@ -66,16 +72,21 @@ def snapshot(pids: set[int]) -> dict[int, str]:
     return {pid: started for pid in pids if (started := start_time(pid)) is not None}
 
 
-def left_after(processes: dict[int, str], since: float, scenario: str, timeout: float = GONE_TIMEOUT) -> dict[int, str]:
-    """Wait until every process of `processes` (pid → start time) is gone; record how long
-    that took from `since` (a `time.monotonic()` of the fault) under `scenario`. Returns the
-    processes still alive after `timeout` seconds, with their command lines."""
+def still_alive(processes: dict[int, str], timeout: float = GONE_TIMEOUT) -> dict[int, str]:
+    """Wait up to `timeout` seconds for every process of `processes` (pid → start time) to go.
+    Returns those still alive then, with their command lines (empty when all went)."""
     deadline = time.monotonic() + timeout
     while True:
         alive = {pid: cmdline(pid) for pid, started in processes.items() if start_time(pid) == started}
-        if not alive:
-            times.append((scenario, time.monotonic() - since))
-            return {}
-        if time.monotonic() > deadline:
+        if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.01)  # a process table has no event to wait on
+
+
+def left_after(processes: dict[int, str], since: float, scenario: str, timeout: float = GONE_TIMEOUT) -> dict[int, str]:
+    """`still_alive`, and how long the processes took to go from `since` (a `time.monotonic()`
+    of the fault), recorded under `scenario` when they all went."""
+    alive = still_alive(processes, timeout)
+    if not alive:
+        times.append((scenario, time.monotonic() - since))
+    return alive
