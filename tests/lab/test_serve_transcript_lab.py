@@ -3,16 +3,14 @@ renderer draws each `execute`'s report (not the raw JSON, not the static HTML fa
 the transcript re-runs in a real kernel (nbclient), repeating the saved reports.
 
 The session is real: `codemode serve` over stdio driven by the SDK's client (search, then
-executes with tool calls, one failing). Debian's chromium through playwright, as in
-test_saved_reports.py (whose helpers this reuses). Saves test-artifacts/serve-transcript.png.
+executes with tool calls, one failing). Debian's chromium through playwright, with the
+browser tests' helpers (_lab.py). Saves test-artifacts/serve-transcript.png.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -21,13 +19,14 @@ from typing import Any
 
 import pytest
 
-from test_saved_reports import CHROMIUM_ARGS, ROOT, RUN_TIMEOUT, TOKEN, UI_TIMEOUT, _chromium, _env, _wait_for
+from _lab import ARTIFACTS, RUN_TIMEOUT, chromium, chromium_page, jupyterlab, lab_env, notebook_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
 from _serving import run_stdio, write_config  # noqa: E402 - the serve tests' helpers
 
 MIME = "application/vnd.codemode.run+json"
-SCREENSHOT = ROOT / "test-artifacts" / "serve-transcript.png"
+SCREENSHOT = ARTIFACTS / "serve-transcript.png"
+UI_TIMEOUT = 60_000  # ms for the page to load JupyterLab and draw the notebook
 SESSION = [
     ("search", {"query": "open orders of a customer"}),
     ("execute", {"code": ('orders = demo.list_orders(status="open")\n'
@@ -41,7 +40,7 @@ SESSION = [
 @pytest.fixture(scope="module")
 def transcript(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The transcript of a real session, alone in the folder JupyterLab will serve."""
-    _chromium()  # before anything starts: without a browser there is nothing to test
+    chromium()  # before anything starts: without a browser there is nothing to test
     root = tmp_path_factory.mktemp("transcript-lab")
     config = write_config(root / "mcp.json", {"cellTimeout": 30})
 
@@ -68,7 +67,7 @@ def test_the_transcript_re_runs_in_a_kernel_with_the_same_reports(transcript: Pa
     again = nbformat.read(transcript, as_version=4)
     # No allow_errors: only the cell tagged raises-exception may fail, and the run goes on past it.
     NotebookClient(again, timeout=RUN_TIMEOUT, kernel_name="python3",
-                   resources={"metadata": {"path": str(transcript.parent)}}).execute(env=_env(transcript.parent))
+                   resources={"metadata": {"path": str(transcript.parent)}}).execute(env=lab_env(transcript.parent))
     assert len(_reports(saved)) == 3
     assert _reports(again) == _reports(saved)
     failed = next(c for c in again.cells if "customer_id=999" in c.source)
@@ -81,43 +80,11 @@ def test_the_transcript_re_runs_in_a_kernel_with_the_same_reports(transcript: Pa
 @pytest.fixture(scope="module")
 def page(transcript: Path) -> Iterator[Any]:
     """The saved transcript (as the server wrote it) open in JupyterLab in chromium."""
-    from playwright.sync_api import sync_playwright
-
     root = transcript.parent
-    settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True, exist_ok=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}', encoding="utf-8")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    log = (root / "lab.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={TOKEN}", "--ServerApp.allow_root=True", f"--ServerApp.root_dir={root}",
-         f"--LabApp.user_settings_dir={root / '.lab-settings'}", f"--LabApp.workspaces_dir={root / '.lab-workspaces'}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=root, env=_env(root), stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(url, server, root / "lab.log")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 1200})
-                page.set_default_timeout(UI_TIMEOUT)
-                page.goto(f"{url}/lab/tree/{transcript.name}?token={TOKEN}")
-                page.locator(".jp-CodemodeRun-body").nth(2).wait_for(state="attached")
-                yield page
-            finally:
-                browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+    with jupyterlab(root, lab_env(root)) as url, chromium_page(UI_TIMEOUT, height=1200) as page:
+        page.goto(notebook_url(url, transcript.name))
+        page.locator(".jp-CodemodeRun-body").nth(2).wait_for(state="attached")
+        yield page
 
 
 def test_jupyterlab_draws_each_execute_s_report_with_the_renderer(page: Any, transcript: Path) -> None:
