@@ -244,6 +244,18 @@ def test_a_usage_mistake_is_one_line_without_a_traceback(kernel: Kernel, cell: s
     assert "magics.py" not in execution.all_text
 
 
+def test_a_magic_line_run_again_applies_its_flags_to_each_cell(kernel: Kernel) -> None:
+    # A magic line's flags are parsed once and reused: each cell still reads its own inputs
+    # and binds its own result, and a line that was refused is refused every time.
+    line = "%%codemode --in seed --out doubled\nseed * 2"
+    for seed in (10, 21):
+        kernel.run(f"seed = {seed}")
+        kernel.run(line)
+        assert kernel.run("doubled").value == str(seed * 2)
+    for _ in range(2):
+        assert kernel.execute("%%codemode --timeout -1\n1").reply["ename"] == "UsageError"
+
+
 def test_a_usage_mistake_runs_nothing(kernel: Kernel) -> None:
     kernel.execute("%%codemode --servers nope\nnever = 1")
     cell = kernel.execute("%%codemode\nnever")
