@@ -33,7 +33,7 @@ from codemode.errors import (
     UpstreamError,
 )
 from codemode.hub import CallResult, Hub, LogRecord, ServerState
-from codemode.hub._hub import Readiness
+from codemode.hub._state import Readiness
 from codemode.schema import ToolDef
 
 ProgressCallback = Callable[[float, float | None, str | None], None]

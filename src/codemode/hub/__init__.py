@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from codemode.hub._hub import CallResult, Hub, LogRecord, ServerState
+from codemode.hub._hub import Hub
+from codemode.hub._state import CallResult, LogRecord, ServerState
 from codemode.hub._portal import get_portal
 
 __all__ = ["CallResult", "Hub", "LogRecord", "ServerState", "get_portal"]

@@ -30,6 +30,8 @@ from typing import Any
 
 from codemode import __version__
 from codemode.config import HttpServer, ServerConfig, StdioServer
+from codemode.hub._state import ServerState
+from codemode.schema import ToolDef
 
 FORMAT = 1  # bump when the file's shape changes: old entries are then ignored
 
@@ -92,3 +94,32 @@ def save(config: ServerConfig, entry: dict[str, Any]) -> None:
         os.replace(temp, directory / f"{identity(config)}.json")
     except (OSError, TypeError, ValueError):
         pass
+
+
+def entry_of(state: ServerState) -> dict[str, Any]:
+    """A connected server's tool-cache entry."""
+    return {"tools": [{k: v for k, v in tool.as_dict().items() if k != "server"} for tool in state.tools],
+            "wire": state.wire_tools, "instructions": state.instructions,
+            "unavailable": [[{k: v for k, v in tool.as_dict().items() if k != "server"}, why]
+                            for tool, why in state.unavailable],
+            "serverVersion": state.server_version, "protocolVersion": state.protocol_version}
+
+
+def same_entry(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    # Through JSON: the cache's lists and the SDK's values compare alike.
+    def text(entry: dict[str, Any]) -> str:
+        return json.dumps({k: entry.get(k) for k in ("tools", "wire", "instructions", "unavailable")},
+                          sort_keys=True, default=str)
+
+    return text(a) == text(b)
+
+
+def adopt(state: ServerState, entry: dict[str, Any]) -> None:
+    """Fill a server's state from its cache entry: known tools, not connected."""
+    state.tools = [ToolDef(server=state.name, **tool) for tool in entry["tools"] if isinstance(tool, dict)]
+    state.wire_tools = list(entry["wire"])
+    state.unavailable = [(ToolDef(server=state.name, **tool), why) for tool, why in entry.get("unavailable") or []]
+    state.instructions = entry.get("instructions")
+    state.server_version = entry.get("serverVersion")
+    state.protocol_version = entry.get("protocolVersion")
+    state.status = "idle"

@@ -1,0 +1,82 @@
+"""What the hub knows of each server and hands back from each call: its state, its log
+records, a call's result, and the readiness every hub (and cassette hub) shares."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+
+from codemode.errors import ServerCrashedError, ToolCallError
+from codemode.schema import ToolDef
+
+# "idle": its tools are known from the cache (`_toolcache`); it connects on its first call.
+Status = Literal["idle", "connecting", "connected", "failed", "crashed", "closed", "disabled", "invalid"]
+_SERVER_LOG_LINES = 200
+
+
+@dataclass
+class LogRecord:
+    """One `notifications/message` from a server."""
+
+    server: str
+    level: str
+    data: Any
+    logger: str | None = None
+
+
+@dataclass
+class CallResult:
+    """What one tool call gave back, ready for the trace and for the worker."""
+
+    ok: bool
+    payload: dict[str, Any] | None = None  # worker-side value, see _results.result_payload
+    error: ToolCallError | ServerCrashedError | None = None
+    result_bytes: int = 0
+    result_json: str = ""  # the compact wire JSON: what classic tool calling shows a model
+
+
+@dataclass
+class ServerState:
+    """A configured server: how it is reached and what it offers."""
+
+    name: str
+    transport: str
+    status: Status = "connecting"
+    tools: list[ToolDef] = field(default_factory=list)
+    wire_tools: list[dict[str, Any]] = field(default_factory=list)
+    # Tools listed by the server that no call of ours can reach, each with the reason: kept
+    # apart from `tools` (and so from stubs, search and the token account), shown as such.
+    unavailable: list[tuple[ToolDef, str]] = field(default_factory=list)
+    error: str | None = None
+    protocol_version: str | None = None
+    server_version: str | None = None
+    instructions: str | None = None
+    connect_seconds: float = 0.0
+    log: deque[LogRecord] = field(default_factory=lambda: deque(maxlen=_SERVER_LOG_LINES))
+    _index: tuple[list[ToolDef], int, dict[str, ToolDef]] | None = field(default=None, repr=False, compare=False)
+
+    def tool(self, name: str) -> ToolDef | None:
+        index = self._index
+        if index is None or index[0] is not self.tools or index[1] != len(self.tools):
+            # Built once per tool list (each call looks its tool up); the first of a name wins.
+            index = self._index = (self.tools, len(self.tools), {t.name: t for t in reversed(self.tools)})
+        return index[2].get(name)
+
+
+class Readiness:
+    """`wait_ready` for a hub and for the hubs that stand in for it (cassettes): set once the
+    servers are connected, failed or replayed."""
+
+    _ready: anyio.Event | None = None
+
+    def _ready_event(self) -> anyio.Event:
+        if self._ready is None:  # made on the loop, by whichever comes first
+            self._ready = anyio.Event()
+        return self._ready
+
+    async def wait_ready(self) -> None:
+        """Wait until every server has connected or failed (`serve` runs as a task)."""
+        await self._ready_event().wait()
