@@ -1,0 +1,271 @@
+"""The worker's end of the frame channel: tool calls (blocking, and awaitable for asyncio),
+the cell's stdout and stderr sent as `stream` frames, and the host's SIGINT held back while a
+frame is being written or read, so the channel never carries half a frame.
+
+Imported by the worker: standard library only.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import select
+import sys
+import threading
+import time
+
+TYPE_CHECKING = False  # importing `typing` costs ~10 ms of worker start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+from codemode.sandbox import _api, _threads
+from codemode.sandbox._frames import HEADER, MAX_HOST_FRAME, MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
+
+# Batch writes to stdout for at most this long: one frame per print would cost more than
+# the print, while 20 ms still reads as live.
+_STREAM_FLUSH_DELAY = 0.02
+_STREAM_FLUSH_BYTES = 64 * 1024
+
+
+class _Interrupts:
+    """SIGINT as KeyboardInterrupt, except inside a critical section, where it waits.
+
+    Python runs signal handlers in the main thread only, so only the main thread's critical
+    sections count; other threads (the stream flusher) never see a KeyboardInterrupt.
+
+    Outside a cell the whole worker loop is one critical section. An interrupt raised there
+    could land between taking an `exec` frame off the inbox and running it, and lose the cell
+    (the host would wait for a `done` that never comes). One that comes while the worker
+    waits for a frame has nothing to stop and is dropped; one that comes after the `exec`
+    frame was taken is the cell's, raised as the cell starts (`open`).
+    """
+
+    def __init__(self) -> None:
+        self.depth = 1  # between cells
+        self.deferred = False
+        self._main = threading.main_thread()
+
+    def open(self) -> None:
+        """A cell starts: interrupts raise again, one that is waiting at once."""
+        self.depth = 0
+        if self.deferred:
+            self.deferred = False
+            raise KeyboardInterrupt
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.depth:
+            self.deferred = True
+            return
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is self._main:
+            self.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.current_thread() is not self._main:
+            return
+        self.depth -= 1
+        if not self.depth and self.deferred:
+            self.deferred = False
+            raise KeyboardInterrupt
+
+
+_interrupts = _Interrupts()
+
+
+class Channel:
+    """Both directions of the frame pipe, shared by blocking calls and the asyncio loop."""
+
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self._rfd = rfd
+        self._wfd = wfd
+        self._buffer = FrameBuffer(MAX_HOST_FRAME)
+        self._write_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._pending: dict[int, Any] = {}  # call id → asyncio future, or None for a blocking call
+        self._results: dict[int, dict[str, Any]] = {}
+        self._inbox: list[dict[str, Any]] = []
+        self._loop: Any = None
+
+    def send(self, message: dict[str, Any]) -> None:
+        frame = encode(message)
+        size = len(frame) - HEADER.size
+        if size > MAX_WORKER_FRAME:
+            # The host would take it for a hostile frame and kill the worker: refuse it here.
+            raise FrameError(f"a {message['op']!r} frame of {size} bytes is over the {MAX_WORKER_FRAME}-byte limit")
+        with _interrupts, self._write_lock:
+            view = memoryview(frame)
+            while view:
+                view = view[os.write(self._wfd, view) :]
+
+    def _read_available(self) -> None:
+        with _interrupts:
+            chunk = os.read(self._rfd, 1 << 20)
+            if not chunk:
+                raise EOFError("the host closed the channel")
+            self._buffer.feed(chunk)
+            while (message := self._buffer.pop()) is not None:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if message["op"] != "result":
+            self._inbox.append(message)
+            return
+        call_id = message.get("id")
+        if call_id not in self._pending:
+            return  # a call the cell gave up on
+        waiter = self._pending.pop(call_id)
+        if waiter is None:
+            self._results[call_id] = message
+        elif not waiter.done():
+            waiter.set_result(message)
+
+    def _wait_readable(self) -> None:
+        # Outside the critical section: a SIGINT here interrupts the wait and consumes nothing.
+        select.select([self._rfd], [], [])
+
+    def recv(self) -> dict[str, Any]:
+        """Block until the next non-result frame (exec, setup, shutdown)."""
+        while not self._inbox:
+            self._wait_readable()
+            self._read_available()
+        return self._inbox.pop(0)
+
+    def search(self, arguments: dict[str, Any]) -> Any:
+        """Ask the host to search the session's tools (`codemode.search`)."""
+        return self._request("codemode", "search", lambda call_id: self.send(
+            {"op": "search", "id": call_id, "arguments": arguments}))
+
+    def call(self, server: str, tool: str, arguments: dict[str, Any]) -> Any:
+        _flush_streams()
+        return self._request(server, tool, lambda call_id: self._send_call(call_id, server, tool, arguments))
+
+    def _request(self, server: str, tool: str, send: Callable[[int], None]) -> Any:
+        """Send one numbered request and block until its result arrives."""
+        call_id = next(self._ids)
+        self._pending[call_id] = None
+        try:
+            send(call_id)
+            while call_id not in self._results:
+                self._wait_readable()
+                self._read_available()
+            return _unpack(self._results.pop(call_id), server, tool)
+        finally:
+            self._pending.pop(call_id, None)
+            self._results.pop(call_id, None)
+
+    async def acall(self, server: str, tool: str, arguments: dict[str, Any]) -> Any:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        self._watch(loop)
+        call_id = next(self._ids)
+        future = loop.create_future()
+        self._pending[call_id] = future
+        try:
+            self._send_call(call_id, server, tool, arguments)
+            return _unpack(await future, server, tool)
+        finally:
+            if self._pending.pop(call_id, None) is not None:
+                self.send({"op": "cancel", "id": call_id})
+
+    def _send_call(self, call_id: int, server: str, tool: str, arguments: dict[str, Any]) -> None:
+        try:
+            self.send({"op": "call", "id": call_id, "server": server, "tool": tool, "arguments": arguments})
+        except FrameError as exc:
+            raise _api.ToolError(f"the arguments are too large to send: {exc}",
+                                 server=server, tool=tool, code="INVALID_ARGUMENTS") from None
+
+    def _watch(self, loop: Any) -> None:
+        if self._loop is not loop:
+            loop.add_reader(self._rfd, self._read_available)
+            self._loop = loop
+
+
+def _unpack(message: dict[str, Any], server: str, tool: str) -> Any:
+    if message.get("ok"):
+        return _api.decode_value(message.get("value") or {})
+    error = message.get("error") or {}
+    raise _api.ToolError(
+        str(error.get("message", "the tool call failed")),
+        server=server,
+        tool=tool,
+        code=str(error.get("code", "UPSTREAM_ERROR")),
+    )
+
+
+class StreamWriter(io.TextIOBase):
+    """sys.stdout / sys.stderr of the worker: text goes to the host in `stream` frames."""
+
+    def __init__(self, channel: Channel, name: str, fd: int) -> None:
+        self._channel = channel
+        self._name = name
+        self._fd = fd
+        self._parts: list[str] = []
+        self._size = 0
+        self._last_flush = 0.0
+        self._lock = threading.RLock()
+        self._timer: threading.Timer | None = None
+
+    @property
+    def name(self) -> str:
+        return f"<{self._name}>"
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if not text:
+            return 0
+        # Critical: an interrupt inside the lock or the flush timer's start would leave the
+        # buffer half-updated and the traceback in threading.py; it lands after the write.
+        with _interrupts, self._lock:
+            self._parts.append(text)
+            self._size += len(text)
+            now = time.monotonic()
+            if self._size >= _STREAM_FLUSH_BYTES or now - self._last_flush >= _STREAM_FLUSH_DELAY:
+                self.flush()
+            elif self._timer is None:
+                self._timer = _threads.mark_internal(threading.Timer(_STREAM_FLUSH_DELAY, self.flush))
+                self._timer.daemon = True
+                self._timer.start()
+        return len(text)
+
+    def flush(self) -> None:
+        # Sent under the lock: a flush by the timer thread must not land after the `done`
+        # that the cell's final flush precedes.
+        with _interrupts, self._lock:
+            if self._timer is not None and self._timer is not threading.current_thread():
+                self._timer.cancel()
+            self._timer = None
+            if not self._parts:
+                return
+            text = "".join(self._parts)
+            self._parts.clear()
+            self._size = 0
+            self._last_flush = time.monotonic()
+            # In pieces: one huge write must not make a frame over the host's limit.
+            for start in range(0, len(text), _STREAM_FLUSH_BYTES):
+                piece = text[start : start + _STREAM_FLUSH_BYTES]
+                self._channel.send({"op": "stream", "name": self._name, "text": piece})
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, StreamWriter):
+            stream.flush()
