@@ -8,16 +8,32 @@ such call; then the warm round trip of a trivial `Session.run`, and a fresh work
 
     python bench/tool_calls.py [--calls 300] [--rounds 6]
 
-Profile findings (pyinstrument of the sandbox loop on the host, 2026-11-30), per call:
-- the hops: worker frame → host loop (`_ChannelProtocol.data_received`, no extra task for
-  reading) → `Session._serve_call` → `Hub.call` → the SDK's `call_tool` (request, response,
-  output-schema validation with jsonschema: in both columns) → the reply frame;
-- work of ours on every call: argument preview and wire JSON (two `json.dumps`), argument
-  validation against the input schema (kept: the host trusts no worker), the result's
-  `model_dump_json` for its size and the token account, `result_payload`;
-- the largest avoidable cost was a thread hand-off: every call queued two live events for the
-  caller's thread even when nobody listened, waking it twice a call to fight the loop's
-  thread for the GIL. Events are now queued only when the caller passes `on_event`.
+Profile findings (2026-11-30; cProfile and RUSAGE_THREAD of the hub's loop thread, py-spy of
+the whole process tree, and a canned hub result / a bare reply in place of the real call to
+take the SDK out):
+- the hops: worker frame → host loop (`ChannelProtocol.data_received`, no task for reading)
+  → a task per call → `CallDesk._serve_call` → `Hub.call` → the SDK's `call_tool` (request,
+  response, output-schema validation with jsonschema: in both columns) → the reply frame.
+  `Hub.call` on the loop costs what a direct `call_tool` does (0.98×): the overhead is the
+  worker's round trip and our per-call work, not the hub;
+- the floor: with a bare reply (no policy, no hub) a call from a cell costs 0.2-0.34 ms,
+  of which ~0.1 ms is the loop thread's CPU (frame parse and check, the task, the reply's
+  JSON) and the rest two process wake-ups. A plain two-process pipe ping-pong on this VM
+  takes 15 µs when both sides spin but 85-140 µs when the writer works between rounds (the
+  vCPU it wakes has gone idle): each extra hop costs a wake-up, not a copy;
+- our per-call work on top of it was ~0.1 ms of loop CPU: the tool's parameters rebuilt to
+  map Python names (now once per tool), the arguments' JSON made twice (now once), every
+  frame's strings rebuilt to replace lone surrogates (now only a frame with a `\\u` escape;
+  a depth walk otherwise, and none for a short frame), a linear tool lookup per result (now
+  an index), the report log / trace line / live event / audit / token account done before
+  the worker had its answer (now on the loop turn after it);
+- a cell's watch read every /proc entry each 100 ms tick to count the worker's processes
+  and CPU (4.4 ms a scan here, ~4% of the loop); with a PID namespace it now walks the
+  worker's process tree (0.5 ms);
+- earlier: every call queued two live events for the caller's thread even when nobody
+  listened, waking it to fight the loop's thread for the GIL; events are now queued only
+  when the caller passes `on_event`.
+What is left is structural: one more process round trip per call than a direct client has.
 """
 
 from __future__ import annotations
