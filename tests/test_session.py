@@ -359,3 +359,19 @@ def test_a_flood_of_output_keeps_head_and_tail_and_counts_the_rest(demo_session:
     assert len("".join(shown)) < 3000  # the flood never reached the notebook
     assert report.payload()["outputTruncated"] == {"stdout": total - 2000}
     assert "[OUTPUT_TRUNCATED]" in report._repr_mimebundle_()[0]["text/plain"]
+
+
+def test_run_from_the_loops_own_thread_says_so_instead_of_waiting_forever(demo_session: Session) -> None:
+    # The run's task goes to the background loop and its caller waits for it: from that
+    # loop's thread the wait could never end, so the call is refused at once.
+    from codemode.hub import get_portal
+
+    async def run_on_the_loop() -> str:
+        with pytest.raises(RuntimeError) as refused:
+            demo_session.run("1")
+        return str(refused.value)
+
+    assert get_portal().call(run_on_the_loop) == (
+        "this waits for codemode's background event loop, so it cannot run on that loop's thread; "
+        "call it from another thread (asyncio.to_thread, anyio.to_thread)")
+    assert demo_session.run("1 + 1").value == 2  # the session is none the worse

@@ -47,6 +47,13 @@ def start_soon(func: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> Non
     get_portal()
     loop = _loop
     assert loop is not None
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: a thread without a running loop
+        running = None
+    if running is loop:  # its caller would wait for it on the thread that must run it
+        raise RuntimeError("this waits for codemode's background event loop, so it cannot run on that "
+                           "loop's thread; call it from another thread (asyncio.to_thread, anyio.to_thread)")
     coroutine = func(*args)
 
     def start() -> None:
