@@ -104,7 +104,10 @@ def test_the_failed_execute_shows_its_failed_call_and_the_search_its_finds(page:
     failed = page.locator(".jp-Notebook .jp-CodemodeRun-body").nth(1)
     assert failed.get_attribute("data-state") == "error"
     assert failed.locator(".jp-CodemodeRun-count").inner_text() == "1 tool call (1 failed)"
-    markdown = page.locator(".jp-Notebook .jp-MarkdownCell").nth(1).inner_text()
+    # Rendered (not its source): JupyterLab renders a markdown cell after the page shows it.
+    search = page.locator(".jp-Notebook .jp-MarkdownCell .jp-RenderedMarkdown").filter(has_text="search open orders")
+    search.wait_for(state="visible")
+    markdown = search.inner_text()
     assert markdown.startswith("search open orders of a customer") and "demo.list_orders" in markdown
 
 
