@@ -61,12 +61,8 @@ def demo_session() -> Iterator[Session]:
     """One session on the demo server over stdio, shared by the tests that need no isolation."""
     from codemode.session import Session
 
-    session = Session(demo_config())
-    session.start()
-    try:
+    with Session(demo_config()) as session:
         yield session
-    finally:
-        session.close()
 
 
 @pytest.fixture(scope="session")

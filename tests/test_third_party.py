@@ -60,12 +60,8 @@ def config_data(scratch: dict[str, Path]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def session(config_data: dict[str, Any]) -> Iterator[Session]:
-    session = Session(parse_config(config_data, source=None, environ=dict(os.environ)))
-    session.start()
-    try:
+    with Session(parse_config(config_data, source=None, environ=dict(os.environ))) as session:
         yield session
-    finally:
-        session.close()
 
 
 def run_ok(session: Session, code: str) -> Any:

@@ -27,12 +27,8 @@ def preexisting() -> set[int]:
 
 @pytest.fixture
 def session(preexisting: set[int]) -> Iterator[Session]:
-    session = Session(demo_config())
-    session.start()
-    try:
+    with Session(demo_config()) as session:
         yield session
-    finally:
-        session.close()
 
 
 def _waiting(session: Session) -> int:
