@@ -73,6 +73,16 @@ def test_two_sessions_never_see_each_others_variables_files_or_calls(server: Htt
     assert seen["b2"].structured_content["result"] is False
     assert [c["tool"] for c in seen["a1"].structured_content["calls"]] == ["get_customer"]
     assert [c["tool"] for c in seen["b2"].structured_content["calls"]] == ["list_products"]
+    # Each session's transcript cassette holds its own calls, none of the other's.
+    record = Path(server.process.args[server.process.args.index("--record") + 1])  # type: ignore[index,union-attr]
+    tools = {}
+    for notebook in record.glob("*.ipynb"):
+        text = notebook.read_text(encoding="utf-8")
+        owner = "a" if "only-a" in text else "b" if "'secret' in dir()" in text else None
+        if owner:
+            cassette = notebook.with_name(notebook.stem + ".cassette.jsonl").read_text(encoding="utf-8")
+            tools[owner] = [json.loads(line)["tool"] for line in cassette.splitlines() if '"kind": "call"' in line]
+    assert tools == {"a": ["get_customer"], "b": ["list_products"]}
 
 
 def test_each_session_is_recorded_as_a_notebook_that_nbformat_validates(server: HttpServer, tmp_path: Path) -> None:
