@@ -5,7 +5,10 @@ kernel going idle, so machine noise hits both alike. Prints medians and their ra
 IPython kernel with `%load_ext codemode` (`x = 1` against `%%codemode` + `x = 1`) and for
 the `codemode` kernel (`%%python` + `x = 1`, run by the kernel itself, against `x = 1`).
 
-    python bench/cell_overhead.py [--rounds 200] [--kernel python3|codemode|both]
+    python bench/cell_overhead.py [--rounds 200] [--kernel python3|codemode|both] [--against SRC]
+
+`--against OTHER/src` runs the same in a kernel on another checkout's code, round by round
+beside this one: on a busy machine a before/after pair is only fair measured that way.
 
 Where the time goes (2-core machine, 2026-11-30; cProfile with a thread-CPU clock on the
 kernel's thread and on the loop's thread, per-thread CPU from /proc/<pid>/task/*/schedstat,
@@ -78,40 +81,51 @@ def execute(client, code: str, timeout: float = 60.0) -> float:
             return time.perf_counter() - started
 
 
-def measure(kernel: str, rounds: int) -> tuple[float, float]:
-    """Median seconds of the plain cell and of the code-mode cell in one `kernel`."""
+def measure(kernel: str, rounds: int, trees: list[str]) -> list[tuple[float, float]]:
+    """Median seconds of the plain cell and of the code-mode cell, one `kernel` per source
+    tree, every round going through each kernel in turn (noise hits all of them alike)."""
     setup, plain_cell, codemode_cell = KERNELS[kernel]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))}
-    manager, client = start_new_kernel(kernel_name=kernel, env=env)
+    started = []
     try:
-        for cell in setup:
-            execute(client, cell)
-        execute(client, "%codemode servers")  # connect the demo server before timing
-        for _ in range(20):  # warm both paths
-            execute(client, plain_cell)
-            execute(client, codemode_cell)
-        plain, codemode = [], []
+        for tree in trees:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tree, os.environ.get("PYTHONPATH")]))}
+            started.append(start_new_kernel(kernel_name=kernel, env=env))
+            client = started[-1][1]
+            for cell in setup:
+                execute(client, cell)
+            execute(client, "%codemode servers")  # connect the demo server before timing
+            for _ in range(20):  # warm both paths
+                execute(client, plain_cell)
+                execute(client, codemode_cell)
+        times: list[tuple[list[float], list[float]]] = [([], []) for _ in trees]
         for _ in range(rounds):
-            plain.append(execute(client, plain_cell))
-            codemode.append(execute(client, codemode_cell))
+            for (_, client), (plain, codemode) in zip(started, times):
+                plain.append(execute(client, plain_cell))
+                codemode.append(execute(client, codemode_cell))
     finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
-    return statistics.median(plain), statistics.median(codemode)
+        for manager, client in started:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    return [(statistics.median(plain), statistics.median(codemode)) for plain, codemode in times]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--kernel", choices=["python3", "codemode", "both"], default="both")
+    parser.add_argument("--against", metavar="SRC", action="append", default=[],
+                        help="another tree's src/ (an earlier checkout) measured beside this one, for before/after")
     args = parser.parse_args()
     kernels = list(KERNELS) if args.kernel == "both" else [args.kernel]
-    print(f"cell `{CODE}`, {args.rounds} rounds each, interleaved in one kernel (python {sys.version.split()[0]})")
-    print("| kernel | plain cell | code-mode cell | ratio | bar |\n| --- | --- | --- | --- | --- |")
+    trees = [SRC, *args.against]
+    print(f"cell `{CODE}`, {args.rounds} rounds each, interleaved in one kernel per tree (python {sys.version.split()[0]})")
+    print("| kernel | tree | plain cell | code-mode cell | ratio | bar |\n| --- | --- | --- | --- | --- | --- |")
     for kernel in kernels:
-        p, c = measure(kernel, args.rounds)
         plain, codemode = (" ".join(cell.split("\n")) for cell in KERNELS[kernel][1:])
-        print(f"| {kernel} | `{plain}` {p * 1000:.2f} ms | `{codemode}` {c * 1000:.2f} ms | {c / p:.2f}x | ≤ 1.15x |")
+        for tree, (p, c) in zip(trees, measure(kernel, args.rounds, trees)):
+            name = "this" if tree == SRC else tree
+            print(f"| {kernel} | {name} | `{plain}` {p * 1000:.2f} ms | `{codemode}` {c * 1000:.2f} ms "
+                  f"| {c / p:.2f}x | ≤ 1.15x |")
 
 
 if __name__ == "__main__":
