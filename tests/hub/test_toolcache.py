@@ -114,3 +114,40 @@ def test_a_run_waits_for_the_connect_ahead_of_a_slow_server_its_code_names(cache
         assert session.servers["slow"].status == "connected"
     finally:
         session.close()
+
+
+def test_calls_that_meet_a_lazy_connect_in_flight_wait_for_it(cache: Path) -> None:
+    """Two calls at once on a server known from the cache: the first connects it, the
+    second finds it connecting and waits, rather than failing as if it had crashed."""
+    import functools
+
+    import anyio
+
+    from codemode.hub import Hub, get_portal
+
+    with Session(demo_config()):
+        pass  # writes the cache
+    portal = get_portal()
+    hub = Hub(demo_config())
+    task, _ = portal.start_task(hub.serve, name="test-lazy-hub")
+    try:
+        assert hub.servers["demo"].status == "idle"
+
+        async def both() -> list[object]:
+            results: list[object] = [None, None]
+
+            async def one(i: int) -> None:
+                results[i] = await hub.call("demo", "get_customer", {"customer_id": i + 1})
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(one, 0)
+                await anyio.sleep(0)  # the first has marked the server connecting
+                tg.start_soon(one, 1)
+            return results
+
+        first, second = portal.call(both)
+        assert first.ok and second.ok, (first.error, second.error)  # type: ignore[attr-defined]
+        assert hub.servers["demo"].status == "connected"
+    finally:
+        portal.call(hub.aclose)
+        task.result(timeout=30)

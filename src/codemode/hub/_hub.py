@@ -303,7 +303,9 @@ class Hub(Readiness):
         link = self._links.get(server)
         if link is None:
             return CallResult(False, error=UnknownToolError(server, tool, f"no server {server!r} in this session"))
-        if link.state.status == "idle":
+        if link.state.status in ("idle", "connecting"):
+            # A lazy connect in flight holds `reconnecting` until the server is up or failed:
+            # a second call waits for it instead of failing with "the server is connecting".
             await self._connect(link)
         if link.state.status == "crashed":
             await self._reconnect(link)
