@@ -418,8 +418,11 @@ class Session(CallDesk):
             raise CodemodeError(f"no server {server!r} in this session (servers: {known})") from None
 
     def _build_api(self) -> None:
-        # "idle": its tools are known from the cache; it connects on its first call.
-        connected = [name for name, state in self.servers.items() if state.status in ("connected", "idle")]
+        # "idle": its tools are known from the cache; it connects on its first call. A server
+        # connecting or crashed keeps the tools it had: its calls wait for the connect, or
+        # reconnect it (a worker built meanwhile must not lose its namespace).
+        connected = [name for name, state in self.servers.items()
+                     if state.status in ("connected", "idle") or (state.status in ("connecting", "crashed") and state.tools)]
         self._api = {}
         self._param_names: dict[tuple[str, str], dict[str, str]] = {}
         for name in connected:
