@@ -44,9 +44,10 @@ def open_session(tmp_path: Path, scenario: str) -> Iterator[Callable[..., Sessio
 
 def test_a_server_that_hangs_in_initialize_fails_by_name_after_its_connect_timeout(
         open_session: Callable[..., Session]) -> None:
-    session = open_session({"demo": configs.demo(), "stuck": configs.rogue("hang-init", connectTimeout=2)})
+    # 4 s: long enough for the rogue server to start and say its mode on a loaded machine.
+    session = open_session({"demo": configs.demo(), "stuck": configs.rogue("hang-init", connectTimeout=4)})
     problem = session.failed["stuck"]
-    assert "did not finish connecting within 2 s" in problem and "rogue server: mode hang-init" in problem
+    assert "did not finish connecting within 4 s" in problem and "rogue server: mode hang-init" in problem
     report = session.run("stuck.wait()")
     assert report.error is not None and report.error["code"] == "SERVER_UNAVAILABLE", report.error
     assert "did not finish connecting" in report.error["message"]
