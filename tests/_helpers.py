@@ -55,6 +55,17 @@ def stop(process: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> None:
         process.wait()
 
 
+def reap(process: subprocess.Popen[Any]) -> None:
+    """Kill it if it still runs, then collect it and close its pipes (never blocks on a pipe
+    a child of it may still hold)."""
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 def wait_until(condition: Callable[[], object], what: str, timeout: float = WAIT) -> None:
     """Poll `condition` until it is true; fail naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -62,8 +62,10 @@ class CallDesk:
         # The host keeps a bounded preview; the full arguments only travel to the server.
         call = ToolCall(request.id, request.server, request.tool, preview_arguments(request.arguments, wire),
                         started=started)
-        call.python_names = self._python_names(call.server, call.tool)
-        refusal = self._refuse(run, call, request.arguments)
+        api = self._api.get((call.server, call.tool))
+        if api is not None:
+            call.python_names = self._python_names(api)
+        refusal = self._refuse(run, call, api, request.arguments)
         if refusal is not None:
             if run.refused >= MAX_REFUSED_CALLS:  # a loop of refused calls: count, do not keep
                 run.refused_dropped += 1
@@ -71,7 +73,6 @@ class CallDesk:
             run.refused += 1
         run.log.begin(call)
         run.emit(("call", call))
-        api = self._api.get((call.server, call.tool))
         if refusal is None and api is not None:
             refusal = await self._approve(run, call, api)
         if refusal is not None:
@@ -88,13 +89,13 @@ class CallDesk:
         result = await self._hub.call(api.tool.server, api.tool.name, request.arguments,
                                       timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log)
         # The account counts at most WIRE_CHARS of each; kept once the worker has its answer.
-        call.wire = (wire[:WIRE_CHARS], result.result_json[:WIRE_CHARS])
+        kept = (wire[:WIRE_CHARS], result.result_json[:WIRE_CHARS])
         call.result_bytes = result.result_bytes
         if not result.ok:
             assert result.error is not None
-            return self._finish(run, call, Refusal(result.error.code, _problem(result.error)))
+            return self._finish(run, call, Refusal(result.error.code, _problem(result.error)), kept)
         call.result = result.payload
-        return self._finish(run, call, None)
+        return self._finish(run, call, None, kept)
 
     def _serve_search(self, run: _Run, arguments: dict[str, Any]) -> dict[str, Any]:
         query, detail, limit = arguments.get("query"), arguments.get("detail", "signatures"), arguments.get("limit", 10)
@@ -107,8 +108,7 @@ class CallDesk:
         self._audit_event("search", run, query=query, outcome="ok", hits=len(hits))
         return {"ok": True, "value": {"kind": "json", "value": text}}
 
-    def _refuse(self, run: _Run, call: ToolCall, arguments: dict[str, Any]) -> Refusal | None:
-        api = self._api.get((call.server, call.tool))
+    def _refuse(self, run: _Run, call: ToolCall, api: ApiTool | None, arguments: dict[str, Any]) -> Refusal | None:
         if api is None:
             if not any(server == call.server for server, _ in self._api):
                 return Refusal("UNKNOWN_TOOL", f"no server {call.server!r} in this session")
@@ -171,7 +171,8 @@ class CallDesk:
         if self._audit is not None:
             self._audit.event(event, run=run.id, **facts)
 
-    def _finish(self, run: _Run, call: ToolCall, refusal: Refusal | None) -> dict[str, Any]:
+    def _finish(self, run: _Run, call: ToolCall, refusal: Refusal | None,
+                wire: tuple[str, str] | None = None) -> dict[str, Any]:
         """The worker's answer to a call. What only the report, the trace, the live panel and the
         audit need is recorded just after the answer is sent (`_record`, on the next loop turn):
         the worker goes on meanwhile, and the host's loop is often still awake when the next call
@@ -181,15 +182,14 @@ class CallDesk:
         if refusal is not None:
             # A server's message may quote the arguments whole: the report keeps a bounded one.
             call.error_code, call.error = refusal.code, _bounded(refusal.message)
-        asyncio.get_running_loop().call_soon(self._record, run, call)
+        asyncio.get_running_loop().call_soon(self._record, run, call, wire)
         if refusal is not None:
             return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
         return {"ok": True, "value": call.result}
 
-    def _record(self, run: _Run, call: ToolCall) -> None:
-        if call.wire is not None:
-            arguments, result = call.wire
-            call.wire = None
+    def _record(self, run: _Run, call: ToolCall, wire: tuple[str, str] | None) -> None:
+        if wire is not None:  # (arguments, result) as they crossed the wire
+            arguments, result = wire
             run.keep_wire("arguments", arguments, self.accountant)
             run.keep_wire("results", result, self.accountant)
         try:
@@ -200,14 +200,12 @@ class CallDesk:
         self._audit_event("call", run, server=call.server, tool=call.tool, arguments=call.arguments,
                           duration=call.duration, outcome="ok" if call.ok else "error", code=call.error_code)
 
-    def _python_names(self, server: str, tool: str) -> dict[str, str]:
+    def _python_names(self, api: ApiTool) -> dict[str, str]:
         """A tool's wire keys whose Python names differ (`from` → `from_`), worked out once."""
-        names = self._param_names.get((server, tool))
+        names = self._param_names.get((api.server, api.name))
         if names is None:
-            known = self._api.get((server, tool))
-            names = {} if known is None else {
-                p.key: p.name for p in parameters(known.tool.input_schema) if p.key != p.name}
-            self._param_names[(server, tool)] = names
+            names = {p.key: p.name for p in parameters(api.tool.input_schema) if p.key != p.name}
+            self._param_names[(api.server, api.name)] = names
         return names
 
 

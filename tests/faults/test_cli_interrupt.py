@@ -17,7 +17,7 @@ from pathlib import Path
 
 import configs
 import pytest
-from _helpers import wait_until
+from _helpers import reap, wait_until
 from proctable import cmdline, descendants, left_after, snapshot
 
 WAIT = 60.0  # the moment must come within this; a hang fails instead of stalling
@@ -36,9 +36,7 @@ def cli() -> Iterator[Callable[..., subprocess.Popen[str]]]:
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+        reap(process)
 
 
 def reading_stdin(pid: int) -> bool:

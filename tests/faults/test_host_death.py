@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _helpers import reap
 from proctable import descendants, left_after, snapshot
 
 HOST = str(Path(__file__).with_name("host.py"))
@@ -32,11 +33,7 @@ def spawn() -> Iterator[object]:
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        reap(process)
 
 
 def wait_for_line(process: subprocess.Popen[str], text: str) -> None:

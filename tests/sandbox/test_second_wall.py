@@ -70,10 +70,14 @@ def victim() -> Iterator[subprocess.Popen[bytes]]:
         process.wait()
 
 
+def cell(portal: BlockingPortal, box: Sandbox, code: str) -> CellOutcome:
+    """One cell, however it ends."""
+    return portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None, timeout=WAIT))
+
+
 def run(portal: BlockingPortal, box: Sandbox, code: str) -> CellOutcome:
-    outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None, timeout=WAIT))
-    after = portal.call(functools.partial(box.run, "1 + 1", on_call=no_tools, on_stream=lambda *_: None,
-                                          timeout=WAIT))
+    outcome = cell(portal, box, code)
+    after = cell(portal, box, "1 + 1")
     assert after.result == {"kind": "json", "value": 2}, "the worker must answer the next cell"
     return outcome
 
@@ -294,8 +298,7 @@ def test_a_frame_of_the_wrong_shape_stops_the_worker_and_the_host_lives(
 ) -> None:
     for box in _box(portal, tmp_path):
         code = FORGE + f"forge({body!r}.replace(b'ID', str({box._cell_ids + 1}).encode()))\ntime.sleep(30)"
-        outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
-                                                timeout=WAIT))
+        outcome = cell(portal, box, code)
         assert not outcome.ok and outcome.state_lost and "bad frame" in (outcome.error or {}).get("message", "")
         assert value(run(portal, box, "3")) == 3
 
@@ -398,8 +401,7 @@ HASHERS = ("import hashlib, threading\ndef spin():\n    while True:\n        has
 @pytest.mark.escape("resources")
 def test_threads_a_cell_leaves_running_are_stopped_when_it_ends(portal: BlockingPortal, tmp_path: Path) -> None:
     for box in _box(portal, tmp_path):
-        outcome = portal.call(functools.partial(box.run, HASHERS + "'started'", on_call=no_tools,
-                                                on_stream=lambda *_: None, timeout=WAIT))
+        outcome = cell(portal, box, HASHERS + "'started'")
         assert outcome.ok and outcome.threads is not None and len(outcome.threads["stopped"]) == 2
         assert any("were stopped" in notice for notice in outcome.notices)
         assert value(run(portal, box, "import threading\nthreading.active_count()")) == 1
@@ -416,8 +418,7 @@ def test_a_thread_that_will_not_stop_is_paused_until_the_next_cell(portal: Block
             "        hashlib.pbkdf2_hmac('sha256', b'x', b'y', 50_000_000)\n"
             "threading.Thread(target=spin, name='stubborn', daemon=True).start()\ntime.sleep(0.2)\n'started'")
     for box in _box(portal, tmp_path):
-        outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
-                                                timeout=WAIT))
+        outcome = cell(portal, box, code)
         assert outcome.ok and outcome.threads is not None and outcome.threads["running"] == ["stubborn"]
         assert any("paused" in notice for notice in outcome.notices)
         worker = box.worker_pid
@@ -425,8 +426,7 @@ def test_a_thread_that_will_not_stop_is_paused_until_the_next_cell(portal: Block
         before = _group_cpu(box)
         time.sleep(0.5)
         assert _group_cpu(box) - before < 0.05
-        after = portal.call(functools.partial(box.run, "import threading\nthreading.active_count()",
-                                              on_call=no_tools, on_stream=lambda *_: None, timeout=WAIT))
+        after = cell(portal, box, "import threading\nthreading.active_count()")
         assert after.ok  # thawed for the cell; the pending SystemExit ends the thread once it runs
 
 
@@ -449,8 +449,7 @@ def test_an_idle_thread_pool_is_left_alone_paused_between_cells_and_works_in_the
 def test_a_cell_past_its_cpu_budget_is_stopped(portal: BlockingPortal, tmp_path: Path) -> None:
     code = HASHERS + "import time\nwhile True:\n    time.sleep(0.05)"
     for box in _box(portal, tmp_path, limits=Limits(cell_cpu_seconds=1)):
-        outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
-                                                timeout=WAIT))
+        outcome = cell(portal, box, code)
         assert not outcome.ok and outcome.state_lost and (outcome.error or {}).get("code") == "CPU_LIMIT"
         assert value(run(portal, box, "2")) == 2
 
@@ -459,8 +458,7 @@ def test_a_cell_past_its_cpu_budget_is_stopped(portal: BlockingPortal, tmp_path:
 def test_files_past_the_disk_bound_end_the_cell_with_disk(portal: BlockingPortal, tmp_path: Path) -> None:
     code = "for n in range(3):\n    open(f'part{n}', 'wb').write(b'x' * (30 << 20))"
     for box in _box(portal, tmp_path, limits=Limits(disk=50 << 20)):
-        outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
-                                                timeout=WAIT))
+        outcome = cell(portal, box, code)
         # At the cell's end (the worker lives on), or caught while writing (it is stopped).
         assert not outcome.ok and (outcome.error or {}).get("code") == "DISK", outcome.error
         assert value(run(portal, box, "import glob, os\nfor p in glob.glob('part*'):\n    os.remove(p)\n'cleared'")) \
@@ -471,8 +469,7 @@ def test_files_past_the_disk_bound_end_the_cell_with_disk(portal: BlockingPortal
 def test_a_disk_filler_is_stopped_while_it_runs(portal: BlockingPortal, tmp_path: Path) -> None:
     code = "n = 0\nwhile True:\n    open(f'fill{n}', 'wb').write(b'x' * (8 << 20))\n    n += 1"
     for box in _box(portal, tmp_path, limits=Limits(disk=64 << 20)):
-        outcome = portal.call(functools.partial(box.run, code, on_call=no_tools, on_stream=lambda *_: None,
-                                                timeout=WAIT))
+        outcome = cell(portal, box, code)
         assert not outcome.ok and outcome.state_lost and (outcome.error or {}).get("code") == "DISK"
         assert _watch.workdir_size(tmp_path) < 1 << 30  # stopped within a tick, not at the disk's end
         assert value(run(portal, box, "1")) == 1

@@ -94,8 +94,9 @@ def cpu_seconds(pgid: int) -> float:
 
 
 def host_pid(pgid: int, inner_pid: int) -> int | None:
-    """The host's pid of the group member that is `inner_pid` in its own PID namespace."""
-    for member in members(pgid):
+    """The host's pid of the group member that is `inner_pid` in its own PID namespace (whose
+    init is in the group, so the group is the leader's tree)."""
+    for member in members(pgid, tree=True):
         try:
             with open(f"/proc/{member.pid}/status", "rb") as status:
                 for line in status:

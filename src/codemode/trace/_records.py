@@ -60,8 +60,6 @@ class ToolCall:
             return self.arguments
         return {self.python_names.get(key, key): value for key, value in self.arguments.items()}
     kept: bool = field(default=False, repr=False, compare=False)  # whole in the report (trace._calllog)
-    # The call's wire JSON (arguments, result), held by the host until the token account takes it.
-    wire: tuple[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> str:
