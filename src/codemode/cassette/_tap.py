@@ -57,17 +57,6 @@ class TapHub:
         self.hub = hub
         self.cassette: SessionCassette | None = None
 
-    @property
-    def servers(self) -> dict[str, ServerState]:
-        return self.hub.servers  # type: ignore[no-any-return]
-
-    @property
-    def generation(self) -> int:
-        return getattr(self.hub, "generation", 0)  # type: ignore[no-any-return]
-
-    async def wait_ready(self) -> None:
-        await self.hub.wait_ready()
-
     async def call(self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float | None = None,
                    on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None) -> CallResult:
         cassette = self.cassette
@@ -77,7 +66,7 @@ class TapHub:
         return await cassette.call(self.hub, server, tool, arguments, timeout, on_progress, on_log)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.hub, name)  # anything else a session asks of its hub (connect_all, ...)
+        return getattr(self.hub, name)  # all else a session asks of its hub: servers, wait_ready, ...
 
 
 class _LockedWriter(Writer):
