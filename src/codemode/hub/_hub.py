@@ -230,8 +230,9 @@ class Hub(Readiness):
     def _client(self, link: Link, stack: AsyncExitStack, in_process: Any = None) -> Client:
         from mcp import Client
         from mcp.client.sse import sse_client
-        from mcp.client.stdio import StdioServerParameters, stdio_client
         from mcp.client.streamable_http import streamable_http_client
+
+        from codemode.hub._stdio import stdio_transport
 
         config = link.config
         name = link.state.name
@@ -247,8 +248,7 @@ class Hub(Readiness):
         if isinstance(config, StdioServer):
             link.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
             command, args = tethered(config.command, config.args, config.env, config.cwd)
-            params = StdioServerParameters(command=command, args=args, env=config.env or None, cwd=config.cwd)
-            transport: Any = stdio_client(params, errlog=link.errlog)
+            transport: Any = stdio_transport(command, args, config.env, config.cwd, link.errlog)
         elif isinstance(config, HttpServer) and config.sse:
             transport = sse_client(config.url, headers=config.headers or None, timeout=30.0, sse_read_timeout=300.0)
         else:
