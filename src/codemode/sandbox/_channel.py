@@ -209,6 +209,13 @@ class StreamWriter(io.TextIOBase):
         self._last_flush = 0.0
         self._lock = threading.RLock()
         self._timer: threading.Timer | None = None
+        self._sending = False  # set, under the lock, before the parts are taken to send
+
+    @property
+    def pending(self) -> bool:
+        """Text not yet sent, or being sent by another thread. Read without the lock (most
+        tool calls have nothing to flush): `_sending` is set before `_parts` is emptied."""
+        return bool(self._parts) or self._sending
 
     @property
     def name(self) -> str:
@@ -255,17 +262,22 @@ class StreamWriter(io.TextIOBase):
             self._timer = None
             if not self._parts:
                 return
+            self._sending = True
             text = "".join(self._parts)
             self._parts.clear()
             self._size = 0
             self._last_flush = time.monotonic()
-            # In pieces: one huge write must not make a frame over the host's limit.
-            for start in range(0, len(text), _STREAM_FLUSH_BYTES):
-                piece = text[start : start + _STREAM_FLUSH_BYTES]
-                self._channel.send({"op": "stream", "name": self._name, "text": piece})
+            try:
+                # In pieces: one huge write must not make a frame over the host's limit.
+                for start in range(0, len(text), _STREAM_FLUSH_BYTES):
+                    piece = text[start : start + _STREAM_FLUSH_BYTES]
+                    self._channel.send({"op": "stream", "name": self._name, "text": piece})
+            finally:
+                self._sending = False
 
 
 def _flush_streams() -> None:
+    """Send what the cell printed before a tool call, so the call follows it in the output."""
     for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, StreamWriter):
+        if isinstance(stream, StreamWriter) and stream.pending:
             stream.flush()
