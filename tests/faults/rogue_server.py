@@ -8,6 +8,8 @@
 - `silent-call`: answers `initialize` and `tools/list` (one tool, `wait`), never a call;
 - `linger`: like `silent-call`, but when its input closes it touches MARKER and stays
   (until the SDK's escalation signals it);
+- `flood`: like `silent-call`, but a call is answered after FLOOD log notifications with
+  a line that is not JSON-RPC among them, all in one write (more than a pipe holds);
 - `echo-n`: one tool, `echo_n`, whose `outputSchema` wants an integer `n`; a call returns
   its argument `n` as the structured result, conforming or not.
 
@@ -28,6 +30,20 @@ TOOL = {"name": "wait", "description": "Never answers.", "inputSchema": {"type":
 ECHO_N = {"name": "echo_n", "description": "Returns its n.", "annotations": {"readOnlyHint": True},
           "inputSchema": {"type": "object", "properties": {"n": {}}},
           "outputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}
+
+
+FLOOD = 3000
+
+
+def flood(request: dict[str, object]) -> None:
+    lines = [json.dumps({"jsonrpc": "2.0", "method": "notifications/message",
+                         "params": {"level": "info", "logger": "flood", "data": f"line {i}"}})
+             for i in range(FLOOD)]
+    lines.insert(FLOOD // 2, "not JSON-RPC, in the middle of the flood")
+    lines.append(json.dumps({"jsonrpc": "2.0", "id": request["id"],
+                             "result": {"content": [{"type": "text", "text": "flooded"}]}}))
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
 
 
 def answer(request: dict[str, object], result: dict[str, object]) -> None:
@@ -62,6 +78,10 @@ def main() -> None:
                 sys.stderr.write("rogue server: exiting during tools/list, on purpose\n")
                 sys.exit(3)
             answer(request, {"tools": [ECHO_N if mode == "echo-n" else TOOL]})
+        elif method == "tools/call" and mode == "flood":
+            flood(request)
+        elif method == "logging/setLevel":
+            answer(request, {})
         elif method == "tools/call" and mode == "echo-n":
             n = ((request.get("params") or {}).get("arguments") or {}).get("n")
             answer(request, {"content": [{"type": "text", "text": json.dumps({"n": n})}],

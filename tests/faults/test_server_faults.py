@@ -75,6 +75,18 @@ def test_a_server_that_never_answers_a_call_times_out_by_name(open_session: Call
     assert "silent" in report.error["message"] or report.error.get("server") == "silent"
 
 
+def test_a_flood_of_notifications_with_a_bad_line_in_it_reaches_the_call_whole_and_in_order(
+        open_session: Callable[..., Session]) -> None:
+    # 3,001 lines in one write: the hub's stdio transport stops reading past its read-ahead
+    # and starts again as the session catches up; the bad line is skipped, not fatal.
+    session = open_session({"noisy": configs.rogue("flood")})
+    report = session.run("noisy.wait()")
+    assert report.ok and report.value == "flooded", report.error
+    logs = [log["data"] for log in report.calls[0].logs]
+    assert logs == [f"line {i}" for i in range(3000)]
+    assert session.run("noisy.wait()").value == "flooded"  # the link is still good
+
+
 def test_a_stopped_worker_is_still_ended_by_the_cell_timeout(open_session: Callable[..., Session],
                                                              scenario: str) -> None:
     session = open_session({"demo": configs.demo()})
