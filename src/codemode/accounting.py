@@ -34,6 +34,9 @@ class Accountant:
         self.disclosure = disclosure
         self._tokenizer = tokenizer
         self._texts: dict[str, tuple[str, str]] = {}  # server key → (definitions JSON, stub text)
+        # The same servers' texts joined, kept: the same string object each run, so its
+        # count is a lookup of an already hashed key (a notebook's runs use the same servers).
+        self._joined: dict[tuple[str, ...], tuple[str, str]] = {}
         self.total: TokenAccount | None = None
 
     @property
@@ -48,6 +51,7 @@ class Accountant:
         `notes` are the tools' approval notes by MCP name (see `schema.stub`)."""
         definitions = json.dumps(state.wire_tools, separators=(",", ":"), ensure_ascii=False)
         self._texts[key] = (definitions, server_stub(key, state.tools, names, notes=notes))
+        self._joined.clear()
 
     def stub_text(self, key: str) -> str:
         """The stub text of one server, as the "stubs" disclosure shows it."""
@@ -74,12 +78,13 @@ class Accountant:
     ) -> TokenAccount:
         """The run's account; `counted` holds classic tokens already counted during the run
         (a big run counts its arguments and results in batches, keeping only the totals)."""
-        keys = [key for key in servers if key in self._texts]
-        definitions = "".join(self._texts[key][0] for key in keys)
-        if self.disclosure == "stubs":
-            surface = "\n\n".join(self._texts[key][1] for key in keys)
-        else:
-            surface = "\n\n".join(searches)
+        keys = tuple(key for key in servers if key in self._texts)
+        joined = self._joined.get(keys)
+        if joined is None:
+            joined = ("".join(self._texts[key][0] for key in keys), "\n\n".join(self._texts[key][1] for key in keys))
+            self._joined[keys] = joined
+        definitions, stubs = joined
+        surface = stubs if self.disclosure == "stubs" else "\n\n".join(searches)
         run = account(self.tokenizer, definitions=definitions, arguments=arguments, results=results,
                       surface=surface, code=code, output=output)
         if counted:

@@ -514,7 +514,7 @@ class Session(CallDesk):
             InputError: an input is not a variable name or not JSON data.
         """
         self.start(code if servers is None else None)
-        data = check_inputs(inputs, frozenset(key for key, _ in self._api))
+        data = check_inputs(inputs, frozenset(key for key, _ in self._api)) if inputs else {}
         allowed = frozenset(self._resolve_server(s) for s in servers) if servers is not None else None
         patterns = tuple(tools) if tools is not None else self.config.tools
         policy = Policy(servers=allowed, tools=patterns,
