@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -26,7 +26,7 @@ import anyio.abc
 import anyio.to_thread
 from anyio.abc import TaskStatus
 
-from codemode.config import Config, HttpServer, StdioServer
+from codemode.config import Config, HttpServer, ServerConfig, StdioServer
 from codemode.errors import ServerCrashedError, UnknownToolError, UpstreamError
 from codemode.hub import _toolcache
 from codemode.hub._link import (
@@ -160,10 +160,12 @@ class Hub(Readiness):
 
     async def _connect_and_hold(self, link: Link, ready: anyio.Event, started: float, scope: anyio.CancelScope) -> None:
         state = link.state
-        # Off the loop, so calls to other servers and the worker's start go on meanwhile.
-        in_process = await anyio.to_thread.run_sync(prepare, link.config)
         async with AsyncExitStack() as stack:
-            link.client = await stack.enter_async_context(self._client(link, stack, in_process))
+            # A stdio server starts first, so its own start-up overlaps the SDK's import here.
+            streams = await stack.enter_async_context(self._stdio(link)) if self._spawns(link.config) else None
+            # Off the loop, so calls to other servers and the worker's start go on meanwhile.
+            in_process = await anyio.to_thread.run_sync(prepare, link.config)
+            link.client = await stack.enter_async_context(self._client(link, stack, in_process, streams))
             await self._list_tools(link)
             scope.deadline = math.inf
             link.connecting = None
@@ -227,12 +229,24 @@ class Hub(Readiness):
             self.generation += 1  # the session built its API on a list that was stale
         link.cached = entry
 
-    def _client(self, link: Link, stack: AsyncExitStack, in_process: Any = None) -> Client:
+    @staticmethod
+    def _spawns(config: ServerConfig) -> bool:
+        return isinstance(config, StdioServer) and not config.in_process
+
+    def _stdio(self, link: Link) -> AbstractAsyncContextManager[Any]:
+        """Start a stdio server under its tether; its streams, and its stop on exit."""
+        from codemode.hub._stdio import stdio_transport
+
+        config = link.config
+        assert isinstance(config, StdioServer)
+        link.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+        command, args = tethered(config.command, config.args, config.env, config.cwd)
+        return stdio_transport(command, args, config.env, config.cwd, link.errlog)
+
+    def _client(self, link: Link, stack: AsyncExitStack, in_process: Any = None, streams: Any = None) -> Client:
         from mcp import Client
         from mcp.client.sse import sse_client
         from mcp.client.streamable_http import streamable_http_client
-
-        from codemode.hub._stdio import stdio_transport
 
         config = link.config
         name = link.state.name
@@ -245,10 +259,8 @@ class Hub(Readiness):
 
         if in_process is not None:  # the built-in demo: no second interpreter
             return Client(in_process, mode=config.mode, logging_callback=on_log, log_level="info")
-        if isinstance(config, StdioServer):
-            link.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
-            command, args = tethered(config.command, config.args, config.env, config.cwd)
-            transport: Any = stdio_transport(command, args, config.env, config.cwd, link.errlog)
+        if streams is not None:  # a stdio server, started already (`_stdio`)
+            transport: Any = _opened(streams)
         elif isinstance(config, HttpServer) and config.sse:
             transport = sse_client(config.url, headers=config.headers or None, timeout=30.0, sse_read_timeout=300.0)
         else:
@@ -342,6 +354,12 @@ class Hub(Readiness):
             return CallResult(False, error=error, result_bytes=size, result_json=text)
         payload = result_payload(result, link.state.tool(tool))
         return CallResult(True, payload=payload, result_bytes=size, result_json=text)
+
+
+@asynccontextmanager
+async def _opened(streams: Any) -> AsyncIterator[Any]:
+    """A transport whose streams are open already (their owner closes them)."""
+    yield streams
 
 
 async def _warm_validator(done: anyio.Event) -> None:

@@ -31,15 +31,21 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import anyio
-import mcp_types as types
-from mcp.client.stdio import FORCE_KILL_TIMEOUT, PROCESS_TERMINATION_TIMEOUT, get_default_environment
-from mcp.shared.message import SessionMessage
+
+if TYPE_CHECKING:
+    from mcp.shared.message import SessionMessage
 
 logger = logging.getLogger(__name__)
 
+# The SDK's own values (`mcp.client.stdio`; a test holds them equal). They are written out,
+# not imported: this module must not import the SDK, so that a server starts while the SDK's
+# import (about a second) runs on a thread.
+PROCESS_TERMINATION_TIMEOUT = 2.0  # for the server to exit by itself once its stdin closes
+FORCE_KILL_TIMEOUT = 2.0  # from SIGTERM to SIGKILL of its group
+INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER")  # the SDK's POSIX list
 READ_AHEAD = 256
 # After the SIGKILL: time for the loop to see the exit; only an unkillable process runs it out.
 REAP_TIMEOUT = 2.0
@@ -139,8 +145,12 @@ class _ServerPipes(asyncio.SubprocessProtocol):
 
 
 def _parse(line: bytes) -> SessionMessage | Exception:
+    # Imported here: by the time a server answers `initialize`, the SDK is loaded.
+    import mcp_types
+    from mcp.shared.message import SessionMessage
+
     try:
-        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+        return SessionMessage(mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False))
     except ValueError as exc:
         logger.warning("a line from the MCP server is not a JSON-RPC message: %.200r", line)
         return exc
@@ -213,7 +223,7 @@ async def stdio_transport(command: str, args: list[str], env: dict[str, str] | N
     transport, pipes = await loop.subprocess_exec(
         lambda: _ServerPipes(loop), command, *args,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=errlog,
-        env=get_default_environment() | (env or {}), cwd=cwd, start_new_session=True)
+        env=default_environment() | (env or {}), cwd=cwd, start_new_session=True)
     read, write = _ReadStream(pipes), _WriteStream(pipes)
     try:
         yield read, write
@@ -222,6 +232,12 @@ async def stdio_transport(command: str, args: list[str], env: dict[str, str] | N
             await read.aclose()
             await write.aclose()
             await _stop(transport, pipes)
+
+
+def default_environment() -> dict[str, str]:
+    """The variables a server inherits by default, as the SDK's `get_default_environment`."""
+    return {key: value for key in INHERITED_ENV
+            if (value := os.environ.get(key)) is not None and not value.startswith("()")}
 
 
 async def _stop(transport: asyncio.SubprocessTransport, pipes: _ServerPipes) -> None:
