@@ -216,6 +216,8 @@ class TokenAccount:
     def __post_init__(self) -> None:
         for field, keys in (("classic", CLASSIC_KEYS), ("code_mode", CODE_MODE_KEYS)):
             counts = getattr(self, field)
+            if tuple(counts) == keys and all(type(value) is int for value in counts.values()):
+                continue  # as made here: in order, whole numbers (one account a run, and the total)
             if set(counts) != set(keys):
                 raise ValueError(f"TokenAccount.{field} needs exactly the keys {', '.join(keys)}; "
                                  f"got {', '.join(sorted(counts)) or 'none'}")

@@ -260,9 +260,12 @@ class Sandbox:
             await self.start()
         loop = asyncio.get_running_loop()
         self._cell_ids += 1
-        cell = Cell(self._cell_ids, on_call, on_stream, loop.create_future(), on_display=on_display)
+        cell = Cell(self._cell_ids, on_call, on_stream, loop.create_future(), on_display=on_display,
+                    turn=loop.create_future())
         self._cell = cell
-        watch = asyncio.ensure_future(self._watch(cell))
+        watching: list[asyncio.Task[None]] = []
+        timer = loop.call_later(_watch.tick_for(self.allow_subprocess),
+                                lambda: watching.append(asyncio.ensure_future(self._watch(cell))))
         try:
             self._send({"op": "exec", "id": cell.id, "code": code, **({"inputs": inputs} if inputs else {})})
             outcome = await self._wait(cell, timeout)
@@ -271,7 +274,9 @@ class Sandbox:
             return outcome
         finally:
             self._cell = None
-            watch.cancel()
+            timer.cancel()
+            for task in watching:
+                task.cancel()
             for task in cell.calls.values():
                 task.cancel()
 
@@ -330,15 +335,21 @@ class Sandbox:
                 pass
 
     async def _wait(self, cell: Cell, timeout: float | None) -> CellOutcome:
+        # The cell's own `turn`, not asyncio.wait or wait_for(shield(...)): the run resumes
+        # one loop turn after the done frame, not two or three, each a chance for another
+        # thread to take the GIL; a timeout leaves the cell's future alone all the same.
+        assert cell.turn is not None
+        timer = asyncio.get_running_loop().call_later(timeout, cell.settle) if timeout is not None else None
         try:
-            # Not wait_for(shield(...)): the run resumes two loop turns after the done frame,
-            # not three, each a chance for another thread to take the GIL; a timeout leaves
-            # the cell's future alone all the same.
-            finished, _ = await asyncio.wait((cell.done,), timeout=timeout)
-            if finished:
+            await cell.turn
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if cell.done.done():
+            try:
                 return outcome_of(cell.done.result())
-        except WorkerDied as died:
-            return lost(str(died), code=died.code, kind=died.kind)
+            except WorkerDied as died:
+                return lost(str(died), code=died.code, kind=died.kind)
         self.interrupt()
         try:
             done = await asyncio.wait_for(asyncio.shield(cell.done), INTERRUPT_GRACE)
@@ -453,6 +464,7 @@ class Sandbox:
         elif op == "done":
             if cell is not None and message.get("id") == cell.id and not cell.done.done():
                 cell.done.set_result(message)
+                cell.settle()
         elif op != "stream":
             raise FrameError(f"unknown frame op {op!r}")
 
@@ -503,6 +515,8 @@ class Sandbox:
             if waiter is not None and not waiter.done():
                 waiter.set_exception(WorkerDied(reason, code, kind))
                 waiter.exception()  # mark retrieved: nobody may be waiting any more
+        if self._cell is not None:
+            self._cell.settle()
 
     async def _stop_process(self) -> None:
         process, self._process = self._process, None

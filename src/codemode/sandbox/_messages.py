@@ -52,6 +52,13 @@ class Cell:
     done: asyncio.Future[dict[str, Any]]
     calls: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     on_display: DisplayHandler | None = None
+    # Settled with `done`, or by the cell's timeout: what the run awaits. One future that the
+    # run awaits itself resumes it a loop turn after the done frame (`asyncio.wait` takes two).
+    turn: asyncio.Future[None] | None = None
+
+    def settle(self) -> None:
+        if self.turn is not None and not self.turn.done():
+            self.turn.set_result(None)
 
 
 class WorkerDied(Exception):

@@ -105,18 +105,22 @@ def disk_breach(used: int, bound: int | None, base: int) -> Breach | None:
                   "(--disk or diskMb); delete files from it or raise the bound")
 
 
+def tick_for(count_processes: bool) -> float:
+    return TICK if count_processes else TICK_WITHOUT_PROCESSES
+
+
 async def watch(done: asyncio.Future[Any], pgid: int | None, limits: Limits, workdir: Path, disk_base: int,
                 count_processes: bool, tree: bool = False) -> Breach | None:
     """Count until the cell is done (None) or a bound is passed (the Breach). `tree`: the
-    group's members all descend from its leader (a PID namespace; see `_proctable.members`)."""
+    group's members all descend from its leader (a PID namespace; see `_proctable.members`).
+
+    Started one tick into the cell (`tick_for`), by a timer: most cells end sooner, and then
+    no task is made for them at all."""
     has_proc = pgid is not None and os.path.isdir("/proc")
-    tick = TICK if count_processes else TICK_WITHOUT_PROCESSES
+    tick = tick_for(count_processes)
     cpu_start: float | None = None
-    next_disk = time.monotonic() + DISK_TICK
+    next_disk = time.monotonic() + DISK_TICK - tick
     while not done.done():
-        await asyncio.sleep(tick)
-        if done.done():
-            return None
         if has_proc:
             assert pgid is not None
             members = _proctable.members(pgid, tree)
@@ -138,4 +142,5 @@ async def watch(done: asyncio.Future[Any], pgid: int | None, limits: Limits, wor
             breach = disk_breach(used, limits.disk, disk_base)
             if breach is not None:
                 return breach
+        await asyncio.sleep(tick)
     return None
