@@ -46,6 +46,8 @@ class SandboxOptions:
                    disk: str | None = None) -> SandboxOptions:
         """These options with a cell's or a command line's flags applied (paths relative to
         the current directory); None and empty flags keep what is set."""
+        if memory is None and not allow_subprocess and not workdir and not allow_read and not require and disk is None:
+            return self  # most cells give no flag (the options are frozen: sharing them is safe)
         layers = tuple(layer.strip() for layer in (require or "").split(",") if layer.strip())
         unknown = [layer for layer in layers if layer not in ("landlock", "seccomp")]
         if unknown:
