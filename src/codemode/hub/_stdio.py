@@ -106,6 +106,10 @@ class _ServerPipes(asyncio.SubprocessProtocol):
             drained.set_result(None)
 
     async def next(self) -> SessionMessage | Exception:
+        if self.inbox:
+            # A backlog (a burst of notifications): one message a loop turn, as the SDK's
+            # streams do, so the session's dispatch cannot keep the loop from other tasks.
+            await asyncio.sleep(0)
         while not self.inbox:
             if self.ended:
                 raise anyio.EndOfStream
