@@ -33,6 +33,19 @@ take the SDK out):
 - earlier: every call queued two live events for the caller's thread even when nobody
   listened, waking it to fight the loop's thread for the GIL; events are now queued only
   when the caller passes `on_event`.
+Third pass (2026-11-30, evening): loop-thread CPU per call (RUSAGE_THREAD, 1,000 calls a
+side) was ~0.7-0.8 ms for a direct `call_tool` and ~1.1-1.3 ms for a call from a cell; a
+timeline of marks on the host put 87-115 us between the worker's frame and `Hub.call`, and
+157-182 us from the hub's answer to the reply written (the worker runs in that write: the
+kernel's sync wake-up hands it the CPU). The lever was the SDK's stdio transport, in both
+columns: it bridges each pipe through a task and a zero-buffer memory stream, a loop turn
+per request and per response. `hub/_stdio.py` reads and writes the pipes from the loop's
+own callbacks under the SDK's session; with it, `Hub.call` costs 0.90-0.97x a direct SDK
+call (1,625 against 1,856 us in the timeline), which pays for part of the worker's hop.
+The worker's side: ~145 us user + 50 us system per call (from /proc), of which the stream
+flush before each call took two locks even with nothing to send (now a lock-free check).
+Pinning the worker to the host loop's CPU was tried and gave nothing steady (the VM packs
+vCPUs); it would also halve a busy worker's throughput, so it is not done.
 What is left is structural: one more process round trip per call than a direct client has.
 """
 

@@ -45,6 +45,7 @@ from codemode.sandbox._messages import (
     CellOutcome,
     ChannelProtocol,
     DisplayHandler,
+    RawOutput,
     StreamHandler,
     WorkerDied,
     call_request,
@@ -107,6 +108,7 @@ class Sandbox:
         self._process: asyncio.subprocess.Process | None = None
         self._writer: asyncio.WriteTransport | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._raw: list[RawOutput] = []  # the worker's fd 1 and 2, below Python's sys.stdout
         self._ready: asyncio.Future[dict[str, Any]] | None = None
         self._names: asyncio.Future[dict[str, Any]] | None = None
         self._cell: Cell | None = None
@@ -146,21 +148,23 @@ class Sandbox:
         loop = asyncio.get_running_loop()
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         try:
             self._process = await asyncio.create_subprocess_exec(
                 self._python, "-I", "-S", "-c", _BOOTSTRAP, str(to_worker_r), str(from_worker_w), PACKAGE_PARENT,
                 self.limits.to_json(),
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stdout=out_w,
+                stderr=err_w,
                 pass_fds=(to_worker_r, from_worker_w),
                 cwd=self.workdir,
                 env=worker_environment(),
                 start_new_session=True,
             )
         finally:
-            os.close(to_worker_r)
-            os.close(from_worker_w)
+            for fd in (to_worker_r, from_worker_w, out_w, err_w):
+                os.close(fd)
         self._death = None
         self._frozen = False
         self._stderr_tail = b""
@@ -171,12 +175,14 @@ class Sandbox:
         channel = ChannelProtocol(self._handle, loop.create_future())
         await loop.connect_read_pipe(lambda: channel, os.fdopen(from_worker_r, "rb", buffering=0))
         self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(to_worker_w, "wb", buffering=0))
-        assert self._process.stdout is not None and self._process.stderr is not None
-        self._tasks = [
-            asyncio.ensure_future(self._watch_channel(channel.ended)),
-            asyncio.ensure_future(self._read_raw(self._process.stdout, "stdout")),
-            asyncio.ensure_future(self._read_raw(self._process.stderr, "stderr")),
-        ]
+        # Read in the protocol's callback, as the channel is: text written to fd 1 before the
+        # `done` frame reaches the cell in the same loop turn as that frame, or an earlier one.
+        self._raw = []
+        for fd, name in ((out_r, "stdout"), (err_r, "stderr")):
+            _, raw = await loop.connect_read_pipe(lambda name=name: RawOutput(self._on_raw, name, loop),
+                                                  os.fdopen(fd, "rb", buffering=0))
+            self._raw.append(raw)
+        self._tasks = [asyncio.ensure_future(self._watch_channel(channel.ended))]
         try:
             ready = await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
             if self._make_setup is not None:
@@ -483,21 +489,23 @@ class Sandbox:
                 self._send({"op": "result", "id": request.id, "ok": False,
                             "error": {"code": "UPSTREAM_ERROR", "message": f"the result could not be sent: {exc}"}})
 
-    async def _read_raw(self, stream: asyncio.StreamReader, name: str) -> None:
-        while chunk := await stream.read(65536):
-            if name == "stderr":
-                self._stderr_tail = (self._stderr_tail + chunk)[-_STDERR_TAIL:]
-            if self._cell is not None:
-                self._cell.on_stream(name, chunk.decode("utf-8", "replace"))
+    def _on_raw(self, name: str, chunk: bytes) -> None:
+        if name == "stderr":
+            self._stderr_tail = (self._stderr_tail + chunk)[-_STDERR_TAIL:]
+        if self._cell is not None:
+            self._cell.on_stream(name, chunk.decode("utf-8", "replace"))
 
     async def _exit_description(self) -> str:
         process = self._process
         if process is None:
             return "the worker is not running"
         try:
-            code = await asyncio.wait_for(process.wait(), 2.0)
-        except asyncio.TimeoutError:
-            # `wait` also waits for the output pipes, which a process the cell started holds.
+            # Its exit, then the end of its output pipes (its last words on stderr), which a
+            # process the cell started may hold open: 2 s for both.
+            async with asyncio.timeout(2.0):
+                code = await process.wait()
+                await asyncio.gather(*(raw.closed for raw in self._raw))
+        except TimeoutError:
             code = process.returncode
         if code is None:
             how = "closed its channel"
@@ -521,6 +529,7 @@ class Sandbox:
     async def _stop_process(self) -> None:
         process, self._process = self._process, None
         tasks, self._tasks = self._tasks, []
+        raws, self._raw = self._raw, []
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -531,6 +540,8 @@ class Sandbox:
             if process.returncode is None:
                 await process.wait()
             _kill_group(process.pid)  # any child forked while the group was being killed
+        for raw in raws:
+            raw.close()
         for task in tasks:
             if task is not asyncio.current_task():
                 task.cancel()

@@ -103,6 +103,31 @@ class ChannelProtocol(asyncio.Protocol):
             self.ended.set_result(None)
 
 
+class RawOutput(asyncio.Protocol):
+    """One of the worker's output pipes (fd 1 or 2): what is written there below Python's
+    `sys.stdout`, a C library or a subprocess, handed on as it is read."""
+
+    def __init__(self, deliver: Callable[[str, bytes], None], name: str, loop: asyncio.AbstractEventLoop) -> None:
+        self._deliver = deliver
+        self._name = name
+        self._transport: asyncio.BaseTransport | None = None
+        self.closed: asyncio.Future[None] = loop.create_future()  # the pipe's end
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._deliver(self._name, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
 def call_request(message: dict[str, Any]) -> CallRequest:
     op = message["op"]
     call_id, arguments = message.get("id"), message.get("arguments")
