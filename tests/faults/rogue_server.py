@@ -10,6 +10,8 @@
   (until the SDK's escalation signals it);
 - `flood`: like `silent-call`, but a call is answered after FLOOD log notifications with
   a line that is not JSON-RPC among them, all in one write (more than a pipe holds);
+- `chatty-exit`: like `silent-call`, but when its input closes it writes FLOOD * 5 log
+  notifications (more than any pipe holds), then touches MARKER and exits;
 - `echo-n`: one tool, `echo_n`, whose `outputSchema` wants an integer `n`; a call returns
   its argument `n` as the structured result, conforming or not.
 
@@ -91,6 +93,12 @@ def main() -> None:
     if mode == "linger":
         open(sys.argv[2], "w").close()
         time.sleep(600)
+    if mode == "chatty-exit":
+        for i in range(FLOOD * 5):
+            sys.stdout.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/message",
+                                         "params": {"level": "info", "data": f"goodbye {i}"}}) + "\n")
+        sys.stdout.flush()
+        open(sys.argv[2], "w").close()
 
 
 if __name__ == "__main__":

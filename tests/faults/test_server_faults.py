@@ -87,6 +87,17 @@ def test_a_flood_of_notifications_with_a_bad_line_in_it_reaches_the_call_whole_a
     assert session.run("noisy.wait()").value == "flooded"  # the link is still good
 
 
+def test_a_server_that_writes_a_lot_as_it_exits_is_read_to_its_end_and_exits_by_itself(
+        open_session: Callable[..., Session], tmp_path: Path) -> None:
+    # Once the session has stopped reading, the transport still reads the pipe (and drops
+    # it): a server blocked writing could not exit by itself, and would be signalled.
+    marker = tmp_path / "said-goodbye"
+    session = open_session({"chatty": configs.rogue("chatty-exit", str(marker))})
+    assert session.run("1").ok
+    session.close()
+    assert marker.exists()
+
+
 def test_a_stopped_worker_is_still_ended_by_the_cell_timeout(open_session: Callable[..., Session],
                                                              scenario: str) -> None:
     session = open_session({"demo": configs.demo()})

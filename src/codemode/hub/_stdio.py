@@ -18,7 +18,8 @@ Invariants, as in the SDK's transport:
   it), never kills the connection; the end of stdout, or a write that fails, is the end of
   the read stream: the session fails its waiting requests with CONNECTION_CLOSED.
 - At most READ_AHEAD parsed messages wait for the session: past that the pipe is not read,
-  and a server flooding it blocks in its own write.
+  and a server flooding it blocks in its own write. Once the session stops reading, the pipe
+  is read and dropped, so such a server can still exit at shutdown.
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ class _ServerPipes(asyncio.SubprocessProtocol):
         self._drained: asyncio.Future[None] | None = None
         self._transport: asyncio.SubprocessTransport | None = None
         self._reading_paused = False
+        self._discarding = False  # the session is gone: what the server still writes is dropped
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
-        if fd != 1:
+        if fd != 1 or self._discarding:
             return
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()
@@ -132,8 +134,15 @@ class _ServerPipes(asyncio.SubprocessProtocol):
         stdin.write(data)
         return self._drained
 
-    def end(self) -> None:
-        self.ended = True
+    def discard(self) -> None:
+        """The session stopped reading: drop what is queued and keep reading the pipe, so a
+        server blocked writing to it can still see its stdin close and exit (as the SDK's
+        transport drains it)."""
+        self.ended = self._discarding = True
+        self.inbox.clear()
+        if self._reading_paused:
+            self._reading_paused = False
+            self._stdout().resume_reading()
         self._wake()
 
     def _wake(self) -> None:
@@ -183,7 +192,7 @@ class _ReadStream:
 
     async def aclose(self) -> None:
         self._closed = True
-        self._pipes.end()
+        self._pipes.discard()
 
     async def __aenter__(self) -> _ReadStream:
         return self
