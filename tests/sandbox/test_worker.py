@@ -229,6 +229,19 @@ def test_an_exception_shows_the_cell_and_line_and_hides_the_worker(portal: Block
     assert not outcome.state_lost
 
 
+def test_a_cell_run_again_names_itself_in_its_traceback(portal: BlockingPortal, sandbox: Sandbox) -> None:
+    # The worker reuses a re-run cell's compiled code (no functions in it): under its own name.
+    code = "x = 1\nx / 0"
+    first, again = run(portal, sandbox, code), run(portal, sandbox, code)
+    assert first.error is not None and again.error is not None
+    assert 'File "<cell 1>", line 2' in first.error["traceback"]
+    assert 'File "<cell 2>", line 2' in again.error["traceback"]
+    # With a function in it, each run compiles afresh: the function's frame names its cell.
+    code = "def f():\n    return 1 / 0\nf()"
+    run(portal, sandbox, code)
+    assert 'File "<cell 4>", line 2, in f' in run(portal, sandbox, code).error["traceback"]
+
+
 def test_a_syntax_error_is_reported_and_runs_nothing(portal: BlockingPortal, sandbox: Sandbox) -> None:
     outcome = run(portal, sandbox, "ran = True\ndef broken(:\n    pass")
     assert not outcome.ok and outcome.error is not None

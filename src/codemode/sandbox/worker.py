@@ -131,18 +131,32 @@ class Worker:
         return self._loop
 
 
+_COMPILED: dict[str, CodeType] = {}  # source → code, for cells run again (a notebook re-run)
+_COMPILED_MAX = 64
+
+
 def _compile(source: str, filename: str) -> CodeType:
     """Compile a cell; its last expression statement becomes the cell's result."""
     import linecache
 
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    cached = _COMPILED.get(source)
+    if cached is not None:
+        return cached.replace(co_filename=filename)
     tree = ast.parse(source, filename, "exec")
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = tree.body[-1]
         target = ast.Name(id=_RESULT_NAME, ctx=ast.Store())
         tree.body[-1] = ast.copy_location(ast.Assign(targets=[target], value=last.value), last)
         ast.fix_missing_locations(tree)
-    return compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    code = compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    # Only code with no functions, lambdas or comprehensions in it: theirs would keep the
+    # first run's file name, and a traceback through them would name the wrong cell.
+    if not any(isinstance(const, CodeType) for const in code.co_consts):
+        if len(_COMPILED) >= _COMPILED_MAX:
+            del _COMPILED[next(iter(_COMPILED))]
+        _COMPILED[source] = code
+    return code
 
 
 def _encode_result(value: Any) -> dict[str, Any] | None:
