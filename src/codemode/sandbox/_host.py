@@ -495,8 +495,8 @@ class Sandbox:
         if self._cell is not None:
             self._cell.on_stream(name, chunk.decode("utf-8", "replace"))
 
-    async def _exit_description(self) -> str:
-        process = self._process
+    async def _exit_description(self, process: asyncio.subprocess.Process | None = None) -> str:
+        process = process or self._process
         if process is None:
             return "the worker is not running"
         try:
@@ -542,6 +542,10 @@ class Sandbox:
             _kill_group(process.pid)  # any child forked while the group was being killed
         for raw in raws:
             raw.close()
+        if self._cell is not None and not self._cell.done.done():
+            # A cell still running ends here: the channel's watch, cancelled below, may not
+            # have seen the worker go.
+            await self._died(await self._exit_description(process) if process is not None else "the worker stopped")
         for task in tasks:
             if task is not asyncio.current_task():
                 task.cancel()
