@@ -137,11 +137,15 @@ def test_cancelling_a_running_run_interrupts_only_it(session: Session) -> None:
     reports: dict[str, object] = {}
 
     def looping() -> None:
-        reports["loop"] = session.run("n = 0\nwhile True:\n    n += 1", cancel=cancel, timeout=WAIT)
+        code = "import pathlib\nn = 0\npathlib.Path('looping').touch()\nwhile True:\n    n += 1"
+        reports["loop"] = session.run(code, cancel=cancel, timeout=WAIT)
 
     loop = threading.Thread(target=looping)
     loop.start()
-    wait_until(lambda: session._sandbox is not None and session._sandbox._cell is not None, "the loop to run")
+    # Into the loop, not just sent: an interrupt that comes before the cell's first line is
+    # the cell's all the same (it raises as the cell starts), and `n` would never be set.
+    wait_until(lambda: session._sandbox is not None and (session._sandbox.workdir / "looping").exists(),
+               "the loop to run")
     cancel.set()
     loop.join(WAIT)
     report = reports["loop"]
