@@ -15,6 +15,7 @@ thread). Invariants:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import shutil
@@ -179,7 +180,7 @@ class Sandbox:
         # `done` frame reaches the cell in the same loop turn as that frame, or an earlier one.
         self._raw = []
         for fd, name in ((out_r, "stdout"), (err_r, "stderr")):
-            _, raw = await loop.connect_read_pipe(lambda name=name: RawOutput(self._on_raw, name, loop),
+            _, raw = await loop.connect_read_pipe(functools.partial(RawOutput, self._on_raw, name, loop),
                                                   os.fdopen(fd, "rb", buffering=0))
             self._raw.append(raw)
         self._tasks = [asyncio.ensure_future(self._watch_channel(channel.ended))]
@@ -499,6 +500,7 @@ class Sandbox:
         process = process or self._process
         if process is None:
             return "the worker is not running"
+        code: int | None
         try:
             # Its exit, then the end of its output pipes (its last words on stderr), which a
             # process the cell started may hold open: 2 s for both.
