@@ -11,6 +11,7 @@ them, only when one is missing. The servers and their scratch directory come fro
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import subprocess
@@ -156,6 +157,23 @@ def test_a_cell_reads_notes_stores_them_in_memory_and_reads_them_back(
     assert report.calls[-1].arguments == {"timezone": "UTC"}
     stored = [json.loads(line) for line in scratch["memory"].read_text().splitlines()]
     assert {entry["name"] for entry in stored} == set(notes)  # the memory server's own file
+
+
+def test_a_file_of_several_mebibytes_arrives_whole(session: Session, scratch: dict[str, Path]) -> None:
+    # Larger than many reads of each pipe on its way (the server's stdout, the worker's
+    # channel are read 64 KiB at a time), with text that is not ASCII.
+    lines = [f"{n:07d} Grüße, {'ß' * (n % 50)} {'x' * (n % 97)}" for n in range(60_000)]
+    text = "\n".join(lines) + "\n"
+    path = scratch["files"] / "big.txt"
+    path.write_text(text, encoding="utf-8")
+    report = run_ok(session, (
+        "import hashlib\n"
+        f"got = filesystem.read_text_file(path={str(path)!r})['content']\n"
+        "[len(got), hashlib.sha256(got.encode()).hexdigest()]"
+    ))
+    assert len(text.encode()) > 4 * 1024 * 1024
+    assert report.value == [len(text), hashlib.sha256(text.encode()).hexdigest()]
+    assert report.calls[0].result_bytes > len(text.encode())
 
 
 def test_git_status_shows_the_uncommitted_change(session: Session, scratch: dict[str, Path]) -> None:

@@ -36,6 +36,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import anyio
 
+from codemode._pipes import read_in_small_chunks
+
 if TYPE_CHECKING:
     from mcp.shared.message import SessionMessage
 
@@ -237,6 +239,7 @@ async def stdio_transport(command: str, args: list[str], env: dict[str, str] | N
         lambda: _ServerPipes(loop), command, *args,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=errlog,
         env=default_environment() | (env or {}), cwd=cwd, start_new_session=True)
+    read_in_small_chunks(transport.get_pipe_transport(1))
     read, write = _ReadStream(pipes), _WriteStream(pipes)
     try:
         yield read, write

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+from codemode._pipes import READ_SIZE
 from codemode.sandbox import _api, _threads
 from codemode.sandbox._frames import HEADER, MAX_HOST_FRAME, MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
 
@@ -103,7 +104,7 @@ class Channel:
 
     def _read_available(self) -> None:
         with _interrupts:
-            chunk = os.read(self._rfd, 1 << 20)
+            chunk = os.read(self._rfd, READ_SIZE)
             if not chunk:
                 raise EOFError("the host closed the channel")
             self._buffer.feed(chunk)

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from codemode._pipes import read_in_small_chunks
 from codemode.sandbox import _proctable, _watch
 from codemode.sandbox._workerspec import (
     EXECUTABLE_TREES,
@@ -174,7 +175,8 @@ class Sandbox:
         # still being connected (a worker that starts while servers connect often does).
         self._ready = loop.create_future()
         channel = ChannelProtocol(self._handle, loop.create_future())
-        await loop.connect_read_pipe(lambda: channel, os.fdopen(from_worker_r, "rb", buffering=0))
+        reader, _ = await loop.connect_read_pipe(lambda: channel, os.fdopen(from_worker_r, "rb", buffering=0))
+        read_in_small_chunks(reader)
         self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(to_worker_w, "wb", buffering=0))
         # Read in the protocol's callback, as the channel is: text written to fd 1 before the
         # `done` frame reaches the cell in the same loop turn as that frame, or an earlier one.
@@ -182,6 +184,7 @@ class Sandbox:
         for fd, name in ((out_r, "stdout"), (err_r, "stderr")):
             _, raw = await loop.connect_read_pipe(functools.partial(RawOutput, self._on_raw, name, loop),
                                                   os.fdopen(fd, "rb", buffering=0))
+            read_in_small_chunks(raw)
             self._raw.append(raw)
         self._tasks = [asyncio.ensure_future(self._watch_channel(channel.ended))]
         try:
