@@ -48,6 +48,26 @@ flush before each call took two locks even with nothing to send (now a lock-free
 Pinning the worker to the host loop's CPU was tried and gave nothing steady (the VM packs
 vCPUs); it would also halve a busy worker's throughput, so it is not done.
 What is left is structural: one more process round trip per call than a direct client has.
+Fourth pass (2026-11-30, night; in-cell `thread_time` around the channel's steps, RUSAGE_THREAD
+of the loop with parts of the host's call path stubbed out in turn, py-spy of the loop):
+- every read of a pipe asked for far more than a frame: the worker `os.read(fd, 1 MiB)`, and
+  asyncio's pipe transports 256 KiB (the host's end of the worker channel, the servers'
+  stdout). `os.read` allocates the whole size and then trims it; past glibc's 128 KiB mmap
+  threshold that is a mmap, page faults and a munmap every read (18-23 us against 2 us for
+  64 KiB in a plain loop; 41-45 us in the worker). Reads are 64 KiB now (`codemode/_pipes.py`):
+  the worker's read of a result 41-45 -> 6-7 us, its CPU per call ~220 -> ~165 us;
+- the loop's CPU per call: 760-800 us for a direct `call_tool`, 670-820 us for `Hub.call`,
+  960-1,150 us for a call from a cell. Stubbing out the host's argument check, the preview or
+  the call's record each moved it by less than the run-to-run spread (+-50 us); the rest is
+  the frame's read and parse, the task per call and the reply's write;
+- the hub's own `fail_after` net costs 14-20 us a call (hot); it stays, as the SDK's
+  clock starts only after the request is written, and a server that stops reading its stdin
+  would block that write;
+- 20 gathered `build_report` calls: the demo server spent 1.0-1.4 s of CPU on the 2,000
+  progress notifications (an SDK server writes each message through a worker thread) in
+  1.2-1.4 s, for a direct client and for a cell alike, while the host's loop spent
+  0.56-0.59 s (cell) and 0.73-0.90 s (direct). The bar compares a cell's 20 with a direct
+  client's 20, in turns; against one call it measured the server.
 """
 
 from __future__ import annotations
