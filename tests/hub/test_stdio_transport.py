@@ -7,6 +7,8 @@ show that a server starts before the SDK is imported.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import sys
 import textwrap
@@ -31,3 +33,29 @@ def test_the_transport_module_imports_no_sdk() -> None:
     """)
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _lines_read_in(chunks: list[bytes]) -> list[object]:
+    """The ids of the messages the transport makes of stdout arriving in these chunks."""
+    async def feed() -> list[object]:
+        pipes = _stdio._ServerPipes(asyncio.get_running_loop())
+        for chunk in chunks:
+            pipes.pipe_data_received(1, chunk)
+        return [message.message.id for message in pipes.inbox]  # type: ignore[union-attr]
+
+    return asyncio.run(feed())
+
+
+def _message(n: int, text: str) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": n, "result": {"text": text}}).encode() + b"\n"
+
+
+def test_lines_are_whole_however_the_pipe_cuts_them() -> None:
+    stream = b"".join([_message(1, "a"), b"\n", _message(2, "b" * 300_000), _message(3, "c")])
+    expected = [1, 2, 3]
+    assert _lines_read_in([stream]) == expected
+    for size in (1, 7, 4096, 65536):
+        assert _lines_read_in([stream[i:i + size] for i in range(0, len(stream), size)]) == expected, size
+    cut = stream.index(b"\n") + 1  # a chunk that ends exactly at a line's end, then an empty one
+    assert _lines_read_in([stream[:cut], b"", stream[cut:]]) == expected
+

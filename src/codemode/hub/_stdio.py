@@ -64,7 +64,7 @@ class _ServerPipes(asyncio.SubprocessProtocol):
         self.ended = False  # stdout at its end, or stdin broken: nothing more will come
         self.exited = loop.create_future()
         self._loop = loop
-        self._partial = b""
+        self._partial: list[bytes] = []  # the chunks of a line not yet ended
         self._reader: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
         self._transport: asyncio.SubprocessTransport | None = None
@@ -77,8 +77,15 @@ class _ServerPipes(asyncio.SubprocessProtocol):
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         if fd != 1 or self._discarding:
             return
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
+        if b"\n" not in data:  # part of a long line: kept as chunks, joined once it ends
+            self._partial.append(data)
+            return
+        lines = data.split(b"\n")
+        if self._partial:
+            lines[0] = b"".join([*self._partial, lines[0]])
+            self._partial.clear()
+        if last := lines.pop():
+            self._partial.append(last)
         for line in lines:
             if line.strip():
                 self.inbox.append(_parse(line))
