@@ -57,6 +57,20 @@ and perf_counter marks across the client, the kernel's threads and the loop):
   the old code (`--against`, three runs). Then the worker keeps a re-run cell's compiled
   code (only code with no nested function, whose frames would keep the first run's name):
   `Worker.run('x = 1')` in process 81 → 37 us, most of it `ast.parse` and `compile`.
+- Fourth pass (perf_counter marks inside the kernel, from IPython's pre_run_cell to
+  post_run_cell, 150 cells; thread CPU of the loop per handle): a code-mode cell adds
+  0.8-1.1 ms to a plain cell's 5-7 ms. IPython's cell-magic path until `Session.run`:
+  0.18-0.28 ms. The hand-off to the loop: 0.2-0.4 ms, of which 0.23 ms is the loop's
+  thread waking to the `call_soon_threadsafe` (it sleeps in epoll; the GIL is busy with
+  the kernel's own threads as the cell starts) and ~0.07 ms the task's first step, which
+  asyncio 3.11 runs a loop turn after the task is made. The exec frame to the report:
+  0.4-0.6 ms (the worker's round trip, the loop's ~0.19 ms of CPU for the run's task: the
+  report, the token account, a run id, the work dir's size). Outside a kernel the same
+  `Session.run` takes 0.6 ms. Tried: waking the loop at `pre_run_cell` so that it is up
+  when the run is handed over; it moved 40-70 us from one step to the other (the woken
+  thread takes the GIL from the magic's path), within the noise, so it is not kept. What
+  would remove the hand-off is the caller's thread writing the exec frame itself, which
+  means the run's turn, its cell and its timer set up off the loop: not done.
 """
 
 from __future__ import annotations
