@@ -12,6 +12,8 @@
   a line that is not JSON-RPC among them, all in one write (more than a pipe holds);
 - `chatty-exit`: like `silent-call`, but when its input closes it writes FLOOD * 5 log
   notifications (more than any pipe holds), then touches MARKER and exits;
+- `half-line`: like `silent-call`, but a call gets the first 300,000 bytes of its answer's
+  line (several reads of the pipe, no line end), then the server exits with a message;
 - `echo-n`: one tool, `echo_n`, whose `outputSchema` wants an integer `n`; a call returns
   its argument `n` as the structured result, conforming or not.
 
@@ -82,6 +84,14 @@ def main() -> None:
             answer(request, {"tools": [ECHO_N if mode == "echo-n" else TOOL]})
         elif method == "tools/call" and mode == "flood":
             flood(request)
+        elif method == "tools/call" and mode == "half-line":
+            line = json.dumps({"jsonrpc": "2.0", "id": request["id"],
+                               "result": {"content": [{"type": "text", "text": "x" * 600_000}]}})
+            sys.stdout.write(line[:300_000])
+            sys.stdout.flush()
+            sys.stderr.write("rogue server: exiting in the middle of an answer, on purpose\n")
+            sys.stderr.flush()
+            sys.exit(4)
         elif method == "logging/setLevel":
             answer(request, {})
         elif method == "tools/call" and mode == "echo-n":

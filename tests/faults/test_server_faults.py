@@ -87,6 +87,17 @@ def test_a_flood_of_notifications_with_a_bad_line_in_it_reaches_the_call_whole_a
     assert session.run("noisy.wait()").value == "flooded"  # the link is still good
 
 
+def test_a_server_that_dies_in_the_middle_of_a_long_answer_fails_the_call_by_name(
+        open_session: Callable[..., Session]) -> None:
+    # The transport holds the unfinished line's chunks; at the end of stdout they are
+    # dropped and the call fails as a crash, with the server's last words.
+    session = open_session({"halting": configs.rogue("half-line"), "demo": configs.demo()})
+    report = session.run("halting.wait()")
+    assert report.error is not None and report.error["code"] == "SERVER_CRASHED", report.error
+    assert "in the middle of an answer" in report.error["message"]
+    assert session.run("len(demo.list_notes()) > 0").value is True
+
+
 def test_a_server_that_writes_a_lot_as_it_exits_is_read_to_its_end_and_exits_by_itself(
         open_session: Callable[..., Session], tmp_path: Path) -> None:
     # Once the session has stopped reading, the transport still reads the pipe (and drops

@@ -340,8 +340,10 @@ class Hub(Readiness):
         except Exception as exc:  # noqa: BLE001 - mapped to our errors at this boundary
             error = map_call_error(exc, server, tool, timeout)
             if isinstance(error, ServerCrashedError):
+                # The call says why too: the server's last words are what its author needs.
+                error = ServerCrashedError(server, error.problem + stderr_tail(link))
                 link.state.status = "crashed"
-                link.state.error = error.problem + stderr_tail(link)
+                link.state.error = error.problem
             return CallResult(False, error=error)
         finally:
             if on_log is not None:
