@@ -80,12 +80,15 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,15 +144,23 @@ async def direct_block(client: Client, tool: str, arguments: dict[str, Any], cal
     return times
 
 
+@contextmanager
+def side_by_side(server: StdioServer, name: str = "demo") -> Iterator[tuple[Client, Session]]:
+    """A direct `mcp.Client` on the hub's loop and a session named `name`, each on its own
+    process of the same server binary."""
+    params = StdioServerParameters(command=server.command, args=server.args, env=server.env or None)
+    with open(os.devnull, "w") as devnull, \
+            get_portal().wrap_async_context_manager(Client(stdio_client(params, errlog=devnull), mode="legacy")) as client, \
+            Session(Config(servers={name: server}, source=None)) as session:
+        yield client, session
+
+
 def compare(server: StdioServer, tool: str, arguments: dict[str, Any], call: str, calls: int, rounds: int) -> tuple[float, float]:
     portal = get_portal()
-    params = StdioServerParameters(command=server.command, args=server.args, env=server.env or None)
     block = max(1, calls // rounds)
     direct: list[float] = []
     sandboxed: list[float] = []
-    with open("/dev/null", "w") as devnull, \
-            portal.wrap_async_context_manager(Client(stdio_client(params, errlog=devnull), mode="legacy")) as client, \
-            Session(Config(servers={"demo": server}, source=None)) as session:
+    with side_by_side(server) as (client, session):
         portal.call(client.list_tools)
         portal.call(direct_block, client, tool, arguments, 20)  # warm both paths
         session.run(SANDBOX_BLOCK.format(calls=20, call=call), timeout=600)
@@ -183,11 +194,8 @@ def gathered(server: StdioServer, rounds: int) -> dict[str, float]:
     why the bar compares the cell's gather with a direct client's, measured beside it.
     """
     portal = get_portal()
-    params = StdioServerParameters(command=server.command, args=server.args, env=server.env or None)
     times: dict[str, list[float]] = {"direct_one": [], "direct_twenty": [], "cell_one": [], "cell_twenty": []}
-    with open("/dev/null", "w") as devnull, \
-            portal.wrap_async_context_manager(Client(stdio_client(params, errlog=devnull), mode="legacy")) as client, \
-            Session(Config(servers={"demo": server}, source=None)) as session:
+    with side_by_side(server) as (client, session):
         portal.call(direct_gather, client, 1)  # warm both paths
         session.run(GATHER.format(calls=1), timeout=600)
         for _ in range(rounds):
@@ -210,17 +218,15 @@ def big_result(rounds: int) -> tuple[float, float] | None:
         return None
     folder = Path(tempfile.mkdtemp(prefix="codemode-bench-big-"))
     path = folder / "big.txt"
-    path.write_text(("0123456789abcdef" * 64 + "\n") * 10_000)  # 10.25 MB
+    text = ("0123456789abcdef" * 64 + "\n") * 10_000  # 10.25 MB
+    path.write_text(text)
     server = StdioServer(command=str(commands["filesystem"]), args=[str(folder)])
     portal = get_portal()
-    params = StdioServerParameters(command=server.command, args=server.args)
     arguments = {"path": str(path)}
     code = f"len(fs.read_text_file(path={str(path)!r})['content'])"
     direct: list[float] = []
     sandboxed: list[float] = []
-    with open("/dev/null", "w") as devnull, \
-            portal.wrap_async_context_manager(Client(stdio_client(params, errlog=devnull), mode="legacy")) as client, \
-            Session(Config(servers={"fs": server}, source=None)) as session:
+    with side_by_side(server, "fs") as (client, session):
         portal.call(direct_block, client, "read_text_file", arguments, 1)  # warm both paths
         session.run(code, timeout=600)
         for _ in range(rounds):
@@ -228,7 +234,7 @@ def big_result(rounds: int) -> tuple[float, float] | None:
             started = time.perf_counter()
             report = session.run(code, timeout=600)
             sandboxed.append(time.perf_counter() - started)
-            assert report.ok and report.value == len(path.read_text()), report
+            assert report.ok and report.value == len(text), report
     shutil.rmtree(folder, ignore_errors=True)
     return statistics.median(direct), statistics.median(sandboxed)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from codemode.sandbox import _proctable, _watch
 from codemode.sandbox._frames import FrameError
-from codemode.sandbox._process import WorkerProcess, _group_size, _kill_group
+from codemode.sandbox._process import WorkerProcess, group_size, kill_group
 from codemode.sandbox._workerspec import Limits, active, sharing_memory
 from codemode.sandbox._messages import (
     CallHandler,
@@ -160,7 +160,7 @@ class Sandbox(WorkerProcess):
                                     self.workdir, base, self.allow_subprocess,
                                     tree=active(self.isolation, "pid namespace"))
         if breach is not None and process is not None:
-            _kill_group(process.pid)
+            kill_group(process.pid)
             await self._died(breach.reason, breach.code, breach.type)
             await self._stop_process()
 
@@ -179,7 +179,7 @@ class Sandbox(WorkerProcess):
             outcome.notices.append(f"threads the cell left running were stopped when it ended: {names}")
         children = 0
         if self.allow_subprocess and self._process is not None:
-            children = max(0, _group_size(self._process.pid) - self._base_processes)
+            children = max(0, group_size(self._process.pid) - self._base_processes)
         running, idle = threads.get("running", []), threads.get("idle", [])
         if running or children:
             what = [f"{len(running)} busy thread(s) ({', '.join(running)})"] if running else []

@@ -143,7 +143,7 @@ class WorkerProcess:
             if self.limits.disk is not None:
                 self._disk_base = self._disk_used = await asyncio.to_thread(_watch.workdir_size, self.workdir)
             if self.allow_subprocess:
-                self._base_processes = _group_size(self._process.pid)
+                self._base_processes = group_size(self._process.pid)
         except (asyncio.TimeoutError, WorkerDied) as exc:
             reason = self._death or "it did not answer in time"
             await self._stop_process()
@@ -204,7 +204,7 @@ class WorkerProcess:
         without the event loop (a process that exits on Ctrl-C). Safe from a signal handler."""
         process = self._process
         if process is not None:
-            _kill_group(process.pid)
+            kill_group(process.pid)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -300,10 +300,10 @@ class WorkerProcess:
         if process is not None:
             # The group even when the worker is gone (it crashed): what its cells started
             # must not outlive it, holding its output pipes open.
-            _kill_group(process.pid)
+            kill_group(process.pid)
             if process.returncode is None:
                 await process.wait()
-            _kill_group(process.pid)  # any child forked while the group was being killed
+            kill_group(process.pid)  # any child forked while the group was being killed
         for raw in raws:
             raw.close()
         if self._cell is not None and not self._cell.done.done():
@@ -317,13 +317,13 @@ class WorkerProcess:
             await asyncio.gather(*(t for t in tasks if t is not asyncio.current_task()), return_exceptions=True)
 
 
-def _kill_group(pgid: int) -> None:
+def kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def _group_size(pgid: int) -> int:
+def group_size(pgid: int) -> int:
     """How many live processes are in process group `pgid` (0 where /proc is missing)."""
     return len(_proctable.members(pgid))
