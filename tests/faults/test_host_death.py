@@ -4,6 +4,7 @@ the servers all go, with nobody closing anything."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -92,3 +93,51 @@ def test_subprocesses_that_fork_and_detach_end_with_the_worker(spawn: object, ho
     host.wait()
     assert left_after(processes, fault, scenario) == {}
     assert sleeps or how == "close"
+
+
+WRITES_AND_LOOPS = """
+import os
+open('left.bin', 'wb').write(b'x' * 65536)
+print(os.getcwd(), flush=True)
+print('looping', flush=True)
+while True:
+    pass
+"""
+
+
+def work_dir_of(process: subprocess.Popen[str]) -> Path:
+    """The worker's work dir, as the cell printed it after `started`."""
+    wait_for_line(process, "started")
+    assert process.stdout is not None
+    path = Path(process.stdout.readline().strip())
+    wait_for_line(process, "looping")
+    return path
+
+
+def test_a_killed_hosts_work_dir_goes_with_the_next_host_and_a_living_ones_stays(spawn: object) -> None:
+    """A host killed outright cannot remove its worker's work dir, nor what the cell wrote
+    there. The next host to make a work dir sweeps it; one whose host lives is left alone,
+    however old it is."""
+    dead = spawn(WRITES_AND_LOOPS)  # type: ignore[operator]
+    living = spawn(WRITES_AND_LOOPS)  # type: ignore[operator]
+    dead_dir, living_dir = work_dir_of(dead), work_dir_of(living)
+    try:
+        assert dead_dir != living_dir and dead_dir.name.startswith("codemode-work-")
+        dead.kill()
+        dead.wait()
+        assert (dead_dir / "left.bin").exists()  # nobody could remove it
+        long_ago = time.time() - 3600  # past the sweep's grace for a dir its host has not locked yet
+        for path in (dead_dir, living_dir):
+            os.utime(path, (long_ago, long_ago))
+        following = spawn("print('hello')")  # type: ignore[operator]
+        wait_for_line(following, "started")
+        deadline = time.monotonic() + 30
+        while dead_dir.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not dead_dir.exists(), "the next host did not sweep the dead host's work dir"
+        assert (living_dir / "left.bin").exists(), "the sweep removed a living host's work dir"
+        assert living.poll() is None
+    finally:
+        living.kill()
+        living.wait()
+        shutil.rmtree(living_dir, ignore_errors=True)

@@ -19,12 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from codemode.sandbox import _proctable, _watch
+from codemode.sandbox import _proctable, _watch, _workdir
 from codemode.sandbox._frames import FrameError
 from codemode.sandbox._process import WorkerProcess, group_size, kill_group
 from codemode.sandbox._workerspec import Limits, active, sharing_memory
@@ -79,7 +78,11 @@ class Sandbox(WorkerProcess):
         self.isolation: list[dict[str, Any]] = []
         self._python = python
         self._own_workdir = workdir is None
-        self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="codemode-"))
+        self._workdir_lock: int | None = None  # held while this host lives (`_workdir`)
+        if workdir is None:
+            self.workdir, self._workdir_lock = _workdir.make()
+        else:
+            self.workdir = Path(workdir)
         # A work dir in memory (tmpfs) holds memory: --memory covers it and the heap together.
         self.workdir_in_memory = _watch.in_memory(self.workdir)
         if self.workdir_in_memory:

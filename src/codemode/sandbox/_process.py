@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from codemode._pipes import read_in_small_chunks
-from codemode.sandbox import _proctable, _watch
+from codemode.sandbox import _proctable, _watch, _workdir
 from codemode.sandbox._frames import FrameError, encode
 from codemode.sandbox._messages import Cell, ChannelProtocol, RawOutput, WorkerDied
 from codemode.sandbox._workerspec import (
@@ -61,6 +60,7 @@ class WorkerProcess:
     isolation: list[dict[str, Any]]
     _python: str
     _own_workdir: bool
+    _workdir_lock: int | None
     workdir: Path
     workdir_in_memory: bool
     _process: asyncio.subprocess.Process | None
@@ -205,14 +205,17 @@ class WorkerProcess:
         process = self._process
         if process is not None:
             kill_group(process.pid)
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        self._remove_own_workdir()
 
     async def aclose(self) -> None:
         """Stop the worker and remove its private work directory."""
         await self._stop_process()
+        self._remove_own_workdir()
+
+    def _remove_own_workdir(self) -> None:
         if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            lock, self._workdir_lock = self._workdir_lock, None
+            _workdir.release(self.workdir, lock)
 
     def _send(self, message: dict[str, Any]) -> None:
         if self._writer is None or self._writer.is_closing():
