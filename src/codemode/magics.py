@@ -125,7 +125,7 @@ class CodeModeMagics(Magics):
             self._session.close()
             self._session = None
 
-    @line_magic("codemode")
+    @line_magic("codemode")  # type: ignore[arg-type]  # IPython's decorator types accept no method
     def codemode_line(self, line: str) -> Any:
         """%codemode servers | tools [SERVER] | search QUERY [--detail D] | stubs [SERVER[.TOOL]] | tokens | isolation | reset"""
         words = shlex.split(line)
@@ -232,7 +232,7 @@ class CodeModeMagics(Magics):
               help="Comma-separated `server.tool` patterns pre-approved for this cell (no question asked).")
     @argument("--in", dest="inputs", default=None, metavar="NAMES",
               help="Comma-separated kernel variables (JSON data) to make variables of the cell.")
-    @cell_magic("codemode")
+    @cell_magic("codemode")  # type: ignore[arg-type]  # as for codemode_line
     def codemode_cell(self, line: str, cell: str) -> None:
         """Run the cell in the sandboxed worker, with the MCP servers' tools as Python objects.
 
@@ -288,6 +288,11 @@ class CodeModeMagics(Magics):
         if report.error is not None:
             raise CellFailed.of(dataclasses.replace(report, streams_shown=True))
 
+    def _user_ns(self) -> dict[str, Any]:
+        assert self.shell is not None  # a registered Magics has its shell
+        namespace: dict[str, Any] = self.shell.user_ns
+        return namespace
+
     def _flags(self, line: str) -> Any:
         """The cell's flags, parsed once per distinct magic line (a notebook reruns the same few)."""
         args = self._parsed.get(line)
@@ -303,14 +308,15 @@ class CodeModeMagics(Magics):
         return args
 
     def _inputs(self, names: list[str]) -> dict[str, Any]:
-        missing = [name for name in names if name not in self.shell.user_ns]
+        namespace = self._user_ns()
+        missing = [name for name in names if name not in namespace]
         if missing:
             raise UsageError(f"--in {missing[0]}: no such variable in the kernel; define it in a Python cell first")
-        return {name: self.shell.user_ns[name] for name in names}
+        return {name: namespace[name] for name in names}
 
     def _bind(self, name: str, report: RunReport) -> None:
         if report.value_is_json:
-            self.shell.user_ns[name] = report.value
+            self._user_ns()[name] = report.value
         elif report.result is not None:
             print(f"codemode: --out {name}: the result is not JSON data; nothing was bound", file=sys.stderr)
 
@@ -430,7 +436,7 @@ class _Unattended:
             if kind == "display":
                 if data.get("update"):
                     continue
-                data = {**finals.get(data.get("display_id"), data), "display_id": None}
+                data = {**(finals.get(data.get("display_id")) or data), "display_id": None}
             _show_event((kind, data))
         self._held = None
 

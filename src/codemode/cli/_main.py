@@ -170,7 +170,7 @@ def _cassette(args: argparse.Namespace) -> Any:
         return None
     from codemode.cassette import CassetteSettings
 
-    return CassetteSettings(Path(record or replay).resolve(), "record" if record else "replay", args.strict)
+    return CassetteSettings(Path(str(record or replay)).resolve(), "record" if record else "replay", args.strict)
 
 
 def _read_code(args: argparse.Namespace) -> str:

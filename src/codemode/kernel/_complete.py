@@ -72,8 +72,8 @@ class Catalog:
                 names = [n for n in API_NAMES if n.startswith(partial)]
                 return Completion(names, start, ["function"] * len(names), [""] * len(names))
             chain = _DOTTED_NAME.search(text)  # a variable of the worker's: it knows the attributes
-            found = self.session.names(chain.group(0)) if chain else []
-            attributes = [name.rsplit(".", 1)[-1] for name in found]
+            known = self.session.names(chain.group(0)) if chain else []
+            attributes = [name.rsplit(".", 1)[-1] for name in known]
             return Completion(attributes, start, ["attribute"] * len(attributes), [""] * len(attributes))
         word = _WORD.search(text)
         partial = word.group(0) if word else ""

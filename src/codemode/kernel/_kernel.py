@@ -33,12 +33,14 @@ class CodeModeKernel(IPythonKernel):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        assert self.shell is not None  # IPythonKernel makes its shell in __init__
         self.shell.extension_manager.load_extension("codemode")
         self.magics.face = "kernel"
         self._catalog: Catalog | None = None
 
     @property
     def magics(self) -> CodeModeMagics:
+        assert self.shell is not None
         magics = self.shell.magics_manager.registry["CodeModeMagics"]
         assert isinstance(magics, CodeModeMagics)
         return magics

@@ -223,7 +223,7 @@ class StreamWriter(io.TextIOBase):
         return f"<{self._name}>"
 
     @property
-    def encoding(self) -> str:
+    def encoding(self) -> str:  # type: ignore[override]  # read-only, as a real text file's
         return "utf-8"
 
     def writable(self) -> bool:
@@ -249,9 +249,11 @@ class StreamWriter(io.TextIOBase):
             if self._size >= _STREAM_FLUSH_BYTES or now - self._last_flush >= _STREAM_FLUSH_DELAY:
                 self.flush()
             elif self._timer is None:
-                self._timer = _threads.mark_internal(threading.Timer(_STREAM_FLUSH_DELAY, self.flush))
-                self._timer.daemon = True
-                self._timer.start()
+                timer = threading.Timer(_STREAM_FLUSH_DELAY, self.flush)
+                timer.daemon = True
+                _threads.mark_internal(timer)
+                self._timer = timer
+                timer.start()
         return len(text)
 
     def flush(self) -> None:

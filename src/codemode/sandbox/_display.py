@@ -241,7 +241,8 @@ class IPythonDisplayHook:
                 continue
             spec = finder.find_spec(name, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _PatchingLoader(spec.loader)
+                # A loader by duck typing: importlib.abc would cost the worker an import.
+                spec.loader = _PatchingLoader(spec.loader)  # type: ignore[assignment]
                 return spec
         return None
 

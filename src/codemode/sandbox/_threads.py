@@ -57,7 +57,8 @@ def stop_leftovers() -> dict[str, list[str]] | None:
         return None
     before = {thread: _cpu(thread) for thread in threads}
     time.sleep(SAMPLE)
-    busy, idle = [], []
+    busy: list[threading.Thread] = []
+    idle: list[threading.Thread] = []
     for thread in threads:
         now = _cpu(thread)
         start = before[thread]

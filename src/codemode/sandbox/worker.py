@@ -278,8 +278,8 @@ def _install_api_module() -> None:
     sys.modules["codemode"] = module
     import builtins
 
-    builtins.help = _api.help
-    builtins.display = _display.display  # as IPython puts it in builtins
+    setattr(builtins, "help", _api.help)
+    setattr(builtins, "display", _display.display)  # as IPython puts it in builtins
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -86,7 +86,8 @@ def _shape(schema: dict[str, Any], root: object) -> str:
     import json  # only stubs and names need it; the worker's start must not pay for it
 
     props = schema.get("properties") or {}
-    required = schema.get("required") if isinstance(schema.get("required"), list) else []
+    listed = schema.get("required")
+    required = listed if isinstance(listed, list) else []
     home = root if isinstance(root, dict) else schema
     return json.dumps([[key, annotation(value, home), key in required] for key, value in props.items()])
 
