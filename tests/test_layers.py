@@ -15,7 +15,7 @@ SRC = str(PACKAGE.parent)
 # Each layer may import only the layers before it in this list (DESIGN.md, "Layers").
 LAYERS = ["errors", "ids", "_pipes", "config", "redact", "schema", "hub", "cassette", "approval", "policy", "outputs", "sandbox",
           "metrics", "trace", "accounting", "audit", "inputs", "_turns",
-          "sandbox_options", "_apitool", "_surface", "_runstate", "_calls", "session", "faces"]
+          "sandbox_options", "_apitool", "_surface", "_runstate", "_calls", "_runpath", "session", "faces"]
 FACES = {"magics", "display", "cli", "kernel", "server", "serve", "replay", "testing", "approvers", "__main__", "__init__"}
 
 
