@@ -16,7 +16,7 @@ SRC = str(PACKAGE.parent)
 LAYERS = ["errors", "ids", "_pipes", "config", "redact", "schema", "hub", "cassette", "approval", "policy", "outputs", "sandbox",
           "metrics", "trace", "accounting", "audit", "inputs", "_turns",
           "sandbox_options", "_apitool", "_surface", "_runstate", "_calls", "_runpath", "session", "faces"]
-FACES = {"magics", "display", "cli", "kernel", "server", "serve", "replay", "testing", "approvers", "__main__", "__init__"}
+FACES = {"magics", "_cellviews", "display", "cli", "kernel", "server", "serve", "replay", "testing", "approvers", "__main__", "__init__"}
 
 
 def _layer(module: str) -> str | None:

@@ -13,23 +13,23 @@ import os
 import shlex
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import display, update_display
+from IPython.display import display
 from traitlets import Float, Unicode, observe
 
+from codemode._cellviews import LiveCalls, Unattended, interactive, show_event
 from codemode.errors import CodemodeError
 
 if TYPE_CHECKING:
     # Imported where used: `%load_ext codemode` must not pay for pydantic, the session and
     # the report (see `load_ipython_extension`, which warms them on a thread instead).
     from codemode.cassette import CassetteSettings
-    from codemode.session import Event, Session
+    from codemode.session import Session
     from codemode.trace import RunReport
 
 _SUBCOMMANDS = ("servers, tools [SERVER], search QUERY [--detail names|signatures|full], stubs [SERVER[.TOOL]], "
@@ -245,15 +245,15 @@ class CodeModeMagics(Magics):
         timeout = args.timeout or self.timeout or None
         inputs = self._inputs(_split(args.inputs) or [])
         session = self._started(cell if servers is None else None)
-        live = _LiveCalls(cell) if _interactive(self.shell) else None
-        held = _Unattended() if live is None and getattr(self.shell, "kernel", None) is not None else None
+        live = LiveCalls(cell) if interactive(self.shell) else None
+        held = Unattended() if live is None and getattr(self.shell, "kernel", None) is not None else None
         try:
             sandbox = session.sandbox_options.with_flags(
                 memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
                 allow_read=args.allow_read, require=args.require, disk=args.disk)
             report = session.run(cell, timeout=timeout, servers=servers, max_tool_calls=args.max_tool_calls,
                                  max_output=args.max_output, tools=_split(args.tools), sandbox=sandbox,
-                                 on_event=live.on_event if live is not None else held.on_event if held else _show_event,
+                                 on_event=live.on_event if live is not None else held.on_event if held else show_event,
                                  inputs=inputs,
                                  approve=_split(args.approve))
         except CodemodeError as exc:
@@ -340,123 +340,6 @@ def _detail(words: list[str]) -> tuple[str, str]:
 
 def _split(value: str | None) -> list[str] | None:
     return [part.strip() for part in value.split(",") if part.strip()] if value else None
-
-
-def _interactive(shell: Any) -> bool:
-    """Whether a person watches the cell: a Jupyter front end that takes input (JupyterLab,
-    Notebook, VS Code). nbval, nbclient, nbconvert and papermill execute with stdin off;
-    they get no live panel and no display updates, only the finished report."""
-    kernel = getattr(shell, "kernel", None)
-    return kernel is not None and bool(getattr(kernel, "_allow_stdin", False))
-
-
-class _LiveCalls:
-    """The run's tool calls as they happen, in one display updated in place.
-
-    Made at the run's first tool call, it becomes the finished report at the end (`become`),
-    so a saved cell holds the report and never an empty output; a run that made no call
-    never made a panel, and its report (if any) is displayed as usual.
-    """
-
-    INTERVAL = 0.1  # seconds between updates: a flood of calls must not flood the front end
-
-    def __init__(self, code: str) -> None:
-        self._code = code
-        self._calls: dict[int, Any] = {}
-        self._more = 0  # ended calls past the ones kept whole (trace._calllog)
-        self._handle: Any = None
-        self._last = 0.0
-        self._pending = False
-
-    def on_event(self, event: Event) -> None:
-        kind, data = event
-        if kind in ("call", "progress", "waiting"):
-            if data.kept or kind == "waiting" or data.id in self._calls:  # kept whole; the rest only counted
-                self._calls[data.id] = data
-            elif data.ok is not None and kind == "call":
-                self._more += 1
-            self._pending = True
-        elif kind != "tick":
-            _show_event(event)
-        now = time.monotonic()
-        # A call waiting for a person's answer shows at once: the question follows it.
-        if self._pending and (kind == "waiting" or now - self._last >= self.INTERVAL):
-            self._update(now)
-
-    def _update(self, now: float) -> None:
-        self._last, self._pending = now, False
-        from codemode.trace import RunReport
-
-        snapshot = RunReport(code=self._code, ok=True, calls=tuple(self._calls.values()), running=True,
-                             streams_shown=True, call_count=len(self._calls) + self._more)
-        data, metadata = snapshot._repr_mimebundle_()
-        if self._handle is None:
-            self._handle = display(data, metadata=metadata, raw=True, display_id=True)
-        else:
-            self._handle.update(data, metadata=metadata, raw=True)
-
-    def become(self, report: RunReport) -> bool:
-        """Show the finished report in the panel; False when there is no panel."""
-        if self._handle is None:
-            return False
-        data, metadata = report._repr_mimebundle_()
-        self._handle.update(data, metadata=metadata, raw=True)
-        return True
-
-    def close(self) -> None:
-        """The run ended without a report (the session failed): the panel says so."""
-        if self._handle is not None:
-            self._handle.update({"text/plain": "codemode: the run ended without a report"}, raw=True)
-
-
-class _Unattended:
-    """The outputs of a run nobody watches (nbclient, nbval, nbconvert: stdin is off).
-
-    From the first display() with a display id on, outputs are held and shown when the run
-    ends, in order, each display-id output once in its final state and no updates: nbval
-    ignores update_display_data and compares a cell's first display with the saved one, so
-    a progress line updated in place must reach the notebook as it ends.
-    """
-
-    def __init__(self) -> None:
-        self._held: list[Event] | None = None
-
-    def on_event(self, event: Event) -> None:
-        kind, data = event
-        if self._held is None and kind == "display" and data.get("display_id"):
-            self._held = []
-        if self._held is not None and kind in ("stdout", "stderr", "display"):
-            self._held.append(event)
-        else:
-            _show_event(event)
-
-    def finish(self, report: RunReport | None) -> None:
-        finals = {d["display_id"]: d for d in (report.displays if report else ()) if d.get("display_id")}
-        for kind, data in self._held or ():
-            if kind == "display":
-                if data.get("update"):
-                    continue
-                data = {**(finals.get(data.get("display_id")) or data), "display_id": None}
-            _show_event((kind, data))
-        self._held = None
-
-
-def _show_event(event: Event) -> None:
-    """Print the cell's output, and show its display outputs, in the order they came."""
-    kind, data = event
-    if kind == "stdout":
-        sys.stdout.write(data)
-    elif kind == "stderr":
-        sys.stderr.write(data)
-    elif kind == "display":
-        sys.stdout.flush()  # what the cell printed before it comes first
-        sys.stderr.flush()
-        # Prefixed: a cell's ids must not collide with the front end's other displays.
-        display_id = f"codemode-{data['display_id']}" if data.get("display_id") else None
-        if data.get("update"):
-            update_display(data["data"], metadata=data["metadata"], raw=True, display_id=display_id)
-        else:
-            display(data["data"], metadata=data["metadata"], raw=True, display_id=display_id)
 
 
 def load_ipython_extension(ipython: Any) -> None:

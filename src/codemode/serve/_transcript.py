@@ -125,7 +125,7 @@ def _markdown(text: str) -> dict[str, Any]:
 
 def _outputs(report: RunReport, events: list[tuple[str, Any]] | None) -> list[dict[str, Any]]:
     """What `%%codemode` leaves in a notebook for this report, run unattended as nbclient and
-    nbval run it (see `magics.codemode_cell` and `magics._Unattended`): the printed streams and
+    nbval run it (see `magics.codemode_cell` and `_cellviews.Unattended`): the printed streams and
     display() outputs in the order they came, a display with an id once in its final state,
     then the report (or a call-free rich result as itself), then the error."""
     outputs: list[dict[str, Any]] = []
