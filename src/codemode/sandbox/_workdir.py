@@ -28,12 +28,17 @@ _swept = False
 _sweep_lock = threading.Lock()
 
 
-def make() -> tuple[Path, int]:
-    """A fresh private work dir, and the descriptor that holds its lock (`release` it)."""
+def make() -> tuple[Path, int | None]:
+    """A fresh private work dir, and the descriptor that holds its lock (`release` it); None
+    where the file system has no `flock`, whose sweep cannot take a lock either."""
     _sweep_soon()
     path = Path(tempfile.mkdtemp(prefix=PREFIX))
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return path, None
     return path, fd
 
 
