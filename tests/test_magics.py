@@ -12,6 +12,9 @@ only server.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -340,3 +343,26 @@ def test_a_bad_flag_value_is_one_line(kernel: Kernel) -> None:
     assert cell.reply["status"] == "error"
     assert "--memory: 'lots' is not a size" in cell.all_text
     assert "Traceback" not in cell.all_text
+
+
+WARMS_UP = """
+import sys, time
+from IPython.core.interactiveshell import InteractiveShell
+from codemode import metrics
+shell = InteractiveShell.instance()
+shell.run_line_magic("load_ext", "codemode")
+deadline = time.monotonic() + 60
+while metrics._counter is None and time.monotonic() < deadline:
+    time.sleep(0.05)
+print("session" if "codemode.session" in sys.modules else "no session",
+      "tokenizer" if metrics._counter is not None else "no tokenizer")
+"""
+
+
+def test_load_ext_warms_the_session_and_the_tokenizer_before_any_cell() -> None:
+    """`%load_ext` returns at once; its thread loads what the first cell needs meanwhile."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", WARMS_UP], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["session", "tokenizer"], done.stdout + done.stderr
