@@ -73,6 +73,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -181,6 +182,14 @@ def main() -> None:
     # run with PYTHONDONTWRITEBYTECODE recompiles every codemode module on every start.
     subprocess.run([PY, "-m", "compileall", "-q", SRC], check=True, stdout=subprocess.DEVNULL)
     scratch = Path(tempfile.mkdtemp(prefix="codemode-bench-first-"))
+    try:
+        measure(args.rounds, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def measure(rounds: int, scratch: Path) -> None:
+    """Every row, its processes' caches and the five servers' scratch files under `scratch`."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
            "CODEMODE_CACHE_DIR": str(scratch / "cache"), "CODEMODE_TOOL_CACHE": "1"}
     cold = {**env, "CODEMODE_TOOL_CACHE": "0"}
@@ -211,13 +220,13 @@ def main() -> None:
         commands["five_call"] = ([*five_exec, "time.get_current_time(timezone='UTC')"], env)
         commands["five_cold"] = ([*five_exec, "print(1)"], cold)
     rows: dict[str, list[float]] = {name: [] for name in [*commands, *said_by]}
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for name, (argv, run_env) in commands.items():
             rows[name].append(timed(argv, run_env))
         for name, (argv, run_env) in said_by.items():
             rows[name].append(said(argv, run_env))
     m = {name: statistics.median(values) for name, values in rows.items()}
-    print(f"first result, fresh processes, {args.rounds} interleaved rounds, medians (python {sys.version.split()[0]})")
+    print(f"first result, fresh processes, {rounds} interleaved rounds, medians (python {sys.version.split()[0]})")
     print("| measure | median | ratio or difference | bar |\n| --- | --- | --- | --- |")
     print(f"| `python -c 'import mcp'` | {m['mcp']:.2f} s | 1.00x | |")
     print(f"| `codemode exec -c 'print(1)'`, demo, tool list cached | {m['exec']:.2f} s | "
