@@ -217,25 +217,27 @@ def big_result(rounds: int) -> tuple[float, float] | None:
         print("big result: skipped; the filesystem server is not installed (make peers)", file=sys.stderr)
         return None
     folder = Path(tempfile.mkdtemp(prefix="codemode-bench-big-"))
-    path = folder / "big.txt"
-    text = ("0123456789abcdef" * 64 + "\n") * 10_000  # 10.25 MB
-    path.write_text(text)
-    server = StdioServer(command=str(commands["filesystem"]), args=[str(folder)])
-    portal = get_portal()
-    arguments = {"path": str(path)}
-    code = f"len(fs.read_text_file(path={str(path)!r})['content'])"
-    direct: list[float] = []
-    sandboxed: list[float] = []
-    with side_by_side(server, "fs") as (client, session):
-        portal.call(direct_block, client, "read_text_file", arguments, 1)  # warm both paths
-        session.run(code, timeout=600)
-        for _ in range(rounds):
-            direct += portal.call(direct_block, client, "read_text_file", arguments, 1)
-            started = time.perf_counter()
-            report = session.run(code, timeout=600)
-            sandboxed.append(time.perf_counter() - started)
-            assert report.ok and report.value == len(text), report
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        path = folder / "big.txt"
+        text = ("0123456789abcdef" * 64 + "\n") * 10_000  # 10.25 MB
+        path.write_text(text)
+        server = StdioServer(command=str(commands["filesystem"]), args=[str(folder)])
+        portal = get_portal()
+        arguments = {"path": str(path)}
+        code = f"len(fs.read_text_file(path={str(path)!r})['content'])"
+        direct: list[float] = []
+        sandboxed: list[float] = []
+        with side_by_side(server, "fs") as (client, session):
+            portal.call(direct_block, client, "read_text_file", arguments, 1)  # warm both paths
+            session.run(code, timeout=600)
+            for _ in range(rounds):
+                direct += portal.call(direct_block, client, "read_text_file", arguments, 1)
+                started = time.perf_counter()
+                report = session.run(code, timeout=600)
+                sandboxed.append(time.perf_counter() - started)
+                assert report.ok and report.value == len(text), report
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return statistics.median(direct), statistics.median(sandboxed)
 
 
@@ -248,7 +250,7 @@ def main() -> None:
     for label, server, tool, arguments, call in servers():
         rows.append((label, *compare(server, tool, arguments, call, args.calls, args.rounds)))
     stdio_demo = servers()[0][1]  # the demo as a stdio process, as in the table's first rows
-    gather = gathered(stdio_demo, 3)
+    g = gathered(stdio_demo, 3)
     big = big_result(3)
     with Session(Config(servers={"demo": stdio_demo}, source=None)) as session:
         for _ in range(50):
@@ -270,7 +272,6 @@ def main() -> None:
     for label, direct, sandboxed in rows:
         print(f"| {label}: direct SDK call (`mcp.Client`) | {direct * 1000:.2f} ms | 1.00x | |")
         print(f"| {label}: call from the sandbox | {sandboxed * 1000:.2f} ms | {sandboxed / direct:.2f}x | ≤ 1.15x |")
-    g = gather
     print(f"| one 1-second call (`build_report(steps=100)`, 100 progress notifications), direct | "
           f"{g['direct_one']:.3f} s | | |")
     print(f"| the same from the sandbox | {g['cell_one']:.3f} s | {g['cell_one'] / g['direct_one']:.2f}x | |")

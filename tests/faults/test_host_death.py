@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _helpers import reap
+from _helpers import reap, wait_until
 from proctable import descendants, left_after, snapshot
 
 HOST = str(Path(__file__).with_name("host.py"))
@@ -131,13 +131,9 @@ def test_a_killed_hosts_work_dir_goes_with_the_next_host_and_a_living_ones_stays
             os.utime(path, (long_ago, long_ago))
         following = spawn("print('hello')")  # type: ignore[operator]
         wait_for_line(following, "started")
-        deadline = time.monotonic() + 30
-        while dead_dir.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not dead_dir.exists(), "the next host did not sweep the dead host's work dir"
+        wait_until(lambda: not dead_dir.exists(), "the next host to sweep the dead host's work dir", timeout=30)
         assert (living_dir / "left.bin").exists(), "the sweep removed a living host's work dir"
         assert living.poll() is None
     finally:
-        living.kill()
-        living.wait()
+        reap(living)
         shutil.rmtree(living_dir, ignore_errors=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -33,13 +34,7 @@ def make() -> tuple[Path, int | None]:
     where the file system has no `flock`, whose sweep cannot take a lock either."""
     _sweep_soon()
     path = Path(tempfile.mkdtemp(prefix=PREFIX))
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return path, None
-    return path, fd
+    return path, _lock(path)
 
 
 def release(path: Path, fd: int | None) -> None:
@@ -66,21 +61,31 @@ def sweep(folder: str | None = None, min_age: float = SWEEP_MIN_AGE) -> list[Pat
         if not entry.name.startswith(PREFIX):
             continue
         try:
-            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
-                continue
-            if now - entry.stat(follow_symlinks=False).st_mtime < min_age:
-                continue
-            fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            info = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)  # a living host holds it
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or now - info.st_mtime < min_age:
+            continue
+        fd = _lock(Path(entry.path))
+        if fd is None:  # a living host holds it (or it went meanwhile)
             continue
         release(Path(entry.path), fd)
         removed.append(Path(entry.path))
     return removed
+
+
+def _lock(path: Path) -> int | None:
+    """A descriptor holding `path`'s exclusive lock, or None when it cannot be had now."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _sweep_soon() -> None:
