@@ -61,7 +61,7 @@ async def no_tools(request: CallRequest) -> dict[str, Any]:
     return {"ok": False, "error": {"code": "UNKNOWN_TOOL", "message": "no tools in the bench"}}
 
 
-def configurations() -> dict[str, functools.partial[Sandbox]]:
+def configurations() -> dict[str, functools.partial[LayeredSandbox]]:
     no_limits = Limits(memory=None, open_files=None, file_size=None, cpu_seconds=None)
     return {
         "worker, no layer": functools.partial(LayeredSandbox, (), confine=False, limits=no_limits),
@@ -75,7 +75,7 @@ def configurations() -> dict[str, functools.partial[Sandbox]]:
     }
 
 
-def time_start(make: functools.partial[Sandbox]) -> float:
+def time_start(make: functools.partial[LayeredSandbox]) -> float:
     portal = get_portal()
     box = make()
     started = time.perf_counter()
@@ -162,7 +162,7 @@ def main() -> None:
     args = parser.parse_args()
 
     configs = configurations()
-    starts: dict[str, list[float]] = {"python -I -S -c pass": []} | {name: [] for name in configs}
+    starts: dict[str, list[float]] = {name: [] for name in ["python -I -S -c pass", *configs]}
     time_start(configs["+ seccomp (every layer)"])  # warm the page cache and the portal
     for _ in range(args.rounds):
         starts["python -I -S -c pass"].append(time_bare_process())

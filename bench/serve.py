@@ -100,6 +100,12 @@ def workers(parent: int) -> list[int]:
     return found
 
 
+def text_of(result: Any) -> str:
+    """The text of a tool result's first content block (an error's message)."""
+    block = result.content[0] if result.content else None
+    return getattr(block, "text", repr(block))
+
+
 async def one_session(url: str, index: int, calls: int, opened: anyio.Event, go: anyio.Event,
                       out: dict[str, Any]) -> None:
     """A client: its first execute sets its tag, then `calls` timed executes, each checked."""
@@ -108,7 +114,7 @@ async def one_session(url: str, index: int, calls: int, opened: anyio.Event, go:
         async with Client(streamable_http_client(url, http_client=http)) as client:
             first = await client.call_tool("execute", {"code": FIRST.format(tag=tag)})
             if first.is_error:
-                out["errors"].append(first.content[0].text)
+                out["errors"].append(text_of(first))
             out["opened"] += 1
             if out["opened"] == out["sessions"]:
                 opened.set()
@@ -119,7 +125,7 @@ async def one_session(url: str, index: int, calls: int, opened: anyio.Event, go:
                 result = await client.call_tool("execute", {"code": CODE.format(customer=customer)})
                 out["times"].append(time.perf_counter() - started)
                 if result.is_error:
-                    out["errors"].append(result.content[0].text[:200])
+                    out["errors"].append(text_of(result)[:200])
                 elif result.structured_content["result"] != [tag, customer, round_]:
                     out["crosstalk"].append((tag, result.structured_content["result"]))
 

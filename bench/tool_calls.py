@@ -126,7 +126,7 @@ def servers() -> list[tuple[str, StdioServer, str, dict[str, Any], str]]:
     demo = demo_config().servers["demo"]
     assert isinstance(demo, StdioServer)
     stdio_demo = StdioServer(command=demo.command, args=demo.args, env=demo.env)  # a real stdio process
-    found = [("demo server over stdio", stdio_demo, "get_customer", {"customer_id": 1},
+    found: list[tuple[str, StdioServer, str, dict[str, Any], str]] = [("demo server over stdio", stdio_demo, "get_customer", {"customer_id": 1},
               "demo.get_customer(customer_id=1)")]
     time_server = shutil.which("mcp-server-time", path=str(Path(sys.executable).parent))
     if time_server:
@@ -262,6 +262,7 @@ def main() -> None:
             runs.append(time.perf_counter() - started)
         starts = []
         sandbox = session._sandbox
+        assert sandbox is not None  # a started session has its sandbox
         for _ in range(10):
             started = time.perf_counter()
             get_portal().call(sandbox.start)
