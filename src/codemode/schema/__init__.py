@@ -20,20 +20,20 @@ from __future__ import annotations
 
 from codemode.schema._names import NameMap, suggest, to_identifier
 from codemode.schema._package import package_name, stub_package
-from codemode.schema._search import Hit, render_hits, search_tools
-from codemode.schema._stubs import server_stub, signature_line, stub, types_stub
-from codemode.schema._tooldef import ToolDef
-from codemode.schema._typenames import name_types
-from codemode.schema._types import (
+from codemode.schema._params import (
     NO_DEFAULT,
     Param,
-    annotation,
     is_wrapped_output,
     parameters,
     return_annotation,
     signature,
     unwrap_structured,
 )
+from codemode.schema._search import Hit, render_hits, search_tools
+from codemode.schema._stubs import server_stub, signature_line, stub, types_stub
+from codemode.schema._tooldef import ToolDef
+from codemode.schema._typenames import name_types
+from codemode.schema._types import annotation
 from codemode.schema._validate import check_arguments, drop_unset
 
 __all__ = [

@@ -16,20 +16,17 @@ from __future__ import annotations
 from keyword import iskeyword
 
 from codemode.schema._names import NameMap, to_identifier
+from codemode.schema._params import NO_DEFAULT, is_wrapped_output, parameters, return_annotation
 from codemode.schema._tooldef import summarize
 from codemode.schema._typenames import name_types
 from codemode.schema._types import (
     MAX_DEPTH,
     NAME_KEY,
-    NO_DEFAULT,
     annotation,
     is_named_object,
-    is_wrapped_output,
-    parameters,
     python_literal,
     ref_name,
     resolve_ref,
-    return_annotation,
 )
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the worker ~10 ms
@@ -38,7 +35,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from codemode.schema._tooldef import ToolDef
-    from codemode.schema._types import Param
+    from codemode.schema._params import Param
 
 __all__ = ["server_stub", "signature_line", "stub", "types_stub"]
 

@@ -22,13 +22,13 @@ Invariants:
 from __future__ import annotations
 
 from codemode.schema._names import _words, to_identifier
+from codemode.schema._params import is_wrapped_output
 from codemode.schema._types import (
     MAX_DEPTH,
     NAME_KEY,
     annotation,
     is_class_name,
     is_named_object,
-    is_wrapped_output,
     ref_name,
 )
 
