@@ -229,6 +229,9 @@ def test_progress_and_logs_appear_in_the_report(kernel: Kernel) -> None:
         ("%%codemode --servers nope\n1", "UsageError: no server 'nope' in this session (servers: demo)"),
         ("%%codemode --timeout -1\n1", "UsageError: --timeout must be a positive number of seconds, not -1"),
         ("%%codemode --out 2x\n1", "UsageError: --out needs a Python name, not '2x'"),
+        ("%%codemode --max-output 0\n1", "UsageError: --max-output must be a positive number of characters, not 0"),
+        ("%%codemode --tools 'demo.get_*\n1",
+         "UsageError: %%codemode --tools 'demo.get_*: No closing quotation; quote each value whole, as in a shell"),
         ("%codemode bogus", "UsageError: %codemode bogus: unknown subcommand; use one of: "
                             "servers, tools [SERVER], search QUERY [--detail names|signatures|full], "
                             "stubs [SERVER[.TOOL]], tokens, isolation, reset, config PATH, record PATH, "
@@ -257,6 +260,16 @@ def test_a_magic_line_run_again_applies_its_flags_to_each_cell(kernel: Kernel) -
         assert kernel.run("doubled").value == str(seed * 2)
     for _ in range(2):
         assert kernel.execute("%%codemode --timeout -1\n1").reply["ename"] == "UsageError"
+
+
+def test_quoted_flag_values_read_as_a_shell_reads_them(kernel: Kernel) -> None:
+    # IPython's own magic-argument split keeps quotes: `'demo.get_*'` allowed no tool at all.
+    kernel.run("%%codemode --tools 'demo.list_*,demo.get_*' --servers \"demo\" --out got\n"
+               "demo.get_order(order_id=1001)['id']")
+    assert kernel.run("got").value == "1001"
+    # Pre-approved, the call reaches the server, which has no such order (nothing changes).
+    asked = kernel.execute("%%codemode --approve 'demo.cancel_order'\ndemo.cancel_order(order_id=999999)")
+    assert "UPSTREAM_ERROR" in asked.all_text and "APPROVAL_REQUIRED" not in asked.all_text
 
 
 def test_a_usage_mistake_runs_nothing(kernel: Kernel) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Float, Unicode, observe
 
@@ -297,9 +297,17 @@ class CodeModeMagics(Magics):
         """The cell's flags, parsed once per distinct magic line (a notebook reruns the same few)."""
         args = self._parsed.get(line)
         if args is None:
-            args = parse_argstring(self.codemode_cell, line)
+            try:
+                # As a shell splits them: IPython's own `parse_argstring` keeps the quotes
+                # (`--tools 'demo.get_*'` would allow a tool named `'demo.get_*'`, so none).
+                words = shlex.split(line)
+            except ValueError as exc:
+                raise UsageError(f"%%codemode {line.strip()}: {exc}; quote each value whole, as in a shell") from None
+            args = self.codemode_cell.parser.parse_args(words)
             if args.timeout is not None and args.timeout <= 0:
                 raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+            if args.max_output is not None and args.max_output <= 0:
+                raise UsageError(f"--max-output must be a positive number of characters, not {args.max_output}")
             if args.out is not None and not args.out.isidentifier():
                 raise UsageError(f"--out needs a Python name, not {args.out!r}")
             if len(self._parsed) >= 64:
