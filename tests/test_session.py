@@ -12,7 +12,9 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -322,6 +324,33 @@ def test_a_timed_out_python_loop_keeps_the_variables(demo_session: Session) -> N
     assert not report.ok and report.timed_out and not report.state_lost
     after = demo_session.run("kept_through_timeout")
     assert after.value == "yes" and not after.worker_restarted
+
+
+def test_calls_in_flight_when_a_run_times_out_are_closed_as_cancelled(demo_session: Session, tmp_path: Path) -> None:
+    # build_report(steps=100) takes about a second: a 0.4 s timeout ends the run amid three.
+    code = "import asyncio\nawait asyncio.gather(*(demo.build_report.acall(steps=100) for _ in range(3)))"
+    trace = tmp_path / "calls.jsonl"
+    report = demo_session.run(code, timeout=0.4, trace=trace)
+    assert report.timed_out and not report.ok
+    assert len(report.calls) == 3
+    for call in report.calls:
+        assert call.status == "error" and call.error_code == "CANCELLED", call
+        assert call.error is not None and "the run timed out" in call.error
+        assert call.duration is not None and 0 < call.duration < 5
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert [line["status"] for line in lines] == ["error"] * 3  # each written once, as it was closed
+    assert demo_session.run("demo.get_customer(customer_id=1)['id']").value == 1  # the session goes on
+
+
+def test_a_call_cut_off_by_an_interrupt_says_so(demo_session: Session) -> None:
+    cancel = threading.Event()
+    threading.Timer(0.4, cancel.set).start()
+    report = demo_session.run("demo.build_report(steps=100)", cancel=cancel)
+    assert report.error is not None and report.error["type"] == "KeyboardInterrupt"
+    [call] = report.calls
+    assert call.status == "error" and call.error_code == "CANCELLED"
+    assert call.error is not None and "interrupted" in call.error
+    assert report.payload()["calls"][0]["status"] == "error"
 
 
 def test_run_reports_are_frozen(demo_session: Session) -> None:

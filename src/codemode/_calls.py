@@ -177,6 +177,8 @@ class CallDesk:
         audit need is recorded just after the answer is sent (`_record`, on the next loop turn):
         the worker goes on meanwhile, and the host's loop is often still awake when the next call
         arrives. Every run ends after its calls' answers, so the report always has them."""
+        if call.ok is not None:  # cut off as the run ended (`cut_off`): already in the report
+            return {"ok": False, "error": {"code": call.error_code, "message": call.error}}
         call.duration = time.perf_counter() - run.started - call.started
         call.ok = refusal is None
         if refusal is not None:
@@ -186,6 +188,15 @@ class CallDesk:
         if refusal is not None:
             return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
         return {"ok": True, "value": call.result}
+
+    def _cut_off(self, run: _Run, why: str) -> None:
+        """Close the calls the run ended without an answer to (their tasks are cancelled with
+        the cell), as `CANCELLED`: recorded as any failed call is, never left `running`."""
+        at = time.perf_counter() - run.started
+        for call in run.log.cut_off(at, "CANCELLED", f"no answer: {why} while the call was in flight"):
+            run.emit(("call", call))
+            self._audit_event("call", run, server=call.server, tool=call.tool, arguments=call.arguments,
+                              duration=call.duration, outcome="error", code=call.error_code)
 
     def _record(self, run: _Run, call: ToolCall, wire: tuple[str, str] | None) -> None:
         if wire is not None:  # (arguments, result) as they crossed the wire

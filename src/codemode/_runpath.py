@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from codemode._apitool import ApiTool
     from codemode.config import Config
     from codemode.hub import Hub
+    from codemode.sandbox import CellOutcome
 
 # What `Session.run` passes to `on_event`, on the calling thread, as it happens:
 # ("stdout"|"stderr", text), ("call", ToolCall), ("progress", ToolCall), ("display", output:
@@ -57,6 +58,7 @@ class RunPath:
     _worker_options: SandboxOptions
     _audit_event: Callable[..., None]
     _serve_call: Callable[[_Run, CallRequest], Awaitable[dict[str, Any]]]
+    _cut_off: Callable[[_Run, str], None]
     _build_api: Callable[[], None]
     _new_sandbox: Callable[[SandboxOptions], Sandbox]
 
@@ -156,6 +158,7 @@ class RunPath:
                               code=getattr(exc, "code", type(exc).__name__))
             raise
         outcome.result = run.outputs.result(outcome.result)
+        self._cut_off(run, _why_ended(outcome))
         self._state_lost = outcome.state_lost
         error = outcome.error or {}
         self._audit_event("run.end", run, duration=time.perf_counter() - run.started,
@@ -194,6 +197,20 @@ class RunPath:
             run_id=run.id,
             notices=tuple(outcome.notices),
         )
+
+
+def _why_ended(outcome: CellOutcome) -> str:
+    """Why a run ended, as the cause of the calls it cut off."""
+    error = outcome.error or {}
+    if outcome.timed_out:
+        return "the run timed out"
+    if outcome.state_lost:
+        return "the worker stopped"
+    if error.get("type") == "KeyboardInterrupt":
+        return "the run was interrupted"
+    if not outcome.ok:
+        return f"the run failed ({error.get('code') or error.get('type') or 'error'})"
+    return "the run ended (the code did not wait for the call)"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ the notebook. Invariants:
 - Every other call adds to its tool's `ToolSummary`: count, errors, total and p50/p95 time,
   result bytes. What it costs the host is one float per call (its duration, for the
   percentiles), so memory stays well under half a kilobyte per call.
+- A call still in flight when its run ends (interrupted, timed out, the worker gone) is
+  closed then as failed (`cut_off`): no report keeps a call `running` for good.
 - Nothing is dropped silently: the report says how many calls it summarised, and with a
   trace file (`Session.run(trace=PATH)`, `codemode exec --trace PATH`) every call is written
   whole (arguments as the host kept them, result preview, timing, error), one JSON object a
@@ -73,6 +75,7 @@ class CallLog:
         self.calls: list[ToolCall] = []  # the first `full` calls (in flight too) and every failure
         self.summaries: dict[tuple[str, str], ToolSummary] = {}
         self.started = 0  # calls begun
+        self._flying: dict[int, ToolCall] = {}  # begun, not yet ended
         self.trace_path = Path(trace) if trace is not None else None
         self._trace: IO[str] | None = None
         if self.trace_path is not None:
@@ -81,12 +84,14 @@ class CallLog:
     def begin(self, call: ToolCall) -> None:
         """A call began: the first `full` are kept from their start (the live panel shows them)."""
         self.started += 1
+        self._flying[call.id] = call
         if len(self.calls) < self.full:
             self.calls.append(call)
             call.kept = True
 
     def end(self, call: ToolCall) -> None:
         """A call ended: kept whole, or summarised; written to the trace file either way."""
+        self._flying.pop(call.id, None)
         if self._trace is not None:
             self._trace.write(json.dumps(trace_line(call), ensure_ascii=False, default=str) + "\n")
         if call.kept:
@@ -100,6 +105,17 @@ class CallLog:
         if summary is None:
             summary = self.summaries[key] = ToolSummary(call.server, call.tool)
         summary.add(call)
+
+    def cut_off(self, at: float, code: str, message: str) -> list[ToolCall]:
+        """Close the calls that have no answer yet, as failed with `code`, at `at` seconds into
+        the run; each is then kept whole as a failure and written to the trace file."""
+        cut = [call for call in self._flying.values() if call.ok is None]  # answered ones end on their own
+        for call in cut:
+            call.duration = max(0.0, at - call.started)
+            call.ok, call.waiting = False, False
+            call.error_code, call.error = code, message
+            self.end(call)
+        return cut
 
     @property
     def summarized(self) -> int:
