@@ -109,6 +109,45 @@ def test_a_secret_file_outside_the_work_dir_is_unreadable(portal: BlockingPortal
     assert refused(run(portal, worker, f"open({str(outside / 'secret.txt')!r}).read()"))
 
 
+FLUSHER_READS = """
+import sys, threading, time
+got = []
+cls = type(sys.stdout)
+original = cls.flush
+def spy(self):
+    if threading.current_thread().name == "codemode-stream-flush" and not got:
+        try:
+            got.append(open({path!r}).read())
+        except OSError as exc:
+            got.append(type(exc).__name__)
+    return original(self)
+cls.flush = spy
+try:
+    print("a", end="")
+    print("b", end="")  # within the flush delay: the worker's own flusher thread sends it
+    deadline = time.monotonic() + 10
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.01)
+finally:
+    cls.flush = original
+got
+"""
+
+
+@pytest.mark.escape("secrets")
+def test_code_run_on_the_workers_own_flusher_thread_is_as_confined_as_the_cell(
+    portal: BlockingPortal, worker: Sandbox, outside: Path
+) -> None:
+    # The cell can make the worker's stream-flushing thread run its code (the class is
+    # reachable from sys.stdout): that thread must be inside every layer too, which it is
+    # only if it was started after the worker was confined.
+    outcome = run(portal, worker, FLUSHER_READS.format(path=str(outside / "secret.txt")))
+    assert outcome.ok, outcome.error
+    assert outcome.result is not None
+    [seen] = outcome.result["value"]
+    assert seen in REFUSALS, seen
+
+
 @pytest.mark.escape("secrets")
 def test_system_files_and_home_are_unreadable(portal: BlockingPortal, worker: Sandbox) -> None:
     assert refused(run(portal, worker, "open('/etc/passwd').read()"))

@@ -52,6 +52,36 @@ def test_a_growing_memory_bomb_stops_with_memory_error(portal: BlockingPortal, l
     assert run(portal, limited, "del chunks\n1").ok
 
 
+@pytest.fixture
+def small(portal: BlockingPortal, tmp_path: Path) -> Iterator[Sandbox]:
+    box = Sandbox(SETUP, workdir=tmp_path, limits=Limits(memory=128 * 1024**2))
+    portal.call(box.start)
+    try:
+        yield box
+    finally:
+        portal.call(box.aclose)
+
+
+@pytest.mark.escape("resources")
+@pytest.mark.parametrize("bomb", ["held = []\nfor i in range(10**9):\n    held.append(str(i))",
+                                  "held = [str(i) for i in range(10**9)]"])
+def test_small_objects_filling_the_limit_are_a_memory_error_and_the_worker_lives_on(
+    portal: BlockingPortal, small: Sandbox, bomb: str
+) -> None:
+    # Millions of small objects leave no room at all: the report of the MemoryError, and
+    # the next cell's print, must still fit (the worker's reserve, its one flusher thread).
+    assert run(portal, small, "kept = 41").ok
+    outcome = run(portal, small, bomb)
+    assert outcome.error is not None and outcome.error.get("code") == "MEMORY", outcome.error
+    assert not outcome.state_lost
+    printed: list[str] = []
+    after = portal.call(functools.partial(small.run, "print('still here'); print(kept + 1); kept + 1", on_call=no_tools,
+                                          on_stream=lambda _, text: printed.append(text), timeout=WAIT))
+    assert after.ok and after.result == {"kind": "json", "value": 42}, after.error
+    assert "".join(printed) == "still here\n42\n"
+    assert run(portal, small, "held = None\nlen(str(list(range(10**5))))").ok
+
+
 @pytest.mark.escape("resources")
 def test_opening_files_past_the_limit_fails_with_emfile(portal: BlockingPortal, limited: Sandbox) -> None:
     outcome = run(portal, limited, "import os\nfds = [os.open('.', os.O_RDONLY) for _ in range(200)]")

@@ -28,6 +28,9 @@ from codemode.sandbox._frames import HEADER, MAX_HOST_FRAME, MAX_WORKER_FRAME, F
 # the print, while 20 ms still reads as live.
 _STREAM_FLUSH_DELAY = 0.02
 _STREAM_FLUSH_BYTES = 64 * 1024
+# The flusher's stack: it only joins strings and writes frames. A thread's stack counts
+# against the worker's memory limit (RLIMIT_DATA); the default is 8 MiB.
+_FLUSHER_STACK = 256 * 1024
 
 
 class _Interrupts:
@@ -198,6 +201,60 @@ def _unpack(message: dict[str, Any], server: str, tool: str) -> Any:
     )
 
 
+class _Flusher:
+    """The one thread that sends what a cell printed a moment after it printed it: live, with
+    no frame per print.
+
+    Started once, after the worker is confined (a thread started before Landlock's
+    `restrict_self` would stay outside its domain), with a small stack. A thread per delayed
+    flush mapped a fresh stack each time: near the memory limit that failed, and `print`
+    raised "can't start new thread" in the cell, or the worker died writing that error.
+    In a process forked from the worker (no flusher there) every write is sent at once.
+    """
+
+    def __init__(self) -> None:
+        self.streams: list[StreamWriter] = []
+        self._due = threading.Event()
+        self._thread: threading.Thread | None = None
+        os.register_at_fork(after_in_child=self._forget)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        before = threading.stack_size(_FLUSHER_STACK)
+        try:
+            thread = threading.Thread(target=self._run, name="codemode-stream-flush", daemon=True)
+            _threads.mark_internal(thread)
+            thread.start()
+        finally:
+            threading.stack_size(before)
+        self._thread = thread
+
+    def kick(self) -> bool:
+        """Ask for a flush in `_STREAM_FLUSH_DELAY`; False when no thread will (flush now)."""
+        if self._thread is None:
+            return False
+        self._due.set()
+        return True
+
+    def _forget(self) -> None:
+        self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            self._due.wait()
+            time.sleep(_STREAM_FLUSH_DELAY)
+            self._due.clear()  # before the flush: text written during it asks again
+            for stream in self.streams:
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001 - a closed channel: the worker is ending anyway
+                    pass
+
+
+_flusher = _Flusher()
+
+
 class StreamWriter(io.TextIOBase):
     """sys.stdout / sys.stderr of the worker: text goes to the host in `stream` frames."""
 
@@ -209,7 +266,8 @@ class StreamWriter(io.TextIOBase):
         self._size = 0
         self._last_flush = 0.0
         self._lock = threading.RLock()
-        self._timer: threading.Timer | None = None
+        self._kicked = False  # the flusher was asked to send this stream's parts
+        _flusher.streams.append(self)
         self._sending = False  # set, under the lock, before the parts are taken to send
 
     @property
@@ -240,29 +298,26 @@ class StreamWriter(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if not text:
             return 0
-        # Critical: an interrupt inside the lock or the flush timer's start would leave the
-        # buffer half-updated and the traceback in threading.py; it lands after the write.
+        # Critical: an interrupt inside the lock would leave the buffer half-updated; it
+        # lands after the write.
         with _interrupts, self._lock:
             self._parts.append(text)
             self._size += len(text)
             now = time.monotonic()
             if self._size >= _STREAM_FLUSH_BYTES or now - self._last_flush >= _STREAM_FLUSH_DELAY:
                 self.flush()
-            elif self._timer is None:
-                timer = threading.Timer(_STREAM_FLUSH_DELAY, self.flush)
-                timer.daemon = True
-                _threads.mark_internal(timer)
-                self._timer = timer
-                timer.start()
+            elif not self._kicked:
+                if _flusher.kick():
+                    self._kicked = True
+                else:
+                    self.flush()
         return len(text)
 
     def flush(self) -> None:
         # Sent under the lock: a flush by the timer thread must not land after the `done`
         # that the cell's final flush precedes.
         with _interrupts, self._lock:
-            if self._timer is not None and self._timer is not threading.current_thread():
-                self._timer.cancel()
-            self._timer = None
+            self._kicked = False
             if not self._parts:
                 return
             self._sending = True

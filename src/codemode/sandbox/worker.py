@@ -27,8 +27,8 @@ TYPE_CHECKING = False  # importing `typing` costs ~10 ms of worker start-up
 if TYPE_CHECKING:
     from typing import Any
 
-from codemode.sandbox import _api, _channel, _display, _lifeline, _limits, _threads
-from codemode.sandbox._channel import Channel, StreamWriter, _flush_streams, _interrupts
+from codemode.sandbox import _api, _channel, _display, _lifeline, _limits, _reserve, _threads
+from codemode.sandbox._channel import Channel, StreamWriter, _flush_streams, _flusher, _interrupts
 from codemode.sandbox._frames import FrameError, encode
 
 _CO_COROUTINE = 0x0080
@@ -58,6 +58,7 @@ class Worker:
 
             rows = confine(message["confine"], (self.channel._rfd, self.channel._wfd))
             self._confined = True
+        _flusher.start()  # after confine: a thread inherits the Landlock domain it is started in
         _api.servers.clear()
         for key, server in (message.get("servers") or {}).items():
             tools = [_api.Tool(key, spec) for spec in server.get("tools", [])]
@@ -91,6 +92,8 @@ class Worker:
         try:
             value = self._execute(str(message.get("code", "")), filename)
         except BaseException as exc:  # noqa: BLE001 - the cell's own failure is the report
+            if isinstance(exc, MemoryError):
+                _reserve.release()  # the report needs room the cell's data may still hold
             if isinstance(exc, SystemExit) and exc.code in (None, 0):
                 value = None
             else:
@@ -108,6 +111,7 @@ class Worker:
         except (TypeError, ValueError):
             reply["result"] = {"kind": "repr", "text": _safe_repr(value), "type": type(value).__name__}
             self.channel.send(reply)
+        _reserve.refill()
 
     def _execute(self, source: str, filename: str) -> Any:
         code = _compile(source, filename)
@@ -290,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     _lifeline.start_guard(rfd)
     # Limits first: before the worker reads a frame, let alone runs a cell.
     isolation = _limits.apply(json.loads(args[2])) if len(args) > 2 else []
+    _reserve.refill()
     channel = Channel(rfd, wfd)
     _api._channel = channel
     _display._send = lambda message: _send_display(channel, message)
@@ -327,3 +332,10 @@ def main(argv: list[str] | None = None) -> None:
             # one-line loops in try); the worker loop survives it and reports the cell.
             channel.send({"op": "done", "id": message.get("id"), "ok": False, "result": None,
                           "error": {"type": "KeyboardInterrupt", "message": "", "traceback": "KeyboardInterrupt\n"}})
+        except MemoryError:
+            # The cell's report itself ran out of memory: a bare one, from what is left.
+            _reserve.release()
+            if op == "exec":
+                channel.send({"op": "done", "id": message.get("id"), "ok": False, "result": None,
+                              "error": {"type": "MemoryError", "code": "MEMORY", "message": _MEMORY_MESSAGE,
+                                        "traceback": "MemoryError\n"}})
