@@ -353,6 +353,17 @@ def test_a_call_cut_off_by_an_interrupt_says_so(demo_session: Session) -> None:
     assert report.payload()["calls"][0]["status"] == "error"
 
 
+def test_a_lone_surrogate_in_printed_text_or_an_input_reads_as_a_replacement_character(demo_session: Session) -> None:
+    # A lone surrogate has no UTF-8: its frame carries it as a JSON escape, which the host
+    # turns into U+FFFD. It lost the stream and killed the worker before.
+    report = demo_session.run('import sys\nprint("a\\udcffb")\nsys.stderr.write("c\\udcff\\n")\n"d\\udcff"',
+                              inputs={"given": "e\udcff"})
+    assert report.ok, report.error
+    assert (report.stdout, report.stderr, report.value) == ("a\ufffdb\n", "c\ufffd\n", "d\ufffd")
+    assert demo_session.run("given").value == "e\ufffd"
+    assert not demo_session.run("1").worker_restarted
+
+
 def test_run_reports_are_frozen(demo_session: Session) -> None:
     report = demo_session.run("1 + 1")
     assert isinstance(report, RunReport)

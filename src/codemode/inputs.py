@@ -116,4 +116,5 @@ def _plain(name: str, value: Any, where: str, depth: int) -> Any:
 def _size(data: dict[str, Any]) -> int:
     import json
 
-    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+    # As the frame carries it (a lone surrogate goes as a JSON escape, `sandbox._frames.encode`).
+    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))

@@ -32,7 +32,12 @@ class FrameError(ValueError):
 
 def encode(message: dict[str, Any]) -> bytes:
     """Serialise one message as a frame (compact JSON, UTF-8, length prefix)."""
-    body = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    try:
+        body = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (`"\udcff"`, a `surrogateescape`d byte) has no UTF-8: sent as a JSON
+        # escape, which the host's frame check turns into U+FFFD (`_checks`).
+        body = json.dumps(message, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
     return HEADER.pack(len(body)) + body
 
 
