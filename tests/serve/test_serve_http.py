@@ -286,3 +286,62 @@ def _wait_until_ok(server: HttpServer) -> None:
 def _get(url: str, headers: dict[str, str] | None = None) -> Any:
     with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as response:
         return json.loads(response.read())
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (["--port", "99999"], "codemode: --port 99999 is not a port: give 1-65535, or 0 for any free one"),
+    (["--host", "256.1.1.1", "--token", "t"], "codemode: cannot listen on 256.1.1.1:8765: "),
+    (["--port", "{taken}"], "codemode: cannot listen on 127.0.0.1:{taken}: Address already in use; "),
+])
+def test_an_address_it_cannot_listen_on_is_one_line_and_status_2(tmp_path: Path, flags: list[str], said: str) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    config = write_config(tmp_path / "mcp.json")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = str(holder.getsockname()[1])
+        done = subprocess.run([sys.executable, "-m", "codemode", "serve", "--config", str(config), "--transport", "http",
+                               *[flag.format(taken=taken) for flag in flags]], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(said.format(taken=taken)), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_ctrl_c_stops_the_server_soon_though_an_execute_runs_and_leaves_no_worker(tmp_path: Path) -> None:
+    import signal
+    import threading
+    import time
+
+    from _helpers import wait_until
+    from proctable import start_time
+
+    config = write_config(tmp_path / "mcp.json")
+    for server in start_http(config):
+        running = threading.Event()
+
+        async def long_execute(client: Any) -> None:
+            running.set()
+            await client.call_tool("execute", {"code": "import time\ntime.sleep(60)"})
+
+        caller = threading.Thread(target=lambda: _swallow(server.run, long_execute), daemon=True)
+        caller.start()
+        wait_until(running.is_set, "the client's execute")
+        wait_until(lambda: worker_pids(server.process.pid), "a worker")
+        time.sleep(1)  # the execute is running in it
+        workers = worker_pids(server.process.pid)
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(timeout=30) == 130
+        assert time.monotonic() - started < 15  # uvicorn's 5 s grace, then the run is interrupted
+        wait_until(lambda: all(start_time(pid) is None for pid in workers), "the workers' end", timeout=10)
+        caller.join(timeout=30)
+
+
+def _swallow(run: Any, scenario: Any) -> None:
+    try:
+        run(scenario)
+    except BaseException:  # noqa: BLE001 - the server went away under the call: expected here
+        pass

@@ -117,3 +117,55 @@ def test_an_execute_returns_figures_as_image_blocks_and_tables_as_text(demo_conf
     assert image.type == "image" and image.mime_type == "image/png" and image.data.startswith("iVBORw0KGgo")
     assert table.type == "text" and table.text == "a | 1"  # the display's text form; no HTML for a model
     assert result.structured_content["result"] == "a | 1"
+
+
+def test_a_cancelled_execute_interrupts_its_code_and_the_next_one_runs_at_once(demo_config_file: Path) -> None:
+    # The SDK's client sends `notifications/cancelled` when the caller gives up on a request.
+    async def scenario(client: Any) -> dict[str, Any]:
+        import time
+
+        import anyio
+
+        with anyio.move_on_after(2):
+            await client.call_tool("execute", {"code": "import time\nfor step in range(100):\n    time.sleep(0.1)"})
+        started = time.monotonic()
+        after = await client.call_tool("execute", {"code": "step"})
+        return {"after": after, "waited": time.monotonic() - started}
+
+    seen = run_stdio(demo_config_file, scenario)
+    after = seen["after"]
+    assert not after.is_error, after.content[0].text
+    assert after.structured_content["result"] < 50  # interrupted early, its variables kept
+    assert seen["waited"] < 5  # not the 10 s the cancelled code would have taken
+
+
+def test_ctrl_c_ends_the_server_at_once_though_its_client_keeps_stdin_open(demo_config_file: Path) -> None:
+    # The SDK reads stdin on a thread nothing cancels: before, a Ctrl-C waited for the client
+    # to close stdin. Now it is one line and status 130, and the workers end with the server.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from _helpers import read_until, reap, wait_until
+    from _serving import worker_pids
+    from proctable import start_time
+
+    server = subprocess.Popen([sys.executable, "-m", "codemode", "serve", "--config", str(demo_config_file)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert server.stdin is not None and server.stderr is not None
+        server.stdin.write(b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+                           b'"capabilities":{},"clientInfo":{"name":"t","version":"0"}}}\n')
+        server.stdin.flush()
+        assert server.stdout is not None and b'"id":1' in server.stdout.readline()
+        wait_until(lambda: worker_pids(server.pid), "the warm pool's worker")
+        workers = worker_pids(server.pid)
+        started = time.monotonic()
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=10) == 130
+        assert time.monotonic() - started < 5
+        assert b"codemode: interrupted" in read_until(server.stderr, b"interrupted", 5)
+        wait_until(lambda: all(start_time(pid) is None for pid in workers), "the workers' end", timeout=10)
+    finally:
+        reap(server)

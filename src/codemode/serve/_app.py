@@ -21,6 +21,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -65,17 +66,51 @@ def serve(config: Config, options: ServeOptions) -> int:
 
     # Not started here: the server answers `initialize` at once and the servers start behind
     # it (`_startup`); a request waits only for what it needs.
+    sock = _listen(options) if options.transport == "http" else None  # a port in use: one line, before anything starts
     root = Session(config, face="serve")  # the audit trail is on by default for this face
     try:
         sessions = Sessions(root, record=options.record)
         server = build_server(sessions)
-        if options.transport == "stdio":
+        if sock is None:
+            # The SDK reads stdin on a thread nothing can cancel: a Ctrl-C would wait for the
+            # client to close stdin. It ends the server at once, as in the rest of the CLI.
+            signal.signal(signal.SIGINT, _exit_on_interrupt)
             anyio.run(_serve_stdio, server, sessions)
-        else:
-            anyio.run(_serve_http, server, sessions, options, token)
+        elif anyio.run(_serve_http, server, sessions, options, token, sock) == signal.SIGINT:
+            print("codemode: interrupted", file=sys.stderr)
+            return 130
     finally:
         root.close()
     return 0
+
+
+def _exit_on_interrupt(signum: int, frame: object) -> None:
+    """End `codemode serve` over stdio now: one line, status 130. Each worker ends with this
+    process (its guard sees the channel close), each server through its tether, and what a
+    session recorded is already on disk (the audit trail and transcripts are written as they go)."""
+    os.write(2, b"\ncodemode: interrupted\n")
+    os._exit(130)
+
+
+def _listen(options: ServeOptions) -> socket.socket:
+    """The listening socket, or one line saying why there is none."""
+    if not 0 <= options.port <= 65535:
+        raise CodemodeError(f"--port {options.port} is not a port: give 1-65535, or 0 for any free one")
+    try:
+        family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+        sock = socket.socket(family)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((options.host, options.port))
+            sock.listen(2048)  # listening before we say so: a client may connect at once
+        except BaseException:
+            sock.close()
+            raise
+    except OSError as exc:  # in use, not an address of this machine, a name that does not resolve
+        reason = exc.strerror or str(exc)
+        raise CodemodeError(f"cannot listen on {_netloc(options.host, options.port)}: {reason}; "
+                            "give another --port (0 takes any free one) or --host") from None
+    return sock
 
 
 async def _serve_stdio(server: Any, sessions: Any) -> None:
@@ -96,17 +131,23 @@ async def _serve_stdio(server: Any, sessions: Any) -> None:
         await sessions.aclose()
 
 
-async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: str | None) -> None:
+async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: str | None,
+                      sock: socket.socket) -> int | None:
+    """Serve until a signal stops uvicorn (gracefully: running `execute`s are cancelled,
+    which interrupts their code); the first such signal, or None."""
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((options.host, options.port))
-    sock.listen(2048)  # listening before we say so: a client may connect at once
     port = sock.getsockname()[1]
     app = build_app(server, sessions, host=options.host, port=port, token=token, allow_hosts=options.allow_hosts)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
-    runner = uvicorn.Server(config)
+    signals: list[int] = []
+
+    class Runner(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            signals.append(sig)
+            super().handle_exit(sig, frame)
+
+    runner = Runner(config)
     print(f"codemode serve: listening on http://{_netloc(options.host, port)}/mcp "
           f"({'a bearer token is required' if token else 'no token'})", file=sys.stderr, flush=True)
     try:
@@ -117,6 +158,7 @@ async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: 
             tg.cancel_scope.cancel()
     finally:
         await sessions.aclose()
+    return signals[0] if signals else None
 
 
 def build_app(server: Any, sessions: Any, *, host: str, port: int, token: str | None,

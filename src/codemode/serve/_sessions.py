@@ -11,6 +11,9 @@ Invariants:
   stopped); its next `execute` gets a fresh one and says the state was lost.
 - A session whose connection ends (client DELETE, HTTP idle expiry, stdio EOF) stops its
   worker. Nothing here outlives `Sessions.aclose`.
+- A cancelled `execute` (the client's `notifications/cancelled`, the server shutting down)
+  interrupts its run as Ctrl-C does, and returns once the worker has stopped the code:
+  the session's next `execute` never waits for code nobody wants.
 - At most `codemode.maxSessions` sessions hold a worker at once; the check and the
   reservation happen with no await between them (one event loop), so it cannot overshoot.
 """
@@ -45,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 # How often idle sessions are looked for, at most: a reclaim is late by up to this much.
 SWEEP_SECONDS = 30.0
+# How often a cancelled `execute` looks whether its interrupted run has ended.
+_ENDED_POLL = 0.01
 # Worker threads that may wait on runs at once: every open session can be running.
 RUN_THREADS = 1000
 
@@ -118,8 +123,7 @@ class Sessions:
                         client.reclaimed = False
                     await self._acquire(client)
                 assert client.worker is not None
-                report = await anyio.to_thread.run_sync(
-                    _run, client.worker, code, limits, inputs, on_event, approver, limiter=self._limiter)
+                report = await self._interruptible(client.worker, code, limits, inputs, on_event, approver)
                 client.executes += 1
                 # Calls the run's cap refused never left the host: they do not count.
                 client.tool_calls += sum(1 for c in report.calls if c.error_code != "MAX_TOOL_CALLS")
@@ -127,6 +131,26 @@ class Sessions:
             finally:
                 client.busy = False
                 client.last_used = time.monotonic()
+
+    async def _interruptible(self, worker: Session, code: str, limits: RunLimits, inputs: dict[str, Any] | None,
+                             on_event: Callable[[Event], None] | None, approver: Approver | None) -> RunReport:
+        """`worker.run` on a thread; cancelled, it interrupts the run and waits for its end."""
+        cancel, ended = threading.Event(), threading.Event()
+
+        def work() -> RunReport:
+            try:
+                return _run(worker, code, limits, inputs, on_event, approver, cancel)
+            finally:
+                ended.set()
+
+        try:
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True, limiter=self._limiter)
+        except anyio.get_cancelled_exc_class():
+            cancel.set()
+            with anyio.CancelScope(shield=True):  # the worker is the session's: wait until it is free
+                while not ended.is_set():
+                    await anyio.sleep(_ENDED_POLL)
+            raise
 
     async def _acquire(self, client: ClientSession) -> None:
         cap = self.config.max_sessions
@@ -204,7 +228,8 @@ class Sessions:
 
 
 def _run(worker: Session, code: str, limits: RunLimits, inputs: dict[str, Any] | None,
-         on_event: Callable[[Event], None] | None, approver: Approver | None = None) -> RunReport:
+         on_event: Callable[[Event], None] | None, approver: Approver | None = None,
+         cancel: threading.Event | None = None) -> RunReport:
     options: dict[str, Any] = {"inputs": inputs} if inputs is not None else {}
     return worker.run(code, timeout=limits.timeout, max_tool_calls=limits.max_tool_calls, servers=limits.servers,
-                      tools=limits.tools, on_event=on_event, approver=approver, **options)
+                      tools=limits.tools, on_event=on_event, approver=approver, cancel=cancel, **options)
