@@ -13,7 +13,7 @@ PACKAGE = Path(codemode.__file__).parent
 SRC = str(PACKAGE.parent)
 
 # Each layer may import only the layers before it in this list (DESIGN.md, "Layers").
-LAYERS = ["errors", "ids", "_pipes", "config", "redact", "schema", "hub", "cassette", "approval", "policy", "outputs", "sandbox",
+LAYERS = ["errors", "ids", "_pipes", "_b64", "config", "redact", "schema", "hub", "cassette", "approval", "policy", "outputs", "sandbox",
           "metrics", "trace", "accounting", "audit", "inputs", "_turns",
           "sandbox_options", "_apitool", "_surface", "_runstate", "_calls", "_runpath", "session", "faces"]
 FACES = {"magics", "_cellviews", "display", "cli", "kernel", "server", "serve", "replay", "testing", "approvers", "__main__", "__init__"}
@@ -69,7 +69,7 @@ def test_importing_the_package_pulls_in_no_sdk_ipython_or_pydantic() -> None:
 def test_the_worker_imports_only_the_standard_library_and_its_own_modules() -> None:
     loaded = _modules_after("import codemode.sandbox.worker", "-S")  # as the host starts it
     ours = {m for m in loaded if m.split(".")[0] == "codemode"}
-    assert ours <= {"codemode", "codemode._pipes", "codemode.sandbox", "codemode.sandbox.worker", "codemode.sandbox._api",
+    assert ours <= {"codemode", "codemode._pipes", "codemode._b64", "codemode.sandbox", "codemode.sandbox.worker", "codemode.sandbox._api",
                     "codemode.sandbox._frames", "codemode.sandbox._limits", "codemode.sandbox._channel",
                     "codemode.sandbox._display", "codemode.sandbox._lifeline", "codemode.sandbox._threads",
                     "codemode.sandbox._reserve"} | {m for m in ours if m.startswith("codemode.schema")}

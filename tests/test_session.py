@@ -214,6 +214,9 @@ def test_an_image_result_is_reported_as_an_image(demo_session: Session) -> None:
     assert base64.b64decode(report.result["data"]).startswith(PNG_SIGNATURE)
     in_the_cell = demo_session.run("chart.data[:8] == b'\\x89PNG\\r\\n\\x1a\\n', chart.mime_type")
     assert in_the_cell.value == [True, "image/png"]
+    # Every size shown is the decoded one, whatever the base64 padding (827 showed as 828).
+    sizes = demo_session.run("repr(chart), len(chart.data)").value
+    assert sizes[0] == f"<Image image/png, {sizes[1]} bytes>"
 
 
 def test_progress_and_logs_are_recorded_on_the_tool_call(demo_session: Session) -> None:

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from codemode._b64 import decoded_size
+
 # One representation: a high-resolution figure is ~1 MB of base64, a 60-row table ~50 KB.
 MAX_REPRESENTATION = 4 * 1024 * 1024
 # All the rich outputs of one run: a notebook is no place for more.
@@ -238,6 +240,6 @@ def result_bundle(result: dict[str, Any] | None) -> tuple[dict[str, Any], dict[s
     if result.get("kind") == "mime":
         return dict(result.get("data") or {}), dict(result.get("metadata") or {})
     if result.get("kind") == "image" and result.get("mimeType") in IMAGE_TYPES and result.get("data"):
-        size = len(result["data"]) * 3 // 4
+        size = decoded_size(result["data"])
         return {result["mimeType"]: result["data"], "text/plain": f"<Image {result['mimeType']}, {size} bytes>"}, {}
     return None

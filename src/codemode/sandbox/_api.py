@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
         def search(self, arguments: dict[str, Any]) -> Any: ...
 
+from codemode._b64 import decoded_size
 from codemode.schema import check_arguments, drop_unset, suggest
 
 __all__ = ["Audio", "Image", "Resource", "ResourceLink", "Server", "Tool", "ToolError", "help", "search", "servers"]
@@ -64,7 +65,7 @@ class Image:
         return base64.b64decode(self.data_b64)
 
     def __repr__(self) -> str:
-        return f"<Image {self.mime_type}, {len(self.data_b64) * 3 // 4} bytes>"
+        return f"<Image {self.mime_type}, {decoded_size(self.data_b64)} bytes>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """Shown by `display()` as the image itself (the host keeps only image types it knows)."""
@@ -75,7 +76,7 @@ class Audio(Image):
     """Audio a tool returned, as bytes and a MIME type."""
 
     def __repr__(self) -> str:
-        return f"<Audio {self.mime_type}, {len(self.data_b64) * 3 // 4} bytes>"
+        return f"<Audio {self.mime_type}, {decoded_size(self.data_b64)} bytes>"
 
 
 class Resource:

@@ -16,6 +16,7 @@ import json
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from codemode._b64 import decoded_size
 from codemode.schema._types import python_literal
 from codemode.trace._records import RunReport, ToolCall, preview
 from codemode.trace._text import terminal_safe
@@ -106,7 +107,7 @@ def _result_text(result: dict[str, Any]) -> str:
     if kind == "mime":
         return str((shown.get("data") or {}).get("text/plain", ""))
     if kind in ("image", "audio"):
-        size = len(result.get("data", "")) * 3 // 4
+        size = decoded_size(result.get("data", ""))
         return f"<{kind} {shown.get('mimeType', '')}, {format_size(size)}>"
     if kind == "content":
         return json.dumps(shown.get("blocks"), indent=2, ensure_ascii=False)
@@ -347,7 +348,7 @@ def _value_html(payload: dict[str, Any]) -> str:
 def _media_html(mime: str, data: str) -> str:
     if mime.startswith("image/") and len(data) <= 512 * 1024:
         return f'<img alt="tool image" src="data:{escape(mime)};base64,{escape(data)}" style="max-width:100%">'
-    return f"<code>&lt;{escape(mime)}, {format_size(len(data) * 3 // 4)}&gt;</code>"
+    return f"<code>&lt;{escape(mime)}, {format_size(decoded_size(data))}&gt;</code>"
 
 
 def _result_html(result: dict[str, Any]) -> str:
