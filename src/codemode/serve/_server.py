@@ -86,9 +86,13 @@ def build_server(sessions: Sessions) -> Server[Any]:
                                    ) -> types.EmptyResult:
         return types.EmptyResult()  # the code's prints are sent at info whatever the level
 
-    server: Server[Any] = Server("codemode", version=__version__, instructions=INSTRUCTIONS,
-                                 on_list_tools=on_list_tools, on_call_tool=on_call_tool,
-                                 on_set_logging_level=on_set_logging_level)
+    # The logging capability (the code's prints as log messages) is deprecated in the 2026 era
+    # the SDK warns about on every start; this server speaks the handshake era, which has it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        server: Server[Any] = Server("codemode", version=__version__, instructions=INSTRUCTIONS,
+                                     on_list_tools=on_list_tools, on_call_tool=on_call_tool,
+                                     on_set_logging_level=on_set_logging_level)
     server._request_handlers.pop("server/discover", None)  # handshake era only: see the module docstring
     return server
 
