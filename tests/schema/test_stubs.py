@@ -415,3 +415,12 @@ def test_did_you_mean_ranks_by_words_and_characters() -> None:
     assert suggest("get_time", ["convert_time", "get_current_time"]) == ["get_current_time"]
     assert suggest("list_order", ["get_order", "list_orders", "list_customers"]) == ["list_orders"]
     assert suggest("zzz", ["get_order"]) == []
+
+
+def test_a_summary_is_the_first_sentence_and_an_abbreviation_does_not_end_it() -> None:
+    from codemode.schema._tooldef import summarize
+
+    assert summarize("ISO 3166 alpha-2 country code, e.g. DE. Upper case.") == "ISO 3166 alpha-2 country code, e.g. DE."
+    assert summarize("Names (i.e. ids), etc. in order. More.") == "Names (i.e. ids), etc. in order."
+    assert summarize("Play the piano. Then rest.") == "Play the piano."
+    assert summarize("First line\nsecond line") == "First line"

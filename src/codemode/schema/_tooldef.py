@@ -25,6 +25,8 @@ SUMMARY_MAX = 100
 
 #: Characters that end a sentence when a space or the end of the line follows.
 _SENTENCE_ENDS = ".!?"
+# A period that ends one of these does not end the sentence ("country code, e.g. DE").
+_ABBREVIATIONS = frozenset({"e.g.", "i.e.", "etc.", "vs.", "cf."})
 
 
 class FrozenRecord:
@@ -152,7 +154,8 @@ def summarize(text: str, limit: int = SUMMARY_MAX) -> str:
     """The first sentence or first non-empty line of `text`, cut to `limit` with an ellipsis."""
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     for index, char in enumerate(line):
-        if char in _SENTENCE_ENDS and (index + 1 == len(line) or line[index + 1] == " "):
+        if char in _SENTENCE_ENDS and (index + 1 == len(line) or line[index + 1] == " ") \
+                and line[: index + 1].rsplit(" ", 1)[-1].lstrip("([\"'").lower() not in _ABBREVIATIONS:
             line = line[: index + 1]
             break
     if len(line) <= limit:
