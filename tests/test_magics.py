@@ -151,6 +151,7 @@ def test_the_live_panel_shows_each_call_and_its_progress_and_becomes_the_report(
     first = live["data"][MIME_TYPE]["calls"][0]
     assert (first["tool"], first["status"]) == ("build_report", "running")
     assert all(s["running"] for s in snapshots)
+    assert live["data"]["text/plain"].startswith("codemode: running · 1 tool call")  # not "ok" before anything ended
     running = [live["metadata"][MIME_TYPE]] + [u["metadata"][MIME_TYPE] for u in updates[:-1]]
     assert any(c.get("progress") for m in running for c in m["calls"])  # progress, live, in the metadata
     (report,) = cell.reports

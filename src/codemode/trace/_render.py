@@ -89,7 +89,10 @@ def _headline(report: RunReport) -> str:
     failed = sum(1 for c in report.calls if c.ok is False)
     if failed:
         calls += f" ({failed} failed)"
-    state = "ok" if report.ok else ("timed out" if report.timed_out else "error")
+    if report.running:  # the live panel's snapshot: nothing has ended yet
+        state = "running"
+    else:
+        state = "ok" if report.ok else ("timed out" if report.timed_out else "error")
     return f"codemode: {state} · {calls}"
 
 
