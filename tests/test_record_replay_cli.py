@@ -62,6 +62,7 @@ CELLS = [
     "%%codemode\nopen_orders = demo.list_orders(status='open')\nprint(len(open_orders), 'open orders')\n"
     "[o['id'] for o in open_orders][:3]",
     "%%codemode\ndemo.get_customer(customer_id=1)['name']",
+    "%codemode isolation",  # names the worker's own work dir: a sanitizer makes re-runs compare
 ]
 
 
