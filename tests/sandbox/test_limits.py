@@ -96,6 +96,7 @@ def test_a_file_past_the_size_limit_fails_and_stays_at_the_limit(
     outcome = run(portal, limited, "open('big.bin', 'wb').write(b'x' * (2 * 1024**2))")
     assert outcome.error is not None and outcome.error["type"] == "OSError"
     assert "File too large" in outcome.error["message"]
+    assert outcome.error["code"] == "DISK"  # the code a work dir over its bound reports too
     assert (tmp_path / "big.bin").stat().st_size <= 1024**2
 
 

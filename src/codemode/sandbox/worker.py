@@ -227,6 +227,7 @@ _MEMORY_MESSAGE = "an allocation went past the worker's memory limit (raise it w
 
 
 def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
+    import errno  # built in: no file to read
     import traceback
 
     info = traceback.TracebackException.from_exception(exc)
@@ -241,6 +242,8 @@ def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
     elif isinstance(exc, MemoryError):
         error["code"] = "MEMORY"  # the worker's memory limit (RLIMIT_DATA) refused an allocation
         error["message"] = error["message"] or _MEMORY_MESSAGE
+    elif isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        error["code"] = "DISK"  # RLIMIT_FSIZE: one file past the work dir's bound (--disk, diskMb)
     return error
 
 
