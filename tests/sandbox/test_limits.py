@@ -123,3 +123,23 @@ def test_a_required_layer_that_is_missing_refuses_to_start(portal: BlockingPorta
         portal.call(box.aclose)
     assert caught.value.missing == ["landlock"] and caught.value.code == "ISOLATION"
     assert not box.alive
+
+
+def test_a_forked_child_s_print_arrives_though_the_parent_s_flusher_is_not_in_it(
+    portal: BlockingPortal, tmp_path: Path
+) -> None:
+    # The worker's stream flusher is a thread, which a fork does not copy: a child's writes
+    # are sent at once, including one the parent had left for its flusher to send.
+    box = Sandbox(SETUP, workdir=tmp_path, allow_subprocess=True)
+    portal.call(box.start)
+    try:
+        printed: list[str] = []
+        code = ("import os\nprint('parent', end='')\nprint(' waits')\npid = os.fork()\nif pid == 0:\n"
+                "    print('child says hi')\n    os._exit(0)\nos.waitpid(pid, 0)\n'done'")
+        outcome = portal.call(functools.partial(box.run, code, on_call=no_tools,
+                                                on_stream=lambda _, text: printed.append(text), timeout=WAIT))
+        assert outcome.ok, outcome.error
+        assert "child says hi\n" in "".join(printed)
+        assert "".join(printed).count("parent waits\n") == 1
+    finally:
+        portal.call(box.aclose)

@@ -209,14 +209,16 @@ class _Flusher:
     `restrict_self` would stay outside its domain), with a small stack. A thread per delayed
     flush mapped a fresh stack each time: near the memory limit that failed, and `print`
     raised "can't start new thread" in the cell, or the worker died writing that error.
-    In a process forked from the worker (no flusher there) every write is sent at once.
+    A fork (`--allow-subprocess`) sends what is owed first, with every stream's lock held
+    across it, so the child neither repeats the parent's text nor inherits a lock the flusher
+    held; in the child (no flusher there) every write is sent at once.
     """
 
     def __init__(self) -> None:
         self.streams: list[StreamWriter] = []
         self._due = threading.Event()
         self._thread: threading.Thread | None = None
-        os.register_at_fork(after_in_child=self._forget)
+        os.register_at_fork(before=self._hold, after_in_parent=self._let_go, after_in_child=self._forget)
 
     def start(self) -> None:
         if self._thread is not None:
@@ -237,8 +239,20 @@ class _Flusher:
         self._due.set()
         return True
 
+    def _hold(self) -> None:
+        for stream in self.streams:
+            stream._lock.acquire()
+            stream.flush()
+
+    def _let_go(self) -> None:
+        for stream in reversed(self.streams):
+            stream._lock.release()
+
     def _forget(self) -> None:
         self._thread = None
+        for stream in self.streams:
+            stream._lock._at_fork_reinit()  # type: ignore[attr-defined]  # held by the parent's fork
+            stream._kicked = False
 
     def _run(self) -> None:
         while True:
@@ -314,7 +328,7 @@ class StreamWriter(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        # Sent under the lock: a flush by the timer thread must not land after the `done`
+        # Sent under the lock: a flush by the flusher thread must not land after the `done`
         # that the cell's final flush precedes.
         with _interrupts, self._lock:
             self._kicked = False
