@@ -67,6 +67,17 @@ figures are the steadier ones):
   their starts, not the slowest one (two are Python servers whose own start imports the
   SDK, as long as the host's import of it). With their tool lists cached, a run connects
   only the servers its code names.
+- Fourth pass, the first `%%codemode` cell (pyinstrument of the cell's main thread, process
+  CPU around the cell, 2026-11-30 night): the cell is CPU-bound (process time = wall time).
+  Started 3 s after `%load_ext`, it costs 0.87-1.15 s of CPU, what `import mcp` + a direct
+  connect, list and call cost in the same shell (0.94-1.10 s). Right after `%load_ext` it
+  also pays the warm-up thread's 0.26-0.45 s of CPU: with `mcp` already imported, codemode's
+  own modules are 0.06-0.09 s of it (`-X importtime`: no module over 11 ms; the config's
+  pydantic models the largest) and the o200k tables 0.06-0.10 s, built by `bpe-openai`'s Rust
+  extension with the GIL held, so no thread of the process overlaps it; the rest is pydantic's
+  own import, which the SDK needs anyway. The main thread's profile: 0.21 s waiting on the
+  import lock the warm-up holds, 0.09 s importing `codemode.session`, 1.05 s in the hub's
+  start. py-spy at 1 kHz slowed the run 20-200x on this VM, so it was not used for this.
 """
 
 from __future__ import annotations
