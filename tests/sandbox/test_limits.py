@@ -143,3 +143,14 @@ def test_a_forked_child_s_print_arrives_though_the_parent_s_flusher_is_not_in_it
         assert "".join(printed).count("parent waits\n") == 1
     finally:
         portal.call(box.aclose)
+
+
+def test_each_printed_line_after_a_pause_is_one_stream_frame(portal: BlockingPortal, limited: Sandbox) -> None:
+    # print() writes its text and its newline apart; sent at once, each line was two frames
+    # (two stream messages, two log notifications in `codemode serve`).
+    frames: list[str] = []
+    code = "import time\nfor word in ('one', 'two', 'three'):\n    print(word)\n    time.sleep(0.1)\nprint('no newline', end='')"
+    outcome = portal.call(functools.partial(limited.run, code, on_call=no_tools,
+                                            on_stream=lambda _, text: frames.append(text), timeout=WAIT))
+    assert outcome.ok, outcome.error
+    assert frames == ["one\n", "two\n", "three\n", "no newline"]

@@ -318,7 +318,11 @@ class StreamWriter(io.TextIOBase):
             self._parts.append(text)
             self._size += len(text)
             now = time.monotonic()
-            if self._size >= _STREAM_FLUSH_BYTES or now - self._last_flush >= _STREAM_FLUSH_DELAY:
+            # At once only when a line is complete: `print` writes its text and its "\n"
+            # apart, and one frame per printed line is one stream message (one log message
+            # in `codemode serve`), not two.
+            if self._size >= _STREAM_FLUSH_BYTES or (
+                    now - self._last_flush >= _STREAM_FLUSH_DELAY and text.endswith("\n")):
                 self.flush()
             elif not self._kicked:
                 if _flusher.kick():
