@@ -423,3 +423,14 @@ def test_an_unknown_required_layer_is_a_config_error() -> None:
         parse_config({"mcpServers": {"t": {"command": "x"}}, "codemode": {"require": ["selinux"]}},
                      source="f.json", environ={})
     assert caught.value.path == "f.json"
+
+
+def test_a_file_whose_every_server_is_unusable_names_each_of_them() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"mcpServers": {"x": {"command": 5}, "y": {"url": 7}}}, source="mcp.json")
+    assert str(raised.value) == (
+        "mcp.json: none of its 2 servers is usable: server 'x', field 'command': Input should be a valid string, "
+        "not a number; server 'y', field 'url': Input should be a valid string, not a number")
+    with pytest.raises(ConfigError) as one:  # one entry: its own error, as before
+        parse_config({"mcpServers": {"x": {"command": 5}}}, source="mcp.json")
+    assert str(one.value) == "mcp.json, server 'x', field 'command': Input should be a valid string, not a number"

@@ -65,8 +65,11 @@ def parse_config(
         except ConfigError as exc:  # one unusable entry fails that server only
             broken[name] = str(exc)
             failures.append(exc)
-    if failures and not servers:
-        raise failures[0]  # nothing usable: the file is the problem
+    if failures and not servers:  # nothing usable: the file is the problem, every entry of it
+        if len(failures) == 1:
+            raise failures[0]
+        raise ConfigError(f"none of its {len(failures)} servers is usable: "
+                          + "; ".join(_without_path(failure) for failure in failures), path=source)
     return Config(
         servers=servers,
         broken=broken,
@@ -147,6 +150,13 @@ def _parse_server(
         return model.model_validate(expanded)
     except ValidationError as exc:
         raise _from_validation(exc, model, path=source, server=name) from exc
+
+
+def _without_path(error: ConfigError) -> str:
+    """`server 'x', field 'command': problem`: an entry's error, in a list under its file."""
+    where = [f"server {error.server!r}"] if error.server else []
+    where += [f"field {error.field!r}"] if error.field else []
+    return f"{', '.join(where)}: {error.problem}" if where else error.problem
 
 
 def _from_validation(
