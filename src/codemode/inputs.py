@@ -114,7 +114,7 @@ def _plain(name: str, value: Any, where: str, depth: int) -> Any:
 
 
 def _size(data: dict[str, Any]) -> int:
-    import json
+    """Bytes of JSON the inputs take in the frame that carries them."""
+    from codemode.sandbox._frames import HEADER, encode
 
-    # As the frame carries it (a lone surrogate goes as a JSON escape, `sandbox._frames.encode`).
-    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return len(encode(data)) - HEADER.size

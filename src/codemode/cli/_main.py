@@ -95,6 +95,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from codemode.serve import ServeOptions, serve
 
+        if args.transport == "stdio" and threading.current_thread() is threading.main_thread():
+            # The SDK reads stdin on a thread nothing can cancel, so a Ctrl-C would wait for the
+            # client to close stdin: it ends the server at once, as it ends any command. Each
+            # worker ends with this process, each server through its tether, and the audit
+            # trail and transcripts are written as they go. Over HTTP, uvicorn stops gracefully.
+            signal.signal(signal.SIGINT, _exit_on_interrupt)
         return serve(config, ServeOptions(transport=args.transport, host=args.host, port=args.port,
                                           token=args.token, record=args.record, allow_hosts=tuple(args.allow_host)))
     from codemode.approvers import TerminalApprover
@@ -105,7 +111,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         session.sandbox_options = session.sandbox_options.with_flags(
             memory=args.memory, allow_subprocess=args.allow_subprocess, workdir=args.workdir,
             allow_read=args.allow_read, require=args.require, disk=args.disk)
-    # From here a Ctrl-C ends the command at once (serve and test keep their own handling).
+    # From here a Ctrl-C ends the command at once (test keeps its own handling).
     # Only the main thread may set a handler (a test may call main from another).
     handled = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, _exit_on_interrupt) if handled else None

@@ -36,7 +36,3 @@ def release() -> None:
     if _held is not None:
         _held.close()
         _held = None
-
-
-def held() -> bool:
-    return _held is not None

@@ -72,9 +72,6 @@ def serve(config: Config, options: ServeOptions) -> int:
         sessions = Sessions(root, record=options.record)
         server = build_server(sessions)
         if sock is None:
-            # The SDK reads stdin on a thread nothing can cancel: a Ctrl-C would wait for the
-            # client to close stdin. It ends the server at once, as in the rest of the CLI.
-            signal.signal(signal.SIGINT, _exit_on_interrupt)
             anyio.run(_serve_stdio, server, sessions)
         elif anyio.run(_serve_http, server, sessions, options, token, sock) == signal.SIGINT:
             print("codemode: interrupted", file=sys.stderr)
@@ -82,14 +79,6 @@ def serve(config: Config, options: ServeOptions) -> int:
     finally:
         root.close()
     return 0
-
-
-def _exit_on_interrupt(signum: int, frame: object) -> None:
-    """End `codemode serve` over stdio now: one line, status 130. Each worker ends with this
-    process (its guard sees the channel close), each server through its tether, and what a
-    session recorded is already on disk (the audit trail and transcripts are written as they go)."""
-    os.write(2, b"\ncodemode: interrupted\n")
-    os._exit(130)
 
 
 def _listen(options: ServeOptions) -> socket.socket:
