@@ -150,12 +150,20 @@ class ToolDef(FrozenRecord):
         return cls(**{key: data[key] for key in cls.__slots__ if key in data})
 
 
+def _ends_sentence(line: str, index: int) -> bool:
+    """Whether the mark at `index` ends a sentence: the line's end or a space follows, and the
+    word it closes is no abbreviation."""
+    if index + 1 < len(line) and line[index + 1] != " ":
+        return False
+    word = line[: index + 1].rsplit(" ", 1)[-1].lstrip("([\"'")
+    return word.lower() not in _ABBREVIATIONS
+
+
 def summarize(text: str, limit: int = SUMMARY_MAX) -> str:
     """The first sentence or first non-empty line of `text`, cut to `limit` with an ellipsis."""
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     for index, char in enumerate(line):
-        if char in _SENTENCE_ENDS and (index + 1 == len(line) or line[index + 1] == " ") \
-                and line[: index + 1].rsplit(" ", 1)[-1].lstrip("([\"'").lower() not in _ABBREVIATIONS:
+        if char in _SENTENCE_ENDS and _ends_sentence(line, index):
             line = line[: index + 1]
             break
     if len(line) <= limit:
