@@ -26,7 +26,7 @@ import sys
 import tracemalloc
 
 from codemode.config import demo_config
-from codemode.session import Session
+from codemode.engine import Session
 from codemode.trace._calllog import FULL_CALLS
 from codemode.trace._render import mimebundle
 

@@ -48,7 +48,7 @@ figures are the steadier ones):
   Direct connect + list + call of the demo, fresh process: 3.3 s CPU, 1.6 s CPU deferred.
 - The rest of a first call is the SDK itself: `import mcp` (the generated `mcp_types` models
   of two protocol versions, ~0.7 s of its ~1 s) and building the demo's models, on a thread.
-  `import codemode.session` after `import mcp` adds 0.06-0.08 s CPU (pydantic, asyncio and
+  `import codemode.engine._session` after `import mcp` adds 0.06-0.08 s CPU (pydantic, asyncio and
   the standard library are shared); the worker boots in ~0.1 s on the other core.
 - The session warmed its tokenizer on a thread only by counting texts it did not have yet
   (servers are learned later), so the o200k load (0.1-0.15 s) fell into the first run's
@@ -76,7 +76,7 @@ figures are the steadier ones):
   pydantic models the largest) and the o200k tables 0.06-0.10 s, built by `bpe-openai`'s Rust
   extension with the GIL held, so no thread of the process overlaps it; the rest is pydantic's
   own import, which the SDK needs anyway. The main thread's profile: 0.21 s waiting on the
-  import lock the warm-up holds, 0.09 s importing `codemode.session`, 1.05 s in the hub's
+  import lock the warm-up holds, 0.09 s importing `codemode.engine._session`, 1.05 s in the hub's
   start. py-spy at 1 kHz slowed the run 20-200x on this VM, so it was not used for this.
 """
 

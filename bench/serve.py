@@ -33,7 +33,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from codemode.config import demo_config
-from codemode.session import Session
+from codemode.engine import Session
 
 warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from codemode.config import parse_config
-from codemode.session import Session
+from codemode.engine import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _peers  # noqa: E402

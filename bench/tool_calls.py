@@ -98,8 +98,8 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from codemode.config import Config, StdioServer, demo_config
+from codemode.engine import Session
 from codemode.hub import get_portal
-from codemode.session import Session
 
 warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
 

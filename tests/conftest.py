@@ -24,7 +24,7 @@ from codemode.config import demo_config
 if TYPE_CHECKING:  # the SDK loads only for the tests that use these fixtures
     from anyio.from_thread import BlockingPortal
 
-    from codemode.session import Session
+    from codemode.engine import Session
 
 # Deterministic starts: every server connects when its session starts, as with no tool cache
 # (tests/hub/test_toolcache.py turns the cache on, in a directory of its own). Kernels and
@@ -59,7 +59,7 @@ def process_exited() -> Callable[[int, float], bool]:
 @pytest.fixture(scope="session")
 def demo_session() -> Iterator[Session]:
     """One session on the demo server over stdio, shared by the tests that need no isolation."""
-    from codemode.session import Session
+    from codemode.engine import Session
 
     with Session(demo_config()) as session:
         yield session

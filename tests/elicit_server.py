@@ -10,9 +10,9 @@ import json
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 
-from codemode.approvers import ElicitationApprover
 from codemode.config import demo_config
-from codemode.session import Session
+from codemode.engine import Session
+from codemode.trust.approvers import ElicitationApprover
 
 server = MCPServer("elicit-test")
 session = Session(demo_config(), face="serve")

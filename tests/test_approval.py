@@ -16,10 +16,15 @@ from typing import Any
 
 import pytest
 
-from codemode.approval import Answer, ApprovalRequest, ApprovalRule, is_destructive
 from codemode.config import demo_config, parse_config
+from codemode.engine import Session
 from codemode.schema import ToolDef
-from codemode.session import Session
+from codemode.trust.approval import (
+    Answer,
+    ApprovalRequest,
+    ApprovalRule,
+    is_destructive,
+)
 
 CATCH = """
 from codemode import ToolError

@@ -18,10 +18,18 @@ from typing import Any
 
 import pytest
 
-from codemode.audit import AuditLog, audit_path, default_audit_path, digest, parse_since, read_events, render_table
 from codemode.config import demo_config, parse_config
-from codemode.redact import Redactor
-from codemode.session import Session
+from codemode.engine import Session
+from codemode.trust.audit import (
+    AuditLog,
+    audit_path,
+    default_audit_path,
+    digest,
+    parse_since,
+    read_events,
+    render_table,
+)
+from codemode.trust.redact import Redactor
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 TOKEN = "tok-3f9a7c21e8b44d05"  # what the environment gives ${DEMO_TOKEN}
@@ -113,7 +121,7 @@ def test_two_processes_appending_at_once_tear_no_line(tmp_path: Path) -> None:
     path = tmp_path / "shared.jsonl"
     # Lines of ~12 KB: well past PIPE_BUF, so without the lock writes could interleave.
     writer = (
-        "import sys\nfrom pathlib import Path\nfrom codemode.audit import AuditLog\nfrom codemode.redact import Redactor\n"
+        "import sys\nfrom pathlib import Path\nfrom codemode.trust.audit import AuditLog\nfrom codemode.trust.redact import Redactor\n"
         "log = AuditLog(Path(sys.argv[1]), face='cli', session=sys.argv[2], redactor=Redactor())\n"
         "for i in range(400):\n    log.event('search', run=str(i), query=sys.argv[2] * 3000)\n"
     )
@@ -172,7 +180,7 @@ def test_codemode_audit_prints_a_table_or_json(tmp_path: Path) -> None:
 
 
 def test_run_ids_sort_by_time_and_do_not_collide_across_processes(tmp_path: Path) -> None:
-    code = "from codemode.ids import new_id\nprint('\\n'.join(new_id() for _ in range(2000)))"
+    code = "from codemode.shared.ids import new_id\nprint('\\n'.join(new_id() for _ in range(2000)))"
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONPATH": SRC}).stdout.split() for _ in range(2)]
     first, second = outs

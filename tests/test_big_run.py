@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from codemode.cli import report_json
-from codemode.session import Session
+from codemode.engine import Session
 from codemode.trace._calllog import FULL_CALLS
 from codemode.trace._render import MIME_TYPE, mimebundle
 

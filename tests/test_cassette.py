@@ -12,8 +12,8 @@ from proctable import children
 
 from codemode.cassette import CassetteSettings, ReplayHub, settings_of
 from codemode.config import Config, StdioServer, demo_config, parse_config
+from codemode.engine import Session
 from codemode.errors import CodemodeError
-from codemode.session import Session
 
 live_stubs = ""
 WORK = """\

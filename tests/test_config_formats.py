@@ -17,8 +17,8 @@ import pytest
 from _helpers import free_port
 
 from codemode.config import HttpServer, StdioServer, load_config, parse_config
+from codemode.engine import Session
 from codemode.errors import ConfigError
-from codemode.session import Session
 
 PEERS = Path(__file__).resolve().parent / "peers" / "node_modules" / ".bin"
 ENV = {"HOME": "/home/ada", "API_TOKEN": "t0k"}

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from codemode.config import demo_config
-from codemode.metrics import EstimateTokenizer, TokenAccount
-from codemode.session import Session
+from codemode.engine import Session
+from codemode.tokens.metrics import EstimateTokenizer, TokenAccount
 from codemode.trace import MIME_TYPE
 from codemode.trace._render import render_text
 

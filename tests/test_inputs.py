@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from codemode.inputs import InputError, check_inputs
-from codemode.session import Session
+from codemode.engine import Session
+from codemode.engine._inputs import InputError, check_inputs
 
 
 def test_inputs_are_variables_of_the_run_before_its_code(demo_session: Session) -> None:

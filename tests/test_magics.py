@@ -362,13 +362,13 @@ def test_a_bad_flag_value_is_one_line(kernel: Kernel) -> None:
 WARMS_UP = """
 import sys, time
 from IPython.core.interactiveshell import InteractiveShell
-from codemode import metrics
+from codemode.tokens import metrics
 shell = InteractiveShell.instance()
 shell.run_line_magic("load_ext", "codemode")
 deadline = time.monotonic() + 60
 while metrics._counter is None and time.monotonic() < deadline:
     time.sleep(0.05)
-print("session" if "codemode.session" in sys.modules else "no session",
+print("session" if "codemode.engine" in sys.modules else "no session",
       "tokenizer" if metrics._counter is not None else "no tokenizer")
 """
 

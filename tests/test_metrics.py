@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import codemode
-from codemode import metrics
-from codemode.metrics import (
+from codemode.tokens import metrics
+from codemode.tokens.metrics import (
     BpeTokenizer,
     EstimateTokenizer,
     TokenAccount,
@@ -76,7 +76,7 @@ def test_the_public_path_counts_texts_longer_than_its_chunk() -> None:
 
 def test_loading_the_bpe_does_not_import_the_bpe_openai_package() -> None:
     src = str(Path(codemode.__file__).parents[1])
-    code = (f"import sys; sys.path.insert(0, {src!r}); from codemode.metrics import BpeTokenizer; "
+    code = (f"import sys; sys.path.insert(0, {src!r}); from codemode.tokens.metrics import BpeTokenizer; "
             "n = BpeTokenizer().count('hello world'); print(n, 'bpe_openai' in sys.modules, "
             "'bpe_openai._bindings' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -85,7 +85,7 @@ def test_loading_the_bpe_does_not_import_the_bpe_openai_package() -> None:
 
 def test_importing_metrics_loads_no_tokenizer() -> None:
     src = str(Path(codemode.__file__).parents[1])
-    code = (f"import sys; sys.path.insert(0, {src!r}); import codemode.metrics; "
+    code = (f"import sys; sys.path.insert(0, {src!r}); import codemode.tokens.metrics; "
             "print(any('bpe' in m for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -6,7 +6,15 @@ import base64
 
 import pytest
 
-from codemode.outputs import MAX_REPRESENTATION, MAX_RUN, Outputs, Tally, clean_bundle, clean_html, clean_svg
+from codemode.outputs import (
+    MAX_REPRESENTATION,
+    MAX_RUN,
+    Outputs,
+    Tally,
+    clean_bundle,
+    clean_html,
+    clean_svg,
+)
 
 HOSTILE_HTML = (
     '<table class="dataframe jp-Dialog" id="main" onclick="steal()"><tr style="position:fixed;color:red">'

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from codemode.config import demo_config, parse_config
+from codemode.engine import Session
 from codemode.schema import check_arguments, package_name
-from codemode.session import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import _peers  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 from codemode.cassette._file import DIR_PLACEHOLDER, Scrubber
 from codemode.config import parse_config
 from codemode.errors import ConfigError
-from codemode.redact import REDACTED, Redactor
+from codemode.trust.redact import REDACTED, Redactor
 
 
 def test_a_secret_that_contains_another_goes_whole() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from codemode.session import Session
+from codemode.engine import Session
 from codemode.trace import MIME_TYPE, rich_content
 
 PLOT = (

@@ -15,10 +15,11 @@ import pytest
 from test_cli import codemode_cli
 
 from codemode.config import parse_config
+from codemode.engine import Session
 from codemode.errors import CodemodeError, IsolationError
 from codemode.hub import get_portal
 from codemode.sandbox import Sandbox
-from codemode.session import SandboxOptions, Session, parse_memory
+from codemode.sandbox._options import SandboxOptions, parse_memory
 
 
 def _layer_active(session: Session, layer: str) -> bool:

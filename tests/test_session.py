@@ -21,8 +21,8 @@ import pytest
 
 from codemode.config import parse_config
 from codemode.demo._shop import Shop
+from codemode.engine import Session
 from codemode.errors import CodemodeError
-from codemode.session import Session
 from codemode.trace import MIME_TYPE, RunReport, ToolCall
 
 EXIT_WAIT = 30.0

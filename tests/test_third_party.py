@@ -24,8 +24,8 @@ import pytest
 
 import codemode
 from codemode.config import parse_config
+from codemode.engine import Session
 from codemode.schema import server_stub, stub
-from codemode.session import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import _peers  # noqa: E402  (bench/_peers.py: shared with bench/tokens.py)

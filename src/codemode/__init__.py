@@ -16,12 +16,13 @@ if TYPE_CHECKING:
     from typing import Any
 
     from codemode.config import Config, load_config
+    from codemode.engine import Session
     from codemode.errors import CodemodeError
     from codemode.sandbox._api import ToolError
-    from codemode.session import Session
     from codemode.trace import RunReport, ToolCall
 
-__version__ = "0.1.0"
+from codemode._version import __version__
+
 __all__ = [
     "CodemodeError",
     "Config",
@@ -40,7 +41,7 @@ _LAZY = {
     "CodemodeError": "codemode.errors",
     "Config": "codemode.config",
     "RunReport": "codemode.trace",
-    "Session": "codemode.session",
+    "Session": "codemode.engine",
     "ToolCall": "codemode.trace",
     # The same class cell code catches as `codemode.ToolError` inside the sandbox.
     "ToolError": "codemode.sandbox._api",
@@ -65,13 +66,13 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: object) -> None:
     """Register the `%codemode` and `%%codemode` magics (`%load_ext codemode`)."""
-    from codemode.magics import load_ipython_extension as load
+    from codemode.notebook import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: object) -> None:
     """Close the session the magics opened (`%unload_ext codemode`)."""
-    from codemode.magics import unload_ipython_extension as unload
+    from codemode.notebook import unload_ipython_extension as unload
 
     unload(ipython)

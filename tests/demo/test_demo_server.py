@@ -15,7 +15,12 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp_types import CallToolResult, ImageContent, LoggingMessageNotificationParams, TextContent
+from mcp_types import (
+    CallToolResult,
+    ImageContent,
+    LoggingMessageNotificationParams,
+    TextContent,
+)
 
 import codemode
 from codemode.demo import build_server, main

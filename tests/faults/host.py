@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from codemode.config import demo_config
-from codemode.session import Session
+from codemode.engine import Session
 
 
 def main() -> None:

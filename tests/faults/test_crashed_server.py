@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from codemode.config import Config, StdioServer
-from codemode.session import Session
+from codemode.engine import Session
 
 
 def test_a_session_shared_while_a_server_is_down_has_its_namespace_and_reconnects_it(tmp_path: Path) -> None:

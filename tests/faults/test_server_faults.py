@@ -16,7 +16,7 @@ import pytest
 from proctable import descendants, left_after, snapshot
 
 from codemode.config import load_config
-from codemode.session import Session
+from codemode.engine import Session
 
 WAIT = 60.0
 

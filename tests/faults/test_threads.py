@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 from _helpers import wait_until
+from proctable import descendants, left_after, snapshot
 
 from codemode.config import demo_config
-from codemode.session import Session
-from proctable import descendants, left_after, snapshot
+from codemode.engine import Session
 
 WAIT = 60.0  # bound on every wait: a hang fails the test instead of stalling the suite
 

@@ -19,7 +19,12 @@ import pytest
 from anyio.from_thread import BlockingPortal
 
 from codemode.config import Config, StdioServer, parse_config
-from codemode.errors import ServerCrashedError, ToolTimeoutError, UnknownToolError, UpstreamError
+from codemode.errors import (
+    ServerCrashedError,
+    ToolTimeoutError,
+    UnknownToolError,
+    UpstreamError,
+)
 from codemode.hub import CallResult, Hub, LogRecord
 
 DEMO_TOOLS = 13

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from codemode.config import demo_config, parse_config
+from codemode.engine import Session
 from codemode.hub import _toolcache
-from codemode.session import Session
 
 
 @pytest.fixture

@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _lab import ARTIFACTS, ROOT, RUN_TIMEOUT, chromium, chromium_page, jupyterlab, lab_env, notebook_url
+from _lab import (
+    ARTIFACTS,
+    ROOT,
+    RUN_TIMEOUT,
+    chromium,
+    chromium_page,
+    jupyterlab,
+    lab_env,
+    notebook_url,
+)
 
 import codemode
 
@@ -62,7 +71,7 @@ CELLS = [
     f"class EvilMd:\n    def _repr_markdown_(self): return {HOSTILE_MD!r}\n"
     "print('before')\ndisplay(Evil(), EvilSvg(), EvilMd())\nprint('after')",
     # 5: a whole Session.run report: its display() outputs ride in the payload, drawn by the renderer
-    "from codemode.config import demo_config\nfrom codemode.session import Session\n\n"
+    "from codemode.config import demo_config\nfrom codemode.engine import Session\n\n"
     "with Session(demo_config()) as session:\n"
     "    display(session.run(\"import pandas as pd\\nprint('rows')\\n"
     "display(pd.DataFrame({'city': ['Gent', 'Lyon']}))\"))",

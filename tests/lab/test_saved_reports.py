@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _lab import ARTIFACTS, RUN_TIMEOUT, chromium, chromium_page, jupyterlab, lab_env, notebook_url
+from _lab import (
+    ARTIFACTS,
+    RUN_TIMEOUT,
+    chromium,
+    chromium_page,
+    jupyterlab,
+    lab_env,
+    notebook_url,
+)
 
 SCREENSHOT = ARTIFACTS / "saved-reports.png"  # docs/renderer.png is a copy of one
 MIME_TYPE = "application/vnd.codemode.run+json"
@@ -43,7 +51,7 @@ CELLS = [
     # 3: a tool error the cell does not catch: the report, then a ToolError.
     "%%codemode\ndemo.get_customer(customer_id=999)",
     # 4: a report with streams and the error in its payload.
-    "from codemode.config import demo_config\nfrom codemode.session import Session\n\n"
+    "from codemode.config import demo_config\nfrom codemode.engine import Session\n\n"
     f"with Session(demo_config()) as session:\n    display(session.run({RAW_RUN!r}))",
 ]
 FIRST, HOSTILE_CELL, FAILED, RAW = 1, 2, 3, 4

@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from _lab import ARTIFACTS, RUN_TIMEOUT, chromium, chromium_page, jupyterlab, lab_env, notebook_url
+from _lab import (
+    ARTIFACTS,
+    RUN_TIMEOUT,
+    chromium,
+    chromium_page,
+    jupyterlab,
+    lab_env,
+    notebook_url,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
 from _serving import run_stdio, write_config  # noqa: E402 - the serve tests' helpers

@@ -21,7 +21,15 @@ from typing import Any
 import pytest
 from anyio.from_thread import BlockingPortal
 
-from codemode.sandbox import CallRequest, CellOutcome, Limits, Sandbox, _landlock, _proctable, _watch
+from codemode.sandbox import (
+    CallRequest,
+    CellOutcome,
+    Limits,
+    Sandbox,
+    _landlock,
+    _proctable,
+    _watch,
+)
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or _landlock.abi_version() < 6,
@@ -490,8 +498,8 @@ def test_one_file_cannot_be_larger_than_the_disk_bound(portal: BlockingPortal, t
 @pytest.mark.escape("resources")
 def test_the_disk_option_reaches_the_worker_from_the_config_and_the_flag() -> None:
     from codemode.config import demo_config
+    from codemode.engine import Session
     from codemode.errors import CodemodeError
-    from codemode.session import Session
 
     with Session(demo_config().model_copy(update={"disk_mb": 30})) as session:
         assert session.sandbox_options.disk_mb == 30

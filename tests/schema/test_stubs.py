@@ -3,7 +3,14 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from codemode.schema import NameMap, ToolDef, server_stub, signature_line, stub, types_stub
+from codemode.schema import (
+    NameMap,
+    ToolDef,
+    server_stub,
+    signature_line,
+    stub,
+    types_stub,
+)
 
 ORDER_DEF: dict[str, Any] = {
     "properties": {

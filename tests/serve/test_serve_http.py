@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _serving import HttpServer, codemode_test, start_http, worker_pids, write_config
 
 MIME = "application/vnd.codemode.run+json"

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _serving import HttpServer, start_http, write_config
 
 INSPECTOR = Path(__file__).resolve().parents[1] / "peers" / "node_modules" / ".bin" / "mcp-inspector"

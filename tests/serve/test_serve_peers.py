@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _serving import run_stdio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))

@@ -19,7 +19,6 @@ from typing import Any
 
 import anyio
 import pytest
-
 from _serving import HttpServer, start_http, write_config
 
 GATE_WAIT = 120.0  # seconds to wait for a state to show: a bound on a hang, never a measure

@@ -10,8 +10,8 @@ from typing import Any
 
 from _serving import run_stdio, write_config
 
-from codemode.metrics import default_tokenizer
 from codemode.serve._tools import SURFACE_BUDGET, tool_list
+from codemode.tokens.metrics import default_tokenizer
 
 MANY_TOOLS = 320
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _serving import codemode_test, run_stdio, write_config
 
 SESSION = [

@@ -23,7 +23,7 @@ from codemode.cassette._hubs import RecordingHub, ReplayHub, argument_diff
 from codemode.cassette._tap import SessionCassette, TapHub
 from codemode.config import Config
 from codemode.errors import CodemodeError
-from codemode.redact import Redactor
+from codemode.trust.redact import Redactor
 
 Mode = Literal["record", "replay", "auto", "live"]
 _MODES = ("record", "replay", "auto", "live")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from codemode.errors import CodemodeError
-from codemode.redact import Redactor, map_strings
+from codemode.trust.redact import Redactor, map_strings
 
 FORMAT = "cassette"
 VERSION = 1
@@ -43,7 +43,7 @@ class CassetteError(CodemodeError):
 
 class Scrubber:
     """The config's redaction and the folder placeholder, applied to every string of a record
-    (keys too). Redaction is `codemode.redact.Redactor`'s, the same as the audit log's."""
+    (keys too). Redaction is `codemode.trust.redact.Redactor`'s, the same as the audit log's."""
 
     def __init__(self, directory: Path, redactor: Redactor) -> None:
         self.directory = str(directory.resolve())

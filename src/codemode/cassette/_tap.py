@@ -23,7 +23,7 @@ from codemode.cassette._file import Scrubber, Writer
 from codemode.cassette._hubs import LogCallback, ProgressCallback, _Recorder
 from codemode.config import Config
 from codemode.hub import CallResult, ServerState
-from codemode.redact import Redactor
+from codemode.trust.redact import Redactor
 
 
 class SessionCassette:

@@ -16,12 +16,18 @@ from codemode.errors import CodemodeError
 
 if TYPE_CHECKING:
     from codemode.config import Config
-    from codemode.session import Session
+    from codemode.engine import Session
 
 
 def _audit(config: Config, args: argparse.Namespace) -> int:
     """Print the audit trail's events, filtered, as a table or as JSON Lines."""
-    from codemode.audit import audit_path, default_audit_path, parse_since, read_events, render_table
+    from codemode.trust.audit import (
+        audit_path,
+        default_audit_path,
+        parse_since,
+        read_events,
+        render_table,
+    )
 
     path = args.file or audit_path(config, "serve") or default_audit_path()
     if not path.is_file():

@@ -24,7 +24,7 @@ from codemode.config import load_config
 from codemode.errors import CodemodeError
 
 if TYPE_CHECKING:
-    from codemode.session import Session
+    from codemode.engine import Session
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,7 +69,7 @@ def _usage_error(args: argparse.Namespace, message: str) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from codemode.session import Session
+    from codemode.engine import Session
 
     if args.command == "kernel":
         from codemode.kernel.__main__ import install_command
@@ -103,7 +103,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGINT, _exit_on_interrupt)
         return serve(config, ServeOptions(transport=args.transport, host=args.host, port=args.port,
                                           token=args.token, record=args.record, allow_hosts=tuple(args.allow_host)))
-    from codemode.approvers import TerminalApprover
+    from codemode.trust.approvers import TerminalApprover
 
     session = Session(config, disclosure=getattr(args, "disclosure", "stubs"), face="cli",
                       approver=TerminalApprover(), cassette=_cassette(args))
@@ -128,7 +128,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _command(session: Session, args: argparse.Namespace, code: str | None, inputs: dict[str, object] | None) -> int:
     """Run one command. Each starts only what it needs: `isolation` no server, `tools NAME`
     of an unknown server nothing at all."""
-    from codemode.display import IsolationTable, ServerTable, ToolList
+    from codemode.notebook._display import IsolationTable, ServerTable, ToolList
 
     if args.command == "isolation":  # the worker alone: no server starts
         print(repr(IsolationTable(session.isolation)))

@@ -51,7 +51,12 @@ of them), `_settings` (`Config` and the file's `codemode` object), `_variables` 
 from __future__ import annotations
 
 from codemode.config._demo import demo_config
-from codemode.config._files import CONFIG_ENV_VAR, CONFIG_FILE_NAME, find_config_file, load_config
+from codemode.config._files import (
+    CONFIG_ENV_VAR,
+    CONFIG_FILE_NAME,
+    find_config_file,
+    load_config,
+)
 from codemode.config._parse import parse_config
 from codemode.config._servers import HttpServer, ServerConfig, StdioServer
 from codemode.config._settings import (

@@ -33,9 +33,18 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from codemode import __version__
+from codemode._version import __version__
 from codemode.demo._chart import bar_chart_png
-from codemode.demo._shop import LOW_STOCK, Customer, Order, OrderStatus, Product, SalesSummary, Shop, ShopError
+from codemode.demo._shop import (
+    LOW_STOCK,
+    Customer,
+    Order,
+    OrderStatus,
+    Product,
+    SalesSummary,
+    Shop,
+    ShopError,
+)
 
 __all__ = ["DemoTools", "build_server"]
 

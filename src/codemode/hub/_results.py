@@ -16,7 +16,12 @@ from mcp_types import CallToolResult
 from mcp_types.jsonrpc import CONNECTION_CLOSED, REQUEST_TIMEOUT
 from pydantic import ValidationError
 
-from codemode.errors import ServerCrashedError, ToolCallError, ToolTimeoutError, UpstreamError
+from codemode.errors import (
+    ServerCrashedError,
+    ToolCallError,
+    ToolTimeoutError,
+    UpstreamError,
+)
 from codemode.schema import ToolDef, unwrap_structured
 
 

@@ -36,7 +36,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import anyio
 
-from codemode._pipes import read_in_small_chunks
+from codemode.shared.pipes import read_in_small_chunks
 
 if TYPE_CHECKING:
     from mcp.shared.message import SessionMessage

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from codemode import __version__
+from codemode._version import __version__
 from codemode.config import HttpServer, ServerConfig, StdioServer
 from codemode.hub._state import ServerState
 from codemode.schema import ToolDef

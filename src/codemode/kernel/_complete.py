@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from codemode.schema import parameters
 
 if TYPE_CHECKING:
-    from codemode.session import ApiTool, Session
+    from codemode.engine import ApiTool, Session
 
 # What the sandbox's `codemode` module offers cell code (codemode.sandbox._api.__all__).
 API_NAMES = ("search", "help", "ToolError", "Image", "Audio", "Resource")

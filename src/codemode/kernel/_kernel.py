@@ -14,10 +14,10 @@ from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
 
-from codemode import __version__
+from codemode._version import __version__
 from codemode.kernel._complete import Catalog
 from codemode.kernel._routing import route
-from codemode.magics import CodeModeMagics
+from codemode.notebook import CodeModeMagics
 
 
 class CodeModeKernel(IPythonKernel):

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from codemode.outputs._clean import MAX_REPRESENTATION, MAX_RUN, Outputs, Tally, clean_bundle, clean_html, result_bundle
+from codemode.outputs._clean import (
+           MAX_REPRESENTATION,
+           MAX_RUN,
+           Outputs,
+           Tally,
+           clean_bundle,
+           clean_html,
+           result_bundle,
+)
 from codemode.outputs._svg import clean_svg
 
 __all__ = ["MAX_REPRESENTATION", "MAX_RUN", "Outputs", "Tally", "clean_bundle", "clean_html", "clean_svg",

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from codemode._b64 import decoded_size
+from codemode.shared.b64 import decoded_size
 
 # One representation: a high-resolution figure is ~1 MB of base64, a 60-row table ~50 KB.
 MAX_REPRESENTATION = 4 * 1024 * 1024

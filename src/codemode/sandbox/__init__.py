@@ -11,9 +11,9 @@ TYPE_CHECKING = False  # `typing` costs ~10 ms at worker start; type checkers se
 if TYPE_CHECKING:
     from typing import Any
 
-    from codemode.sandbox._workerspec import Limits
     from codemode.sandbox._host import Sandbox
     from codemode.sandbox._messages import CallRequest, CellOutcome
+    from codemode.sandbox._workerspec import Limits
 
 __all__ = ["CallRequest", "CellOutcome", "Limits", "Sandbox"]
 

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
         def search(self, arguments: dict[str, Any]) -> Any: ...
 
-from codemode._b64 import decoded_size
 from codemode.schema import check_arguments, drop_unset, suggest
+from codemode.shared.b64 import decoded_size
 
 __all__ = ["Audio", "Image", "Resource", "ResourceLink", "Server", "Tool", "ToolError", "help", "search", "servers"]
 

@@ -20,9 +20,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-from codemode._pipes import READ_SIZE
 from codemode.sandbox import _api, _threads
-from codemode.sandbox._frames import HEADER, MAX_HOST_FRAME, MAX_WORKER_FRAME, FrameBuffer, FrameError, encode
+from codemode.sandbox._frames import (
+    HEADER,
+    MAX_HOST_FRAME,
+    MAX_WORKER_FRAME,
+    FrameBuffer,
+    FrameError,
+    encode,
+)
+from codemode.shared.pipes import READ_SIZE
 
 # Batch writes to stdout for at most this long: one frame per print would cost more than
 # the print, while 20 ms still reads as live.

@@ -25,8 +25,6 @@ from typing import Any
 
 from codemode.sandbox import _proctable, _watch, _workdir
 from codemode.sandbox._frames import FrameError
-from codemode.sandbox._process import WorkerProcess, group_size, kill_group
-from codemode.sandbox._workerspec import Limits, active, sharing_memory
 from codemode.sandbox._messages import (
     CallHandler,
     CallRequest,
@@ -41,6 +39,8 @@ from codemode.sandbox._messages import (
     lost,
     outcome_of,
 )
+from codemode.sandbox._process import WorkerProcess, group_size, kill_group
+from codemode.sandbox._workerspec import Limits, active, sharing_memory
 
 logger = logging.getLogger(__name__)
 

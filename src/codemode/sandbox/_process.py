@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from codemode._pipes import read_in_small_chunks
 from codemode.sandbox import _proctable, _watch, _workdir
 from codemode.sandbox._frames import FrameError, encode
 from codemode.sandbox._messages import Cell, ChannelProtocol, RawOutput, WorkerDied
@@ -37,6 +36,7 @@ from codemode.sandbox._workerspec import (
     library_trees,
     worker_environment,
 )
+from codemode.shared.pipes import read_in_small_chunks
 
 # The worker imports only the standard library; a cold start is ~50 ms, so this is generous.
 START_TIMEOUT = 30.0

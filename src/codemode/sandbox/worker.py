@@ -27,8 +27,22 @@ TYPE_CHECKING = False  # importing `typing` costs ~10 ms of worker start-up
 if TYPE_CHECKING:
     from typing import Any
 
-from codemode.sandbox import _api, _channel, _display, _lifeline, _limits, _reserve, _threads
-from codemode.sandbox._channel import Channel, StreamWriter, _flush_streams, _flusher, _interrupts
+from codemode.sandbox import (
+    _api,
+    _channel,
+    _display,
+    _lifeline,
+    _limits,
+    _reserve,
+    _threads,
+)
+from codemode.sandbox._channel import (
+    Channel,
+    StreamWriter,
+    _flush_streams,
+    _flusher,
+    _interrupts,
+)
 from codemode.sandbox._frames import FrameError, encode
 
 _CO_COROUTINE = 0x0080

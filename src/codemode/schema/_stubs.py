@@ -16,7 +16,12 @@ from __future__ import annotations
 from keyword import iskeyword
 
 from codemode.schema._names import NameMap, to_identifier
-from codemode.schema._params import NO_DEFAULT, is_wrapped_output, parameters, return_annotation
+from codemode.schema._params import (
+    NO_DEFAULT,
+    is_wrapped_output,
+    parameters,
+    return_annotation,
+)
 from codemode.schema._tooldef import summarize
 from codemode.schema._typenames import name_types
 from codemode.schema._types import (
@@ -34,8 +39,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any
 
-    from codemode.schema._tooldef import ToolDef
     from codemode.schema._params import Param
+    from codemode.schema._tooldef import ToolDef
 
 __all__ = ["server_stub", "signature_line", "stub", "types_stub"]
 

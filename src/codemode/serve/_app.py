@@ -60,9 +60,9 @@ def serve(config: Config, options: ServeOptions) -> int:
     if options.transport == "http" and not _loopback(options.host) and not token:
         raise CodemodeError(f"--host {options.host} is reachable from other machines: give a --token (or set "
                             f"${TOKEN_ENV_VAR}) so only clients holding it get in, or bind 127.0.0.1")
+    from codemode.engine import Session
     from codemode.serve._server import build_server
     from codemode.serve._sessions import Sessions
-    from codemode.session import Session
 
     # Not started here: the server answers `initialize` at once and the servers start behind
     # it (`_startup`); a request waits only for what it needs.

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from codemode.session import Session
+    from codemode.engine import Session
 
 logger = logging.getLogger(__name__)
 

@@ -31,16 +31,16 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPDeprecationWarning
 
-from codemode import __version__
-from codemode.approvers import ElicitationApprover
+from codemode._version import __version__
 from codemode.errors import CodemodeError
 from codemode.serve._limits import Refused, check_code, run_limits
 from codemode.serve._sessions import ClientSession, Sessions
 from codemode.serve._tools import refusal, structured, summary_text, tool_list
 from codemode.trace import rich_content
+from codemode.trust.approvers import ElicitationApprover
 
 if TYPE_CHECKING:
-    from codemode.session import Event
+    from codemode.engine import Event
     from codemode.trace import ToolCall
 
 logger = logging.getLogger(__name__)

@@ -38,11 +38,11 @@ from codemode.serve._pool import WorkerPool
 from codemode.serve._startup import Startup
 
 if TYPE_CHECKING:
-    from codemode.approval import Approver
     from codemode.cassette import TapHub
+    from codemode.engine import Event, Session
     from codemode.serve._transcript import Transcript
-    from codemode.session import Event, Session
     from codemode.trace import RunReport
+    from codemode.trust.approval import Approver
 
 logger = logging.getLogger(__name__)
 

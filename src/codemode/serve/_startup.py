@@ -28,7 +28,7 @@ import anyio
 import anyio.to_thread
 
 if TYPE_CHECKING:
-    from codemode.session import Session
+    from codemode.engine import Session
 
 logger = logging.getLogger(__name__)
 

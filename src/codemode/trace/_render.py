@@ -16,13 +16,14 @@ import json
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from codemode._b64 import decoded_size
 from codemode.schema._types import python_literal
-from codemode.trace._records import RunReport, ToolCall, preview
+from codemode.shared.b64 import decoded_size
+from codemode.trace._preview import preview
 from codemode.trace._text import terminal_safe
 
 if TYPE_CHECKING:
-    from codemode.metrics import TokenAccount
+    from codemode.tokens.metrics import TokenAccount
+    from codemode.trace._records import RunReport, ToolCall
 
 MIME_TYPE = "application/vnd.codemode.run+json"
 _ARG_CHARS = 80

@@ -11,8 +11,8 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 
-from codemode.approval import ApprovalRule
 from codemode.schema import ToolDef
+from codemode.trust.approval import ApprovalRule
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Policy:
         call_timeout: seconds a single call may take; None uses the server's setting.
         max_output: characters of stdout (and of stderr) a run keeps; None for the default.
         approval: which calls need a person's yes before they leave the host (the session
-            asks its approver; see `codemode.approval`).
+            asks its approver; see `codemode.trust.approval`).
     """
 
     servers: frozenset[str] | None = None

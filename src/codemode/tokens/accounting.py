@@ -1,6 +1,6 @@
 """The session's token bookkeeping: what a run would have cost as classic tool calling.
 
-For each run, `Accountant.account` builds the two columns of `codemode.metrics.account`:
+For each run, `Accountant.account` builds the two columns of `codemode.tokens.metrics.account`:
 
 - classic tool calling: the compact wire JSON of every tool definition of the servers the
   run may use (what a classic client puts in a model's context), then each call's
@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from codemode.hub import ServerState
-from codemode.metrics import TokenAccount, Tokenizer, account, default_tokenizer
 from codemode.schema import NameMap, server_stub
+from codemode.tokens.metrics import TokenAccount, Tokenizer, account, default_tokenizer
 
 DISCLOSURES = ("stubs", "search")
 

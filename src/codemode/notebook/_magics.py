@@ -22,14 +22,14 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Float, Unicode, observe
 
-from codemode._cellviews import LiveCalls, Unattended, interactive, show_event
 from codemode.errors import CodemodeError
+from codemode.notebook._cellviews import LiveCalls, Unattended, interactive, show_event
 
 if TYPE_CHECKING:
     # Imported where used: `%load_ext codemode` must not pay for pydantic, the session and
     # the report (see `load_ipython_extension`, which warms them on a thread instead).
     from codemode.cassette import CassetteSettings
-    from codemode.session import Session
+    from codemode.engine import Session
     from codemode.trace import RunReport
 
 _SUBCOMMANDS = ("servers, tools [SERVER], search QUERY [--detail names|signatures|full], stubs [SERVER[.TOOL]], "
@@ -96,9 +96,8 @@ class CodeModeMagics(Magics):
         """The session, started; `code` is the cell about to run (see `Session.start`)."""
         if self._session is None:
             from codemode.config import load_config
-            from codemode.session import Session
-
-            from codemode.approvers import KernelApprover, TerminalApprover
+            from codemode.engine import Session
+            from codemode.trust.approvers import KernelApprover, TerminalApprover
 
             kernel = getattr(self.shell, "kernel", None)
             approver = KernelApprover(kernel) if kernel is not None else TerminalApprover()
@@ -137,7 +136,12 @@ class CodeModeMagics(Magics):
         if command not in _LOOKS:
             raise UsageError(f"%codemode {line.strip()!s}: unknown subcommand; use one of: {_SUBCOMMANDS}")
         session = self.session
-        from codemode.display import CodeText, IsolationTable, ServerTable, ToolList
+        from codemode.notebook._display import (
+            CodeText,
+            IsolationTable,
+            ServerTable,
+            ToolList,
+        )
         from codemode.trace import token_line
 
         try:
@@ -359,8 +363,8 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def _warm_imports() -> None:
     try:
-        import codemode.display  # noqa: F401 - the session, config, trace and outputs with it
-        from codemode.metrics import default_tokenizer
+        import codemode.notebook._display  # noqa: F401 - the session, config, trace and outputs with it
+        from codemode.tokens.metrics import default_tokenizer
 
         # The o200k tables (0.07-0.13 s, holding the GIL for most of it): the first cell's
         # token account needs them, and its start is busy enough.

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codemode.errors import ConfigError
-from codemode.redact import Redactor
+from codemode.trust.redact import Redactor
 
 if TYPE_CHECKING:
     from codemode.config import Config

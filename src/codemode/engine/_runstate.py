@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from codemode.accounting import Accountant
-from codemode.approval import Answer, ApprovalRequest
 from codemode.outputs import Outputs
-from codemode.policy import Policy
+from codemode.tokens.accounting import Accountant
 from codemode.trace import ToolCall
 from codemode.trace._calllog import CallLog
+from codemode.trust.approval import Answer, ApprovalRequest
+from codemode.trust.policy import Policy
 
 # What a run's stdout or stderr keeps by default: past it, the head and the tail are kept and
 # the middle is counted (OUTPUT_TRUNCATED). A notebook output of a million characters is

@@ -14,12 +14,9 @@ import os
 import sys
 from typing import Any
 
-from codemode._apitool import ApiTool
-from codemode.accounting import Accountant
-from codemode.approval import ApprovalRule
+from codemode.engine._apitool import ApiTool
 from codemode.errors import CodemodeError
 from codemode.hub import Hub, ServerState
-from codemode.policy import Policy
 from codemode.schema import (
     Hit,
     NameMap,
@@ -32,6 +29,9 @@ from codemode.schema import (
     suggest,
     to_identifier,
 )
+from codemode.tokens.accounting import Accountant
+from codemode.trust.approval import ApprovalRule
+from codemode.trust.policy import Policy
 
 
 class ToolSurface:

@@ -1,4 +1,4 @@
-"""The faces' approvers: how each face asks a person to approve a call (`codemode.approval`).
+"""The faces' approvers: how each face asks a person to approve a call (`codemode.trust.approval`).
 
 - `KernelApprover` (the magic and the codemode kernel): an input request on the kernel's
   stdin channel, which JupyterLab shows as an input box, answered `y` (this call), `a` (this
@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from codemode.approval import Answer, ApprovalRequest
+from codemode.trust.approval import Answer, ApprovalRequest
 
 __all__ = ["ElicitationApprover", "KernelApprover", "TerminalApprover", "parse_answer"]
 

@@ -18,20 +18,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from codemode._runstate import DEFAULT_MAX_OUTPUT, _Ask, _Run
-from codemode._turns import Ticket, Turns
-from codemode.accounting import Accountant, output_text
-from codemode.approval import Answer, Approver
-from codemode.ids import new_id
-from codemode.policy import Policy
+from codemode.engine._runstate import DEFAULT_MAX_OUTPUT, _Ask, _Run
+from codemode.engine._turns import Ticket, Turns
 from codemode.sandbox import CallRequest, Sandbox
-from codemode.sandbox_options import SandboxOptions
+from codemode.sandbox._options import SandboxOptions
+from codemode.shared.ids import new_id
+from codemode.tokens.accounting import Accountant, output_text
 from codemode.trace import RunReport
 from codemode.trace._calllog import CallLog
+from codemode.trust.approval import Answer, Approver
+from codemode.trust.policy import Policy
 
 if TYPE_CHECKING:
-    from codemode._apitool import ApiTool
     from codemode.config import Config
+    from codemode.engine._apitool import ApiTool
     from codemode.hub import Hub
     from codemode.sandbox import CellOutcome
 

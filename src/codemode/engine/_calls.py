@@ -11,22 +11,22 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from codemode._runstate import _Ask, _Run
-from codemode.approval import Answer, ApprovalRequest
+from codemode.engine._runstate import _Ask, _Run
 from codemode.errors import CodemodeError, ToolCallError
 from codemode.hub import Hub, LogRecord
-from codemode.policy import Refusal
 from codemode.sandbox import CallRequest
 from codemode.schema import ToolDef, check_arguments, parameters, render_hits
 from codemode.trace import ToolCall
-from codemode.trace._records import preview_arguments
+from codemode.trace._preview import preview_arguments
+from codemode.trust.approval import Answer, ApprovalRequest
+from codemode.trust.policy import Refusal
 
 if TYPE_CHECKING:
-    from codemode.accounting import Accountant
-    from codemode.audit import AuditLog
-    from codemode.policy import Policy
+    from codemode.engine._apitool import ApiTool
     from codemode.schema import Hit
-    from codemode._apitool import ApiTool
+    from codemode.tokens.accounting import Accountant
+    from codemode.trust.audit import AuditLog
+    from codemode.trust.policy import Policy
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.display import display, update_display
 
 if TYPE_CHECKING:
-    from codemode.session import Event
+    from codemode.engine import Event
     from codemode.trace import RunReport
 
 

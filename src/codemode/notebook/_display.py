@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from codemode.engine import ApiTool, Session
 from codemode.hub import ServerState
-from codemode.session import ApiTool, Session
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
