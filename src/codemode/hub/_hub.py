@@ -26,6 +26,7 @@ import anyio.abc
 import anyio.to_thread
 from anyio.abc import TaskStatus
 
+from codemode._version import __version__
 from codemode.config import Config, HttpServer, ServerConfig, StdioServer
 from codemode.errors import ServerCrashedError, UnknownToolError, UpstreamError
 from codemode.hub import _toolcache
@@ -46,7 +47,7 @@ from codemode.schema import ToolDef
 
 if TYPE_CHECKING:
     from mcp import Client
-    from mcp_types import LoggingMessageNotificationParams
+    from mcp_types import Implementation, LoggingMessageNotificationParams
 
 # Guards against a server that never ends its tools/list pagination.
 MAX_TOOL_PAGES = 1000
@@ -250,6 +251,7 @@ class Hub(Readiness):
 
         config = link.config
         name = link.state.name
+        me = client_info()
 
         async def on_log(params: LoggingMessageNotificationParams) -> None:
             record = LogRecord(name, str(params.level), params.data, params.logger)
@@ -258,7 +260,7 @@ class Hub(Readiness):
                 deliver(record)
 
         if in_process is not None:  # the built-in demo: no second interpreter
-            return Client(in_process, mode=config.mode, logging_callback=on_log, log_level="info")
+            return Client(in_process, mode=config.mode, logging_callback=on_log, log_level="info", client_info=me)
         if streams is not None:  # a stdio server, started already (`_stdio`)
             transport: Any = _opened(streams)
         elif isinstance(config, HttpServer) and config.sse:
@@ -270,7 +272,7 @@ class Hub(Readiness):
             http = httpx2.AsyncClient(headers=config.headers, timeout=httpx2.Timeout(30.0, read=300.0))
             stack.push_async_callback(http.aclose)
             transport = streamable_http_client(config.url, http_client=http)
-        return Client(transport, mode=config.mode, logging_callback=on_log, log_level="info")
+        return Client(transport, mode=config.mode, logging_callback=on_log, log_level="info", client_info=me)
 
     async def _list_tools(self, link: Link) -> None:
         from codemode.hub._results import wire
@@ -356,6 +358,13 @@ class Hub(Readiness):
             return CallResult(False, error=error, result_bytes=size, result_json=text)
         payload = result_payload(result, link.state.tool(tool))
         return CallResult(True, payload=payload, result_bytes=size, result_json=text)
+
+
+def client_info() -> Implementation:
+    """How the hub introduces itself to every server: codemode and its version."""
+    from mcp_types import Implementation
+
+    return Implementation(name="codemode", version=__version__)
 
 
 @asynccontextmanager

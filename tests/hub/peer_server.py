@@ -1,0 +1,53 @@
+"""A small MCP server of our own for the hub's tests, over stdio: it says who its client is,
+grows a tool on request (and announces `tools/list_changed`), and asks its client a question
+(form elicitation). Not a test module; started by tests/hub/test_reach.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, Field
+
+server = MCPServer("reach-peer")
+
+
+@server.tool()
+async def whoami(ctx: Context) -> str:
+    """The client's name, version and declared capabilities, as JSON."""
+    params = ctx.request_context.session.client_params
+    info = params.client_info.model_dump(mode="json", exclude_none=True) if params else None
+    capabilities = params.capabilities.model_dump(mode="json", exclude_none=True) if params else None
+    return json.dumps({"clientInfo": info, "capabilities": capabilities})
+
+
+@server.tool()
+async def grow(name: str, ctx: Context) -> str:
+    """Add a tool named `name` (it echoes its text) and tell the client the list changed."""
+
+    def echo(text: str) -> str:
+        return text
+
+    server.add_tool(echo, name=name, description=f"Echo, added at run time as {name}.")
+    await ctx.request_context.session.send_tool_list_changed()
+    return f"added {name}"
+
+
+class Shipping(BaseModel):
+    address: str = Field(description="Where to ship")
+    express: bool = Field(default=False, description="Next-day delivery")
+
+
+@server.tool()
+async def ask(ctx: Context) -> str:
+    """Ask the client for a shipping address; say what it answered."""
+    result = await ctx.elicit("Where should the order go?", Shipping)
+    if result.action == "accept":
+        return f"accept {result.data.address} express={result.data.express}"
+    return result.action
+
+
+if __name__ == "__main__":
+    server.run(sys.argv[1] if len(sys.argv) > 1 else "stdio")
