@@ -1,6 +1,7 @@
 """The MCP server of `codemode serve`, on the SDK's low-level `Server`.
 
-Two tools (`search`, `execute`; see `_tools`). The low-level server, not `MCPServer`,
+Two tools (`search`, `execute`; see `_tools`), and the run-report app `execute` links
+(`ui://codemode/run`, see `_runapp`) as the one resource. The low-level server, not `MCPServer`,
 because the tool list is ours to write word by word (it is the model's whole surface) and
 an `execute` result is a `CallToolResult` with both a text block and `structuredContent`.
 
@@ -29,11 +30,13 @@ import anyio.from_thread
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
-from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp_types import INVALID_PARAMS
 
 from codemode._version import __version__
 from codemode.errors import CodemodeError
 from codemode.serve._limits import Refused, check_code, run_limits
+from codemode.serve._runapp import EXTENSION_ID, RUN_APP_URI, list_app_resources, read_app_resource
 from codemode.serve._sessions import ClientSession, Sessions
 from codemode.serve._tools import refusal, structured, summary_text, tool_list
 from codemode.trace import rich_content
@@ -82,6 +85,17 @@ def build_server(sessions: Sessions) -> Server[Any]:
             return _search(sessions, client, arguments)
         return await _execute(sessions, client, arguments, params.meta, ctx)
 
+    async def on_list_resources(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+                                ) -> types.ListResourcesResult:
+        return types.ListResourcesResult(resources=list_app_resources())
+
+    async def on_read_resource(ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+                               ) -> types.ReadResourceResult:
+        found = read_app_resource(params.uri)
+        if found is None:
+            raise MCPError(INVALID_PARAMS, f"no resource {params.uri!r} here; the one resource is {RUN_APP_URI}")
+        return found
+
     async def on_set_logging_level(ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
                                    ) -> types.EmptyResult:
         return types.EmptyResult()  # the code's prints are sent at info whatever the level
@@ -92,7 +106,11 @@ def build_server(sessions: Sessions) -> Server[Any]:
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         server: Server[Any] = Server("codemode", version=__version__, instructions=INSTRUCTIONS,
                                      on_list_tools=on_list_tools, on_call_tool=on_call_tool,
+                                     on_list_resources=on_list_resources, on_read_resource=on_read_resource,
                                      on_set_logging_level=on_set_logging_level)
+    # MCP Apps (`execute` links the run-report app): advertised where the era's capabilities
+    # have `extensions` (2026-07-28); a handshake-era host finds the app by the tool's `_meta`.
+    server.extensions[EXTENSION_ID] = {}
     server._request_handlers.pop("server/discover", None)  # handshake era only: see the module docstring
     return server
 

@@ -7,14 +7,17 @@ holds the list, descriptions and schemas together, under `SURFACE_BUDGET` o200k 
 hundreds of upstream tools.
 
 An `execute` result has one text block for the model (printed output, the result, one line
-per failed call, a one-line summary) and `structuredContent` for programs (`ok`, `stdout`,
-`stderr`, `result`, `error`, `calls`, `tokens`); `isError` is true when the code failed.
+per failed call, a one-line summary) and `structuredContent` for programs (`ok`, `duration`,
+`stdout`, `stderr`, `result`, `error`, `calls`, `tokens`), which the run-report app draws
+(`_runapp`); `isError` is true when the code failed.
 """
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+
+from codemode.serve._runapp import execute_meta
 
 if TYPE_CHECKING:
     from codemode.trace import RunReport
@@ -83,6 +86,7 @@ def tool_list(servers: dict[str, int], example: str) -> list[dict[str, Any]]:
                 },
                 "required": ["code"],
             },
+            "_meta": execute_meta(),  # hosts with MCP Apps draw the result (see `_runapp`)
         },
     ]
 
@@ -95,12 +99,13 @@ def structured(report: RunReport, notice: str = "") -> dict[str, Any]:
     data: dict[str, Any] = {
         "runId": report.run_id,
         "ok": report.ok,
+        "duration": round(report.duration, 6),
         "stdout": report.stdout,
         "stderr": report.stderr,
         "result": _result_value(report.result),
         "error": error,
         "calls": [
-            {"server": c.server, "tool": c.tool, "status": c.status,
+            {"server": c.server, "tool": c.tool, "status": c.status, "started": round(c.started, 6),
              "duration": None if c.duration is None else round(c.duration, 6), "errorCode": c.error_code,
              **({"approval": {"decision": c.approval["decision"], "by": c.approval["by"]}} if c.approval else {})}
             for c in report.calls
