@@ -46,7 +46,9 @@ def stdio_params(config: Path, *extra: str, env: dict[str, str] | None = None) -
 
 
 def run_stdio(config: Path, scenario: Callable[[Any], Awaitable[Any]], *extra: str, **client_options: Any) -> Any:
-    """Run `scenario(client)` against a fresh `codemode serve` over stdio."""
+    """Run `scenario(client)` against a fresh `codemode serve` over stdio; the client speaks
+    the handshake era (`mode="legacy"`: a session per connection) unless `mode` says otherwise."""
+    client_options.setdefault("mode", "legacy")
     import anyio
     from mcp import Client
     from mcp.client.stdio import stdio_client
@@ -80,7 +82,9 @@ class HttpServer:
 
     @contextlib.asynccontextmanager
     async def client(self, **options: Any) -> AsyncIterator[Any]:
-        """An SDK client on its own MCP session (and its own HTTP connection pool)."""
+        """An SDK client on its own MCP session (and its own HTTP connection pool); in the
+        handshake era unless `mode` says otherwise."""
+        options.setdefault("mode", "legacy")
         import httpx2
         from mcp import Client
         from mcp.client.streamable_http import streamable_http_client

@@ -103,7 +103,7 @@ def _listen(options: ServeOptions) -> socket.socket:
 
 
 async def _serve_stdio(server: Any, sessions: Any) -> None:
-    from mcp.server.runner import serve_loop
+    from mcp.server.runner import serve_dual_era_loop
     from mcp.server.stdio import stdio_server
 
     try:
@@ -111,10 +111,10 @@ async def _serve_stdio(server: Any, sessions: Any) -> None:
             tg.start_soon(sessions.startup.run)
             tg.start_soon(sessions.sweep)
             async with stdio_server() as (read, write):
-                # The handshake-era loop (as the SDK's HTTP manager drives per session), not
-                # `Server.run`'s dual-era one: a 2026-07-28 connection has no session state.
-                await serve_loop(server, read, write, lifespan_state={},
-                                 init_options=server.create_initialization_options())
+                # The era the client's first request opens: `initialize` (a session for the
+                # connection) or the 2026-07-28 envelope (sessions by handle only).
+                await serve_dual_era_loop(server, read, write, lifespan_state={},
+                                          init_options=server.create_initialization_options())
             tg.cancel_scope.cancel()
     finally:
         await sessions.aclose()
@@ -239,12 +239,18 @@ def _netloc(host: str, port: int) -> str:
 
 
 def _allowed(host: str, port: int, extra: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
-    """Host and Origin values a request may carry; none (no check) on a wildcard address."""
+    """Host and Origin values a request may carry; none (no check) on a wildcard address.
+
+    Any port of a loopback name passes: a proxy on this machine (deploy/haproxy.cfg) passes on
+    the Host its clients sent, its own address, and a DNS-rebinding page can name only its own
+    host, never a loopback one."""
     if host in ("0.0.0.0", "::") and not extra:
         return [], []  # any interface: the token guards it (a wildcard has no one right Host)
-    names = {_netloc(host, port), f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", *extra}
-    return sorted(names), sorted({f"http://{name}" for name in names} | {f"https://{name}" for name in names})
+    loopback = ("127.0.0.1", "localhost", "[::1]")
+    names = {_netloc(host, port), *loopback, *(f"{name}:*" for name in loopback), *extra}
+    origins = {f"{scheme}://{name}" for name in names for scheme in ("http", "https")}
+    return sorted(names), sorted(origins)
 
 
 def _host_allowed(value: str, hosts: list[str]) -> bool:
-    return value in hosts
+    return value in hosts or any(name.endswith(":*") and value.startswith(name[:-1]) for name in hosts)

@@ -6,12 +6,12 @@ because the tool list is ours to write word by word (it is the model's whole sur
 an `execute` result is a `CallToolResult` with both a text block and `structuredContent`.
 
 Invariants:
-- A client session is the SDK's per-connection `Connection` (stdio: the one; HTTP: one per
-  `Mcp-Session-Id`): its `ClientSession` lives in `connection.state`, and the connection's
-  exit stack stops its worker when the connection ends.
-- The server speaks the handshake era only (no `server/discover`): a 2026-07-28 request has
-  no session, and code mode's variables need one. Clients probing with `server/discover`
-  get "method not found" and fall back to `initialize`, as the SDK's `mode="auto"` does.
+- Both protocol eras, through the SDK: `server/discover` and the 2026-07-28 per-request
+  envelope beside `initialize` and 2025-11-25 sessions. Which session an `execute` runs in is
+  `_context`'s to say: the handle it carries, else its handshake-era connection's own
+  session, else a new one. Every `execute` result names its session's handle.
+- An unknown tool is a JSON-RPC error (-32602), as the spec has it; everything else wrong with
+  a call is an `isError` result.
 - While an `execute` runs, each tool call's start and end go to the client as progress
   notifications (when it sent a progress token), and the code's prints as log messages.
 - A refusal or a failure of the code is an `isError` result; nothing here drops a connection.
@@ -35,6 +35,7 @@ from mcp_types import INVALID_PARAMS
 
 from codemode._version import __version__
 from codemode.errors import CodemodeError
+from codemode.serve._context import Asker, connection_session, session_for
 from codemode.serve._limits import Refused, check_code, run_limits
 from codemode.serve._runapp import EXTENSION_ID, RUN_APP_URI, list_app_resources, read_app_resource
 from codemode.serve._sessions import ClientSession, Sessions
@@ -52,7 +53,6 @@ INSTRUCTIONS = (
     "Code mode: the tools of several MCP servers as a Python API. Find tools with `search`, then "
     "write Python that calls them with `execute`; variables persist between execute calls."
 )
-_STATE_KEY = "codemode.client"
 
 
 def build_server(sessions: Sessions) -> Server[Any]:
@@ -73,16 +73,25 @@ def build_server(sessions: Sessions) -> Server[Any]:
         return types.ListToolsResult(tools=listed)
 
     async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
-        client = _client(ctx, sessions)
+        if params.name not in ("search", "execute"):  # a protocol error, as the spec has it for an unknown tool
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name!r} (the tools are search and execute)")
         arguments = params.arguments or {}
-        if params.name not in ("search", "execute"):
-            return _error("UNKNOWN_TOOL", f"no tool {params.name!r} here; the tools are search and execute")
+        asker = Asker.of(ctx)
         startup = sessions.startup
         failed = await (startup.wait_started() if params.name == "search" else startup.wait_connected())
         if failed:
             return _error("NOT_STARTED", failed)
         if params.name == "search":
-            return _search(sessions, client, arguments)
+            return _search(sessions, connection_session(ctx, sessions, asker), arguments)
+        try:
+            client, lost = session_for(ctx, sessions, asker, arguments.get("session"))
+        except ValueError as exc:
+            return _error("INVALID_ARGUMENTS", str(exc))
+        if lost is not None:
+            text, data = refusal("SESSION_LOST", f"{lost}. A new session is ready: pass session={client.key!r}",
+                                 session=client.key)
+            return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
+                                        structured_content=data, is_error=True)
         return await _execute(sessions, client, arguments, params.meta, ctx)
 
     async def on_list_resources(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -100,8 +109,8 @@ def build_server(sessions: Sessions) -> Server[Any]:
                                    ) -> types.EmptyResult:
         return types.EmptyResult()  # the code's prints are sent at info whatever the level
 
-    # The logging capability (the code's prints as log messages) is deprecated in the 2026 era
-    # the SDK warns about on every start; this server speaks the handshake era, which has it.
+    # The logging capability (the code's prints as log messages) is deprecated in the 2026 era,
+    # which the SDK warns about on every start; the handshake era this server speaks too has it.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         server: Server[Any] = Server("codemode", version=__version__, instructions=INSTRUCTIONS,
@@ -111,23 +120,10 @@ def build_server(sessions: Sessions) -> Server[Any]:
     # MCP Apps (`execute` links the run-report app): advertised where the era's capabilities
     # have `extensions` (2026-07-28); a handshake-era host finds the app by the tool's `_meta`.
     server.extensions[EXTENSION_ID] = {}
-    server._request_handlers.pop("server/discover", None)  # handshake era only: see the module docstring
     return server
 
 
-def _client(ctx: ServerRequestContext[Any], sessions: Sessions) -> ClientSession:
-    """The client session of the request's connection, opened on its first request."""
-    connection = getattr(ctx.session, "_connection", None)
-    if connection is None:  # not expected: every SDK transport has one
-        return sessions.open()
-    client = connection.state.get(_STATE_KEY)
-    if client is None:
-        client = connection.state[_STATE_KEY] = sessions.open(connection.session_id)
-        connection.exit_stack.push_async_callback(sessions.close, client)
-    return client
-
-
-def _search(sessions: Sessions, client: ClientSession, arguments: dict[str, Any]) -> types.CallToolResult:
+def _search(sessions: Sessions, client: ClientSession | None, arguments: dict[str, Any]) -> types.CallToolResult:
     query, detail, limit = arguments.get("query"), arguments.get("detail", "signatures"), arguments.get("limit", 10)
     if not isinstance(query, str) or not query.strip():
         return _error("INVALID_ARGUMENTS", "search needs `query`, words for what the tool does")
@@ -138,7 +134,7 @@ def _search(sessions: Sessions, client: ClientSession, arguments: dict[str, Any]
     hits = sessions.root.search(query, limit)
     text = sessions.root.search_text(query, detail, limit) or f"no tool matches {query!r}; try other words"
     names = [f"{hit.server}.{hit.name}" for hit in hits]
-    if client.transcript is not None:
+    if client is not None and client.transcript is not None:
         client.transcript.add_search(query, detail, names)
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
                                 structured_content={"query": query, "tools": names})
@@ -173,24 +169,25 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
         approver = ElicitationApprover(ctx.session, asyncio.get_running_loop(), ctx.request_id)
         report, notice = await sessions.run(client, code, limits, inputs, on_event, approver)
     except Refused as refused:
-        text, data = refusal(refused.code, refused.message)
-        return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
-                                    structured_content=data, is_error=True)
+        return _refused(refused.code, refused.message, client.key)
     except CodemodeError as exc:  # the worker could not start, or the input is not JSON data
-        text, data = refusal(exc.code, str(exc))
-        return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
-                                    structured_content=data, is_error=True)
+        return _refused(exc.code, str(exc), client.key)
     except Exception as exc:  # noqa: BLE001 - boundary: a bug of ours is an error result, not a dropped call
         logger.exception("codemode serve: execute failed")
-        text, data = refusal("INTERNAL", f"the server failed to run the code: {type(exc).__name__}: {exc}")
-        return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
-                                    structured_content=data, is_error=True)
+        return _refused("INTERNAL", f"the server failed to run the code: {type(exc).__name__}: {exc}", client.key)
     if client.transcript is not None:
         client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs, events=shown,
                                       state_lost=bool(notice))
-    content: list[Any] = [types.TextContent(type="text", text=summary_text(report, notice))]
+    content: list[Any] = [types.TextContent(type="text", text=summary_text(report, notice, client.key))]
     content += [_block(block) for block in rich_content(report, result_text=False)]
-    return types.CallToolResult(content=content, structured_content=structured(report, notice), is_error=not report.ok)
+    return types.CallToolResult(content=content, structured_content=structured(report, notice, client.key),
+                                is_error=not report.ok)
+
+
+def _refused(code: str, message: str, session: str) -> types.CallToolResult:
+    text, data = refusal(code, message, session)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=data,
+                                is_error=True)
 
 
 def _keeping(kept: list[Event], on_event: Callable[[Event], None]) -> Callable[[Event], None]:

@@ -1,7 +1,10 @@
 """Client sessions of `codemode serve`: one worker each, over one shared hub.
 
-A client session is one MCP connection: stdio's one, or one `Mcp-Session-Id` over HTTP.
-Its worker (a `Session` sharing the root's hub, taken from the warm pool on its first
+A client session is named by a handle the server mints (`_handles`) and returns in every
+`execute` result; `execute(code, session=HANDLE)` continues it, in either protocol era. A
+2026-07-28 request without a handle starts a new session; a handshake-era connection (stdio's
+one, or one `Mcp-Session-Id` over HTTP) has a session of its own that its executes without a
+handle continue, and that ends with it. Its worker (a `Session` sharing the root's hub, taken from the warm pool on its first
 `execute`) keeps its variables and files across `execute` calls, which run one after
 another (a lock per client); different clients run concurrently, and so do their tool calls
 (the hub serves them all on its loop).
@@ -10,7 +13,10 @@ Invariants:
 - A session idle for `codemode.sessionIdle` seconds loses its worker (the process is
   stopped); its next `execute` gets a fresh one and says the state was lost.
 - A session whose connection ends (client DELETE, HTTP idle expiry, stdio EOF) stops its
-  worker. Nothing here outlives `Sessions.aclose`.
+  worker. A session of handles only, idle past `FORGET_SECONDS` (and past twice
+  `codemode.sessionIdle`), is forgotten: its handle then answers SESSION_LOST. Nothing here
+  outlives `Sessions.aclose`.
+- A session answers only the token that opened it (its `owner`); to any other it does not exist.
 - A cancelled `execute` (the client's `notifications/cancelled`, the server shutting down)
   interrupts its run as Ctrl-C does, and returns once the worker has stopped the code:
   the session's next `execute` never waits for code nobody wants.
@@ -33,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
+from codemode.serve._handles import DEFAULT_ROUTE, mint
 from codemode.serve._limits import Refused, RunLimits
 from codemode.serve._pool import WorkerPool
 from codemode.serve._startup import Startup
@@ -52,13 +59,20 @@ SWEEP_SECONDS = 30.0
 _ENDED_POLL = 0.01
 # Worker threads that may wait on runs at once: every open session can be running.
 RUN_THREADS = 1000
+# Seconds a handle-only session is remembered once idle (its worker is reclaimed long before):
+# a client may come back to a handle after a break; a record without a worker is a few hundred bytes.
+FORGET_SECONDS = 24 * 3600.0
 
 
 @dataclass
 class ClientSession:
-    """One client's worker and counters."""
+    """One client's worker and counters. `key` is its handle; `label` names it in logs and
+    transcripts (never the handle); `owner` is a digest of the token that opened it."""
 
     key: str
+    label: str = ""
+    owner: str | None = None
+    bound: bool = False  # a handshake-era connection's own session: it ends with the connection
     started: float = field(default_factory=time.time)
     worker: Session | None = None
     executes: int = 0
@@ -89,15 +103,22 @@ class Sessions:
         self._ids = itertools.count(1)
         self._limiter = anyio.CapacityLimiter(RUN_THREADS)
 
-    def open(self, key: str | None = None) -> ClientSession:
-        """A new client session (keyed by its Mcp-Session-Id, or a counter on stdio)."""
-        key = key or f"session-{next(self._ids)}"
-        client = ClientSession(key)
+    def open(self, route: str = DEFAULT_ROUTE, owner: str | None = None, *, bound: bool = False) -> ClientSession:
+        """A new client session with a fresh handle on `route`, answering `owner` only."""
+        label = f"session-{next(self._ids)}"
+        client = ClientSession(mint(route), label=label, owner=owner, bound=bound)
         if self.record is not None:
             from codemode.serve._transcript import Transcript
 
-            client.transcript = Transcript(self.record, key, self.config, servers=lambda: self.root.servers)
-        self.open_sessions[key] = client
+            client.transcript = Transcript(self.record, label, self.config, servers=lambda: self.root.servers)
+        self.open_sessions[client.key] = client
+        return client
+
+    def find(self, handle: str, owner: str | None) -> ClientSession | None:
+        """The open session of `handle`, if `owner` opened it."""
+        client = self.open_sessions.get(handle)
+        if client is None or client.closed or client.owner != owner:
+            return None
         return client
 
     async def close(self, client: ClientSession) -> None:
@@ -197,13 +218,17 @@ class Sessions:
         while True:
             await anyio.sleep(min(SWEEP_SECONDS, max(idle / 4, 0.05)))
             now = time.monotonic()
+            forget = max(FORGET_SECONDS, 2 * idle)
             for client in list(self.open_sessions.values()):
                 if client.worker is not None and not client.busy and now - client.last_used > idle \
                         and not client.lock.locked():
                     async with client.lock:
                         await self._release(client)
                         client.reclaimed = True
-                        logger.info("codemode serve: reclaimed the worker of idle session %s", client.key)
+                        logger.info("codemode serve: reclaimed the worker of idle session %s", client.label)
+                elif client.worker is None and not client.bound and not client.busy and now - client.last_used > forget:
+                    self.open_sessions.pop(client.key, None)
+                    logger.info("codemode serve: forgot idle session %s", client.label)
 
     async def aclose(self) -> None:
         """Stop every session's worker and the pool."""

@@ -39,7 +39,7 @@ parameter and return type. Search first, then write code."""
 
 EXECUTE_DESCRIPTION = """\
 Run Python code in a sandboxed worker that keeps its variables and files across calls \
-in this session. Each MCP server is a global object; call its tools with keyword \
+that pass the `session` a result gave. Each MCP server is a global object; call its tools with keyword \
 arguments: `rows = {example}(...)` returns the result as Python data. For concurrency \
 use `await srv.tool.acall(...)` with `asyncio.gather` (top-level await works). A failed \
 call raises `ToolError` (`.code`, `.message`); catch it to retry or go on. `print()` what \
@@ -82,7 +82,13 @@ def tool_list(servers: dict[str, int], example: str) -> list[dict[str, Any]]:
                 "properties": {
                     "code": {"type": "string", "description": "Python source; the last expression is the result."},
                     "timeout": {"type": "number", "description": "Seconds the code may run (capped by the server)."},
-                    "input": {"description": "JSON data bound to the variable `input`."},
+                    "input": {"description": "JSON data bound to the variable `input`.",
+                              "type": ["object", "array", "string", "number", "integer", "boolean", "null"]},
+                    # A 2026-07-28 client mirrors it into the Mcp-Param-Session header, which a
+                    # load balancer routes on (see _handles and deploy/haproxy.cfg).
+                    "session": {"type": "string", "x-mcp-header": "Session",
+                                "description": "The `session` an earlier result gave, to continue with its variables; "
+                                               "omit it to start a new session."},
                 },
                 "required": ["code"],
             },
@@ -91,8 +97,8 @@ def tool_list(servers: dict[str, int], example: str) -> list[dict[str, Any]]:
     ]
 
 
-def structured(report: RunReport, notice: str = "") -> dict[str, Any]:
-    """The `structuredContent` of an `execute` result."""
+def structured(report: RunReport, notice: str = "", session: str | None = None) -> dict[str, Any]:
+    """The `structuredContent` of an `execute` result; `session`: the handle that continues it."""
     error = None
     if report.error is not None:
         error = {key: report.error.get(key) for key in ("type", "message", "code", "traceback")}
@@ -112,6 +118,8 @@ def structured(report: RunReport, notice: str = "") -> dict[str, Any]:
         ],
         "tokens": report.tokens.to_json() if report.tokens is not None else None,
     }
+    if session is not None:
+        data["session"] = session
     if report.state_lost or notice:
         data["stateLost"] = True
     if notice:
@@ -119,8 +127,9 @@ def structured(report: RunReport, notice: str = "") -> dict[str, Any]:
     return data
 
 
-def summary_text(report: RunReport, notice: str = "") -> str:
-    """The text block a model reads: output, result, failed calls, one summary line."""
+def summary_text(report: RunReport, notice: str = "", session: str | None = None) -> str:
+    """The text block a model reads: output, result, failed calls, one summary line, and the
+    session line (`session: HANDLE`, to pass back)."""
     parts: list[str] = []
     if notice:
         parts.append(f"[{notice}]")
@@ -140,7 +149,13 @@ def summary_text(report: RunReport, notice: str = "") -> str:
         parts.append(_last_lines(traceback, 12) if traceback and head.split(":")[0] in traceback else
                      (_last_lines(traceback, 12) + "\n" + head).strip())
     parts.append(summary_line(report))
+    if session is not None:
+        parts.append(session_line(session))
     return "\n".join(parts)
+
+
+def session_line(session: str) -> str:
+    return f"session: {session}"
 
 
 def summary_line(report: RunReport) -> str:
@@ -156,11 +171,16 @@ def summary_line(report: RunReport) -> str:
     return line + "]"
 
 
-def refusal(code: str, message: str) -> tuple[str, dict[str, Any]]:
+def refusal(code: str, message: str, session: str | None = None) -> tuple[str, dict[str, Any]]:
     """The text and structured content of an `execute` refused before it ran."""
     error = {"type": "RefusedError", "message": message, "code": code, "traceback": ""}
-    data = {"ok": False, "stdout": "", "stderr": "", "result": None, "error": error, "calls": [], "tokens": None}
-    return f"refused: {message} [{code}]", data
+    data: dict[str, Any] = {"ok": False, "stdout": "", "stderr": "", "result": None, "error": error, "calls": [],
+                            "tokens": None}
+    text = f"refused: {message} [{code}]"
+    if session is not None:
+        data["session"] = session
+        text += "\n" + session_line(session)
+    return text, data
 
 
 def _result_value(result: dict[str, Any] | None) -> Any:

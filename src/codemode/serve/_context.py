@@ -1,0 +1,95 @@
+"""Which session a request of `codemode serve` belongs to, in either protocol era.
+
+- `execute(session=HANDLE)`: that session, if it is open here and the request carries the token
+  that opened it; else the session is lost (this process restarted, or another one holds it, or
+  it was forgotten), and the answer is `SESSION_LOST` with the handle of a fresh session.
+- A 2026-07-28 request without a handle: a new session (the era has no connection to keep one).
+- A handshake-era request without a handle: its connection's own session, opened on its first
+  request and stopped when the connection ends (stdio EOF, HTTP DELETE or idle expiry). A
+  connection this process does not know (its `Mcp-Session-Id` came from a process that is gone,
+  see `_lost`) has no session of its own: an execute without a handle is `SESSION_LOST`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.context import ServerRequestContext
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from codemode.serve._handles import principal, route_of
+from codemode.serve._sessions import ClientSession, Sessions
+
+_STATE_KEY = "codemode.client"
+#: Set in `connection.state` by `_lost` for a request whose HTTP session this process lost.
+LOST_KEY = "codemode.lost"
+
+
+@dataclass(frozen=True)
+class Asker:
+    """What a request says about who asks: its route, its token's digest, its era."""
+
+    route: str
+    owner: str | None
+    modern: bool
+    headers: Mapping[str, str] | None
+
+    @classmethod
+    def of(cls, ctx: ServerRequestContext[Any]) -> Asker:
+        request = ctx.request
+        headers: Mapping[str, str] | None = getattr(request, "headers", None)
+        return cls(route_of(headers), principal(headers), ctx.protocol_version in MODERN_PROTOCOL_VERSIONS, headers)
+
+
+def connection_session(ctx: ServerRequestContext[Any], sessions: Sessions, asker: Asker) -> ClientSession | None:
+    """The handshake-era connection's own session (opened now on its first request), or None
+    in the 2026 era and for a connection this process lost."""
+    if asker.modern:
+        return None
+    connection = getattr(ctx.session, "_connection", None)
+    if connection is None or connection.state.get(LOST_KEY):
+        return None
+    client: ClientSession | None = connection.state.get(_STATE_KEY)
+    if client is None:
+        client = connection.state[_STATE_KEY] = sessions.open(asker.route, asker.owner, bound=True)
+        connection.exit_stack.push_async_callback(sessions.close, client)
+    return client
+
+
+def session_for(ctx: ServerRequestContext[Any], sessions: Sessions, asker: Asker,
+                handle: str | None) -> tuple[ClientSession, str | None]:
+    """The session an execute runs in, and why it is not the one asked for (None: it is).
+
+    Raises:
+        ValueError: `handle` is not a string.
+    """
+    if handle is not None:
+        if not isinstance(handle, str):
+            raise ValueError(f"session must be the string an earlier result gave, not {handle!r}")
+        found = sessions.find(handle, asker.owner)
+        if found is not None:
+            return found, None
+        return sessions.open(asker.route, asker.owner), _lost_reason(handle, asker)
+    own = connection_session(ctx, sessions, asker)
+    if own is not None:
+        return own, None
+    connection = getattr(ctx.session, "_connection", None)
+    fresh = sessions.open(asker.route, asker.owner)
+    if connection is not None and connection.state.get(LOST_KEY):
+        return fresh, ("this connection's session is gone (the server process that held it stopped or "
+                       "restarted): its variables and files are lost")
+    return fresh, None
+
+
+def _lost_reason(handle: str, asker: Asker) -> str:
+    from codemode.serve._handles import route
+
+    where = route(handle)
+    if where != asker.route and asker.route != "local":
+        return (f"session {handle!r} is not on this server process ({asker.route!r}; its handle names {where!r}): "
+                "that process stopped, or the request did not carry the Mcp-Param-Session header a load balancer "
+                "routes by (list the tools first); its variables and files are out of reach")
+    return (f"no session {handle!r} here: it ended, was idle too long, or its server process restarted; "
+            "its variables and files are lost")
