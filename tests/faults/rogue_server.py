@@ -15,7 +15,9 @@
 - `half-line`: like `silent-call`, but a call gets the first 300,000 bytes of its answer's
   line (several reads of the pipe, no line end), then the server exits with a message;
 - `echo-n`: one tool, `echo_n`, whose `outputSchema` wants an integer `n`; a call returns
-  its argument `n` as the structured result, conforming or not.
+  its argument `n` as the structured result, conforming or not;
+- `deep`: one tool, `deep`, whose structured result is a list nested `depth` deep (its
+  argument): past what a JSON-RPC parser with a recursion limit takes.
 
 With $ROGUE_STARTED set, it first appends its mode to that file.
 """
@@ -35,6 +37,8 @@ ECHO_N = {"name": "echo_n", "description": "Returns its n.", "annotations": {"re
           "inputSchema": {"type": "object", "properties": {"n": {}}},
           "outputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}
 
+DEEP = {"name": "deep", "description": "A value nested depth deep.", "annotations": {"readOnlyHint": True},
+        "inputSchema": {"type": "object", "properties": {"depth": {"type": "integer"}}}}
 
 FLOOD = 3000
 
@@ -81,7 +85,7 @@ def main() -> None:
             if mode == "exit-on-list":
                 sys.stderr.write("rogue server: exiting during tools/list, on purpose\n")
                 sys.exit(3)
-            answer(request, {"tools": [ECHO_N if mode == "echo-n" else TOOL]})
+            answer(request, {"tools": [{"echo-n": ECHO_N, "deep": DEEP}.get(mode, TOOL)]})
         elif method == "tools/call" and mode == "flood":
             flood(request)
         elif method == "tools/call" and mode == "half-line":
@@ -98,6 +102,10 @@ def main() -> None:
             n = ((request.get("params") or {}).get("arguments") or {}).get("n")
             answer(request, {"content": [{"type": "text", "text": json.dumps({"n": n})}],
                              "structuredContent": {"n": n}})
+        elif method == "tools/call" and mode == "deep":
+            depth = int(((request.get("params") or {}).get("arguments") or {}).get("depth", 1))
+            answer(request, {"content": [{"type": "text", "text": "deep"}],
+                             "structuredContent": {"value": json.loads("[" * depth + "0" + "]" * depth)}})
         elif method == "ping":
             answer(request, {})
     if mode == "linger":

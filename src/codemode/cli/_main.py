@@ -22,6 +22,7 @@ from codemode.cli._args import _run_options, parse_args
 from codemode.cli._output import _echo, _print_report, report_json
 from codemode.config import load_config
 from codemode.errors import CodemodeError
+from codemode.shared.escape import escaped
 
 if TYPE_CHECKING:
     from codemode.engine import Session
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CodemodeError as exc:
         if args.debug:
             raise
-        print(f"codemode: {exc}", file=sys.stderr)
+        print(escaped(f"codemode: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before a session exists (reading code, loading the config)
         print("\ncodemode: interrupted", file=sys.stderr)
@@ -138,7 +139,7 @@ def _command(session: Session, args: argparse.Namespace, code: str | None, input
         session.server_key(target)  # an unknown server: an error, and nothing started
     session.start(code if args.command == "exec" else None)
     for name, problem in session.failed.items():  # once, with the server's own last words
-        print(f"codemode: server {name!r} failed to start: {problem}", file=sys.stderr)
+        print(escaped(f"codemode: server {name!r} failed to start: {problem}"), file=sys.stderr)
     if args.command == "servers":
         print(repr(ServerTable.of(session)))
         return 1 if session.failed else 0
@@ -147,7 +148,7 @@ def _command(session: Session, args: argparse.Namespace, code: str | None, input
         return 0
     if args.command == "search":
         query = " ".join(args.query)
-        print(session.search_text(query, args.detail, args.limit) or f"no tool matches {query!r}")
+        print(escaped(session.search_text(query, args.detail, args.limit) or f"no tool matches {query!r}"))
         return 0
     if args.command == "stubs":
         from codemode.cli._commands import _stubs

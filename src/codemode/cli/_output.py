@@ -68,8 +68,8 @@ def _echo(event: tuple[str, object]) -> None:
 def _for(stream: Any, text: str) -> str:
     """Text from the worker as `stream` may show it: on a terminal, control characters are
     escaped (an escape sequence could rewrite the lines above); into a pipe, it goes as is."""
-    from codemode.trace._text import terminal_safe
+    from codemode.shared.escape import escaped
 
     isatty = getattr(stream, "isatty", None)
-    return terminal_safe(text) if isatty is not None and isatty() else text
+    return escaped(text) if isatty is not None and isatty() else text
 

@@ -11,6 +11,7 @@ from html import escape
 
 from codemode.engine import ApiTool, Session
 from codemode.hub import ServerState
+from codemode.shared.escape import escaped
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -23,6 +24,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    rows = [[escaped(str(cell), lines=False) for cell in row] for row in rows]  # servers name their tools
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [headers, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -84,7 +86,7 @@ class ToolList:
         if self.unavailable:
             lines.append("not callable (listed by the server, left out of stubs and search):")
             lines += [f"  {server}.{name}: {why}" for server, name, why in self.unavailable]
-        return "\n".join(lines)
+        return escaped("\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class CodeText:
         return f"<pre>{escape(self.text)}</pre>"
 
     def __repr__(self) -> str:
-        return self.text
+        return escaped(self.text)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 
+from codemode.shared.escape import escaped
+
 if TYPE_CHECKING:
     from codemode.engine import Session
 
@@ -52,7 +54,7 @@ class Startup:
         except Exception as exc:  # noqa: BLE001 - boundary: kept and answered to every request
             logger.exception("codemode serve: the session failed to start")
             self.error = f"codemode serve could not start its session: {type(exc).__name__}: {exc}"
-            print(f"codemode serve: {self.error}", file=sys.stderr, flush=True)
+            print(escaped(f"codemode serve: {self.error}"), file=sys.stderr, flush=True)
         finally:
             self.started.set()
         try:
@@ -60,8 +62,8 @@ class Startup:
                 await anyio.to_thread.run_sync(self.root.connect, abandon_on_cancel=True)
                 for name, state in self.root.servers.items():
                     if state.status not in ("connected", "disabled"):
-                        print(f"codemode serve: server {name!r} is {state.status}: {state.error}", file=sys.stderr,
-                              flush=True)
+                        print(escaped(f"codemode serve: server {name!r} is {state.status}: {state.error}"),
+                              file=sys.stderr, flush=True)
                 if self._then is not None:
                     await anyio.to_thread.run_sync(self._then)
         finally:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from codemode.schema._types import python_literal
 from codemode.shared.b64 import decoded_size
 from codemode.trace._preview import preview
-from codemode.trace._text import terminal_safe
+from codemode.shared.escape import escaped
 
 if TYPE_CHECKING:
     from codemode.tokens.metrics import TokenAccount
@@ -156,7 +156,7 @@ def render_text(report: RunReport, details: bool = True) -> str:
             lines.append(report.error["traceback"].rstrip("\n"))
     if report.tokens is not None and details:
         lines.append(token_line(report.tokens))
-    return terminal_safe("\n".join(lines))  # names, streams, errors: all chosen by the cell
+    return escaped("\n".join(lines))  # names, streams, errors: all chosen by the cell
 
 
 def _summary_note(report: RunReport) -> str:

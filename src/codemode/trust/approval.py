@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from codemode.schema import ToolDef
+from codemode.shared.escape import escaped
 
 __all__ = [
     "Answer",
@@ -70,14 +71,15 @@ class ApprovalRequest:
         return f"{self.server}.{self.tool}"
 
     def describe(self) -> str:
-        """The call in a few lines, for a prompt."""
+        """The call in a few lines, for a prompt: names, hints and arguments come from the
+        worker and the server, so control and bidirectional characters show as escapes."""
         import json
 
         hints = ", ".join(f"{k}={json.dumps(v)}" for k, v in self.annotations.items()) or "none"
         args = json.dumps(self.arguments, ensure_ascii=False, indent=2)
-        return (f"codemode: {self.qualified} needs approval ({self.reason})\n"
-                f"  server {self.mcp_server!r}, tool {self.mcp_tool!r}, annotations: {hints}\n"
-                f"  arguments: {args}")
+        return escaped(f"codemode: {self.qualified} needs approval ({self.reason})\n"
+                       f"  server {self.mcp_server!r}, tool {self.mcp_tool!r}, annotations: {hints}\n"
+                       f"  arguments: {args}")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codemode.errors import ConfigError
+from codemode.shared.escape import escaped
 from codemode.trust.redact import Redactor
 
 if TYPE_CHECKING:
@@ -242,5 +243,6 @@ def render_table(events: Iterable[dict[str, Any]]) -> str:
         rows.append((str(event.get("time", "")), str(event.get("face", "")), _short(event.get("session")),
                      _short(event.get("run")), str(event.get("event", "")), what, outcome,
                      str(event.get("code", "") or ""), "" if duration is None else f"{duration * 1000:.1f}"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+    cells = [[escaped(cell, lines=False) for cell in row] for row in rows]  # names come from the worker
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells)
