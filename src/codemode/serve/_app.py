@@ -6,8 +6,9 @@ HTTP is on the SDK's ASGI app (`Server.streamable_http_app`), with:
   loopback one) on `/mcp` and on `/health`;
 - `--token` / `$CODEMODE_SERVE_TOKEN`: every request needs `Authorization: Bearer TOKEN`
   (compared in constant time), except `GET /health` without details;
-- `GET /health`: each upstream server's state and tool count, the warm pool and the open
-  sessions (with the token when one is set; without it, only `{"status": "ok"}`).
+- `GET /health` (`_health`): 503 when no upstream server is usable, else 200; each upstream
+  server's state and tool count, the warm pool and the open sessions (with the token when one
+  is set; without it, only the status word).
 
 The server answers at once; the upstream servers start behind it (one hub for all sessions,
 see `_startup`: tool lists from the on-disk cache need no connection, and every server is
@@ -32,6 +33,7 @@ import anyio
 
 from codemode.config import Config
 from codemode.errors import CodemodeError
+from codemode.serve._health import health_report
 
 logger = logging.getLogger(__name__)
 
@@ -165,37 +167,16 @@ def build_app(server: Any, sessions: Any, *, host: str, port: int, token: str | 
     async def health(request: Request) -> JSONResponse:
         if hosts and not _host_allowed(request.headers.get("host", ""), hosts):
             return JSONResponse({"error": "invalid Host header"}, status_code=421)
+        code, report = health_report(sessions)
         if token and not _authorized(request.headers.get("authorization", ""), token):
-            return JSONResponse({"status": "ok"})
-        return JSONResponse(health_report(sessions))
+            return JSONResponse({"status": report["status"]}, status_code=code)
+        return JSONResponse(report, status_code=code)
 
     idle = max(_TRANSPORT_IDLE_FLOOR, 2 * sessions.config.session_idle)
     app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=host,
                                      session_idle_timeout=idle,
                                      custom_starlette_routes=[Route("/health", health, methods=["GET"])])
     return _BearerToken(app, token) if token else app
-
-
-def health_report(sessions: Any) -> dict[str, Any]:
-    """Each server's state as it is now: `idle` (its tools known from the cache, not connected
-    yet), `connecting`, `connected`, `failed`, ...; the status is `starting` while any server
-    is not yet connected, `degraded` once one has failed, else `ok`."""
-    servers = {
-        name: {"status": state.status, "transport": state.transport, "tools": len(state.tools),
-               **({"error": (state.error or "").splitlines()[0][:300]} if state.error else {})}
-        for name, state in sessions.root.servers.items()
-    }
-    states = {entry["status"] for entry in servers.values()} - {"disabled"}
-    if sessions.startup.error is not None or states - {"connected", "idle", "connecting"}:
-        status = "degraded"
-    elif states <= {"connected"}:
-        status = "ok"
-    else:
-        status = "starting"
-    report: dict[str, Any] = {"status": status, "servers": servers, **sessions.health()}
-    if sessions.startup.error is not None:
-        report["error"] = sessions.startup.error
-    return report
 
 
 class _BearerToken:
