@@ -32,7 +32,7 @@ from codemode.errors import (
     UnknownToolError,
     UpstreamError,
 )
-from codemode.hub import CallResult, Hub, LogRecord, ServerState
+from codemode.hub import READ_RESOURCE, CallResult, Hub, LogRecord, ServerState
 from codemode.hub._state import Readiness
 from codemode.schema import ToolDef
 
@@ -66,7 +66,10 @@ class _Recorder:
             if on_log is not None:
                 on_log(record)
 
-        result = await hub.call(server, tool, arguments, timeout=timeout, on_progress=keep_progress, on_log=keep_log)
+        if tool == READ_RESOURCE:  # an app's `ui://` resource: recorded as a call is, replayed offline
+            result = await hub.read_resource(server, str(arguments.get("uri")), timeout=timeout)
+        else:
+            result = await hub.call(server, tool, arguments, timeout=timeout, on_progress=keep_progress, on_log=keep_log)
         entry: dict[str, Any] = {"kind": "call", "server": server, "tool": tool, "arguments": arguments,
                                  "progress": progress, "logs": logs}
         if result.result_json:
@@ -112,6 +115,9 @@ class RecordingHub(Readiness):
                    on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None) -> CallResult:
         assert self._recorder is not None, "serve() has not begun"
         return await self._recorder.call(self._live, server, tool, arguments, timeout, on_progress, on_log)
+
+    async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
+        return await self.call(server, READ_RESOURCE, {"uri": uri}, timeout=timeout)
 
 
 class ReplayHub(Readiness):
@@ -192,7 +198,12 @@ class ReplayHub(Readiness):
         live = await self._start_live()
         if self._recorder is not None:
             return await self._recorder.call(live, server, tool, arguments, timeout, on_progress, on_log)
+        if tool == READ_RESOURCE:
+            return await live.read_resource(server, str(arguments.get("uri")), timeout=timeout)
         return await live.call(server, tool, arguments, timeout=timeout, on_progress=on_progress, on_log=on_log)
+
+    async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
+        return await self.call(server, READ_RESOURCE, {"uri": uri}, timeout=timeout)
 
     def _replay(self, entry: dict[str, Any], on_progress: ProgressCallback | None,
                 on_log: LogCallback | None) -> CallResult:
@@ -206,6 +217,10 @@ class ReplayHub(Readiness):
         if "result" not in entry:
             error = entry.get("error") or {}
             return CallResult(False, error=_error(server, tool, str(error.get("code")), str(error.get("problem"))))
+        if tool == READ_RESOURCE:
+            text = json.dumps(entry["result"], separators=(",", ":"), ensure_ascii=False)
+            return CallResult(True, payload={"kind": "json", "value": entry["result"]}, result_bytes=len(text.encode()),
+                              result_json=text)
         from mcp_types import CallToolResult
 
         from codemode.hub._results import error_text, result_payload

@@ -22,7 +22,7 @@ from typing import Any
 from codemode.cassette._file import Scrubber, Writer
 from codemode.cassette._hubs import LogCallback, ProgressCallback, _Recorder
 from codemode.config import Config
-from codemode.hub import CallResult, ServerState
+from codemode.hub import READ_RESOURCE, CallResult, ServerState
 from codemode.trust.redact import Redactor
 
 
@@ -64,6 +64,12 @@ class TapHub:
             return await self.hub.call(server, tool, arguments, timeout=timeout, on_progress=on_progress,
                                        on_log=on_log)
         return await cassette.call(self.hub, server, tool, arguments, timeout, on_progress, on_log)
+
+    async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
+        cassette = self.cassette
+        if cassette is None:
+            return await self.hub.read_resource(server, uri, timeout=timeout)  # type: ignore[no-any-return]
+        return await cassette.call(self.hub, server, READ_RESOURCE, {"uri": uri}, timeout, None, None)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.hub, name)  # all else a session asks of its hub: servers, wait_ready, ...

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from codemode.engine._apps import AppPage, app_uri, call_app, page_of
 from codemode.engine._runstate import _Ask, _Run
 from codemode.errors import CodemodeError, ToolCallError
 from codemode.hub import Hub, LogRecord
@@ -50,6 +51,7 @@ class CallDesk:
     _audit: AuditLog | None
     _approved: set[tuple[str, str]]
     _param_names: dict[tuple[str, str], dict[str, str]]
+    _app_pages: dict[tuple[str, str], asyncio.Future[AppPage | str]]  # (server, ui:// URI) → its page
     accountant: Accountant
     _search: Callable[[str, int, Policy | None], list[Hit]]
 
@@ -86,8 +88,14 @@ class CallDesk:
         def on_log(record: LogRecord) -> None:
             call.logs.append({"level": record.level, "data": record.data, "logger": record.logger})
 
+        wire_tool, page = self._app_of(run, api)  # an app's page is read alongside the call
         result = await self._hub.call(api.tool.server, api.tool.name, request.arguments,
                                       timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log)
+        if page is not None and result.result_json:
+            found = await page
+            if isinstance(found, AppPage):
+                call.app = call_app(found, wire_tool, result.result_json)
+                call.app_page = found
         # The account counts at most WIRE_CHARS of each; kept once the worker has its answer.
         kept = (wire[:WIRE_CHARS], result.result_json[:WIRE_CHARS])
         call.result_bytes = result.result_bytes
@@ -96,6 +104,32 @@ class CallDesk:
             return self._finish(run, call, Refusal(result.error.code, _problem(result.error)), kept)
         call.result = result.payload
         return self._finish(run, call, None, kept)
+
+    def _app_of(self, run: _Run, api: ApiTool) -> tuple[dict[str, Any] | None, asyncio.Future[AppPage | str] | None]:
+        """The tool's wire definition and, when it has an app, its page (read once a session)."""
+        state = self._hub.servers.get(api.tool.server)
+        wire_tool = next((t for t in state.wire_tools if t.get("name") == api.tool.name), None) if state else None
+        uri = app_uri(wire_tool)
+        if uri is None:
+            return wire_tool, None
+        key = (api.tool.server, uri)
+        page = self._app_pages.get(key)
+        if page is None or (page.done() and not isinstance(page.result(), AppPage)):  # a failed read is tried again
+            page = self._app_pages[key] = asyncio.ensure_future(self._read_page(run, api.tool.server, uri))
+        return wire_tool, page
+
+    async def _read_page(self, run: _Run, server: str, uri: str) -> AppPage | str:
+        started = time.perf_counter()
+        result = await self._hub.read_resource(server, uri, timeout=run.policy.call_timeout)
+        found: AppPage | str = page_of(server, uri, result.payload["value"]) if result.ok and result.payload else \
+            f"reading it failed: {_problem(result.error) if result.error else 'no answer'}"
+        self._audit_event("resource", run, server=server, uri=uri, duration=time.perf_counter() - started,
+                          outcome="ok" if isinstance(found, AppPage) else "error",
+                          digest=found.digest if isinstance(found, AppPage) else None,
+                          problem=None if isinstance(found, AppPage) else found)
+        if not isinstance(found, AppPage):
+            logger.info("no app for %s from %s: %s", uri, server, found)
+        return found
 
     def _serve_search(self, run: _Run, arguments: dict[str, Any]) -> dict[str, Any]:
         query, detail, limit = arguments.get("query"), arguments.get("detail", "signatures"), arguments.get("limit", 10)

@@ -78,6 +78,7 @@ class Session(Lifecycle, ToolSurface, CallDesk, RunPath):
         self.approver = approver
         self.approval_rule = ApprovalRule(self.config.approve, self.config.preapproved)
         self._approved: set[tuple[str, str]] = set()  # answered "for the session"
+        self._app_pages: dict[tuple[str, str], Any] = {}  # apps' pages, read once (engine._apps)
         self._audit: AuditLog | None = None
         self.cassette = cassette if cassette is not None else settings_of(self.config)
         self._owns_hub = hub is None

@@ -27,6 +27,11 @@ class LogRecord:
     logger: str | None = None
 
 
+#: The name a resource read goes by where a tool's name would (errors, cassettes): no tool can
+#: have it, since MCP tool names have no `/`.
+READ_RESOURCE = "resources/read"
+
+
 @dataclass
 class CallResult:
     """What one tool call gave back, ready for the trace and for the worker."""

@@ -50,6 +50,12 @@ class ToolCall:
             return self.arguments
         return {self.python_names.get(key, key): value for key, value in self.arguments.items()}
     kept: bool = field(default=False, repr=False, compare=False)  # whole in the report (trace._calllog)
+    # The tool's MCP App (engine._apps), when it has one: {"uri", "digest", "tool", "result"}; and
+    # its page (`AppPage`), which the report's metadata keeps once per digest.
+    app: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    app_page: Any = field(default=None, repr=False, compare=False)
+    # For a call an app made (not the cell's code): the id of the call whose app made it.
+    via_app: int | None = None
 
     @property
     def status(self) -> str:
@@ -70,6 +76,8 @@ class ToolCall:
             data["error"] = {"code": self.error_code}
         if self.approval is not None:  # who decided is part of the work: a re-run repeats it
             data["approval"] = {"decision": self.approval["decision"], "by": self.approval["by"]}
+        if self.via_app is not None:
+            data["viaApp"] = self.via_app
         return data
 
     def facts(self) -> dict[str, Any]:
@@ -91,6 +99,8 @@ class ToolCall:
             data["logs"] = self.logs
         if self.approval is not None:
             data["approvalWait"] = round(self.approval.get("waited", 0.0), 6)
+        if self.app is not None:
+            data["app"] = self.app
         return data
 
 
@@ -197,7 +207,12 @@ class RunReport:
             "calls": [call.facts() for call in self.calls],
             **({"summary": [s.facts() for s in self.summaries]} if self.summaries else {}),
             **({"trace": self.trace_path} if self.trace_path else {}),
+            **({"apps": apps} if (apps := self.apps()) else {}),
         }
+
+    def apps(self) -> dict[str, dict[str, Any]]:
+        """The pages of the calls' MCP Apps, once each, by digest (see `engine._apps`)."""
+        return {call.app_page.digest: call.app_page.to_json() for call in self.calls if call.app_page is not None}
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
         from codemode.trace._render import mimebundle

@@ -1,0 +1,73 @@
+"""MCP Apps on the host side: a call of a tool with an app brings the app's page into the report.
+
+Real parts: a real stdio MCP server with an App (tests/apps_server.py, on the SDK's `Apps`
+extension), a real session and worker; the cassette test records and then replays with no
+server running.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from codemode.cassette import CassetteSettings
+from codemode.config import Config, parse_config
+from codemode.engine import Session
+from codemode.engine._apps import app_uri, page_of, visibility
+
+SERVER = str(Path(__file__).with_name("apps_server.py"))
+APP_URI = "ui://notes/app.html"
+
+
+def _config(tmp_path: Path, **settings: object) -> Config:
+    return parse_config({"mcpServers": {"notes": {"command": sys.executable, "args": [SERVER],
+                                                   "env": {"NOTES_FILE": str(tmp_path / "notes.json")}}},
+                         "codemode": settings}, source=None, environ={})
+
+
+def test_a_call_of_a_tool_with_an_app_brings_its_page_and_full_result(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    with Session(_config(tmp_path, audit=str(audit))) as session:
+        report = session.run("notes.show_notes()\nnotes.show_notes()")
+    assert report.ok, report.error
+    first, second = report.calls
+    assert first.app is not None and first.app["uri"] == APP_URI
+    assert first.app["result"]["structuredContent"] == {"notes": [{"id": 1, "text": "buy milk"},
+                                                                  {"id": 2, "text": "call Ada"}]}
+    assert first.app["tool"]["name"] == "show_notes"
+    assert second.app is not None and second.app["digest"] == first.app["digest"]
+    volatile = report.volatile()
+    (digest, page), = volatile["apps"].items()  # the page once, however many calls drew it
+    assert digest == first.app["digest"] and page["uri"] == APP_URI and "ui/initialize" in page["html"]
+    assert volatile["calls"][0]["app"]["digest"] == digest
+    assert "html" not in json.dumps(report.payload())  # the compared payload has the call, not the page
+    reads = [json.loads(line) for line in audit.read_text().splitlines() if '"resource"' in line]
+    assert len(reads) == 1 and reads[0]["uri"] == APP_URI and reads[0]["outcome"] == "ok"  # read once a session
+
+
+def test_a_recorded_app_replays_offline(tmp_path: Path) -> None:
+    cassette = tmp_path / "notes.cassette.jsonl"
+    with Session(_config(tmp_path), cassette=CassetteSettings(cassette, "record")) as session:
+        recorded = session.run("notes.show_notes()")
+    assert any(json.loads(line).get("tool") == "resources/read" for line in cassette.read_text().splitlines())
+    with Session(_config(tmp_path), cassette=CassetteSettings(cassette, "replay", True)) as session:
+        replayed = session.run("notes.show_notes()")
+    assert replayed.ok, replayed.error
+    assert replayed.volatile()["apps"] == recorded.volatile()["apps"]
+
+
+def test_the_tool_meta_names_the_app_in_either_spelling() -> None:
+    assert app_uri({"_meta": {"ui": {"resourceUri": "ui://a/b"}}}) == "ui://a/b"
+    assert app_uri({"_meta": {"ui/resourceUri": "ui://a/b"}}) == "ui://a/b"  # the deprecated flat key
+    assert app_uri({"_meta": {"ui": {"resourceUri": "https://a/b"}}}) is None  # only ui:// is an app
+    assert app_uri({"name": "x"}) is None
+    assert visibility({"_meta": {"ui": {"visibility": ["model"]}}}) == ["model"]
+    assert visibility({}) == ["model", "app"]
+
+
+def test_a_page_that_is_not_an_mcp_app_is_refused_with_the_reason() -> None:
+    plain = {"contents": [{"uri": "ui://a", "mimeType": "text/html", "text": "<p>x</p>"}]}
+    assert "not text/html;profile=mcp-app" in str(page_of("s", "ui://a", plain))
+    assert "neither text nor blob" in str(page_of("s", "ui://a", {"contents": [
+        {"uri": "ui://a", "mimeType": "text/html;profile=mcp-app"}]}))
