@@ -14,7 +14,6 @@ Invariants:
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 import time
@@ -42,7 +41,7 @@ from codemode.hub._link import (
     tethered,
     transport_of,
 )
-from codemode.hub._state import READ_RESOURCE, CallResult, LogRecord, Readiness, ServerState
+from codemode.hub._state import CallResult, LogRecord, Readiness, ServerState
 from codemode.hub._toolcache import adopt, entry_of, same_entry
 from codemode.schema import ToolDef
 
@@ -361,28 +360,10 @@ class Hub(Readiness):
         return CallResult(True, payload=payload, result_bytes=size, result_json=text)
 
     async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
-        """Read one resource (`resources/read`), as `call` calls a tool: failures come back in
-        the result, never raised. The payload's value and `result_json` are the wire result."""
-        link = self._links.get(server)
-        if link is None:
-            return CallResult(False, error=UnknownToolError(server, READ_RESOURCE, f"no server {server!r} in this session"))
-        if link.state.status in ("idle", "connecting"):
-            await self._connect(link)
-        if link.state.status == "crashed":
-            await self._reconnect(link)
-        if link.client is None or link.state.status != "connected":
-            return CallResult(False, error=ServerCrashedError(server, link.state.error or f"the server is {link.state.status}"))
-        timeout = timeout if timeout is not None else (link.config.timeout or self.config.call_timeout)
-        from codemode.hub._results import map_call_error
+        """Read one resource (`resources/read`): failures come back in the result (`_resources`)."""
+        from codemode.hub._resources import read_resource
 
-        try:
-            with anyio.fail_after(timeout):
-                result = await link.client.read_resource(uri)
-        except Exception as exc:  # noqa: BLE001 - mapped to our errors at this boundary
-            return CallResult(False, error=map_call_error(exc, server, READ_RESOURCE, timeout))
-        text = result.model_dump_json(by_alias=True, exclude_none=True)
-        return CallResult(True, payload={"kind": "json", "value": json.loads(text)}, result_bytes=len(text.encode()),
-                          result_json=text)
+        return await read_resource(self, server, uri, timeout)
 
 
 def client_info() -> Implementation:
