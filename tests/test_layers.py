@@ -186,6 +186,7 @@ def test_the_worker_imports_only_the_standard_library_and_its_own_modules() -> N
     loaded = _modules_after("import codemode.sandbox.worker", "-S")  # as the host starts it
     ours = {m for m in loaded if m.split(".")[0] == "codemode"}
     assert ours <= {"codemode", "codemode._version", "codemode.shared", "codemode.shared.pipes", "codemode.shared.b64",
+                    "codemode.shared.depth",
                     "codemode.sandbox", "codemode.sandbox.worker", "codemode.sandbox._api",
                     "codemode.sandbox._frames", "codemode.sandbox._limits", "codemode.sandbox._channel",
                     "codemode.sandbox._display", "codemode.sandbox._lifeline", "codemode.sandbox._threads",

@@ -48,6 +48,12 @@ def echo(data: str) -> str:
     return data
 
 
+@server.tool(annotations=READ)
+def length(items: list[Any]) -> int:
+    """The number of items."""
+    return len(items)
+
+
 @server.tool(annotations=READ, description=f"Finds things. {ESCAPES}")
 def find(query: str) -> str:
     return query

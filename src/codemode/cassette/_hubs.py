@@ -231,7 +231,7 @@ class ReplayHub(Readiness):
         if result.is_error:
             return CallResult(False, error=UpstreamError(server, tool, error_text(result, tool)),
                               result_bytes=size, result_json=text)
-        payload = result_payload(result, self._states[server].tool(tool) if server in self._states else None)
+        payload = result_payload(result, self._states[server].tool(tool) if server in self._states else None, text)
         return CallResult(True, payload=payload, result_bytes=size, result_json=text)
 
     def _not_recorded(self, server: str, tool: str, arguments: dict[str, Any]) -> NotRecordedError:

@@ -356,7 +356,7 @@ class Hub(Readiness):
         if result.is_error:
             error = UpstreamError(server, tool, error_text(result, tool))
             return CallResult(False, error=error, result_bytes=size, result_json=text)
-        payload = result_payload(result, link.state.tool(tool))
+        payload = result_payload(result, link.state.tool(tool), text)
         return CallResult(True, payload=payload, result_bytes=size, result_json=text)
 
     async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:

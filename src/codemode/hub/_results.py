@@ -4,6 +4,12 @@ A tool result becomes the payload the worker decodes: structured content first (
 from the SDK's `{"result": ...}` envelope when the output schema is that envelope), then
 text (one block: a string; several: a list of strings), and anything else as content blocks
 in their wire form (images, audio, resources), which the worker turns into small objects.
+
+A structured result nested deeper than RESULT_LEVELS is cut there (`shared.depth.cut_to`):
+below the cut its parts arrive as their JSON text, and the payload carries a `note` the
+worker prints. A frame to or from the worker nests at most 100 levels, and the cell must be
+able to return what it got, inside a structure of its own: an honest deep result degrades,
+it never makes a frame the host would take for a hostile one.
 """
 
 from __future__ import annotations
@@ -23,6 +29,11 @@ from codemode.errors import (
     UpstreamError,
 )
 from codemode.schema import ToolDef, unwrap_structured
+from codemode.shared.depth import cut_to, nests_deeper
+
+# Levels of a structured result the worker gets whole: a frame carries 100, and this leaves
+# the cell room to return the value inside lists and objects of its own.
+RESULT_LEVELS = 64
 
 
 def wire(model: Any) -> dict[str, Any]:
@@ -30,11 +41,17 @@ def wire(model: Any) -> dict[str, Any]:
     return model.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
-def result_payload(result: CallToolResult, tool: ToolDef | None) -> dict[str, Any]:
-    """The worker-side value of a successful result."""
+def result_payload(result: CallToolResult, tool: ToolDef | None, text: str | None = None) -> dict[str, Any]:
+    """The worker-side value of a successful result; `text`, its wire JSON when at hand,
+    spares the depth walk of a result with too few brackets to be deep."""
     if result.structured_content is not None:
         schema = tool.output_schema if tool is not None else None
-        return {"kind": "json", "value": unwrap_structured(schema, result.structured_content)}
+        value = unwrap_structured(schema, result.structured_content)
+        if (text is None or text.count("[") + text.count("{") > RESULT_LEVELS) and nests_deeper(value, RESULT_LEVELS):
+            return {"kind": "json", "value": cut_to(value, RESULT_LEVELS),
+                    "note": f"the result nests deeper than {RESULT_LEVELS} levels; its parts below that "
+                            "arrive as their JSON text"}
+        return {"kind": "json", "value": value}
     blocks = [wire(block) for block in result.content]
     if all(block.get("type") == "text" for block in blocks):
         texts = [block.get("text", "") for block in blocks]

@@ -36,6 +36,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import anyio
 
+from codemode.shared.depth import cut_to, nests_deeper
 from codemode.shared.pipes import read_in_small_chunks
 
 if TYPE_CHECKING:
@@ -52,6 +53,10 @@ INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER")  # the SDK'
 READ_AHEAD = 256
 # After the SIGKILL: time for the loop to see the exit; only an unkillable process runs it out.
 REAP_TIMEOUT = 2.0
+# Levels of an answer the SDK's parser is given: it refuses much deeper ones (its recursion
+# limit, near 130 levels of a result), and a refused answer would leave its call waiting for
+# the call's timeout. Deeper parts arrive as JSON text (`_results.RESULT_LEVELS` cuts again).
+ANSWER_LEVELS = 100
 # How often the group is probed between SIGTERM and SIGKILL.
 GROUP_POLL = 0.01
 
@@ -174,8 +179,39 @@ def _parse(line: bytes) -> SessionMessage | Exception:
     try:
         return SessionMessage(mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False))
     except ValueError as exc:
+        answer = _answer_anyway(line)
+        if answer is not None:
+            return answer
         logger.warning("a line from the MCP server is not a JSON-RPC message: %.200r", line)
         return exc
+
+
+def _answer_anyway(line: bytes) -> SessionMessage | None:
+    """An answer the SDK's parser refused, as an answer still: cut to ANSWER_LEVELS when it is
+    too deep, else an error for its request, so the call fails now instead of at its timeout.
+    None for a line that is not JSON with an id (the session logs it)."""
+    import json
+
+    import mcp_types
+    from mcp.shared.message import SessionMessage
+
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not (isinstance(message, dict) and isinstance(message.get("id"), (int, str))
+            and ("result" in message or "error" in message)):
+        return None
+    if nests_deeper(message, ANSWER_LEVELS):
+        try:
+            return SessionMessage(mcp_types.jsonrpc_message_adapter.validate_python(
+                cut_to(message, ANSWER_LEVELS), by_name=False))
+        except ValueError:
+            pass
+    logger.warning("an answer from the MCP server is not valid JSON-RPC: %.200r", line)
+    error = mcp_types.ErrorData(code=mcp_types.INTERNAL_ERROR,
+                                message="the server's answer is not valid JSON-RPC (see the host's log)")
+    return SessionMessage(mcp_types.JSONRPCError(jsonrpc="2.0", id=message["id"], error=error))
 
 
 class _ReadStream:

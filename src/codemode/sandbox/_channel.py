@@ -23,12 +23,14 @@ if TYPE_CHECKING:
 from codemode.sandbox import _api, _threads
 from codemode.sandbox._frames import (
     HEADER,
+    MAX_DEPTH,
     MAX_HOST_FRAME,
     MAX_WORKER_FRAME,
     FrameBuffer,
     FrameError,
     encode,
 )
+from codemode.shared.depth import nests_deeper
 from codemode.shared.pipes import READ_SIZE
 
 # Batch writes to stdout for at most this long: one frame per print would cost more than
@@ -107,6 +109,8 @@ class Channel:
         if size > MAX_WORKER_FRAME:
             # The host would take it for a hostile frame and kill the worker: refuse it here.
             raise FrameError(f"a {message['op']!r} frame of {size} bytes is over the {MAX_WORKER_FRAME}-byte limit")
+        if size > 2 * MAX_DEPTH and nests_deeper(message, MAX_DEPTH):  # each level costs two bytes
+            raise FrameError(f"a {message['op']!r} frame would nest deeper than {MAX_DEPTH} levels")
         with _interrupts, self._write_lock:
             view = memoryview(frame)
             while view:
@@ -187,7 +191,7 @@ class Channel:
         try:
             self.send({"op": "call", "id": call_id, "server": server, "tool": tool, "arguments": arguments})
         except FrameError as exc:
-            raise _api.ToolError(f"the arguments are too large to send: {exc}",
+            raise _api.ToolError(f"the arguments cannot be sent: {exc}",
                                  server=server, tool=tool, code="INVALID_ARGUMENTS") from None
 
     def _watch(self, loop: Any) -> None:
@@ -198,7 +202,10 @@ class Channel:
 
 def _unpack(message: dict[str, Any], server: str, tool: str) -> Any:
     if message.get("ok"):
-        return _api.decode_value(message.get("value") or {})
+        value = message.get("value") or {}
+        if isinstance(value.get("note"), str):  # the host cut the result (a value nested too deep)
+            print(f"codemode: {server}.{tool}: {value['note']}", file=sys.stderr)
+        return _api.decode_value(value)
     error = message.get("error") or {}
     raise _api.ToolError(
         str(error.get("message", "the tool call failed")),

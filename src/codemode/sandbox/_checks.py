@@ -19,10 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from codemode.sandbox._frames import FrameError
+from codemode.sandbox._frames import MAX_DEPTH, FrameError
 
-# Deeper than any honest argument set or result; a hostile frame could nest to the size cap.
-MAX_DEPTH = 100
 # Python identifiers of servers and tools: nothing honest is longer.
 MAX_NAME = 256
 _RESULT_KINDS = ("json", "repr", "image", "audio", "mime")

@@ -24,6 +24,10 @@ HEADER = struct.Struct(">I")
 MAX_WORKER_FRAME = 32 * 1024 * 1024
 # Frames from the host carry tool results, which can be large files read by a server.
 MAX_HOST_FRAME = 256 * 1024 * 1024
+# Levels of lists and objects a frame from the worker may nest (the frame itself is one):
+# deeper than any honest argument set or result; a hostile frame could nest to the size cap.
+# The worker cuts or refuses deeper values itself, so an honest deep one never kills it.
+MAX_DEPTH = 100
 
 
 class FrameError(ValueError):

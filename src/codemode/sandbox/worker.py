@@ -43,10 +43,12 @@ from codemode.sandbox._channel import (
     _flusher,
     _interrupts,
 )
-from codemode.sandbox._frames import FrameError, encode
+from codemode.sandbox._frames import MAX_DEPTH, FrameError, encode
+from codemode.shared.depth import nests_deeper
 
 _CO_COROUTINE = 0x0080
 _RESULT_NAME = "__codemode_result__"
+_RESULT_LEVELS = MAX_DEPTH - 2  # a done frame holds the result's value two levels down
 # Our own files, hidden from the tracebacks a cell shows.
 _OWN_FILES = frozenset({__file__, _api.__file__, _channel.__file__})
 
@@ -118,8 +120,8 @@ class Worker:
             threads = _threads.stop_leftovers()
         if threads is not None:
             reply["threads"] = threads
-        _flush_streams()
         reply["result"] = _encode_result(value)
+        _flush_streams()  # after the result: its note, if any, comes first
         try:
             self.channel.send(reply)
         except (TypeError, ValueError):
@@ -191,6 +193,10 @@ def _encode_result(value: Any) -> dict[str, Any] | None:
     try:
         encode({"op": "done", "value": value})
     except (TypeError, ValueError, RecursionError):
+        return {"kind": "repr", "text": _safe_repr(value), "type": type(value).__name__}
+    if nests_deeper(value, _RESULT_LEVELS):  # a frame would be refused: degrade, never die
+        print(f"codemode: the result nests deeper than {_RESULT_LEVELS} levels, more than a frame carries; "
+              "it is shown as its repr", file=sys.stderr)
         return {"kind": "repr", "text": _safe_repr(value), "type": type(value).__name__}
     return {"kind": "json", "value": value}
 
