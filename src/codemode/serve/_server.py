@@ -39,13 +39,15 @@ from codemode.serve._context import Asker, connection_session, session_for
 from codemode.serve._limits import Refused, check_code, run_limits
 from codemode.serve._runapp import EXTENSION_ID, RUN_APP_URI, list_app_resources, read_app_resource
 from codemode.serve._sessions import ClientSession, Sessions
-from codemode.serve._tools import refusal, structured, summary_text, tool_list
+from codemode.serve._links import Link, bound_images, bound_structured
+from codemode.serve._values import SCHEME as VALUES_SCHEME
+from codemode.serve._tools import linkable, refusal, structured, summary_text, tool_list
 from codemode.trace import rich_content
 from codemode.trust.approvers import ElicitationApprover
 
 if TYPE_CHECKING:
     from codemode.engine import Event
-    from codemode.trace import ToolCall
+    from codemode.trace import RunReport, ToolCall
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +102,12 @@ def build_server(sessions: Sessions) -> Server[Any]:
 
     async def on_read_resource(ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
                                ) -> types.ReadResourceResult:
-        found = read_app_resource(params.uri)
+        asker = Asker.of(ctx)
+        found = read_app_resource(params.uri) or sessions.values.read(
+            params.uri, lambda handle: sessions.find(handle, asker.owner) is not None)
+        if found is None and params.uri.startswith(VALUES_SCHEME):
+            raise MCPError(INVALID_PARAMS, f"no value {params.uri!r} here: its session ended, or newer values "
+                                           "replaced it, or another server process holds it")
         if found is None:
             raise MCPError(INVALID_PARAMS, f"no resource {params.uri!r} here; the one resource is {RUN_APP_URI}")
         return found
@@ -178,10 +185,21 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
     if client.transcript is not None:
         client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs, events=shown,
                                       state_lost=bool(notice))
-    content: list[Any] = [types.TextContent(type="text", text=summary_text(report, notice, client.key))]
-    content += [_block(block) for block in rich_content(report, result_text=False)]
-    return types.CallToolResult(content=content, structured_content=structured(report, notice, client.key),
-                                is_error=not report.ok)
+    return _result(sessions, client, report, notice)
+
+
+def _result(sessions: Sessions, client: ClientSession, report: RunReport, notice: str) -> types.CallToolResult:
+    """The tool result of a run, bounded (`_links`): what does not fit is linked."""
+
+    def keep(name: str, text: str, mime_type: str) -> list[Link]:
+        return sessions.values.keep(client.key, name, text, mime_type)
+
+    data = structured(report, notice, client.key)
+    links = bound_structured(data, linkable(report), keep)
+    content: list[Any] = [types.TextContent(type="text", text=summary_text(report, notice, client.key, links))]
+    content += [types.ResourceLink.model_validate(link.block()) for parts in links.values() for link in parts]
+    content += [_block(block) for block in bound_images(rich_content(report, result_text=False), keep)]
+    return types.CallToolResult(content=content, structured_content=data, is_error=not report.ok)
 
 
 def _refused(code: str, message: str, session: str) -> types.CallToolResult:
@@ -201,6 +219,8 @@ def _keeping(kept: list[Event], on_event: Callable[[Event], None]) -> Callable[[
 
 def _block(block: dict[str, Any]) -> Any:
     """A rich output (display() or a figure result, sanitized on the host) as an MCP content block."""
+    if block["type"] == "resource_link":
+        return types.ResourceLink.model_validate(block)
     if block["type"] == "image":
         return types.ImageContent(type="image", data=block["data"], mime_type=block["mimeType"])
     return types.TextContent(type="text", text=block["text"])

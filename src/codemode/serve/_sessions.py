@@ -43,6 +43,7 @@ from codemode.serve._handles import DEFAULT_ROUTE, mint
 from codemode.serve._limits import Refused, RunLimits
 from codemode.serve._pool import WorkerPool
 from codemode.serve._startup import Startup
+from codemode.serve._values import ValueStore
 
 if TYPE_CHECKING:
     from codemode.cassette import TapHub
@@ -99,6 +100,7 @@ class Sessions:
         self.pool = WorkerPool(root, root.config.pool_size, make=self._tapped_worker if record is not None else None)
         self.startup = Startup(root, then=self.pool.open)  # the pool fills once the servers are connected
         self.open_sessions: dict[str, ClientSession] = {}
+        self.values = ValueStore()  # big values of results, read back as resources
         self.with_worker = 0
         self._ids = itertools.count(1)
         self._limiter = anyio.CapacityLimiter(RUN_THREADS)
@@ -125,6 +127,7 @@ class Sessions:
         """The connection ended: stop its worker (after a run in progress ends)."""
         client.closed = True
         self.open_sessions.pop(client.key, None)
+        self.values.drop(client.key)
         async with client.lock:
             await self._release(client)
 
@@ -228,6 +231,7 @@ class Sessions:
                         logger.info("codemode serve: reclaimed the worker of idle session %s", client.label)
                 elif client.worker is None and not client.bound and not client.busy and now - client.last_used > forget:
                     self.open_sessions.pop(client.key, None)
+                    self.values.drop(client.key)
                     logger.info("codemode serve: forgot idle session %s", client.label)
 
     async def aclose(self) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from codemode.serve._links import TEXT_CHARS, Link
 from codemode.serve._runapp import execute_meta
 
 if TYPE_CHECKING:
@@ -26,10 +27,13 @@ if TYPE_CHECKING:
 SURFACE_BUDGET = 1500
 #: Servers named in `execute`'s description; past it, a count (search finds their tools).
 MAX_LISTED_SERVERS = 12
-#: Characters of a result (JSON) in the text block; the structured content has it whole.
-RESULT_TEXT_CHARS = 20_000
-#: Characters of stdout or stderr in the text block.
-STREAM_TEXT_CHARS = 20_000
+#: Characters of a result (JSON) in the text block (all of it: `_links.TEXT_CHARS`).
+RESULT_TEXT_CHARS = 8_000
+#: Characters of stdout, and of stderr, in the text block.
+STREAM_TEXT_CHARS = 8_000
+STDERR_TEXT_CHARS = 3_000
+#: Failed calls listed one per line in the text block.
+FAILED_LISTED = 20
 
 SEARCH_DESCRIPTION = """\
 Find the tools you can call from `execute` code, by what they do (BM25 over names, \
@@ -127,31 +131,50 @@ def structured(report: RunReport, notice: str = "", session: str | None = None) 
     return data
 
 
-def summary_text(report: RunReport, notice: str = "", session: str | None = None) -> str:
-    """The text block a model reads: output, result, failed calls, one summary line, and the
-    session line (`session: HANDLE`, to pass back)."""
+def summary_text(report: RunReport, notice: str = "", session: str | None = None,
+                 links: dict[str, list[Link]] | None = None) -> str:
+    """The text block a model reads, at most `TEXT_CHARS` characters: output, result, failed
+    calls, one summary line, and the session line (`session: HANDLE`, to pass back). A part
+    cut short names the link (`links`) where the whole of it can be read."""
+    links = links or {}
     parts: list[str] = []
     if notice:
         parts.append(f"[{notice}]")
     if report.stdout:
-        parts.append(_cut(report.stdout, STREAM_TEXT_CHARS).rstrip("\n"))
+        parts.append(_cut(report.stdout, STREAM_TEXT_CHARS, links.get("stdout")).rstrip("\n"))
     if report.stderr:
-        parts.append("[stderr]\n" + _cut(report.stderr, STREAM_TEXT_CHARS).rstrip("\n"))
+        parts.append("[stderr]\n" + _cut(report.stderr, STDERR_TEXT_CHARS, links.get("stderr")).rstrip("\n"))
     if report.result is not None:
-        parts.append("result: " + _cut(_result_text(report.result), RESULT_TEXT_CHARS))
-    for call in report.calls:
-        if call.ok is False:
-            parts.append(f"failed call {call.server}.{call.tool}: {call.error} [{call.error_code}]")
+        parts.append("result: " + _cut(_result_text(report.result), RESULT_TEXT_CHARS, links.get("result")))
+    failed = [call for call in report.calls if call.ok is False]
+    parts += [f"failed call {call.server}.{call.tool}: {call.error} [{call.error_code}]"
+              for call in failed[:FAILED_LISTED]]
+    if len(failed) > FAILED_LISTED:
+        parts.append(f"and {len(failed) - FAILED_LISTED:,} more failed calls (structuredContent.calls)")
     if report.error is not None:
         traceback = (report.error.get("traceback") or "").rstrip()
         code = report.error.get("code")
         head = f"{report.error.get('type', 'Error')}: {report.error.get('message', '')}" + (f" [{code}]" if code else "")
         parts.append(_last_lines(traceback, 12) if traceback and head.split(":")[0] in traceback else
                      (_last_lines(traceback, 12) + "\n" + head).strip())
-    parts.append(summary_line(report))
-    if session is not None:
-        parts.append(session_line(session))
-    return "\n".join(parts)
+    tail = "\n".join([summary_line(report), *([session_line(session)] if session is not None else [])])
+    body = "\n".join(parts)
+    room = TEXT_CHARS - len(tail) - 1
+    if len(body) > room:
+        body = _cut(body, room - 200)  # 200: room for the cut's own note
+    return f"{body}\n{tail}" if body else tail
+
+
+def linkable(report: RunReport) -> dict[str, tuple[str, str]]:
+    """The parts of a report a result may link to instead of carrying: their whole text, MIME type."""
+    texts = {"stdout": (report.stdout, "text/plain"), "stderr": (report.stderr, "text/plain")}
+    if report.result is not None:
+        value = report.result.get("value") if report.result.get("kind") == "json" else None
+        if report.result.get("kind") == "json" and not isinstance(value, str):
+            texts["result"] = (json.dumps(value, ensure_ascii=False), "application/json")
+        else:
+            texts["result"] = (_result_text(report.result), "text/plain")
+    return texts
 
 
 def session_line(session: str) -> str:
@@ -208,11 +231,16 @@ def _result_text(result: dict[str, Any]) -> str:
     return f"<{kind} {result.get('mimeType', '')}>"
 
 
-def _cut(text: str, limit: int) -> str:
+def _cut(text: str, limit: int, whole: list[Link] | None = None) -> str:
     if len(text) <= limit:
         return text
     half = limit // 2
-    return f"{text[:half]}\n… [{len(text) - limit:,} characters cut; print less] …\n{text[-half:]}"
+    if whole:
+        where = whole[0].uri if len(whole) == 1 else f"{whole[0].uri} to {whole[-1].uri}"
+        note = f"{len(text) - limit:,} characters cut; the whole: resources/read {where}"
+    else:
+        note = f"{len(text) - limit:,} characters cut; print less"
+    return f"{text[:half]}\n… [{note}] …\n{text[-half:]}"
 
 
 def _last_lines(text: str, count: int) -> str:
