@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := notebooks/quickstart.ipynb notebooks/kernel.ipynb notebooks/explore-orders.ipynb $(wildcard notebooks/shelf/*.ipynb)
 PORT ?= 8888
 
-.PHONY: install peers chromium lab lab-build test bench notebooks clean
+.PHONY: install peers chromium haproxy lab lab-build test bench notebooks clean
 
 install: $(STAMP)
 
@@ -48,9 +48,17 @@ chromium:
 	    $$sudo apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; }
 
+## Debian's haproxy, for the test of deploy/haproxy.cfg in front of two `codemode serve` processes:
+## installed with apt-get when missing, through sudo unless run as root.
+haproxy:
+	@command -v haproxy >/dev/null || { \
+	    sudo=""; [ "$$(id -u)" -ne 0 ] && sudo="sudo"; \
+	    $$sudo apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends haproxy; }
+
 ## The whole test suite: unit, integration, real-kernel, browser and notebook tests
 ## (tests/test_notebooks.py runs `codemode test` on every notebook: twice replaying its cassette, once live).
-test: $(STAMP) peers chromium
+test: $(STAMP) peers chromium haproxy
 	$(PY) -m pytest tests
 
 ## Benchmarks: ratios measured side by side in one run.

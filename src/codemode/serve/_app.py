@@ -156,6 +156,8 @@ def build_app(server: Any, sessions: Any, *, host: str, port: int, token: str | 
               allow_hosts: tuple[str, ...] = ()) -> Any:
     """The ASGI app: `/mcp` (the SDK's streamable HTTP) and `/health`, behind the token check."""
     from mcp.server.transport_security import TransportSecuritySettings
+
+    from codemode.serve._lost import LostSessions
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
@@ -176,6 +178,7 @@ def build_app(server: Any, sessions: Any, *, host: str, port: int, token: str | 
     app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=host,
                                      session_idle_timeout=idle,
                                      custom_starlette_routes=[Route("/health", health, methods=["GET"])])
+    app = LostSessions(app, server)  # a session another (stopped) process held: answered, not 404
     return _BearerToken(app, token) if token else app
 
 
