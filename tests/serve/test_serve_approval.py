@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from _serving import run_stdio, write_config
 
 CODE = (
@@ -20,7 +22,7 @@ CODE = (
 )
 
 
-def _serve(tmp_path: Path, callback: Any) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]]]:
+def _serve(tmp_path: Path, callback: Any, mode: str = "legacy") -> tuple[dict[str, Any], list[Any], list[dict[str, Any]]]:
     from mcp import types
 
     config = write_config(tmp_path / "mcp.json", {"audit": str(tmp_path / "audit.jsonl")})
@@ -35,30 +37,39 @@ def _serve(tmp_path: Path, callback: Any) -> tuple[dict[str, Any], list[Any], li
         return dict(result.structured_content)
 
     options = {"elicitation_callback": recording} if callback is not None else {}
-    out = run_stdio(config, scenario, **options)
+    out = run_stdio(config, scenario, mode=mode, **options)
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     return out, asked, audit
 
 
-def test_an_accepted_elicitation_lets_the_destructive_call_through(tmp_path: Path) -> None:
-    out, asked, audit = _serve(tmp_path, {"action": "accept", "content": {"decision": "once"}})
+ERAS = pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+BY = {"legacy": "a person (MCP elicitation)", "2026-07-28": "a person (MCP input_required)"}
+
+
+@ERAS
+def test_an_accepted_elicitation_lets_the_destructive_call_through(tmp_path: Path, mode: str) -> None:
+    # The handshake era asks with an elicitation request; 2026-07-28 with an input_required
+    # result that the client answers and retries (the SDK's client drives the rounds).
+    out, asked, audit = _serve(tmp_path, {"action": "accept", "content": {"decision": "once"}}, mode)
     (question,) = asked
     assert "demo.cancel_order needs approval (destructiveHint: true)" in question.message
     assert '"order_id": 1030' in question.message
     assert out["result"] == "cancelled" and out["stdout"] == "" and len(out["runId"]) == 26
-    assert out["calls"][0]["approval"] == {"decision": "approved", "by": "a person (MCP elicitation)"}
+    assert out["calls"][0]["approval"] == {"decision": "approved", "by": BY[mode]}
     decided = [e for e in audit if e["event"] == "approval"]
     assert [(e["face"], e["run"], e["outcome"]) for e in decided] == [("serve", out["runId"], "approved")]
 
 
-def test_a_declined_elicitation_is_a_denial_the_code_catches(tmp_path: Path) -> None:
-    out, asked, _ = _serve(tmp_path, {"action": "decline"})
+@ERAS
+def test_a_declined_elicitation_is_a_denial_the_code_catches(tmp_path: Path, mode: str) -> None:
+    out, asked, _ = _serve(tmp_path, {"action": "decline"}, mode)
     assert len(asked) == 1
     assert out["stdout"] == "refused APPROVAL_DENIED\n" and out["result"] == "open"
 
 
-def test_a_client_without_elicitation_gets_approval_required(tmp_path: Path) -> None:
-    out, asked, audit = _serve(tmp_path, None)
+@ERAS
+def test_a_client_without_elicitation_gets_approval_required(tmp_path: Path, mode: str) -> None:
+    out, asked, audit = _serve(tmp_path, None, mode)
     assert asked == [] and out["stdout"] == "refused APPROVAL_REQUIRED\n" and out["result"] == "open"
     assert "elicitation capability" in out["calls"][0]["approval"]["by"]
     assert [e["outcome"] for e in audit if e["event"] == "approval"] == ["refused"]

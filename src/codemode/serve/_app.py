@@ -112,6 +112,7 @@ async def _serve_stdio(server: Any, sessions: Any) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(sessions.startup.run)
             tg.start_soon(sessions.sweep)
+            tg.start_soon(sessions.rounds.serve)
             async with stdio_server() as (read, write):
                 # The era the client's first request opens: `initialize` (a session for the
                 # connection) or the 2026-07-28 envelope (sessions by handle only).
@@ -145,6 +146,7 @@ async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: 
         async with anyio.create_task_group() as tg:
             tg.start_soon(sessions.startup.run)
             tg.start_soon(sessions.sweep)
+            tg.start_soon(sessions.rounds.serve)
             await runner.serve(sockets=[sock])
             tg.cancel_scope.cancel()
     finally:

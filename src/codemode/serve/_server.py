@@ -30,6 +30,7 @@ import anyio.from_thread
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp_types import INVALID_PARAMS
 
@@ -40,6 +41,7 @@ from codemode.serve._limits import Refused, check_code, run_limits
 from codemode.serve._runapp import EXTENSION_ID, RUN_APP_URI, list_app_resources, read_app_resource
 from codemode.serve._sessions import ClientSession, Sessions
 from codemode.serve._links import Link, bound_images, bound_structured
+from codemode.serve._rounds import Run
 from codemode.serve._values import SCHEME as VALUES_SCHEME
 from codemode.serve._tools import linkable, refusal, structured, summary_text, tool_list
 from codemode.trace import rich_content
@@ -74,7 +76,8 @@ def build_server(sessions: Sessions) -> Server[Any]:
             listed[:] = [types.Tool.model_validate(entry) for entry in tool_list(counts, example)]
         return types.ListToolsResult(tools=listed)
 
-    async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+                           ) -> types.CallToolResult | types.InputRequiredResult:
         if params.name not in ("search", "execute"):  # a protocol error, as the spec has it for an unknown tool
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name!r} (the tools are search and execute)")
         arguments = params.arguments or {}
@@ -85,6 +88,8 @@ def build_server(sessions: Sessions) -> Server[Any]:
             return _error("NOT_STARTED", failed)
         if params.name == "search":
             return _search(sessions, connection_session(ctx, sessions, asker), arguments)
+        if params.request_state is not None:  # a 2026 round answering the question a run asked
+            return await _resume(sessions, asker, params, ctx)
         try:
             client, lost = session_for(ctx, sessions, asker, arguments.get("session"))
         except ValueError as exc:
@@ -94,7 +99,7 @@ def build_server(sessions: Sessions) -> Server[Any]:
                                  session=client.key)
             return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
                                         structured_content=data, is_error=True)
-        return await _execute(sessions, client, arguments, params.meta, ctx)
+        return await _execute(sessions, client, arguments, params.meta, ctx, asker)
 
     async def on_list_resources(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
                                 ) -> types.ListResourcesResult:
@@ -127,6 +132,9 @@ def build_server(sessions: Sessions) -> Server[Any]:
     # MCP Apps (`execute` links the run-report app): advertised where the era's capabilities
     # have `extensions` (2026-07-28); a handshake-era host finds the app by the tool's `_meta`.
     server.extensions[EXTENSION_ID] = {}
+    # The requestState of an input_required round is sealed and checked by the SDK (a key of this
+    # process: a run lives in one process anyway, and state minted elsewhere is refused).
+    server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience="codemode"))
     return server
 
 
@@ -147,8 +155,8 @@ def _search(sessions: Sessions, client: ClientSession | None, arguments: dict[st
                                 structured_content={"query": query, "tools": names})
 
 
-async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[str, Any],
-                   meta: Any, ctx: ServerRequestContext[Any]) -> types.CallToolResult:
+async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[str, Any], meta: Any,
+                   ctx: ServerRequestContext[Any], asker: Asker) -> types.CallToolResult | types.InputRequiredResult:
     config = sessions.config
     try:
         code = check_code(config, arguments.get("code"))
@@ -165,27 +173,67 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
         limits = run_limits(config, arguments.get("timeout"), meta, left, servers)
         value = arguments.get("input")
         inputs = {"input": value} if value is not None else None
-        relay = Relay(ctx)
-        on_event: Callable[[Event], None] = relay.on_event
-        shown: list[Event] | None = None
-        if client.transcript is not None:  # what the cell showed, in order, for its outputs
-            shown = []
-            on_event = _keeping(shown, relay.on_event)
-        # A call the approval policy holds back is asked of this client (form elicitation);
-        # a client without the capability has nobody to ask, and the call is refused.
-        approver = ElicitationApprover(ctx.session, asyncio.get_running_loop(), ctx.request_id)
-        report, notice = await sessions.run(client, code, limits, inputs, on_event, approver)
     except Refused as refused:
         return _refused(refused.code, refused.message, client.key)
-    except CodemodeError as exc:  # the worker could not start, or the input is not JSON data
-        return _refused(exc.code, str(exc), client.key)
-    except Exception as exc:  # noqa: BLE001 - boundary: a bug of ours is an error result, not a dropped call
-        logger.exception("codemode serve: execute failed")
-        return _refused("INTERNAL", f"the server failed to run the code: {type(exc).__name__}: {exc}", client.key)
-    if client.transcript is not None:
-        client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs, events=shown,
-                                      state_lost=bool(notice))
-    return _result(sessions, client, report, notice)
+    relay = Relay(ctx)
+    on_event: Callable[[Event], None] = relay.on_event
+    shown: list[Event] | None = None
+    if client.transcript is not None:  # what the cell showed, in order, for its outputs
+        shown = []
+        on_event = _keeping(shown, relay.on_event)
+
+    def finish(outcome: tuple[RunReport, str]) -> types.CallToolResult:
+        report, notice = outcome
+        if client.transcript is not None:
+            client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs, events=shown,
+                                          state_lost=bool(notice))
+        return _result(sessions, client, report, notice)
+
+    # A call the approval policy holds back is asked of this client: by form elicitation on a
+    # handshake-era connection, as `input_required` rounds in the 2026 era; a client without
+    # the elicitation capability has nobody to ask, and the call is refused.
+    asking = ElicitationApprover(ctx.session, asyncio.get_running_loop(), ctx.request_id)
+    if asker.modern:
+        run = sessions.rounds.start(Run(asker.owner, client.key, asking.capable, finish, relay), lambda run: sessions.run(
+            client, code, limits, inputs, on_event, run.approver))
+        return await _round(run, ctx)
+    try:
+        return finish(await sessions.run(client, code, limits, inputs, on_event, asking))
+    except Exception as exc:  # noqa: BLE001 - boundary: see _failure
+        return _failure(exc, client.key)
+
+
+async def _resume(sessions: Sessions, asker: Asker, params: types.CallToolRequestParams,
+                  ctx: ServerRequestContext[Any]) -> types.CallToolResult | types.InputRequiredResult:
+    """A 2026 round that answers the question its run asked: hand it over, then wait again."""
+    run = sessions.rounds.find(str(params.request_state), asker.owner)
+    if run is None:
+        return _error("RUN_LOST", "the run this answer was for is gone (it ended, or its server process "
+                                  "stopped); run the code again")
+    run.answer(params.input_responses)
+    return await _round(run, ctx)
+
+
+async def _round(run: Run, ctx: ServerRequestContext[Any]) -> types.CallToolResult | types.InputRequiredResult:
+    run.relay.ctx = ctx  # this round's request carries the run's progress
+    try:
+        outcome = await run.wait()
+    except Exception as exc:  # noqa: BLE001 - boundary: see _failure
+        return _failure(exc, run.session)
+    if isinstance(outcome, types.InputRequiredResult):
+        return outcome
+    result: types.CallToolResult = run.finish(outcome)
+    return result
+
+
+def _failure(exc: Exception, session: str) -> types.CallToolResult:
+    if isinstance(exc, Refused):
+        return _refused(exc.code, exc.message, session)
+    if isinstance(exc, CodemodeError):  # the worker could not start, or the input is not JSON data
+        return _refused(exc.code, str(exc), session)
+    # A bug of ours is an error result, not a dropped call.
+    logger.error("codemode serve: execute failed", exc_info=exc)
+    return _refused("INTERNAL", f"the server failed to run the code: {type(exc).__name__}: {exc}", session)
 
 
 def _result(sessions: Sessions, client: ClientSession, report: RunReport, notice: str) -> types.CallToolResult:

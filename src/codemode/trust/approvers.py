@@ -157,7 +157,7 @@ def _read_line(fd: int, deadline: float) -> str | None:
 
 # The form a client shows: one required choice. Primitive properties only, as form-mode
 # elicitation requires; `oneOf` with titles is the spec's (2025-11-25) titled enum.
-_FORM: dict[str, Any] = {
+APPROVAL_FORM: dict[str, Any] = {
     "type": "object",
     "properties": {
         "decision": {
@@ -205,7 +205,7 @@ class ElicitationApprover:
 
         if not self.capable:
             return Answer.nobody("the MCP client did not declare the elicitation capability")
-        coro = self.session.elicit_form(request.describe(), _FORM, self.related_request_id)
+        coro = self.session.elicit_form(request.describe(), APPROVAL_FORM, self.related_request_id)
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             result = future.result(timeout)
@@ -214,9 +214,14 @@ class ElicitationApprover:
             return Answer("nobody", f"no answer within {timeout:g} s")
         except Exception as exc:  # the client answered the request with an error, or went away
             return Answer.nobody(f"the elicitation failed ({exc})")
-        if result.action != "accept":
-            return Answer("deny", f"{self.by}, {'declined' if result.action == 'decline' else 'cancelled'}")
-        decision = (result.content or {}).get("decision")
-        if decision in ("once", "session"):
-            return Answer(decision, self.by)
-        return Answer("deny", self.by)
+        return elicited_answer(result.action, result.content, self.by)
+
+
+def elicited_answer(action: str, content: Any, by: str) -> Answer:
+    """The answer in a client's reply to `APPROVAL_FORM`: `accept` with a decision, or a denial."""
+    if action != "accept":
+        return Answer("deny", f"{by}, {'declined' if action == 'decline' else 'cancelled'}")
+    decision = (content or {}).get("decision") if isinstance(content, dict) else None
+    if decision in ("once", "session"):
+        return Answer(decision, by)
+    return Answer("deny", by)
