@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from codemode.config import (
     Config,
     HttpServer,
+    OAuthSettings,
     StdioServer,
     demo_config,
     find_config_file,
@@ -138,7 +139,7 @@ def test_disabled_servers_are_left_out_of_enabled() -> None:
 
 
 def test_every_field_of_every_model_has_a_description() -> None:
-    models: list[type[BaseModel]] = [StdioServer, HttpServer, Config]
+    models: list[type[BaseModel]] = [StdioServer, HttpServer, OAuthSettings, Config]
     for model in models:
         for name, info in model.model_fields.items():
             assert info.description, f"{model.__name__}.{name}"
@@ -434,3 +435,61 @@ def test_a_file_whose_every_server_is_unusable_names_each_of_them() -> None:
     with pytest.raises(ConfigError) as one:  # one entry: its own error, as before
         parse_config({"mcpServers": {"x": {"command": 5}}}, source="mcp.json")
     assert str(one.value) == "mcp.json, server 'x', field 'command': Input should be a valid string, not a number"
+
+
+# --- oauth --------------------------------------------------------------------------------------
+
+
+def _oauth(entry: dict[str, object], environ: dict[str, str] | None = None) -> OAuthSettings:
+    config = parse_config({"mcpServers": {"api": {"url": "https://mcp.example/mcp", "oauth": entry}}},
+                          source="mcp.json", environ=environ or {})
+    server = config.servers["api"]
+    assert isinstance(server, HttpServer) and server.oauth is not None
+    return server.oauth
+
+
+def test_an_empty_oauth_object_is_a_browser_sign_in_with_dynamic_registration() -> None:
+    oauth = _oauth({})
+    assert oauth.grant == "authorization_code" and oauth.client_id is None and oauth.scope is None
+
+
+def test_a_pre_registered_client_takes_its_secret_from_a_variable_and_it_is_redacted() -> None:
+    config = parse_config(
+        {"mcpServers": {"api": {"url": "https://mcp.example/mcp",
+                                "oauth": {"clientId": "app", "clientSecret": "${SECRET}", "scopes": ["read", "write"]}}}},
+        environ={"SECRET": "very-secret-value"})
+    server = config.servers["api"]
+    assert isinstance(server, HttpServer) and server.oauth is not None
+    assert server.oauth.client_secret == "very-secret-value" and server.oauth.scope == "read write"
+    assert "very-secret-value" in config.secrets
+
+
+def test_a_literal_private_key_is_redacted_too() -> None:
+    pem = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"
+    config = parse_config(
+        {"mcpServers": {"m2m": {"url": "https://mcp.example/mcp",
+                                "oauth": {"grant": "client_credentials", "clientId": "svc", "privateKey": pem,
+                                          "signingAlgorithm": "ES256"}}}}, environ={})
+    assert pem in config.secrets
+
+
+def test_an_https_client_id_is_a_client_id_metadata_document() -> None:
+    assert _oauth({"clientId": "https://app.example/client.json"}).metadata_document
+    assert not _oauth({"clientId": "app"}).metadata_document
+
+
+@pytest.mark.parametrize(("entry", "field", "words"), [
+    ({"grant": "client_credentials", "clientId": "svc"}, "oauth", "clientSecret or privateKey"),
+    ({"grant": "identity_assertion", "clientId": "a", "clientSecret": "b"}, "oauth", "'issuer'"),
+    ({"grant": "password"}, "oauth.grant", "'password'"),
+    ({"clientID": "x"}, "oauth.clientID", "did you mean 'clientId'?"),
+    ({"privateKey": "pem"}, "oauth", "client_credentials"),
+    ({"scopes": "read"}, "oauth.scopes", "not a string"),
+])
+def test_a_broken_oauth_entry_names_the_file_the_server_and_the_field(
+        entry: dict[str, object], field: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _oauth(entry)
+    error = caught.value
+    assert (error.path, error.server, error.field) == ("mcp.json", "api", field)
+    assert words in error.problem

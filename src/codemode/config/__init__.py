@@ -57,6 +57,7 @@ from codemode.config._files import (
     find_config_file,
     load_config,
 )
+from codemode.config._oauth import OAuthSettings
 from codemode.config._parse import parse_config
 from codemode.config._servers import HttpServer, ServerConfig, StdioServer
 from codemode.config._settings import (
@@ -74,6 +75,7 @@ __all__ = [
     "DEFAULT_CELL_TIMEOUT",
     "Config",
     "HttpServer",
+    "OAuthSettings",
     "ServerConfig",
     "StdioServer",
     "demo_config",

@@ -147,9 +147,15 @@ def _parse_server(
     model: type[StdioServer] | type[HttpServer] = StdioServer if kind == "stdio" else HttpServer
     expanded = _expand_server(raw, environ, source, name, secrets)
     try:
-        return model.model_validate(expanded)
+        server = model.model_validate(expanded)
     except ValidationError as exc:
         raise _from_validation(exc, model, path=source, server=name) from exc
+    if isinstance(server, HttpServer) and server.oauth is not None:
+        # Sign-in secrets are redacted even when written out literally, not through `${VAR}`.
+        oauth = server.oauth
+        secrets.extend(value for value in (oauth.client_secret, oauth.private_key, oauth.id_token,
+                                           oauth.idp_client_secret) if value)
+    return server
 
 
 def _without_path(error: ConfigError) -> str:
@@ -184,7 +190,8 @@ def _describe(error: Any, model: type[BaseModel]) -> str:
     value = error.get("input")
     if kind == "extra_forbidden":
         name = str(error["loc"][-1])
-        known = [info.alias or field for field, info in model.model_fields.items()]
+        model = _nested_model(model, error["loc"][:-1])
+        known = [_spelling(field, info) for field, info in model.model_fields.items()]
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"the fields are {', '.join(known)}"
         return f"unknown field {name!r}; {hint}"
@@ -198,6 +205,29 @@ def _describe(error: Any, model: type[BaseModel]) -> str:
         # The kind of value only: the value itself may be a secret in the wrong field.
         return f"{error['msg']}, not {_json_type(value)}"
     return str(error["msg"])
+
+
+def _nested_model(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The model an error's location points into (`oauth.x` is a field of `OAuthSettings`)."""
+    for part in loc:
+        info = next((info for field, info in model.model_fields.items()
+                     if part in (field, _spelling(field, info))), None)
+        inner = getattr(info, "annotation", None)
+        for candidate in getattr(inner, "__args__", (inner,)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+        else:
+            return model
+    return model
+
+
+def _spelling(field: str, info: Any) -> str:
+    """A field as a file writes it: its alias, or its first validation alias (`clientId`)."""
+    if info.alias:
+        return str(info.alias)
+    choices = getattr(info.validation_alias, "choices", None)
+    return str(choices[0]) if choices else field
 
 
 def _json_type(value: object) -> str:

@@ -23,6 +23,8 @@ from pydantic import (
     field_validator,
 )
 
+from codemode.config._oauth import OAuthSettings
+
 _MODE_DESCRIPTION = (
     "Protocol negotiation. 'legacy' opens with `initialize` and connects at once with every "
     "server we test; 'auto' first probes the 2026-07-28 `server/discover` request and stalls "
@@ -90,6 +92,10 @@ class HttpServer(_ServerBase):
     )
     type: Literal["http", "streamable-http", "sse"] | None = Field(
         None, description="As VS Code and Claude Code write it ('http' or 'sse')."
+    )
+    oauth: OAuthSettings | None = Field(
+        None, description="How to sign in when the server asks (OAuth 2.1); None: only with tokens "
+                          "from `codemode auth login`. See docs/auth.md."
     )
 
     @field_validator("transport", "type", mode="before")

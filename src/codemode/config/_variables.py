@@ -48,6 +48,9 @@ def _expand_server(
         table = out.get(key)
         if isinstance(table, Mapping):
             out[key] = {k: expand(v, f"{key}.{k}") for k, v in table.items()}
+    oauth = out.get("oauth")
+    if isinstance(oauth, Mapping):
+        out["oauth"] = {k: expand(v, f"oauth.{k}") for k, v in oauth.items()}
     for key in ("command", "cwd"):
         value = out.get(key)
         if isinstance(value, str):
