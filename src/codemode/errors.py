@@ -4,6 +4,7 @@
     ├── ConfigError                  a config file or value is wrong (path, server, field)
     ├── ServerError                  an MCP server could not be used (server)
     │   ├── ServerConnectError       it would not start or finish the handshake
+    │   │   └── SignInRequiredError  it answered 401 and nothing says how to sign in
     │   └── ServerCrashedError       it died or closed the connection mid-session
     ├── ToolCallError                one tool call failed (server, tool, code)
     │   ├── UnknownToolError         no such tool (or server) in this session
@@ -37,6 +38,7 @@ __all__ = [
     "ServerConnectError",
     "ServerCrashedError",
     "ServerError",
+    "SignInRequiredError",
     "ToolCallError",
     "ToolTimeoutError",
     "UnknownToolError",
@@ -94,6 +96,16 @@ class ServerConnectError(ServerError):
     """The server would not start, or did not finish the handshake."""
 
     code = "SERVER_CONNECT"
+
+
+class SignInRequiredError(ServerConnectError):
+    """The server answered 401 and neither its entry nor a stored sign-in says how to sign in."""
+
+    code = "SIGN_IN_REQUIRED"
+
+    def __init__(self, server: str) -> None:
+        super().__init__(server, f"it asks to sign in (HTTP 401); run `codemode auth login {server}`, "
+                                 "or add \"oauth\": {} to its entry to sign in when it asks")
 
 
 class ServerCrashedError(ServerError):

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -27,7 +27,7 @@ import anyio.to_thread
 from anyio.abc import TaskStatus
 
 from codemode._version import __version__
-from codemode.config import Config, HttpServer, ServerConfig, StdioServer
+from codemode.config import Config, ServerConfig, StdioServer
 from codemode.errors import ServerCrashedError, UnknownToolError, UpstreamError
 from codemode.hub import _toolcache
 from codemode.hub._link import (
@@ -41,13 +41,13 @@ from codemode.hub._link import (
     tethered,
     transport_of,
 )
+from codemode.hub._clients import build_client
 from codemode.hub._state import CallResult, LogRecord, Readiness, ServerState
 from codemode.hub._toolcache import adopt, entry_of, same_entry
 from codemode.schema import ToolDef
 
 if TYPE_CHECKING:
     from mcp import Client
-    from mcp_types import Implementation, LoggingMessageNotificationParams
 
 # Guards against a server that never ends its tools/list pagination.
 MAX_TOOL_PAGES = 1000
@@ -60,10 +60,12 @@ TASK_REQUIRED = ("runs only as an MCP task (execution.taskSupport \"required\"),
 class Hub(Readiness):
     """The MCP servers of one session. Run `serve` as a task; call `call` from any task."""
 
-    def __init__(self, config: Config, *, cached: bool = True) -> None:
+    def __init__(self, config: Config, *, cached: bool = True, sign_in: Iterable[str] = ()) -> None:
         """`cached`: take tool lists from the cache (`_toolcache`), connecting such servers
-        on their first call; False connects every server at `serve` (a recording wants that)."""
+        on their first call; False connects every server at `serve` (a recording wants that).
+        `sign_in`: servers to sign in to in a browser even with no `oauth` entry (`codemode auth login`)."""
         self.config = config
+        self.sign_in = frozenset(sign_in)
         self._links: dict[str, Link] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._ready: anyio.Event | None = None
@@ -166,7 +168,8 @@ class Hub(Readiness):
             streams = await stack.enter_async_context(self._stdio(link)) if self._spawns(link.config) else None
             # Off the loop, so calls to other servers and the worker's start go on meanwhile.
             in_process = await anyio.to_thread.run_sync(prepare, link.config)
-            link.client = await stack.enter_async_context(self._client(link, stack, in_process, streams))
+            link.client = await stack.enter_async_context(
+                build_client(link, stack, in_process, streams, sign_in=link.state.name in self.sign_in))
             await self._list_tools(link)
             scope.deadline = math.inf
             link.connecting = None
@@ -243,36 +246,6 @@ class Hub(Readiness):
         link.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         command, args = tethered(config.command, config.args, config.env, config.cwd)
         return stdio_transport(command, args, config.env, config.cwd, link.errlog)
-
-    def _client(self, link: Link, stack: AsyncExitStack, in_process: Any = None, streams: Any = None) -> Client:
-        from mcp import Client
-        from mcp.client.sse import sse_client
-        from mcp.client.streamable_http import streamable_http_client
-
-        config = link.config
-        name = link.state.name
-        me = client_info()
-
-        async def on_log(params: LoggingMessageNotificationParams) -> None:
-            record = LogRecord(name, str(params.level), params.data, params.logger)
-            link.state.log.append(record)
-            for deliver in link.inflight:
-                deliver(record)
-
-        if in_process is not None:  # the built-in demo: no second interpreter
-            return Client(in_process, mode=config.mode, logging_callback=on_log, log_level="info", client_info=me)
-        if streams is not None:  # a stdio server, started already (`_stdio`)
-            transport: Any = _opened(streams)
-        elif isinstance(config, HttpServer) and config.sse:
-            transport = sse_client(config.url, headers=config.headers or None, timeout=30.0, sse_read_timeout=300.0)
-        else:
-            assert isinstance(config, HttpServer)
-            import httpx2
-
-            http = httpx2.AsyncClient(headers=config.headers, timeout=httpx2.Timeout(30.0, read=300.0))
-            stack.push_async_callback(http.aclose)
-            transport = streamable_http_client(config.url, http_client=http)
-        return Client(transport, mode=config.mode, logging_callback=on_log, log_level="info", client_info=me)
 
     async def _list_tools(self, link: Link) -> None:
         from codemode.hub._results import wire
@@ -364,19 +337,6 @@ class Hub(Readiness):
         from codemode.hub._resources import read_resource
 
         return await read_resource(self, server, uri, timeout)
-
-
-def client_info() -> Implementation:
-    """How the hub introduces itself to every server: codemode and its version."""
-    from mcp_types import Implementation
-
-    return Implementation(name="codemode", version=__version__)
-
-
-@asynccontextmanager
-async def _opened(streams: Any) -> AsyncIterator[Any]:
-    """A transport whose streams are open already (their owner closes them)."""
-    yield streams
 
 
 async def _warm_validator(done: anyio.Event) -> None:

@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 import anyio
 
 from codemode.config import ServerConfig, StdioServer
-from codemode.errors import ServerConnectError
+from codemode.errors import ServerConnectError, SignInRequiredError
 from codemode.hub._state import LogRecord, ServerState
 
 if TYPE_CHECKING:
@@ -59,6 +59,12 @@ class Link:
     inflight: list[Callable[[LogRecord], None]] = field(default_factory=list)
     reconnecting: anyio.Lock = field(default_factory=anyio.Lock)
     connecting: anyio.CancelScope | None = None  # while it connects: `aclose` cancels it
+    unauthorized: bool = False  # it answered 401 and the hub had no way to sign in
+
+    async def note_response(self, response: Any) -> None:
+        """An httpx2 response hook for a server with no sign-in configured."""
+        if response.status_code == 401:
+            self.unauthorized = True
 
 
 def transport_of(server: ServerConfig) -> str:
@@ -108,6 +114,8 @@ def connect_problem(exc: BaseException, link: Link) -> str:
         exc = exc.exceptions[0]
     if isinstance(exc, Stopped):
         return "the session closed while it was connecting"
+    if link.unauthorized:
+        return SignInRequiredError(link.state.name).problem
     if isinstance(exc, TimeoutError):
         problem = (f"did not finish connecting within {connect_timeout(link):g} s (connectTimeout); "
                    "it may be hanging in initialize")

@@ -1,0 +1,203 @@
+"""Signing in to an HTTP server: the SDK's OAuth client providers, chosen by the entry's `oauth`.
+
+The protocol is the SDK's (`mcp.client.auth`): discovery from the 401's `WWW-Authenticate`
+(protected resource metadata, then authorization server or OpenID metadata), PKCE, client ID
+metadata documents or dynamic registration, refresh, step-up on 403 `insufficient_scope`; and
+its extensions for the client credentials grant (secret or private_key_jwt) and SEP-990. What
+is ours: the token file (`_tokenstore`), the browser and loopback redirect (`_signin`), and
+three small choices the SDK leaves to its caller, each marked below.
+
+Which provider a server gets:
+- an `oauth` entry: the one its grant names;
+- no `oauth` entry but a stored sign-in (`codemode auth login`): the browser provider, so
+  tokens are refreshed and a lapsed sign-in asks again;
+- neither: none; a 401 then becomes `SignInRequiredError`, naming `codemode auth login`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from codemode._version import __version__
+from codemode.config import HttpServer, OAuthSettings
+from codemode.hub._signin import Loopback
+from codemode.hub._tokenstore import TokenFile
+
+if TYPE_CHECKING:
+    import httpx2
+    from mcp.client.auth import OAuthClientProvider
+
+# RFC 8693 token exchange at the enterprise IdP (SEP-990 leg 1), which the SDK leaves to its caller.
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+ID_JAG_TYPE = "urn:ietf:params:oauth:token-type:id-jag"
+IDP_TIMEOUT = 30.0
+
+
+def wants_oauth(config: HttpServer) -> bool:
+    """Whether the server gets a provider: an `oauth` entry, or a stored sign-in."""
+    if config.oauth is not None:
+        return True
+    if any(key.lower() == "authorization" for key in config.headers):
+        return False  # a static header is how this server is reached
+    return TokenFile(config.url).exists()
+
+
+def provider_for(name: str, config: HttpServer, *, force: bool = False,
+                 on_start: Callable[[], None] | None = None) -> httpx2.Auth | None:
+    """The httpx2 auth for one server, or None when it has no way to sign in.
+
+    `force`: a browser sign-in even with nothing configured (`codemode auth login`);
+    `on_start`: called when a person is asked to sign in."""
+    if not (force or wants_oauth(config)):
+        return None
+    oauth = config.oauth or OAuthSettings()
+    if oauth.grant == "client_credentials":
+        return _machine(config, oauth)
+    if oauth.grant == "identity_assertion":
+        return _cross_app(config, oauth)
+    return _browser(name, config, oauth, on_start)
+
+
+def _browser(name: str, config: HttpServer, oauth: OAuthSettings, on_start: Callable[[], None] | None) -> httpx2.Auth:
+    from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata
+
+    fixed = None
+    if oauth.client_id is not None and not oauth.metadata_document:
+        fixed = OAuthClientInformationFull(client_id=oauth.client_id, client_secret=oauth.client_secret,
+                                           token_endpoint_auth_method=oauth.token_endpoint_auth_method,
+                                           redirect_uris=None)
+    store = TokenFile(config.url, fixed)
+    loopback = Loopback(name, _registered_port(store), on_start)
+    metadata = OAuthClientMetadata(
+        client_name="codemode", software_id="codemode", software_version=__version__,
+        redirect_uris=[loopback.redirect_uri],  # type: ignore[list-item]  # pydantic takes the str
+        # `refresh_token` among the grants, so the server issues one and a lapsed token is
+        # refreshed instead of asking the person again.
+        grant_types=["authorization_code", "refresh_token"], response_types=["code"],
+        token_endpoint_auth_method="none", scope=oauth.scope)
+    return _browser_provider_class()(
+        config.url, metadata, store, redirect_handler=loopback.open, callback_handler=loopback.wait,
+        client_metadata_url=oauth.client_id if oauth.metadata_document else None)
+
+
+def _registered_port(store: TokenFile) -> int | None:
+    """The loopback port a stored registration's redirect URI names: a server may hold the
+    client to it, so a later sign-in listens there again."""
+    for uri in store.redirect_uris():
+        parts = urlsplit(str(uri))
+        if parts.hostname in ("127.0.0.1", "localhost") and parts.port:
+            return parts.port
+    return None
+
+
+_PROVIDER: type[OAuthClientProvider] | None = None
+
+
+def _browser_provider_class() -> type[OAuthClientProvider]:
+    """`OAuthClientProvider` with two of our choices (the SDK imported on first use)."""
+    global _PROVIDER
+    if _PROVIDER is not None:
+        return _PROVIDER
+    import httpx2
+    from mcp.client.auth import OAuthClientProvider
+
+    class BrowserSignIn(OAuthClientProvider):
+        async def _initialize(self) -> None:
+            await super()._initialize()
+            # The SDK learns a token's lifetime only when it gets it; a stored one would look
+            # valid forever and a 401 would start a new sign-in. With its expiry known, a lapsed
+            # token is refreshed first.
+            storage = self.context.storage
+            if isinstance(storage, TokenFile) and self.context.current_tokens is not None:
+                self.context.token_expiry_time = storage.expires_at()
+
+        async def _perform_authorization(self) -> httpx2.Request:
+            self._choose_secret_method()
+            return await super()._perform_authorization()
+
+        async def _refresh_token(self) -> httpx2.Request:
+            self._choose_secret_method()
+            return await super()._refresh_token()
+
+        def _choose_secret_method(self) -> None:
+            # A pre-registered secret with no method named goes by client_secret_basic (the
+            # OAuth default) unless the server's metadata lists post only; the SDK would send none.
+            client = self.context.client_info
+            if client is None or not client.client_secret or client.token_endpoint_auth_method:
+                return
+            supported = (self.context.oauth_metadata.token_endpoint_auth_methods_supported
+                         if self.context.oauth_metadata else None)
+            basic = not supported or "client_secret_basic" in supported or "client_secret_post" not in supported
+            client.token_endpoint_auth_method = "client_secret_basic" if basic else "client_secret_post"
+
+    _PROVIDER = BrowserSignIn
+    return _PROVIDER
+
+
+def _machine(config: HttpServer, oauth: OAuthSettings) -> httpx2.Auth:
+    from mcp.client.auth.extensions.client_credentials import (
+        ClientCredentialsOAuthProvider,
+        PrivateKeyJWTOAuthProvider,
+        SignedJWTParameters,
+    )
+
+    store = TokenFile(config.url)
+    assert oauth.client_id is not None
+    if oauth.private_key is not None:
+        signer = SignedJWTParameters(issuer=oauth.client_id, subject=oauth.client_id, signing_key=oauth.private_key,
+                                     signing_algorithm=oauth.signing_algorithm)
+        return PrivateKeyJWTOAuthProvider(config.url, store, oauth.client_id, signer.create_assertion_provider(),
+                                          scope=oauth.scope, issuer=oauth.issuer)
+    assert oauth.client_secret is not None
+    method = oauth.token_endpoint_auth_method if oauth.token_endpoint_auth_method != "none" else None
+    return ClientCredentialsOAuthProvider(config.url, store, oauth.client_id, oauth.client_secret,
+                                          token_endpoint_auth_method=method or "client_secret_basic",
+                                          scope=oauth.scope, issuer=oauth.issuer)
+
+
+def _cross_app(config: HttpServer, oauth: OAuthSettings) -> httpx2.Auth:
+    from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
+
+    assert oauth.issuer and oauth.client_id and oauth.client_secret
+    method = oauth.token_endpoint_auth_method if oauth.token_endpoint_auth_method != "none" else None
+
+    async def id_jag(audience: str, resource: str) -> str:
+        return await _exchange_id_token(oauth, audience, resource)
+
+    return IdentityAssertionOAuthProvider(config.url, TokenFile(config.url), oauth.client_id, oauth.client_secret,
+                                          oauth.issuer, id_jag, scope=oauth.scope,
+                                          token_endpoint_auth_method=method or "client_secret_basic")
+
+
+async def _exchange_id_token(oauth: OAuthSettings, audience: str, resource: str) -> str:
+    """SEP-990 leg 1, which the SDK leaves to its caller: the person's ID token for an ID-JAG
+    (Identity Assertion JWT Authorization Grant) at the IdP, by RFC 8693 token exchange."""
+    import httpx2
+    from mcp.client.auth import OAuthTokenError
+
+    assert oauth.idp_token_endpoint and oauth.idp_client_id and oauth.id_token
+    form: dict[str, Any] = {
+        "grant_type": TOKEN_EXCHANGE, "requested_token_type": ID_JAG_TYPE,
+        "subject_token": oauth.id_token, "subject_token_type": ID_TOKEN_TYPE,
+        "audience": audience, "resource": resource, "client_id": oauth.idp_client_id,
+    }
+    if oauth.scope:
+        form["scope"] = oauth.scope
+    if oauth.idp_client_secret:
+        form["client_secret"] = oauth.idp_client_secret
+    async with httpx2.AsyncClient(timeout=IDP_TIMEOUT) as http:
+        answer = await http.post(oauth.idp_token_endpoint, data=form)
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {}
+    if answer.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
+        problem = body.get("error_description") or body.get("error") if isinstance(body, dict) else None
+        raise OAuthTokenError(f"the IdP refused the token exchange (HTTP {answer.status_code}"
+                              f"{': ' + str(problem) if problem else ''})")
+    if body.get("issued_token_type") not in (None, ID_JAG_TYPE):
+        raise OAuthTokenError(f"the IdP issued a {body.get('issued_token_type')}, not an ID-JAG")
+    return str(body["access_token"])
