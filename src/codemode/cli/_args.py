@@ -111,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--session", metavar="ID", help="only this session's events: its id, or the tail the table shows")
     audit.add_argument("--run", metavar="ID", help="only this run's events: its id, or the tail the table shows")
     audit.add_argument("--json", action="store_true", help="print the events as JSON Lines (default: a table)")
+    auth = command(commands, "auth", "sign in to an HTTP server (OAuth): auth login SERVER, auth status, "
+                                     "auth logout SERVER")
+    auth.add_argument("action", choices=("login", "status", "logout"))
+    auth.add_argument("name", nargs="?", metavar="SERVER", help="the server to sign in to or out of")
     kernel = command(commands, "kernel", "the Jupyter kernel: kernel install [--user | --sys-prefix | --prefix DIR]")
     kernel.add_argument("action", choices=("install",))
     kernel.add_argument("options", nargs=argparse.REMAINDER)

@@ -88,6 +88,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from codemode.cli._commands import _audit
 
         return _audit(config, args)
+    if args.command == "auth":
+        from codemode.cli._auth import auth_command
+
+        return auth_command(config, args)
     if args.servers:
         unknown = sorted(set(args.servers) - set(config.servers))
         if unknown:
@@ -145,7 +149,8 @@ def _command(session: Session, args: argparse.Namespace, code: str | None, input
         return 1 if session.failed else 0
     if args.command == "tools":
         print(repr(ToolList(session.tools(args.server), unavailable=session.unavailable_tools(args.server))))
-        return 0
+        failed = session.failed if not args.server else {n: p for n, p in session.failed.items() if n == args.server}
+        return 1 if failed else 0
     if args.command == "search":
         query = " ".join(args.query)
         print(escaped(session.search_text(query, args.detail, args.limit) or f"no tool matches {query!r}"))
