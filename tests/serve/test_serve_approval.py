@@ -73,3 +73,15 @@ def test_a_client_without_elicitation_gets_approval_required(tmp_path: Path, mod
     assert asked == [] and out["stdout"] == "refused APPROVAL_REQUIRED\n" and out["result"] == "open"
     assert "elicitation capability" in out["calls"][0]["approval"]["by"]
     assert [e["outcome"] for e in audit if e["event"] == "approval"] == ["refused"]
+
+
+def test_approval_required_tells_a_serve_client_how_to_pre_approve_in_the_config_once(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "mcp.json")
+
+    async def scenario(client: Any) -> Any:
+        return await client.call_tool("execute", {"code": "demo.cancel_order(order_id=1030)"})
+
+    result = run_stdio(config, scenario)
+    text = result.content[0].text
+    assert result.is_error and text.count("needs approval") == 1, text
+    assert '"preapproved": ["demo.cancel_order"]' in text and "--approve" not in text

@@ -189,7 +189,9 @@ def test_limits_are_refused_as_error_results_with_their_codes(limited: HttpServe
         seen["bad_timeout"] = await client.call_tool("execute", {"code": "1", "timeout": -1})
         seen["capped"] = await client.call_tool("execute", {"code": "demo.list_customers()\nlen(demo.list_products())"})
         seen["cut"] = await client.call_tool("execute", {"code": "for _ in range(3): demo.list_customers()"})
-        seen["session_calls"] = await client.call_tool("execute", {"code": "1"})
+        # The session's 3 tool calls are used up: its code still runs, only a tool call is refused.
+        seen["session_calls"] = await client.call_tool("execute", {"code": (
+            "try:\n    demo.list_customers()\nexcept ToolError as e:\n    print(e.code)\n1")})
         return seen
 
     seen = limited.run(scenario)
@@ -198,7 +200,8 @@ def test_limits_are_refused_as_error_results_with_their_codes(limited: HttpServe
     assert not seen["capped"].is_error
     cut = seen["cut"].structured_content
     assert [c["errorCode"] for c in cut["calls"]] == [None, "MAX_TOOL_CALLS"]  # 3 calls per session: 1 was left
-    assert _code(seen["session_calls"]) == "MAX_SESSION_TOOL_CALLS"
+    ran = seen["session_calls"].structured_content
+    assert ran["ok"] and ran["result"] == 1 and ran["stdout"] == "MAX_TOOL_CALLS\n"
 
 
 def test_a_session_past_max_executes_is_refused(limited: HttpServer) -> None:

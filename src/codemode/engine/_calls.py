@@ -191,9 +191,12 @@ class CallDesk:
             return Refusal("APPROVAL_DENIED", f"denied by {answer.by}")
         self._decide(run, call, "refused", answer.by, waited)
         q = request.qualified
-        return Refusal("APPROVAL_REQUIRED",
-                       f"needs approval ({reason}); {answer.by}. Pre-approve it with --approve {q} "
-                       f"(%%codemode, codemode exec) or \"preapproved\": [\"{q}\"] in the config's codemode object")
+        config_way = f"\"preapproved\": [\"{q}\"] in the config's codemode object"
+        if getattr(self, "face", None) == "serve":  # its client cannot pass flags: only the server's config can
+            how = f"Pre-approve it with {config_way} of the codemode serve process (then restart it)"
+        else:
+            how = f"Pre-approve it with --approve {q} (%%codemode, codemode exec) or {config_way}"
+        return Refusal("APPROVAL_REQUIRED", f"needs approval ({reason}); {answer.by}. {how}")
 
     def _decide(self, run: _Run, call: ToolCall, decision: str, by: str, waited: float) -> None:
         call.approval = {"decision": decision, "by": by, "waited": waited}

@@ -7,7 +7,6 @@ tool result (never a dropped connection or a protocol error):
 | --- | --- |
 | `MAX_CODE_CHARS` | the code is longer than `codemode.maxCodeChars` |
 | `MAX_EXECUTES` | the session made `codemode.maxExecutes` execute calls already |
-| `MAX_SESSION_TOOL_CALLS` | the session made `codemode.maxSessionToolCalls` tool calls already |
 | `MAX_SESSIONS` | `codemode.maxSessions` sessions hold a worker; this one would be one more |
 | `INVALID_ARGUMENTS` | a tool argument has the wrong type or value |
 
@@ -15,7 +14,8 @@ A request narrows the config's ceilings, never widens them: its `timeout` is cap
 `codemode.cellTimeout`, and a client program (not the model) may narrow a call further
 through the request's `_meta` key `codemode/limits`: `{"maxToolCalls": 5, "servers":
 ["demo"], "tools": ["demo.get_*"]}`. Per-run refusals inside the code (`MAX_TOOL_CALLS`,
-`SERVER_NOT_ALLOWED`, `TOOL_NOT_ALLOWED`) reach the code as `ToolError`s, as in a cell.
+`SERVER_NOT_ALLOWED`, `TOOL_NOT_ALLOWED`) reach the code as `ToolError`s, as in a cell; so do
+the calls past `codemode.maxSessionToolCalls` (`MAX_TOOL_CALLS`): code that calls no tool still runs.
 """
 
 from __future__ import annotations

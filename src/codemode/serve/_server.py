@@ -163,12 +163,11 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
         if config.max_executes is not None and client.executes >= config.max_executes:
             raise Refused("MAX_EXECUTES", f"this session has made {client.executes} execute calls, the most it may "
                                           f"(codemode.maxExecutes); start a new session")
+        # The session's tool calls left cap the run's: once none are left, code still runs and
+        # only its tool calls are refused (MAX_TOOL_CALLS, as a ToolError the code may catch).
         left = None
         if config.max_session_tool_calls is not None:
-            left = config.max_session_tool_calls - client.tool_calls
-            if left <= 0:
-                raise Refused("MAX_SESSION_TOOL_CALLS", f"this session has made {client.tool_calls} tool calls, the "
-                                                        "most it may (codemode.maxSessionToolCalls); start a new session")
+            left = max(config.max_session_tool_calls - client.tool_calls, 0)
         servers = sorted({tool.server for tool in sessions.root.tools()})
         limits = run_limits(config, arguments.get("timeout"), meta, left, servers)
         value = arguments.get("input")

@@ -147,7 +147,11 @@ def summary_text(report: RunReport, notice: str = "", session: str | None = None
     if report.result is not None:
         parts.append("result: " + _cut(_result_text(report.result), RESULT_TEXT_CHARS, links.get("result")))
     failed = [call for call in report.calls if call.ok is False]
-    parts += [f"failed call {call.server}.{call.tool}: {call.error} [{call.error_code}]"
+    raised = str(report.error.get("message") or "") if report.error is not None else ""
+    # A call's error the code did not catch is the traceback's last line below: said once.
+    parts += [f"failed call {call.server}.{call.tool} [{call.error_code}]: raised below"
+              if call.error and call.error in raised else
+              f"failed call {call.server}.{call.tool}: {call.error} [{call.error_code}]"
               for call in failed[:FAILED_LISTED]]
     if len(failed) > FAILED_LISTED:
         parts.append(f"and {len(failed) - FAILED_LISTED:,} more failed calls (structuredContent.calls)")

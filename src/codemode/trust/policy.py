@@ -54,5 +54,6 @@ class Policy:
             if not any(fnmatch.fnmatchcase(qualified, pattern) for pattern in self.tools):
                 return Refusal("TOOL_NOT_ALLOWED", f"tool {qualified!r} is not in this run's allow-list")
         if self.max_tool_calls is not None and calls_so_far >= self.max_tool_calls:
-            return Refusal("MAX_TOOL_CALLS", f"this run may make at most {self.max_tool_calls} tool calls")
+            most = f"at most {self.max_tool_calls}" if self.max_tool_calls else "no"
+            return Refusal("MAX_TOOL_CALLS", f"this run may make {most} tool calls")
         return None
