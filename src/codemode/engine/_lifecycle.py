@@ -75,6 +75,20 @@ class Lifecycle:
                 self._first_code = code
                 self._start()
 
+    def audit(self, event: str, **facts: Any) -> None:
+        """Write one event of this session to its audit trail (when auditing is on): a face's
+        own act on the session, such as `codemode serve`'s `search` tool."""
+        audit = self._audit or AuditLog.of(self.config, face=self.face, session=self.id)
+        self._audit = audit
+        if audit is not None:
+            audit.event(event, **facts)
+
+    def audit_context(self, **facts: Any) -> None:
+        """Facts every later audit line of this session carries (who drives it now)."""
+        self._audit = self._audit or AuditLog.of(self.config, face=self.face, session=self.id)
+        if self._audit is not None:
+            self._audit.context = {key: value for key, value in facts.items() if value is not None}
+
     def _start(self) -> None:
         # Each step runs as a task on the loop and is only waited for here: an interrupt of
         # the wait (a kernel interrupt while servers connect) leaves the step going, and the

@@ -27,6 +27,7 @@ from codemode.tokens.accounting import Accountant, output_text
 from codemode.trace import RunReport
 from codemode.trace._calllog import CallLog
 from codemode.trust.approval import Answer, Approver
+from codemode.trust.audit import digest
 from codemode.trust.policy import Policy
 
 if TYPE_CHECKING:
@@ -119,7 +120,8 @@ class RunPath:
         assert self._sandbox is not None
         run = _Run(time.perf_counter(), policy, emit, id=new_id(), approval_timeout=self.config.approval_timeout,
                    max_output=policy.max_output or DEFAULT_MAX_OUTPUT, log=log)
-        self._audit_event("run.start", run)
+        code_digest = digest(code)  # which code ran, on every run event, giving back nothing of it
+        self._audit_event("run.start", run, codeDigest=code_digest)
         # A worker that died between runs (killed from outside, a thread's os._exit) lost its
         # state too, though no run reported it: this run starts a fresh one and says so.
         restarted = self._state_lost or not self._sandbox.alive
@@ -155,7 +157,7 @@ class RunPath:
                                         inputs=inputs, on_display=run.on_display)
         except BaseException as exc:
             self._audit_event("run.end", run, duration=time.perf_counter() - run.started, outcome="error",
-                              code=getattr(exc, "code", type(exc).__name__))
+                              code=getattr(exc, "code", type(exc).__name__), codeDigest=code_digest)
             raise
         outcome.result = run.outputs.result(outcome.result)
         self._cut_off(run, _why_ended(outcome))
@@ -163,7 +165,7 @@ class RunPath:
         error = outcome.error or {}
         self._audit_event("run.end", run, duration=time.perf_counter() - run.started,
                           outcome="ok" if outcome.ok else "error", code=error.get("code") or error.get("type"),
-                          calls=run.log.started)
+                          calls=run.log.started, codeDigest=code_digest)
         stdout, stderr, dropped = run.finish_streams()
         servers = policy.servers if policy.servers is not None else {key for key, _ in self._api}
         tokens = self.accountant.account(

@@ -29,18 +29,24 @@ LOST_KEY = "codemode.lost"
 
 @dataclass(frozen=True)
 class Asker:
-    """What a request says about who asks: its route, its token's digest, its era."""
+    """What a request says about who asks: its route, its token's digest, its era, and the
+    client's name and version as it gave them (`name/version`, for the audit)."""
 
     route: str
     owner: str | None
     modern: bool
     headers: Mapping[str, str] | None
+    client: str | None = None
 
     @classmethod
     def of(cls, ctx: ServerRequestContext[Any]) -> Asker:
         request = ctx.request
         headers: Mapping[str, str] | None = getattr(request, "headers", None)
-        return cls(route_of(headers), principal(headers), ctx.protocol_version in MODERN_PROTOCOL_VERSIONS, headers)
+        params = getattr(ctx.session, "client_params", None)
+        info = getattr(params, "client_info", None)
+        client = f"{info.name}/{info.version}"[:200] if info is not None else None
+        return cls(route_of(headers), principal(headers), ctx.protocol_version in MODERN_PROTOCOL_VERSIONS, headers,
+                   client)
 
 
 def connection_session(ctx: ServerRequestContext[Any], sessions: Sessions, asker: Asker) -> ClientSession | None:

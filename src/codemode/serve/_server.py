@@ -37,6 +37,7 @@ from mcp_types import INVALID_PARAMS
 from codemode._version import __version__
 from codemode.errors import CodemodeError
 from codemode.serve._context import Asker, connection_session, session_for
+from codemode.serve._handles import digest
 from codemode.serve._limits import Refused, check_code, run_limits
 from codemode.serve._runapp import EXTENSION_ID, RUN_APP_URI, list_app_resources, read_app_resource
 from codemode.serve._sessions import ClientSession, Sessions
@@ -87,7 +88,7 @@ def build_server(sessions: Sessions) -> Server[Any]:
         if failed:
             return _error("NOT_STARTED", failed)
         if params.name == "search":
-            return _search(sessions, connection_session(ctx, sessions, asker), arguments)
+            return _search(sessions, connection_session(ctx, sessions, asker), arguments, asker)
         if params.request_state is not None:  # a 2026 round answering the question a run asked
             return await _resume(sessions, asker, params, ctx)
         try:
@@ -99,6 +100,7 @@ def build_server(sessions: Sessions) -> Server[Any]:
                                  session=client.key)
             return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
                                         structured_content=data, is_error=True)
+        client.peer = asker.client or client.peer
         return await _execute(sessions, client, arguments, params.meta, ctx, asker)
 
     async def on_list_resources(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -138,7 +140,8 @@ def build_server(sessions: Sessions) -> Server[Any]:
     return server
 
 
-def _search(sessions: Sessions, client: ClientSession | None, arguments: dict[str, Any]) -> types.CallToolResult:
+def _search(sessions: Sessions, client: ClientSession | None, arguments: dict[str, Any],
+            asker: Asker) -> types.CallToolResult:
     query, detail, limit = arguments.get("query"), arguments.get("detail", "signatures"), arguments.get("limit", 10)
     if not isinstance(query, str) or not query.strip():
         return _error("INVALID_ARGUMENTS", "search needs `query`, words for what the tool does")
@@ -149,6 +152,8 @@ def _search(sessions: Sessions, client: ClientSession | None, arguments: dict[st
     hits = sessions.root.search(query, limit)
     text = sessions.root.search_text(query, detail, limit) or f"no tool matches {query!r}; try other words"
     names = [f"{hit.server}.{hit.name}" for hit in hits]
+    sessions.root.audit("search", query=query, outcome="ok", hits=len(hits), client=asker.client,
+                        handle=digest(client.key) if client is not None else None)
     if client is not None and client.transcript is not None:
         client.transcript.add_search(query, detail, names)
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)],

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
-from codemode.serve._handles import DEFAULT_ROUTE, mint
+from codemode.serve._handles import DEFAULT_ROUTE, digest, mint
 from codemode.serve._limits import Refused, RunLimits
 from codemode.serve._pool import WorkerPool
 from codemode.serve._rounds import Rounds
@@ -75,6 +75,7 @@ class ClientSession:
     label: str = ""
     owner: str | None = None
     bound: bool = False  # a handshake-era connection's own session: it ends with the connection
+    peer: str | None = None  # the client (name/version) of its latest execute, for the audit
     started: float = field(default_factory=time.time)
     worker: Session | None = None
     executes: int = 0
@@ -149,6 +150,7 @@ class Sessions:
                         client.reclaimed = False
                     await self._acquire(client)
                 assert client.worker is not None
+                client.worker.audit_context(handle=digest(client.key), client=client.peer)
                 report = await self._interruptible(client.worker, code, limits, inputs, on_event, approver)
                 client.executes += 1
                 # Calls the run's cap refused never left the host: they do not count.

@@ -107,6 +107,9 @@ class AuditLog:
         self._redactor = redactor
         self._arguments = arguments
         self._warned = False
+        #: Facts every line carries besides its own: who drives the session now (a face sets
+        #: it: `codemode serve` names the client and a digest of the session's handle).
+        self.context: dict[str, Any] = {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -127,7 +130,8 @@ class AuditLog:
               arguments: dict[str, Any] | None = None, duration: float | None = None,
               outcome: str | None = None, code: str | None = None, **extra: Any) -> None:
         """Append one line. `extra` holds event-specific facts (a query, who decided)."""
-        line: dict[str, Any] = {"time": now(), "event": event, "face": self.face, "session": self.session}
+        line: dict[str, Any] = {"time": now(), "event": event, "face": self.face, "session": self.session,
+                                **self.context}
         for key, value in (("run", run), ("server", server), ("tool", tool)):
             if value is not None:
                 line[key] = value
