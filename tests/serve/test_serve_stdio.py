@@ -183,3 +183,22 @@ def test_ctrl_c_ends_the_server_at_once_though_its_client_keeps_stdin_open(demo_
         wait_until(lambda: all(start_time(pid) is None for pid in workers), "the workers' end", timeout=10)
     finally:
         reap(server)
+
+
+def test_logging_set_level_is_honoured_stdout_at_info_and_stderr_at_warning(demo_config_file: Path) -> None:
+    logs: list[Any] = []
+
+    async def scenario(client: Any) -> Any:
+        await client.session.set_logging_level("warning")
+        return await client.call_tool("execute", {"code": (
+            "import sys\nprint('to stdout', flush=True)\nprint('to stderr', file=sys.stderr, flush=True)\n1")})
+
+    import warnings
+
+    from mcp.shared.exceptions import MCPDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MCPDeprecationWarning)  # logging is deprecated in the 2026 era
+        result = run_stdio(demo_config_file, scenario, logging_callback=_collect(logs))
+    assert not result.is_error and result.structured_content["stdout"] == "to stdout\n"
+    assert [(entry.logger, entry.level) for entry in logs] == [("stderr", "warning")]

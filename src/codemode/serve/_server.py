@@ -54,6 +54,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Where a handshake-era connection keeps the level its `logging/setLevel` asked for.
+LOG_LEVEL_KEY = "codemode.log_level"
+#: The spec's levels, least severe first.
+LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
 INSTRUCTIONS = (
     "Code mode: the tools of several MCP servers as a Python API. Find tools with `search`, then "
     "write Python that calls them with `execute`; variables persist between execute calls."
@@ -121,7 +126,12 @@ def build_server(sessions: Sessions) -> Server[Any]:
 
     async def on_set_logging_level(ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
                                    ) -> types.EmptyResult:
-        return types.EmptyResult()  # the code's prints are sent at info whatever the level
+        # Honoured for this connection: stdout goes at info, stderr at warning, each only at or
+        # above the level asked (2026 requests carry their own level; the SDK gates those).
+        connection = getattr(ctx.session, "_connection", None)
+        if connection is not None:
+            connection.state[LOG_LEVEL_KEY] = params.level
+        return types.EmptyResult()
 
     # The logging capability (the code's prints as log messages) is deprecated in the 2026 era,
     # which the SDK warns about on every start; the handshake era this server speaks too has it.
@@ -311,9 +321,14 @@ class Relay:
         await self.ctx.session.report_progress(self._steps, None, message)
 
     async def _log(self, stream: str, text: str) -> None:
+        level: types.LoggingLevel = "info" if stream == "stdout" else "warning"
+        connection = getattr(self.ctx.session, "_connection", None)
+        wanted = connection.state.get(LOG_LEVEL_KEY, "debug") if connection is not None else "debug"
+        if LEVELS.index(level) < LEVELS.index(wanted):
+            return
         with warnings.catch_warnings():  # MCP logging is deprecated in the 2026 era; this server is pre-2026
             warnings.simplefilter("ignore", MCPDeprecationWarning)
-            pending = self.ctx.session.send_log_message(level="info" if stream == "stdout" else "warning", data=text,
+            pending = self.ctx.session.send_log_message(level=level, data=text,
                                                         logger=stream, related_request_id=self.ctx.request_id)
         await pending
 
