@@ -99,7 +99,7 @@ def parse_config(
 
 
 _SERVE_SETTINGS = ("session_idle", "pool_size", "max_executes", "max_session_tool_calls", "max_code_chars",
-                   "max_sessions")
+                   "max_sessions", "show_tokens")
 
 
 def _servers_table(data: Mapping[str, object], source: str | None) -> Mapping[str, object]:

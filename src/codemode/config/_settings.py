@@ -117,6 +117,9 @@ class Config(_Model):
     max_sessions: int | None = Field(
         None, gt=0, description="Served sessions that may hold a worker at once (`maxSessions`); null: no cap."
     )
+    show_tokens: bool = Field(
+        True, description="End each `codemode serve` result with its session's token line (`showTokens`)."
+    )
 
     @field_validator("servers")
     @classmethod
@@ -153,6 +156,7 @@ class _Settings(_Model):
     max_session_tool_calls: int | None = Field(None, gt=0, alias="maxSessionToolCalls")
     max_code_chars: int = Field(100_000, gt=0, alias="maxCodeChars")
     max_sessions: int | None = Field(None, gt=0, alias="maxSessions")
+    show_tokens: bool = Field(True, alias="showTokens")
     approve: Literal["destructive", "all", "none"] | tuple[str, ...] = Field("destructive", alias="approve")
     preapproved: tuple[str, ...] = Field((), alias="preapproved")
     approval_timeout: float = Field(DEFAULT_APPROVAL_TIMEOUT, gt=0, alias="approvalTimeout")

@@ -36,6 +36,7 @@ from mcp_types import INVALID_PARAMS
 
 from codemode._version import __version__
 from codemode.errors import CodemodeError
+from codemode.serve._account import note_run, note_search, token_line
 from codemode.serve._context import Asker, connection_session, session_for
 from codemode.serve._handles import digest
 from codemode.serve._limits import Refused, check_code, run_limits
@@ -74,12 +75,7 @@ def build_server(sessions: Sessions) -> Server[Any]:
                             ) -> types.ListToolsResult:
         if not listed:
             failed = await sessions.startup.wait_started()
-            tools = [] if failed else sessions.root.tools()
-            counts: dict[str, int] = {}
-            for tool in tools:
-                counts[tool.server] = counts.get(tool.server, 0) + 1
-            example = f"{tools[0].server}.{tools[0].name}" if tools else "server.tool"
-            listed[:] = [types.Tool.model_validate(entry) for entry in tool_list(counts, example)]
+            listed[:] = [types.Tool.model_validate(entry) for entry in _listing(sessions, failed=bool(failed))]
         return types.ListToolsResult(tools=listed)
 
     async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -164,6 +160,7 @@ def _search(sessions: Sessions, client: ClientSession | None, arguments: dict[st
     names = [f"{hit.server}.{hit.name}" for hit in hits]
     sessions.root.audit("search", query=query, outcome="ok", hits=len(hits), client=asker.client,
                         handle=digest(client.key) if client is not None else None)
+    note_search(sessions, client, text)
     if client is not None and client.transcript is not None:
         client.transcript.add_search(query, detail, names)
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
@@ -201,7 +198,7 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
         if client.transcript is not None:
             client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs, events=shown,
                                           state_lost=bool(notice))
-        return _result(sessions, client, report, notice)
+        return _result(sessions, client, report, notice, _listing(sessions))
 
     # A call the approval policy holds back is asked of this client: by form elicitation on a
     # handshake-era connection, as `input_required` rounds in the 2026 era; a client without
@@ -250,7 +247,8 @@ def _failure(exc: Exception, session: str) -> types.CallToolResult:
     return _refused("INTERNAL", f"the server failed to run the code: {type(exc).__name__}: {exc}", session)
 
 
-def _result(sessions: Sessions, client: ClientSession, report: RunReport, notice: str) -> types.CallToolResult:
+def _result(sessions: Sessions, client: ClientSession, report: RunReport, notice: str,
+            listing: list[dict[str, Any]]) -> types.CallToolResult:
     """The tool result of a run, bounded (`_links`): what does not fit is linked."""
 
     def keep(name: str, text: str, mime_type: str) -> list[Link]:
@@ -258,7 +256,12 @@ def _result(sessions: Sessions, client: ClientSession, report: RunReport, notice
 
     data = structured(report, notice, client.key)
     links = bound_structured(data, linkable(report), keep)
-    content: list[Any] = [types.TextContent(type="text", text=summary_text(report, notice, client.key, links))]
+    text = summary_text(report, notice, client.key, links)
+    if sessions.config.show_tokens:
+        account = note_run(sessions, client, report, report.code, text, listing)
+        data["sessionTokens"] = account
+        text = summary_text(report, notice, client.key, links, token_line(account))
+    content: list[Any] = [types.TextContent(type="text", text=text)]
     content += [types.ResourceLink.model_validate(link.block()) for parts in links.values() for link in parts]
     content += [_block(block) for block in bound_images(rich_content(report, result_text=False), keep)]
     return types.CallToolResult(content=content, structured_content=data, is_error=not report.ok)
@@ -268,6 +271,16 @@ def _refused(code: str, message: str, session: str) -> types.CallToolResult:
     text, data = refusal(code, message, session)
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=data,
                                 is_error=True)
+
+
+def _listing(sessions: Sessions, failed: bool = False) -> list[dict[str, Any]]:
+    """The `tools/list` entries in wire form (the same text for every client)."""
+    tools = [] if failed else sessions.root.tools()
+    counts: dict[str, int] = {}
+    for tool in tools:
+        counts[tool.server] = counts.get(tool.server, 0) + 1
+    example = f"{tools[0].server}.{tools[0].name}" if tools else "server.tool"
+    return tool_list(counts, example)
 
 
 def _keeping(kept: list[Event], on_event: Callable[[Event], None]) -> Callable[[Event], None]:

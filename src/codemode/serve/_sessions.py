@@ -76,6 +76,9 @@ class ClientSession:
     owner: str | None = None
     bound: bool = False  # a handshake-era connection's own session: it ends with the connection
     peer: str | None = None  # the client (name/version) of its latest execute, for the audit
+    tokens_read: int = 0  # what its model read of this server (`_account`)
+    tokens_classic: int = 0  # what classic tool calling would have cost for the same work
+    tokens_listed: bool = False
     started: float = field(default_factory=time.time)
     worker: Session | None = None
     executes: int = 0

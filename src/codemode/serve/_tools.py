@@ -132,7 +132,7 @@ def structured(report: RunReport, notice: str = "", session: str | None = None) 
 
 
 def summary_text(report: RunReport, notice: str = "", session: str | None = None,
-                 links: dict[str, list[Link]] | None = None) -> str:
+                 links: dict[str, list[Link]] | None = None, tokens: str | None = None) -> str:
     """The text block a model reads, at most `TEXT_CHARS` characters: output, result, failed
     calls, one summary line, and the session line (`session: HANDLE`, to pass back). A part
     cut short names the link (`links`) where the whole of it can be read."""
@@ -161,7 +161,7 @@ def summary_text(report: RunReport, notice: str = "", session: str | None = None
         head = f"{report.error.get('type', 'Error')}: {report.error.get('message', '')}" + (f" [{code}]" if code else "")
         parts.append(_last_lines(traceback, 12) if traceback and head.split(":")[0] in traceback else
                      (_last_lines(traceback, 12) + "\n" + head).strip())
-    tail = "\n".join([summary_line(report), *([session_line(session)] if session is not None else [])])
+    tail = "\n".join([summary_line(report, tokens), *([session_line(session)] if session is not None else [])])
     body = "\n".join(parts)
     room = TEXT_CHARS - len(tail) - 1
     if len(body) > room:
@@ -185,7 +185,8 @@ def session_line(session: str) -> str:
     return f"session: {session}"
 
 
-def summary_line(report: RunReport) -> str:
+def summary_line(report: RunReport, tokens: str | None = None) -> str:
+    """`[ok · 2 tool calls · 0.05 s · TOKENS]`; `tokens`: the session's token line (`_account`), if shown."""
     calls = len(report.calls)
     failed = sum(1 for c in report.calls if c.ok is False)
     state = "ok" if report.ok else ("timed out" if report.timed_out else "error")
@@ -193,8 +194,8 @@ def summary_line(report: RunReport) -> str:
     if failed:
         line += f" ({failed} failed)"
     line += f" · {report.duration:.2f} s"
-    if report.tokens is not None:
-        line += f" · {report.tokens.code_mode_total:,} tokens vs {report.tokens.classic_total:,} classic"
+    if tokens:
+        line += f" · {tokens}"
     return line + "]"
 
 
