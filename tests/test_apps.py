@@ -15,6 +15,7 @@ from codemode.cassette import CassetteSettings
 from codemode.config import Config, parse_config
 from codemode.engine import Session
 from codemode.engine._apps import app_uri, page_of, visibility
+from codemode.trust.approval import Answer, ApprovalRequest
 
 SERVER = str(Path(__file__).with_name("apps_server.py"))
 APP_URI = "ui://notes/app.html"
@@ -71,3 +72,39 @@ def test_a_page_that_is_not_an_mcp_app_is_refused_with_the_reason() -> None:
     assert "not text/html;profile=mcp-app" in str(page_of("s", "ui://a", plain))
     assert "neither text nor blob" in str(page_of("s", "ui://a", {"contents": [
         {"uri": "ui://a", "mimeType": "text/html;profile=mcp-app"}]}))
+
+
+class _Person:
+    """Answers approval questions as a person at the notebook would (the approver seam)."""
+
+    def __init__(self, verdict: str) -> None:
+        self.verdict = verdict
+        self.asked: list[ApprovalRequest] = []
+
+    def ask(self, request: ApprovalRequest, timeout: float) -> Answer:
+        self.asked.append(request)
+        return Answer(self.verdict, "a person (test)")
+
+
+def test_an_apps_destructive_call_goes_through_policy_and_approval(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    with Session(_config(tmp_path, audit=str(audit))) as session:
+        drawn = session.run("notes.show_notes()").calls[0]
+        person = _Person("deny")
+        denied, nothing = session.app_call("notes", "delete_note", {"note_id": 1}, via=drawn.id, approver=person)
+        assert [r.tool for r in person.asked] == ["delete_note"]  # destructive: a person was asked
+        assert denied.error_code == "APPROVAL_DENIED" and nothing is None and denied.via_app == drawn.id
+        yes = _Person("once")
+        done, result = session.app_call("notes", "delete_note", {"note_id": 1}, via=drawn.id, approver=yes)
+        assert done.ok and done.approval == {"decision": "approved", "by": "a person (test)",
+                                             "waited": done.approval["waited"]}
+        assert result is not None and result["content"][0]["text"] == "note 1 deleted, 1 left"
+        refused, _ = session.app_call("notes", "admin_reset", {}, via=drawn.id, approver=yes)
+        assert refused.error_code == "NOT_FOR_APPS" and "visibility" in (refused.error or "")
+        assert len(yes.asked) == 1  # a call not for apps is refused before anyone is asked
+        after = session.run("notes.show_notes()['notes']")
+    assert after.value == [{"id": 2, "text": "call Ada"}]
+    calls = [json.loads(line) for line in audit.read_text().splitlines() if '"event":"call"' in line]
+    assert [(c["tool"], c["outcome"], c.get("code")) for c in calls] == [
+        ("show_notes", "ok", None), ("delete_note", "error", "APPROVAL_DENIED"), ("delete_note", "ok", None),
+        ("admin_reset", "error", "NOT_FOR_APPS"), ("show_notes", "ok", None)]

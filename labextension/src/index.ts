@@ -10,6 +10,7 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
+import { AppPage, AppShelf, CallApp } from './apps';
 import { formatCount, formatDuration, formatSize, tokenVerdict } from './format';
 
 /** The MIME type of a run report's payload (and of its metadata entry). */
@@ -131,6 +132,8 @@ export interface CallFacts {
   logs?: CallPayload['logs'];
   /** Seconds the call waited for its approval decision. */
   approvalWait?: number;
+  /** The tool's MCP App, when it has one: drawn by `apps.ts`. */
+  app?: CallApp;
 }
 
 /** The volatile part of a report, in the output's metadata: `RunReport.volatile()`. */
@@ -143,6 +146,9 @@ export interface RunMetadata {
   summary?: SummaryRow[];
   /** The JSON Lines file every call was written to, when the run wrote one. */
   trace?: string;
+  runId?: string;
+  /** The pages of the calls' MCP Apps, by digest. */
+  apps?: { [digest: string]: AppPage };
 }
 
 /** A call's payload with its metadata facts filling in what the payload leaves out. */
@@ -175,10 +181,19 @@ export class RenderedRunReport extends Widget implements IRenderMime.IRenderer {
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const payload = model.data[this._mimeType] as unknown as RunPayload;
     const metadata = (model.metadata[this._mimeType] ?? {}) as unknown as RunMetadata;
-    this.node.replaceChildren(renderRun(payload, metadata, this._sanitizer));
+    const report = renderRun(payload, metadata, this._sanitizer);
+    // The apps' frames stay in place across re-renders (a moved frame reloads): see apps.ts.
+    this._apps.render(this.node, report, payload.calls, metadata.calls ?? [], metadata.apps ?? {}, metadata.runId ?? '');
     return Promise.resolve();
   }
 
+  /** Close the apps with the widget. */
+  dispose(): void {
+    this._apps.dispose();
+    super.dispose();
+  }
+
+  private _apps = new AppShelf();
   private _mimeType: string;
   private _sanitizer: ISanitizer | undefined;
 }

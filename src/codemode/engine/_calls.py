@@ -99,6 +99,8 @@ class CallDesk:
         # The account counts at most WIRE_CHARS of each; kept once the worker has its answer.
         kept = (wire[:WIRE_CHARS], result.result_json[:WIRE_CHARS])
         call.result_bytes = result.result_bytes
+        if run.full_results is not None and result.result_json:  # an app's call: the app gets it whole
+            run.full_results[call.id] = result.result_json
         if not result.ok:
             assert result.error is not None
             return self._finish(run, call, Refusal(result.error.code, _problem(result.error)), kept)

@@ -22,6 +22,7 @@ from typing import Any
 from codemode.cassette import CassetteSettings, open_hub, settings_of
 from codemode.config import Config, load_config
 from codemode.engine._apitool import ApiTool
+from codemode.engine._appcalls import AppCalls
 from codemode.engine._calls import CallDesk
 from codemode.engine._inputs import check_inputs
 from codemode.engine._lifecycle import Lifecycle
@@ -48,7 +49,7 @@ TICK = 0.1
 logger = logging.getLogger(__name__)
 
 
-class Session(Lifecycle, ToolSurface, CallDesk, RunPath):
+class Session(Lifecycle, ToolSurface, CallDesk, RunPath, AppCalls):
     """The MCP servers of a config, and a sandboxed worker that runs code against them.
 
     Args:

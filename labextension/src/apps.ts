@@ -1,0 +1,398 @@
+/**
+ * The renderer as an MCP Apps host (the `io.modelcontextprotocol/ui` extension, 2026-01-26).
+ *
+ * A call whose tool has an app carries, in the report's metadata, the app's page (once per
+ * digest) and the call's full result. The page is drawn in an iframe with
+ * `sandbox="allow-scripts"` and never `allow-same-origin`: its document has an opaque origin
+ * and cannot read JupyterLab's. Its `srcdoc` starts with the Content-Security-Policy the spec
+ * derives from the resource's `_meta.ui.csp` (nothing from the network by default), placed
+ * first in its head so no script of the page runs before it.
+ *
+ * The host side of the protocol is a small JSON-RPC dispatcher over `postMessage`, answering
+ * only messages from its own frame: `ui/initialize` (host info, capabilities, theme, size),
+ * then, after `ui/notifications/initialized`, the tool's input and result; size changes;
+ * `tools/call` relayed through the kernel to the cell's session (policy, approvals, audit);
+ * open-link requests shown as a link the person may click; messages and logs shown under the
+ * app. Nothing from the app enters JupyterLab's page as HTML.
+ */
+
+/** The MCP Apps protocol version this host speaks. */
+export const APPS_PROTOCOL = '2026-01-26';
+/** The iframe's sandbox: scripts, and nothing else (no same origin, no forms, no popups). */
+export const APP_SANDBOX = 'allow-scripts';
+/** Tallest an app may grow, in pixels, before it scrolls inside its frame. */
+const MAX_HEIGHT = 1200;
+const FIRST_HEIGHT = 160;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+/** An app's page as the report's metadata keeps it (`AppPage.to_json()`). */
+export interface AppPage {
+  server: string;
+  uri: string;
+  html: string;
+  ui?: { csp?: AppCsp; permissions?: JsonObject; prefersBorder?: boolean };
+}
+
+/** The resource's declared domains (`_meta.ui.csp`). */
+export interface AppCsp {
+  connectDomains?: string[];
+  resourceDomains?: string[];
+  frameDomains?: string[];
+  baseUriDomains?: string[];
+}
+
+/** What a call keeps of its app (`ToolCall.app`). */
+export interface CallApp {
+  uri: string;
+  digest: string;
+  tool: JsonObject;
+  result: JsonObject | null;
+  problem?: string;
+}
+
+/** Carries an app's `tools/call` to the cell's session; answers with the wire result. */
+export interface AppRelay {
+  callTool(request: { server: string; callId: number; runId: string; name: string; arguments: JsonObject }): Promise<JsonObject>;
+}
+
+let relayFinder: ((node: HTMLElement) => AppRelay | null) | null = null;
+
+/** Set by the notebook plugin: how a report's node finds its notebook's kernel. */
+export function setRelayFinder(finder: (node: HTMLElement) => AppRelay | null): void {
+  relayFinder = finder;
+}
+
+/** A domain as CSP may name it: scheme, host (a leading `*.` allowed), an optional port. */
+const DOMAIN = /^(https?|wss?):\/\/(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:(\d{1,5}|\*))?$/i;
+
+/** The declared domains a policy may name; the rest dropped (no keyword, no quote, no `;`). */
+export function domains(list: unknown): string[] {
+  return Array.isArray(list) ? list.filter((d): d is string => typeof d === 'string' && DOMAIN.test(d)) : [];
+}
+
+/**
+ * The Content-Security-Policy of an app, from the spec's construction with every `'self'`
+ * left out: an srcdoc document's `'self'` would be JupyterLab's origin, which an app has no
+ * business reaching. With no `csp` declared this is the spec's restrictive default.
+ */
+export function cspFor(csp: AppCsp | undefined): string {
+  const resources = domains(csp?.resourceDomains).join(' ');
+  const connect = domains(csp?.connectDomains).join(' ');
+  const frames = domains(csp?.frameDomains).join(' ');
+  const base = domains(csp?.baseUriDomains).join(' ');
+  return [
+    "default-src 'none'",
+    `script-src 'unsafe-inline' ${resources}`.trim(),
+    `style-src 'unsafe-inline' ${resources}`.trim(),
+    `img-src data: blob: ${resources}`.trim(),
+    `font-src data: ${resources}`.trim(),
+    `media-src data: blob: ${resources}`.trim(),
+    `connect-src ${connect || "'none'"}`,
+    `frame-src ${frames || "'none'"}`,
+    "object-src 'none'",
+    `base-uri ${base || "'none'"}`,
+    "form-action 'none'"
+  ].join('; ');
+}
+
+/** The page with the policy as the first element of its head (parsed inertly, not run). */
+export function srcdocFor(html: string, policy: string): string {
+  const doc = new DOMParser().parseFromString(html, 'text/html');
+  const meta = doc.createElement('meta');
+  meta.setAttribute('http-equiv', 'Content-Security-Policy');
+  meta.setAttribute('content', policy);
+  doc.head.prepend(meta);
+  return `<!DOCTYPE html>${doc.documentElement.outerHTML}`;
+}
+
+/** One app drawn for one call: its frame, and what it asked the host, under it. */
+export class AppPanel {
+  /** The panel's node: a header, the frame, the app's activity. */
+  readonly node: HTMLElement;
+  /** The sandboxed frame. */
+  readonly frame: HTMLIFrameElement;
+
+  constructor(page: AppPage, app: CallApp, call: { server: string; tool: string; arguments: JsonObject; id: number },
+    runId: string) {
+    this._page = page;
+    this._app = app;
+    this._call = call;
+    this._runId = runId;
+    this.node = el('div', 'jp-CodemodeRun-app');
+    this.node.dataset.uri = page.uri;
+    this.node.dataset.call = String(call.id);
+    const head = el('div', 'jp-CodemodeRun-appHeader');
+    head.append(el('span', 'jp-CodemodeRun-label', 'app'), el('code', '', `${call.server}.${call.tool}`),
+      el('span', 'jp-CodemodeRun-appUri', page.uri));
+    this.node.append(head);
+    this.frame = document.createElement('iframe');
+    this.frame.className = 'jp-CodemodeRun-appFrame';
+    this.frame.setAttribute('sandbox', APP_SANDBOX);
+    this.frame.setAttribute('referrerpolicy', 'no-referrer');
+    this.frame.title = `app of ${call.server}.${call.tool}`;
+    this.frame.style.height = `${FIRST_HEIGHT}px`;
+    if (page.ui?.prefersBorder === false) {
+      this.frame.classList.add('jp-mod-borderless');
+    }
+    this._policy = cspFor(page.ui?.csp);
+    this.frame.dataset.csp = this._policy;
+    this.frame.srcdoc = srcdocFor(page.html, this._policy);
+    this._activity = el('ul', 'jp-CodemodeRun-appActivity');
+    this.node.append(this.frame, this._activity);
+    if (app.problem) {
+      this._note('note', app.problem);
+    }
+    this._onMessage = (event: MessageEvent) => this._receive(event);
+    window.addEventListener('message', this._onMessage);
+  }
+
+  /** Stop listening and tell the app it goes (it is not waited for: the frame goes with it). */
+  dispose(): void {
+    window.removeEventListener('message', this._onMessage);
+    if (this._initialized) {
+      this._post({ jsonrpc: '2.0', id: this._nextId++, method: 'ui/resource-teardown', params: { reason: 'closed' } });
+    }
+    this.node.remove();
+  }
+
+  private _receive(event: MessageEvent): void {
+    if (event.source !== this.frame.contentWindow || event.source === null) {
+      return; // only the app's own frame speaks to this panel
+    }
+    const message = event.data as { jsonrpc?: string; id?: number | string; method?: string; params?: JsonObject };
+    if (!message || message.jsonrpc !== '2.0' || typeof message.method !== 'string') {
+      return; // answers to our requests (teardown) and anything malformed
+    }
+    const params = (message.params && typeof message.params === 'object' ? message.params : {}) as JsonObject;
+    if (message.id === undefined) {
+      this._notification(message.method, params);
+    } else {
+      void this._request(message.id, message.method, params);
+    }
+  }
+
+  private _notification(method: string, params: JsonObject): void {
+    if (method === 'ui/notifications/initialized' && !this._initialized) {
+      this._initialized = true;
+      this._post({ jsonrpc: '2.0', method: 'ui/notifications/tool-input', params: { arguments: this._call.arguments } });
+      if (this._app.result) {
+        this._post({ jsonrpc: '2.0', method: 'ui/notifications/tool-result', params: this._app.result });
+      } else {
+        this._post({ jsonrpc: '2.0', method: 'ui/notifications/tool-cancelled',
+          params: { reason: this._app.problem ?? 'no result' } });
+      }
+    } else if (method === 'ui/notifications/size-changed') {
+      const height = Number(params.height);
+      if (Number.isFinite(height) && height > 0) {
+        this.frame.style.height = `${Math.min(MAX_HEIGHT, Math.ceil(height))}px`;
+      }
+    } else if (method === 'notifications/message') {
+      const data = typeof params.data === 'string' ? params.data : JSON.stringify(params.data);
+      this._note('log', `[${String(params.level ?? 'info')}] ${data}`);
+    }
+  }
+
+  private async _request(id: number | string, method: string, params: JsonObject): Promise<void> {
+    try {
+      const result = await this._answer(method, params);
+      this._post({ jsonrpc: '2.0', id, result });
+    } catch (error) {
+      const failure = error as { code?: number; message?: string };
+      this._post({ jsonrpc: '2.0', id, error: { code: failure.code ?? -32000, message: String(failure.message ?? error) } });
+    }
+  }
+
+  private async _answer(method: string, params: JsonObject): Promise<JsonObject> {
+    switch (method) {
+      case 'ui/initialize':
+        return this._initializeResult();
+      case 'ping':
+        return {};
+      case 'tools/call':
+        return this._toolCall(params);
+      case 'ui/open-link':
+        return this._openLink(params);
+      case 'ui/message':
+        this._note('message', `message from the app: ${contentText(params.content)}`);
+        return {};
+      case 'ui/update-model-context':
+        this._note('context', `context from the app: ${contentText(params.content) || JSON.stringify(params.structuredContent ?? null)}`);
+        return {};
+      case 'ui/request-display-mode':
+        return { mode: 'inline' };
+      default:
+        throw { code: -32601, message: `${method} is not offered by this host` };
+    }
+  }
+
+  private _initializeResult(): JsonObject {
+    const dark = document.body.dataset.jpThemeLight === 'false';
+    return {
+      protocolVersion: APPS_PROTOCOL,
+      hostInfo: { name: 'jupyter-codemode', version: '0.1.0' },
+      hostCapabilities: { openLinks: {}, serverTools: {}, logging: {}, sandbox: { permissions: {}, csp: {} } },
+      hostContext: {
+        toolInfo: { tool: this._app.tool },
+        theme: dark ? 'dark' : 'light',
+        displayMode: 'inline',
+        availableDisplayModes: ['inline'],
+        containerDimensions: { maxHeight: MAX_HEIGHT, width: Math.max(200, this.node.clientWidth || 600) },
+        locale: navigator.language,
+        timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+        userAgent: 'jupyterlab',
+        platform: 'web'
+      }
+    };
+  }
+
+  private async _toolCall(params: JsonObject): Promise<JsonObject> {
+    const name = String(params.name ?? '');
+    const args = (params.arguments && typeof params.arguments === 'object' ? params.arguments : {}) as JsonObject;
+    const line = this._note('call', `${this._page.server}.${name}(${JSON.stringify(args)}) asked by the app`);
+    const relay = relayFinder ? relayFinder(this.node) : null;
+    if (!relay) {
+      line.textContent += ': refused (no kernel to run it; run the cell again)';
+      throw { code: -32000, message: 'this notebook has no kernel to run the call' };
+    }
+    line.dataset.state = 'running';
+    try {
+      const result = await relay.callTool({ server: this._page.server, callId: this._call.id, runId: this._runId,
+        name, arguments: args });
+      line.dataset.state = result.isError ? 'error' : 'ok';
+      line.textContent += result.isError ? `: error ${contentText(result.content)}` : ': ok';
+      return result;
+    } catch (error) {
+      const failure = error as { message?: string };
+      line.dataset.state = 'refused';
+      line.textContent += `: refused (${String(failure.message ?? error)})`;
+      throw error;
+    }
+  }
+
+  private _openLink(params: JsonObject): JsonObject {
+    const url = String(params.url ?? '');
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) {
+      throw { code: -32000, message: 'Invalid URL: only http and https links are offered' };
+    }
+    const line = this._note('link', 'the app offers a link: ');
+    const anchor = document.createElement('a');
+    anchor.href = parsed.href;
+    anchor.textContent = parsed.href;
+    anchor.target = '_blank';
+    anchor.rel = 'noopener noreferrer';
+    line.append(anchor);
+    return {};
+  }
+
+  private _note(kind: string, text: string): HTMLElement {
+    const line = el('li', 'jp-CodemodeRun-appNote', text);
+    line.dataset.kind = kind;
+    this._activity.append(line);
+    return line;
+  }
+
+  private _post(message: JsonObject): void {
+    this.frame.contentWindow?.postMessage(message, '*'); // an opaque origin has no name to target
+  }
+
+  private _page: AppPage;
+  private _app: CallApp;
+  private _call: { server: string; tool: string; arguments: JsonObject; id: number };
+  private _runId: string;
+  private _policy: string;
+  private _activity: HTMLElement;
+  private _initialized = false;
+  private _nextId = 1;
+  private _onMessage: (event: MessageEvent) => void;
+}
+
+/**
+ * The apps of one report, kept across re-renders: a frame moved in the DOM reloads, so the
+ * report is redrawn around the panels, which stay where they are. The cell's last call with
+ * an app opens by default; each other one has a button.
+ */
+export class AppShelf {
+  /** Draw `report` into `node`, with the apps of its calls below it. */
+  render(node: HTMLElement, report: HTMLElement, calls: { server: string; tool: string; arguments: JsonObject }[],
+    facts: { id?: number; app?: CallApp }[], pages: { [digest: string]: AppPage }, runId: string): void {
+    for (const child of Array.from(node.children)) {
+      if (!child.classList.contains('jp-CodemodeRun-app')) {
+        child.remove();
+      }
+    }
+    node.prepend(report);
+    const items = report.querySelectorAll(':scope > .jp-CodemodeRun-timeline > .jp-CodemodeRun-call');
+    const withApps = facts.map((fact, index) => ({ fact, index })).filter(({ fact }) => fact?.app && pages[fact.app.digest]);
+    const last = withApps.length ? withApps[withApps.length - 1].index : -1;
+    for (const { fact, index } of withApps) {
+      const app = fact.app as CallApp;
+      const key = `${runId}:${fact.id ?? index}`;
+      const open = () => this._open(node, key, pages[app.digest], app, { ...calls[index], id: fact.id ?? index }, runId);
+      const item = items[index] as HTMLElement | undefined;
+      if (item) {
+        item.dataset.app = app.uri;
+        const button = el('button', 'jp-CodemodeRun-appButton jp-mod-styled', 'app') as HTMLButtonElement;
+        button.type = 'button';
+        button.title = `draw the app ${app.uri}`;
+        button.addEventListener('click', () => (this._panels.has(key) ? this._close(key) : open()));
+        item.append(button);
+      }
+      if (index === last && !this._seen.has(key)) {
+        open();
+      }
+      this._seen.add(key);
+    }
+  }
+
+  /** Close every app. */
+  dispose(): void {
+    for (const key of Array.from(this._panels.keys())) {
+      this._close(key);
+    }
+  }
+
+  private _open(node: HTMLElement, key: string, page: AppPage, app: CallApp,
+    call: { server: string; tool: string; arguments: JsonObject; id: number }, runId: string): void {
+    if (this._panels.has(key)) {
+      return;
+    }
+    const panel = new AppPanel(page, app, call, runId);
+    this._panels.set(key, panel);
+    node.append(panel.node);
+  }
+
+  private _close(key: string): void {
+    this._panels.get(key)?.dispose();
+    this._panels.delete(key);
+  }
+
+  private _panels = new Map<string, AppPanel>();
+  private _seen = new Set<string>();
+}
+
+function contentText(content: Json | undefined): string {
+  const blocks = Array.isArray(content) ? content : content ? [content] : [];
+  return blocks
+    .map(block => (block && typeof block === 'object' && !Array.isArray(block) && typeof block.text === 'string' ? block.text : ''))
+    .filter(Boolean)
+    .join(' ');
+}
+
+function el(tag: string, className = '', text?: string): HTMLElement {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
