@@ -52,6 +52,7 @@ APP_HTML = """<!DOCTYPE html>
     var ul = document.getElementById("notes");
     ul.replaceChildren();
     list.forEach(function (n) { var li = document.createElement("li"); li.textContent = n.id + ": " + n.text; ul.appendChild(li); });
+    notify("ui/notifications/size-changed", {width: document.body.scrollWidth, height: document.body.scrollHeight + 20});
   }
   function answer(text) { document.getElementById("answer").textContent = text; }
   document.addEventListener("securitypolicyviolation", function (e) { log("csp blocked " + e.effectiveDirective); });

@@ -52,9 +52,15 @@ export interface CallApp {
   problem?: string;
 }
 
+/** A question the session asks before an app's call goes out (a destructive tool). */
+export interface ApprovalQuestion {
+  text: string;
+}
+
 /** Carries an app's `tools/call` to the cell's session; answers with the wire result. */
 export interface AppRelay {
-  callTool(request: { server: string; callId: number; runId: string; name: string; arguments: JsonObject }): Promise<JsonObject>;
+  callTool(request: { server: string; callId: number; runId: string; name: string; arguments: JsonObject },
+    ask: (question: ApprovalQuestion) => Promise<'once' | 'deny'>): Promise<JsonObject>;
 }
 
 let relayFinder: ((node: HTMLElement) => AppRelay | null) | null = null;
@@ -253,22 +259,45 @@ export class AppPanel {
     const line = this._note('call', `${this._page.server}.${name}(${JSON.stringify(args)}) asked by the app`);
     const relay = relayFinder ? relayFinder(this.node) : null;
     if (!relay) {
-      line.textContent += ': refused (no kernel to run it; run the cell again)';
+      line.dataset.state = 'refused';
+      line.append(el('span', 'jp-CodemodeRun-appOutcome', ': refused (no kernel to run it)'));
       throw { code: -32000, message: 'this notebook has no kernel to run the call' };
     }
     line.dataset.state = 'running';
     try {
       const result = await relay.callTool({ server: this._page.server, callId: this._call.id, runId: this._runId,
-        name, arguments: args });
+        name, arguments: args }, question => this._askApproval(line, question));
       line.dataset.state = result.isError ? 'error' : 'ok';
-      line.textContent += result.isError ? `: error ${contentText(result.content)}` : ': ok';
+      line.append(el('span', 'jp-CodemodeRun-appOutcome', result.isError ? `: error ${contentText(result.content)}` : ': ok'));
       return result;
     } catch (error) {
       const failure = error as { message?: string };
       line.dataset.state = 'refused';
-      line.textContent += `: refused (${String(failure.message ?? error)})`;
-      throw error;
+      line.append(el('span', 'jp-CodemodeRun-appOutcome', `: refused (${String(failure.message ?? error)})`));
+      throw { code: -32000, message: String(failure.message ?? error) };
     }
+  }
+
+  /** Ask the person under the app's call, with two buttons; the click is the answer. */
+  private _askApproval(line: HTMLElement, question: ApprovalQuestion): Promise<'once' | 'deny'> {
+    line.dataset.state = 'waiting';
+    const box = el('div', 'jp-CodemodeRun-appApproval');
+    box.append(el('pre', 'jp-CodemodeRun-appQuestion', question.text));
+    const allow = el('button', 'jp-mod-styled jp-mod-accept', 'Allow once') as HTMLButtonElement;
+    const deny = el('button', 'jp-mod-styled jp-mod-reject', 'Deny') as HTMLButtonElement;
+    allow.type = deny.type = 'button';
+    box.append(allow, deny);
+    line.append(box);
+    return new Promise(resolve => {
+      const answer = (verdict: 'once' | 'deny') => {
+        box.remove();
+        line.dataset.state = 'running';
+        line.append(el('span', 'jp-CodemodeRun-appDecision', verdict === 'once' ? ' (allowed)' : ' (denied)'));
+        resolve(verdict);
+      };
+      allow.addEventListener('click', () => answer('once'));
+      deny.addEventListener('click', () => answer('deny'));
+    });
   }
 
   private _openLink(params: JsonObject): JsonObject {
@@ -332,9 +361,17 @@ export class AppShelf {
     const items = report.querySelectorAll(':scope > .jp-CodemodeRun-timeline > .jp-CodemodeRun-call');
     const withApps = facts.map((fact, index) => ({ fact, index })).filter(({ fact }) => fact?.app && pages[fact.app.digest]);
     const last = withApps.length ? withApps[withApps.length - 1].index : -1;
+    // A call's app is the same app across the live panel's snapshots and the final report
+    // (the snapshots may lack the run's id): keyed by the call and the page.
+    const keys = new Set(withApps.map(({ fact, index }) => `${fact.id ?? index}:${(fact.app as CallApp).digest}`));
+    for (const key of Array.from(this._panels.keys())) {
+      if (!keys.has(key)) {
+        this._close(key); // another run drawn in this output
+      }
+    }
     for (const { fact, index } of withApps) {
       const app = fact.app as CallApp;
-      const key = `${runId}:${fact.id ?? index}`;
+      const key = `${fact.id ?? index}:${app.digest}`;
       const open = () => this._open(node, key, pages[app.digest], app, { ...calls[index], id: fact.id ?? index }, runId);
       const item = items[index] as HTMLElement | undefined;
       if (item) {

@@ -356,6 +356,9 @@ def _split(value: str | None) -> list[str] | None:
 
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(CodeModeMagics)
+    from codemode.notebook._appcomm import register
+
+    register(ipython.magics_manager.registry.get("CodeModeMagics"))  # MCP Apps' calls, from the renderer
     # The session's modules (pydantic, the report, the sandbox driver: most of a second) load
     # on a thread while the person writes the first cell, which then finds them loaded.
     threading.Thread(target=_warm_imports, name="codemode-warm-imports", daemon=True).start()
