@@ -39,7 +39,10 @@ def register(magics: Any) -> None:
     manager = get_comm_manager()
     if manager is None or not hasattr(manager, "register_target"):
         return
-    manager.register_target(TARGET, lambda comm, message: _Channel(comm, magics))
+    def opened(comm: Any, message: dict[str, Any]) -> None:
+        _Channel(comm, magics)  # kept alive by the comm's message handler
+
+    manager.register_target(TARGET, opened)
 
 
 class _Channel:

@@ -295,6 +295,9 @@ def _call_row(number: int, call: ToolCall) -> str:
         result = f'<details><summary>{format_size(call.result_bytes)}</summary>{_value_html(call.result)}</details>'
     elif call.error:
         result = f'<span style="color:{status_color}">{escape(call.error)}</span>'
+    if call.app is not None:  # the app itself runs only in the JupyterLab renderer's sandboxed frame
+        result = (f'<div class="codemode-app" style="font-size:11px">app {escape(str(call.app.get("uri")))}: '
+                  "drawn in JupyterLab; its result here</div>" + result)
     return (
         f'<tr><td style="{_CELL}">{number}</td>'
         f'<td style="{_CELL}"><details><summary><code>{escape(call_signature(call, 40))}</code></summary>'
