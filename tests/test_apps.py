@@ -8,6 +8,7 @@ server running.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -105,6 +106,42 @@ def test_an_apps_destructive_call_goes_through_policy_and_approval(tmp_path: Pat
         after = session.run("notes.show_notes()['notes']")
     assert after.value == [{"id": 2, "text": "call Ada"}]
     calls = [json.loads(line) for line in audit.read_text().splitlines() if '"event":"call"' in line]
-    assert [(c["tool"], c["outcome"], c.get("code")) for c in calls] == [
-        ("show_notes", "ok", None), ("delete_note", "error", "APPROVAL_DENIED"), ("delete_note", "ok", None),
-        ("admin_reset", "error", "NOT_FOR_APPS"), ("show_notes", "ok", None)]
+    assert [(c["tool"], c["outcome"], c.get("code"), c.get("via_app")) for c in calls] == [
+        ("show_notes", "ok", None, None), ("delete_note", "error", "APPROVAL_DENIED", drawn.id),
+        ("delete_note", "ok", None, drawn.id), ("admin_reset", "error", "NOT_FOR_APPS", drawn.id),
+        ("show_notes", "ok", None, None)]  # an app's calls name the call whose app made them
+
+
+def test_a_saved_notebook_with_an_app_compares_on_its_calls_and_replays_offline(tmp_path: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+    from test_record_replay_cli import _env, codemode_cli
+
+    def write_config(command: str) -> None:
+        (tmp_path / "mcp.json").write_text(json.dumps({"mcpServers": {"notes": {
+            "command": command, "args": [SERVER], "env": {"NOTES_FILE": str(tmp_path / "notes.json")}}}}))
+
+    write_config(sys.executable)
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in (
+        "%load_ext codemode", "%%codemode\nlen(notes.show_notes()['notes'])")])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    saved = dict(os.environ)
+    os.environ.update(_env(tmp_path))
+    try:
+        NotebookClient(book, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    path = tmp_path / "notes.ipynb"
+    nbformat.write(book, path)
+    (report,) = [o for o in book.cells[1].outputs if "application/vnd.codemode.run+json" in o.get("data", {})]
+    assert "<script" not in json.dumps(report["data"]).lower()  # the page is in the metadata only
+    assert "ui://notes/app.html" in json.dumps(report["metadata"]["application/vnd.codemode.run+json"]["apps"])
+    recorded = codemode_cli("test", "--record", path.name, cwd=tmp_path)
+    assert recorded.returncode == 0, recorded.stdout[-3000:] + recorded.stderr[-2000:]
+    tools = [json.loads(line).get("tool") for line in (tmp_path / "notes.cassette.jsonl").read_text().splitlines()]
+    assert "resources/read" in tools and "show_notes" in tools
+    write_config("/nonexistent/server")  # replay must never start it: the page comes from the cassette
+    replayed = codemode_cli("test", path.name, cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stdout[-3000:] + replayed.stderr[-2000:]
+    assert "passed" in replayed.stdout and "failed" not in replayed.stdout

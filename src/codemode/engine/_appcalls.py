@@ -81,7 +81,7 @@ class AppCalls:
             call.ok, call.error_code, call.error, call.duration = False, NOT_FOR_APPS, problem, 0.0
             if self._audit is not None:
                 self._audit.event("call", server=server, tool=tool, arguments=arguments, outcome="error",
-                                  code=NOT_FOR_APPS, via="app")
+                                  code=NOT_FOR_APPS, via_app=via)
             return call, None
         assert api is not None
         return self._app_call(api, arguments, via, approver)
@@ -91,7 +91,7 @@ class AppCalls:
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         policy = Policy(tools=self.config.tools, approval=self.approval_rule)
         run = _Run(time.perf_counter(), policy, events.put, id=new_id(), approval_timeout=self.config.approval_timeout,
-                   full_results={})
+                   full_results={}, via_app=via)
         request = CallRequest(1, api.server, api.name, arguments)
         done: Future[dict[str, Any]] = get_portal().start_task_soon(self._serve_call, run, request)
         done.add_done_callback(lambda _: events.put(None))

@@ -248,7 +248,8 @@ class CallDesk:
             logger.warning("could not write call %s to the trace file: %s", call.id, exc)
         run.emit(("call", call))
         self._audit_event("call", run, server=call.server, tool=call.tool, arguments=call.arguments,
-                          duration=call.duration, outcome="ok" if call.ok else "error", code=call.error_code)
+                          duration=call.duration, outcome="ok" if call.ok else "error", code=call.error_code,
+                          via_app=run.via_app)
 
     def _python_names(self, api: ApiTool) -> dict[str, str]:
         """A tool's wire keys whose Python names differ (`from` → `from_`), worked out once."""

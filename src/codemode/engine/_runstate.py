@@ -99,6 +99,7 @@ class _Run:
     refused: int = 0  # refused calls kept in `calls`
     refused_dropped: int = 0  # and those past _calls.MAX_REFUSED_CALLS, only counted
     full_results: dict[int, str] | None = None  # call id → its whole wire result, when kept (an app's call)
+    via_app: int | None = None  # the run of an app's call: the id of the call whose app made it (audit)
 
     def keep_wire(self, kind: str, text: str, accountant: Accountant) -> None:
         """Hold one call's wire JSON for the token account; past WIRE_HELD, count what is held."""
