@@ -24,8 +24,8 @@ from codemode.config._servers import (
     _normalize,
     _server_kind,
 )
-from codemode.config._settings import Config, _Settings
-from codemode.config._variables import _expand_server, _expand_user
+from codemode.config._settings import Config, RateLimit, _Settings
+from codemode.config._variables import _expand, _expand_server, _expand_user
 from codemode.errors import ConfigError
 
 
@@ -94,8 +94,26 @@ def parse_config(
         approval_timeout=settings.approval_timeout,
         audit=_expand_user(settings.audit, env) if settings.audit else settings.audit,
         audit_arguments=settings.audit_arguments,
+        rate_limit=_expand_tiers(settings.rate_limit, env, source, secrets),
         secrets=tuple(sorted(set(secrets), key=len, reverse=True)),
     )
+
+
+def _expand_tiers(limit: RateLimit | None, env: Mapping[str, str], source: str | None,
+                  secrets: list[str]) -> RateLimit | None:
+    """`rateLimit` with each tier's token expanded (`${VAR}`); every token is a secret."""
+    if limit is None:
+        return None
+    tiers = []
+    for index, tier in enumerate(limit.tiers):
+        field = f"codemode.rateLimit.tiers.{index}.token"
+        token = _expand(tier.token, env, path=source, server=None, field=field)
+        if len(token) < 16:
+            raise ConfigError("a tier's token must have 16 characters or more: make one with "
+                              "`python -c \"import secrets; print(secrets.token_urlsafe(24))\"`", path=source, field=field)
+        secrets.append(token)
+        tiers.append(tier.model_copy(update={"token": token}))
+    return limit.model_copy(update={"tiers": tuple(tiers)})
 
 
 _SERVE_SETTINGS = ("session_idle", "pool_size", "max_executes", "max_session_tool_calls", "max_code_chars",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from codemode.config._servers import ServerConfig, _Model, _TaggedServer
 
@@ -20,6 +20,26 @@ DEFAULT_CELL_TIMEOUT = 120.0
 # Long enough to read a call's arguments and answer; shorter than a default cell, whose wall
 # clock keeps running while the person decides.
 DEFAULT_APPROVAL_TIMEOUT = 60.0
+
+
+class RateTier(_Model):
+    """One tier of `codemode.rateLimit`: a bearer token `codemode serve` also accepts, and its
+    own limits per minute (unset: the defaults of `rateLimit`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    token: str = Field(repr=False, description="The tier's bearer token, 16 characters or more (write ${VAR}).")
+    executes_per_minute: int | None = Field(None, gt=0, alias="executesPerMinute")
+    tool_calls_per_minute: int | None = Field(None, gt=0, alias="toolCallsPerMinute")
+
+
+class RateLimit(_Model):
+    """`codemode.rateLimit`: `execute` calls and tool calls per minute, per bearer token, for
+    `codemode serve`; a request past them is refused with RATE_LIMITED and a retry-after."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    executes_per_minute: int | None = Field(None, gt=0, alias="executesPerMinute")
+    tool_calls_per_minute: int | None = Field(None, gt=0, alias="toolCallsPerMinute")
+    tiers: tuple[RateTier, ...] = Field(())
 
 
 class Config(_Model):
@@ -120,6 +140,9 @@ class Config(_Model):
     show_tokens: bool = Field(
         True, description="End each `codemode serve` result with its session's token line (`showTokens`)."
     )
+    rate_limit: RateLimit | None = Field(
+        None, description="Executes and tool calls per minute per token for `codemode serve` (`rateLimit`)."
+    )
 
     @field_validator("servers")
     @classmethod
@@ -157,6 +180,7 @@ class _Settings(_Model):
     max_code_chars: int = Field(100_000, gt=0, alias="maxCodeChars")
     max_sessions: int | None = Field(None, gt=0, alias="maxSessions")
     show_tokens: bool = Field(True, alias="showTokens")
+    rate_limit: RateLimit | None = Field(None, alias="rateLimit")
     approve: Literal["destructive", "all", "none"] | tuple[str, ...] = Field("destructive", alias="approve")
     preapproved: tuple[str, ...] = Field((), alias="preapproved")
     approval_timeout: float = Field(DEFAULT_APPROVAL_TIMEOUT, gt=0, alias="approvalTimeout")

@@ -165,6 +165,7 @@ def build_app(server: Any, sessions: Any, *, host: str, port: int, token: str | 
     from starlette.routing import Route
 
     hosts, origins = _allowed(host, port, allow_hosts)
+    tokens = (token, *sessions.rates.tokens) if token else ()  # codemode.rateLimit's tiers have tokens of their own
     security = TransportSecuritySettings(enable_dns_rebinding_protection=bool(hosts),
                                          allowed_hosts=hosts, allowed_origins=origins)
 
@@ -172,7 +173,7 @@ def build_app(server: Any, sessions: Any, *, host: str, port: int, token: str | 
         if hosts and not _host_allowed(request.headers.get("host", ""), hosts):
             return JSONResponse({"error": "invalid Host header"}, status_code=421)
         code, report = health_report(sessions)
-        if token and not _authorized(request.headers.get("authorization", ""), token):
+        if token and not _authorized(request.headers.get("authorization", ""), tokens):
             return JSONResponse({"status": report["status"]}, status_code=code)
         return JSONResponse(report, status_code=code)
 
@@ -181,22 +182,22 @@ def build_app(server: Any, sessions: Any, *, host: str, port: int, token: str | 
                                      session_idle_timeout=idle,
                                      custom_starlette_routes=[Route("/health", health, methods=["GET"])])
     app = LostSessions(app, server)  # a session another (stopped) process held: answered, not 404
-    return _BearerToken(app, token) if token else app
+    return _BearerToken(app, tokens) if token else app
 
 
 class _BearerToken:
     """Refuses every request without `Authorization: Bearer TOKEN` (401), except /health."""
 
-    def __init__(self, app: Any, token: str) -> None:
+    def __init__(self, app: Any, tokens: tuple[str, ...]) -> None:
         self.app = app
-        self.token = token
+        self.tokens = tokens
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("path") == "/health":
             await self.app(scope, receive, send)
             return
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])}
-        if _authorized(headers.get("authorization", ""), self.token):
+        if _authorized(headers.get("authorization", ""), self.tokens):
             await self.app(scope, receive, send)
             return
         body = b'{"error": "this codemode server needs Authorization: Bearer <token>"}'
@@ -206,9 +207,11 @@ class _BearerToken:
         await send({"type": "http.response.body", "body": body})
 
 
-def _authorized(header: str, token: str) -> bool:
+def _authorized(header: str, tokens: tuple[str, ...]) -> bool:
     scheme, _, value = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+    given = value.strip().encode()
+    # Every token compared, in constant time each, whichever matches.
+    return scheme.lower() == "bearer" and sum(hmac.compare_digest(given, token.encode()) for token in tokens) > 0
 
 
 def _loopback(host: str) -> bool:

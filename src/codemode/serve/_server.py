@@ -20,6 +20,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import warnings
 from collections.abc import Callable
@@ -181,11 +182,15 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
         if config.max_session_tool_calls is not None:
             left = max(config.max_session_tool_calls - client.tool_calls, 0)
         servers = sorted({tool.server for tool in sessions.root.tools()})
-        limits = run_limits(config, arguments.get("timeout"), meta, left, servers)
+        limits = run_limits(config, arguments.get("timeout"), meta, left, servers)  # before counting the execute
+        rate_left = sessions.rates.admit(asker.owner)
+        if rate_left is not None:
+            limits = dataclasses.replace(limits, max_tool_calls=min(
+                c for c in (limits.max_tool_calls, rate_left) if c is not None))
         value = arguments.get("input")
         inputs = {"input": value} if value is not None else None
     except Refused as refused:
-        return _refused(refused.code, refused.message, client.key)
+        return _refused(refused.code, refused.message, client.key, getattr(refused, "retry_after", None))
     relay = Relay(ctx)
     on_event: Callable[[Event], None] = relay.on_event
     shown: list[Event] | None = None
@@ -195,6 +200,7 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
 
     def finish(outcome: tuple[RunReport, str]) -> types.CallToolResult:
         report, notice = outcome
+        sessions.rates.note_calls(asker.owner, sum(1 for c in report.calls if c.error_code != "MAX_TOOL_CALLS"))
         if client.transcript is not None:
             client.transcript.add_execute(report, timeout=arguments.get("timeout"), inputs=inputs, events=shown,
                                           state_lost=bool(notice))
@@ -267,8 +273,10 @@ def _result(sessions: Sessions, client: ClientSession, report: RunReport, notice
     return types.CallToolResult(content=content, structured_content=data, is_error=not report.ok)
 
 
-def _refused(code: str, message: str, session: str) -> types.CallToolResult:
+def _refused(code: str, message: str, session: str, retry_after: int | None = None) -> types.CallToolResult:
     text, data = refusal(code, message, session)
+    if retry_after is not None:
+        data["error"]["retryAfter"] = retry_after
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=data,
                                 is_error=True)
 

@@ -42,6 +42,7 @@ import anyio.to_thread
 from codemode.serve._handles import DEFAULT_ROUTE, digest, mint
 from codemode.serve._limits import Refused, RunLimits
 from codemode.serve._pool import WorkerPool
+from codemode.serve._rates import Rates
 from codemode.serve._rounds import Rounds
 from codemode.serve._startup import Startup
 from codemode.serve._values import ValueStore
@@ -107,6 +108,7 @@ class Sessions:
         self.open_sessions: dict[str, ClientSession] = {}
         self.values = ValueStore()  # big values of results, read back as resources
         self.rounds = Rounds()  # 2026-era executes that may ask (input_required)
+        self.rates = Rates(root.config)  # codemode.rateLimit, per token
         self.with_worker = 0
         self._ids = itertools.count(1)
         self._limiter = anyio.CapacityLimiter(RUN_THREADS)
