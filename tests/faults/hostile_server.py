@@ -35,17 +35,37 @@ def deep(depth: int) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text="deep")], structured_content={"value": value})
 
 
+_flying = {"now": 0, "peak": 0}
+
+
 @server.tool(annotations=READ)
 async def slow(data: str, seconds: float = 1.0) -> int:
     """Waits `seconds`, then returns the length of data."""
-    await asyncio.sleep(seconds)
+    _flying["now"] += 1
+    _flying["peak"] = max(_flying["peak"], _flying["now"])
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        _flying["now"] -= 1
     return len(data)
+
+
+@server.tool(annotations=READ)
+def peak() -> int:
+    """The most `slow` calls this server has had in flight at once."""
+    return _flying["peak"]
 
 
 @server.tool(annotations=READ)
 def echo(data: str) -> str:
     """Returns data."""
     return data
+
+
+# A tool of forty optional fields: a "did you mean" for an unknown name weighs all forty.
+_FIELDS = ", ".join(f"field_{i:02d}: str = ''" for i in range(40))
+exec(f"def wide({_FIELDS}) -> int:\n    \"\"\"Takes forty optional fields.\"\"\"\n    return 0")  # noqa: S102
+server.tool(annotations=READ)(wide)  # type: ignore[name-defined]  # noqa: F821
 
 
 @server.tool(annotations=READ)

@@ -17,8 +17,9 @@ from codemode.errors import CodemodeError, ToolCallError
 from codemode.hub import Hub, LogRecord
 from codemode.sandbox import CallRequest
 from codemode.schema import ToolDef, check_arguments, parameters, render_hits
+from codemode.schema._search import MAX_QUERY_CHARS
 from codemode.trace import ToolCall
-from codemode.trace._preview import preview_arguments
+from codemode.trace._preview import preview, preview_arguments
 from codemode.trust.approval import Answer, ApprovalRequest
 from codemode.trust.policy import Refusal
 
@@ -41,6 +42,12 @@ MAX_REFUSED_CALLS = 100
 # Characters of one call's arguments (and result) the token account keeps (a 16 MiB argument
 # would otherwise be held for the whole run): past it, the account undercounts that call.
 WIRE_CHARS = 64 * 1024
+# A result the report keeps whole up to this many bytes of wire JSON; past it, a preview (as
+# the trace file has): 40 results of 8 MiB kept whole grew the host by 450 MB.
+KEPT_RESULT_BYTES = 4096
+# Arguments past this many characters of JSON are checked against the schema off the event
+# loop: linear work, but on 32 MiB it is long enough to stall every other session.
+CHECK_OFF_LOOP_CHARS = 64 * 1024
 
 
 class CallDesk:
@@ -57,7 +64,7 @@ class CallDesk:
 
     async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:
         if request.op == "search":
-            return self._serve_search(run, request.arguments)
+            return await self._serve_search(run, request.arguments)
         started = time.perf_counter() - run.started
         # The compact wire JSON, once: the token account keeps it, the preview is sized by it.
         wire = json.dumps(request.arguments, separators=(",", ":"), ensure_ascii=False)
@@ -67,7 +74,12 @@ class CallDesk:
         api = self._api.get((call.server, call.tool))
         if api is not None:
             call.python_names = self._python_names(api)
-        refusal = self._refuse(run, call, api, request.arguments)
+        refusal = self._refuse(run, call, api)
+        if refusal is None and api is not None:  # the host trusts no worker: checked again here
+            schema = api.tool.input_schema
+            problems = (await asyncio.to_thread(check_arguments, schema, request.arguments)
+                        if len(wire) > CHECK_OFF_LOOP_CHARS else check_arguments(schema, request.arguments))
+            refusal = Refusal("INVALID_ARGUMENTS", "; ".join(problems)) if problems else None
         if refusal is not None:
             if run.refused >= MAX_REFUSED_CALLS:  # a loop of refused calls: count, do not keep
                 run.refused_dropped += 1
@@ -104,8 +116,10 @@ class CallDesk:
         if not result.ok:
             assert result.error is not None
             return self._finish(run, call, Refusal(result.error.code, _problem(result.error)), kept)
-        call.result = result.payload
-        return self._finish(run, call, None, kept)
+        # The worker gets the whole result; the report keeps a preview of a big one.
+        payload = result.payload
+        call.result = payload if payload is None or result.result_bytes <= KEPT_RESULT_BYTES else preview(payload)
+        return self._finish(run, call, None, kept, value=payload)
 
     def _app_of(self, run: _Run, api: ApiTool) -> tuple[dict[str, Any] | None, asyncio.Future[AppPage | str] | None]:
         """The tool's wire definition and, when it has an app, its page (read once a session)."""
@@ -133,27 +147,28 @@ class CallDesk:
             logger.info("no app for %s from %s: %s", uri, server, found)
         return found
 
-    def _serve_search(self, run: _Run, arguments: dict[str, Any]) -> dict[str, Any]:
+    async def _serve_search(self, run: _Run, arguments: dict[str, Any]) -> dict[str, Any]:
         query, detail, limit = arguments.get("query"), arguments.get("detail", "signatures"), arguments.get("limit", 10)
         if not isinstance(query, str) or detail not in ("names", "signatures", "full") or not isinstance(limit, int):
             return {"ok": False, "error": {"code": "INVALID_ARGUMENTS",
                                            "message": "search needs a query string, a detail and an integer limit"}}
-        hits = self._search(query, max(1, min(limit, 100)), run.policy)
-        text = render_hits(hits, detail)
+        query = query[:MAX_QUERY_CHARS]  # all the search reads of it; the audit keeps no more
+
+        def search() -> tuple[int, str]:  # off the loop: other sessions go on meanwhile
+            hits = self._search(query, max(1, min(limit, 100)), run.policy)
+            return len(hits), render_hits(hits, detail)
+
+        found, text = await asyncio.to_thread(search)
         run.searches.append(text)
-        self._audit_event("search", run, query=query, outcome="ok", hits=len(hits))
+        self._audit_event("search", run, query=query, outcome="ok", hits=found)
         return {"ok": True, "value": {"kind": "json", "value": text}}
 
-    def _refuse(self, run: _Run, call: ToolCall, api: ApiTool | None, arguments: dict[str, Any]) -> Refusal | None:
+    def _refuse(self, run: _Run, call: ToolCall, api: ApiTool | None) -> Refusal | None:
         if api is None:
             if not any(server == call.server for server, _ in self._api):
                 return Refusal("UNKNOWN_TOOL", f"no server {call.server!r} in this session")
             return Refusal("UNKNOWN_TOOL", f"server {call.server!r} has no tool {call.tool!r}")
-        refusal = run.policy.check(ToolDef(call.server, call.tool), run.log.started)
-        if refusal is not None:
-            return refusal
-        problems = check_arguments(api.tool.input_schema, arguments)  # the host trusts no worker
-        return Refusal("INVALID_ARGUMENTS", "; ".join(problems)) if problems else None
+        return run.policy.check(ToolDef(call.server, call.tool), run.log.started)
 
     async def _approve(self, run: _Run, call: ToolCall, api: ApiTool) -> Refusal | None:
         """Hold a call the policy wants a yes for until it has one; the refusal otherwise."""
@@ -211,7 +226,7 @@ class CallDesk:
             self._audit.event(event, run=run.id, **facts)
 
     def _finish(self, run: _Run, call: ToolCall, refusal: Refusal | None,
-                wire: tuple[str, str] | None = None) -> dict[str, Any]:
+                wire: tuple[str, str] | None = None, value: dict[str, Any] | None = None) -> dict[str, Any]:
         """The worker's answer to a call. What only the report, the trace, the live panel and the
         audit need is recorded just after the answer is sent (`_record`, on the next loop turn):
         the worker goes on meanwhile, and the host's loop is often still awake when the next call
@@ -226,7 +241,7 @@ class CallDesk:
         asyncio.get_running_loop().call_soon(self._record, run, call, wire)
         if refusal is not None:
             return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
-        return {"ok": True, "value": call.result}
+        return {"ok": True, "value": value if value is not None else call.result}
 
     def _cut_off(self, run: _Run, why: str) -> None:
         """Close the calls the run ended without an answer to (their tasks are cancelled with

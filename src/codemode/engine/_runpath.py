@@ -159,7 +159,7 @@ class RunPath:
             self._audit_event("run.end", run, duration=time.perf_counter() - run.started, outcome="error",
                               code=getattr(exc, "code", type(exc).__name__), codeDigest=code_digest)
             raise
-        outcome.result = run.outputs.result(outcome.result)
+        outcome.result = await run.clean_result(outcome.result)
         self._cut_off(run, _why_ended(outcome))
         self._state_lost = outcome.state_lost
         error = outcome.error or {}

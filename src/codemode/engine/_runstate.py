@@ -4,6 +4,7 @@ wire JSON for the token account, its displays, and the calls waiting for a perso
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,18 @@ DEFAULT_MAX_OUTPUT = 1_000_000
 # Characters of wire JSON a run holds for its token account before it counts them and keeps
 # only the totals: a run of 10,000 calls must not hold every argument and result.
 WIRE_HELD = 2 * 1024 * 1024
+# A display output with more characters than this is cleaned off the event loop: a thread hop
+# costs more than cleaning a small one, and a big one can cost seconds (Markdown, HTML).
+CLEAN_ON_LOOP_CHARS = 16 * 1024
+
+logger = logging.getLogger(__name__)
+
+
+def bundle_chars(data: object) -> int:
+    """The characters of a bundle's text values (what cleaning it costs, roughly)."""
+    if not isinstance(data, dict):
+        return 0
+    return sum(len(value) for value in data.values() if isinstance(value, str))
 
 
 class _Stream:
@@ -112,10 +125,31 @@ class _Run:
                 texts.clear()
             self.wire_held = 0
 
-    def on_display(self, output: dict[str, Any]) -> None:
-        shown = self.outputs.add(output)
+    def on_display(self, output: dict[str, Any]) -> asyncio.Future[None] | None:
+        """Clean one display output and show it. A big one is cleaned off the event loop (its
+        Markdown and HTML cost more than their size): the future holds the worker's channel
+        until it is done, so the cell waits and its later output keeps its place."""
+        if bundle_chars(output.get("data")) <= CLEAN_ON_LOOP_CHARS:
+            self._show(self.outputs.add(output))
+            return None
+
+        async def clean() -> None:
+            try:
+                self._show(await asyncio.to_thread(self.outputs.add, output))
+            except Exception:  # noqa: BLE001 - boundary: a cleaner's bug loses the output, not the run
+                logger.exception("a display output could not be cleaned")
+
+        return asyncio.ensure_future(clean())
+
+    def _show(self, shown: dict[str, Any] | None) -> None:
         if shown is not None:
             self.emit(("display", shown))
+
+    async def clean_result(self, result: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The cell's result with a rich bundle cleaned (off the loop when it is big)."""
+        if result is None or result.get("kind") != "mime" or bundle_chars(result.get("data")) <= CLEAN_ON_LOOP_CHARS:
+            return self.outputs.result(result)
+        return await asyncio.to_thread(self.outputs.result, result)
 
     def on_stream(self, name: str, text: str) -> None:
         stream = self.streams.get(name)

@@ -14,6 +14,12 @@ before they reach a report, a live event or a saved notebook:
   (matplotlib's date). LaTeX that links or styles (MathJax's `\\href`, `\\style`) is refused.
 - Each representation is capped (`MAX_REPRESENTATION`) and each run (`MAX_RUN`); what is
   cut is counted (OUTPUT_TRUNCATED in the report).
+- Bounded work, capped before it starts: a representation over its cap is dropped unread;
+  Markdown is converted only up to MAX_MARKDOWN characters (mistune takes 10-25 µs a
+  character on the worst inputs), and HTML (given or converted) is cleaned only when its tags
+  nest at most MAX_HTML_NESTING deep (html5ever, under nh3, is quadratic in the nesting: 16,000
+  nested divs took 4 s). What is over is dropped and counted, its text/plain kept. The engine
+  cleans off the event loop, the channel held meanwhile (see `engine._runstate`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ MAX_REPRESENTATION = 4 * 1024 * 1024
 # All the rich outputs of one run: a notebook is no place for more.
 MAX_RUN = 16 * 1024 * 1024
 _TEXT_CHARS = 100_000
+# Markdown converted to HTML: 64 K characters are a long document, and at most ~1.5 s of
+# mistune on this kind of machine for the worst input seen.
+MAX_MARKDOWN = 64 * 1024
+# Open tags HTML may nest before it is refused: far past any table or text, far below where
+# the sanitizer's cost (quadratic in the nesting) shows.
+MAX_HTML_NESTING = 256
+_TAG = re.compile(r"<(/?)[A-Za-z]")
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _TEXT_TYPES = frozenset({"text/plain", "text/html", "text/markdown", "text/latex", "image/svg+xml", "application/json"})
@@ -96,6 +109,9 @@ def clean_bundle(data: dict[str, Any], metadata: dict[str, Any], tally: Tally) -
         if mime not in _TEXT_TYPES and mime not in IMAGE_TYPES:
             tally.refuse(mime)
             continue
+        if isinstance(value, str) and len(value) > (MAX_MARKDOWN if mime == "text/markdown" else MAX_REPRESENTATION):
+            tally.truncated += 1  # before any work on it: its size is what the work would cost
+            continue
         shown = _clean_one(mime, value)
         if shown is None:
             tally.refuse(mime)
@@ -129,7 +145,7 @@ def _clean_one(mime: str, value: Any) -> Any:
     if not isinstance(value, str):
         return None
     if mime == "text/html":
-        return clean_html(value)
+        return clean_html(value) if _nesting(value) <= MAX_HTML_NESTING else None
     if mime == "image/svg+xml":
         from codemode.outputs._svg import clean_svg
 
@@ -175,7 +191,21 @@ def _markdown_html(text: str) -> str | None:
         import mistune  # Jupyter's own Markdown parser (nbconvert's); optional
     except ImportError:
         return None
-    return clean_html(str(mistune.html(text)))
+    html = str(mistune.html(text))
+    return clean_html(html) if _nesting(html) <= MAX_HTML_NESTING else None
+
+
+def _nesting(html: str) -> int:
+    """How deep the tags of `html` nest at most, counting each open tag until its close (an
+    element that needs no close, `<br>`, counts as open: an upper bound, in one scan)."""
+    depth = deepest = 0
+    for match in _TAG.finditer(html):
+        depth += -1 if match.group(1) else 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_HTML_NESTING:
+                break  # too deep already: how much deeper does not matter
+    return deepest
 
 
 def _image_size(meta: dict[str, Any]) -> dict[str, int]:

@@ -10,6 +10,10 @@ thread). Invariants:
   state kept); if it has not finished after a grace period, the worker's process group is
   killed and the outcome says the state was lost. The next `run` starts a fresh worker.
 - A worker never outlives its Sandbox: `aclose` (and a dying host's closed pipes) end it.
+- Bounded memory for calls in flight: past MAX_CALLS_IN_FLIGHT calls, or MAX_CALL_BYTES_IN_FLIGHT
+  bytes of their frames, the host stops reading the channel until one ends; the worker blocks
+  writing its next frame, so the code waits (48 gathered calls of 4 MiB grew the host by
+  ~630 MB before).
 
 The worker process itself (its start, signals, death and stop) is `_process.WorkerProcess`.
 """
@@ -47,6 +51,11 @@ logger = logging.getLogger(__name__)
 # After SIGINT, a cell gets this long to unwind before the worker is killed. A Python loop
 # or a sleep stops in milliseconds; a C-level loop never does (it ignores the signal).
 INTERRUPT_GRACE = 2.0
+# Calls of one cell in flight at once: far past honest fan-out (asyncio.gather of a few dozen).
+MAX_CALLS_IN_FLIGHT = 64
+# Bytes of call frames in flight: each costs the host a few times its size (the decoded
+# arguments, their JSON for the server and the SDK's copy), and one frame may be 32 MiB.
+MAX_CALL_BYTES_IN_FLIGHT = 16 * 1024 * 1024
 
 
 class Sandbox(WorkerProcess):
@@ -151,8 +160,7 @@ class Sandbox(WorkerProcess):
             timer.cancel()
             for task in watching:
                 task.cancel()
-            for task in cell.calls.values():
-                task.cancel()
+            self._cut_calls(cell)
 
     async def _watch(self, cell: Cell) -> None:
         """Count processes, CPU and the work dir while the cell runs (`_watch`); past a
@@ -208,6 +216,8 @@ class Sandbox(WorkerProcess):
                 return outcome_of(cell.done.result())
             except WorkerDied as died:
                 return lost(str(died), code=died.code, kind=died.kind)
+        if cell.room is not None and not cell.room.done():
+            self._cut_calls(cell)  # the channel waits for a call to end: the cell's time is up
         self.interrupt()
         try:
             done = await asyncio.wait_for(asyncio.shield(cell.done), INTERRUPT_GRACE)
@@ -255,7 +265,7 @@ class Sandbox(WorkerProcess):
         except (asyncio.TimeoutError, WorkerDied):
             await self._stop_process()
 
-    def _handle(self, message: dict[str, Any]) -> None:
+    def _handle(self, message: dict[str, Any], size: int = 0) -> asyncio.Future[Any] | None:
         op = message["op"]
         cell = self._cell
         if op in ("ready", "setup_done"):
@@ -272,22 +282,47 @@ class Sandbox(WorkerProcess):
         elif op == "display":
             output = display_output(message)
             if cell is not None and cell.on_display is not None:
-                cell.on_display(output)
+                return cell.on_display(output)  # cleaned off the loop: the frames after it wait
         elif op in ("call", "search"):
             request = call_request(message)
             if cell is None:
-                return  # a call from between cells (a thread the cell left running): refused
+                return None  # a call from between cells (a thread the cell left running): refused
+            cell.sizes[request.id] = size
+            cell.in_flight += size
             cell.calls[request.id] = asyncio.ensure_future(self._serve_call(cell, request))
+            if len(cell.calls) >= MAX_CALLS_IN_FLIGHT or cell.in_flight >= MAX_CALL_BYTES_IN_FLIGHT:
+                cell.room = asyncio.get_running_loop().create_future()
+                return cell.room  # no frame is read until a call ends
         elif op == "cancel":
-            task = cell.calls.pop(message.get("id"), None) if cell is not None else None  # type: ignore[arg-type]
-            if task is not None:
+            task = cell.calls.get(message["id"]) if cell is not None else None
+            if task is not None and cell is not None:
                 task.cancel()
+                self._call_ended(cell, message["id"])
         elif op == "done":
             if cell is not None and message.get("id") == cell.id and not cell.done.done():
                 cell.done.set_result(message)
                 cell.settle()
         elif op != "stream":
             raise FrameError(f"unknown frame op {op!r}")
+        return None
+
+    def _cut_calls(self, cell: Cell) -> None:
+        """Cancel the cell's calls in flight (a task cancelled before it starts runs no
+        `finally`: each is accounted here) and let the channel be read again."""
+        for call_id, task in list(cell.calls.items()):
+            task.cancel()
+            self._call_ended(cell, call_id)
+        if cell.room is not None and not cell.room.done():
+            cell.room.set_result(None)
+
+    @staticmethod
+    def _call_ended(cell: Cell, call_id: int) -> None:
+        cell.calls.pop(call_id, None)
+        cell.in_flight -= cell.sizes.pop(call_id, 0)
+        room = cell.room
+        if room is not None and not room.done() and len(cell.calls) < MAX_CALLS_IN_FLIGHT \
+                and cell.in_flight < MAX_CALL_BYTES_IN_FLIGHT:
+            room.set_result(None)
 
     async def _serve_call(self, cell: Cell, request: CallRequest) -> None:
         try:
@@ -296,7 +331,7 @@ class Sandbox(WorkerProcess):
             logger.exception("the handler of a tool call failed")
             reply = {"ok": False, "error": {"code": "INTERNAL", "message": f"the host failed to serve the call: {exc!r}"}}
         finally:
-            cell.calls.pop(request.id, None)
+            self._call_ended(cell, request.id)
         if self._cell is cell and self.alive:
             try:
                 self._send({"op": "result", "id": request.id, **reply})

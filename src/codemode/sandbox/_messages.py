@@ -41,7 +41,12 @@ class CellOutcome:
 CallHandler = Callable[[CallRequest], Awaitable[dict[str, Any]]]
 StreamHandler = Callable[[str, str], None]
 # A display output as the worker sent it, checked for shape only (`codemode.outputs` cleans it).
-DisplayHandler = Callable[[dict[str, Any]], None]
+# A handler that returns a future has the channel held until it settles (the work it does off
+# the event loop keeps its place among the cell's frames, and the cell waits for it).
+DisplayHandler = Callable[[dict[str, Any]], "asyncio.Future[None] | None"]
+# What the host does with one frame (and its size in bytes): None, or a future until which no
+# further frame is read (`ChannelProtocol`).
+FrameHandler = Callable[[dict[str, Any], int], "asyncio.Future[Any] | None"]
 
 
 @dataclass
@@ -55,6 +60,9 @@ class Cell:
     # Settled with `done`, or by the cell's timeout: what the run awaits. One future that the
     # run awaits itself resumes it a loop turn after the done frame (`asyncio.wait` takes two).
     turn: asyncio.Future[None] | None = None
+    sizes: dict[int, int] = field(default_factory=dict)  # bytes of each call's frame, while in flight
+    in_flight: int = 0  # their sum
+    room: asyncio.Future[None] | None = None  # the channel waits on it while calls are over their cap
 
     def settle(self) -> None:
         if self.turn is not None and not self.turn.done():
@@ -75,32 +83,61 @@ class ChannelProtocol(asyncio.Protocol):
     an event-loop turn per frame: on a tool call's path that is most of the host's cost.
     `ended` resolves to None when the worker closes its end, or to the FrameError that made
     the host stop listening.
+
+    A handler may hold the channel: it returns a future, and no further frame is handled, nor
+    the pipe read, until that settles. The worker then blocks on a full pipe, so the code
+    waits: this is how the host bounds the calls in flight and keeps work it does off the
+    event loop in the cell's order.
     """
 
-    def __init__(self, handle: Callable[[dict[str, Any]], None], ended: asyncio.Future[FrameError | None]) -> None:
+    def __init__(self, handle: FrameHandler, ended: asyncio.Future[FrameError | None]) -> None:
         self._handle = handle
         self._buffer = FrameBuffer(MAX_WORKER_FRAME)
         self.ended = ended
-        self._transport: asyncio.BaseTransport | None = None
+        self._transport: asyncio.ReadTransport | None = None
+        self._held = False
+        self._eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.ReadTransport)
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
         if self.ended.done():
             return
         self._buffer.feed(data)
+        self._drain()
+
+    def _drain(self) -> None:
         try:
-            while (body := self._buffer.pop_body()) is not None:
-                self._handle(check_frame(decode(body), body))
+            while not self._held and (body := self._buffer.pop_body()) is not None:
+                hold = self._handle(check_frame(decode(body), body), len(body))
+                if hold is not None and not hold.done():
+                    self._held = True
+                    if self._transport is not None:
+                        self._transport.pause_reading()
+                    hold.add_done_callback(self._release)
         except FrameError as exc:
-            self.ended.set_result(exc)
-            if self._transport is not None:
-                self._transport.close()
+            self._end(exc)
+
+    def _release(self, _: asyncio.Future[Any]) -> None:
+        self._held = False
+        if self.ended.done():
+            return
+        if self._transport is not None and not self._eof:
+            self._transport.resume_reading()
+        self._drain()
+
+    def _end(self, problem: FrameError | None) -> None:
+        if not self.ended.done():
+            self.ended.set_result(problem)
+        if problem is not None and self._transport is not None:
+            self._transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.ended.done():
-            self.ended.set_result(None)
+        # Frames still held are dropped: the worker is gone, and its death ends the cell.
+        self._eof = True
+        self._end(None)
 
 
 class RawOutput(asyncio.Protocol):

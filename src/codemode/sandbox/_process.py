@@ -84,8 +84,9 @@ class WorkerProcess:
         writable = self._writer is not None and not self._writer.is_closing()
         return self._process is not None and self._process.returncode is None and self._death is None and writable
 
-    def _handle(self, message: dict[str, Any]) -> None:
-        """A frame from the worker (`Sandbox` dispatches it)."""
+    def _handle(self, message: dict[str, Any], size: int) -> asyncio.Future[Any] | None:
+        """A frame from the worker, `size` bytes (`Sandbox` dispatches it); a future holds the
+        channel until it settles (`ChannelProtocol`)."""
         raise NotImplementedError
 
     async def start(self) -> None:

@@ -5,6 +5,12 @@ Pure, stdlib-only and total: any schema and any value give a list of problems (e
 fits), never an exception; keywords we do not know are accepted (the server decides). Each
 problem is `(path below the argument, message, True when it is a plain type mismatch)`.
 `difflib` and `re` are imported only when a message or a `pattern` needs them.
+
+Bounded work whatever the value: an object stops at MAX_PROBLEMS problems (each may cost a
+"did you mean"), and a `pattern` runs on RE2 (linear time) where it is installed, as on the
+host: Python's `re` backtracks (`^(a+)+$`), holding the GIL. A pattern RE2 cannot compile (a
+backreference, a lookaround) is left to the server. The worker has no RE2 and uses `re`:
+there the time spent is the cell's own, under its timeout.
 """
 
 from __future__ import annotations
@@ -163,11 +169,13 @@ def _check_string(value: str, schema: dict[str, Any]) -> list[Problem]:
 
 def _compiled(pattern: str) -> Any:
     if pattern not in _PATTERNS:
-        import re
-
         try:
-            _PATTERNS[pattern] = re.compile(pattern)
-        except re.error:  # an ECMA-only construct: the server will judge
+            import re2 as engine  # type: ignore[import-untyped]  # linear time: a pattern cannot stall the host
+        except ImportError:  # the worker (standard library only): its time is the cell's
+            import re as engine
+        try:
+            _PATTERNS[pattern] = engine.compile(pattern)
+        except Exception:  # noqa: BLE001 - re.error, re2.error, an ECMA-only construct: the server judges
             _PATTERNS[pattern] = None
     return _PATTERNS[pattern]
 
@@ -243,6 +251,8 @@ def _check_object(
         else:
             sub = check_value(item, extra, root, depth + 1)
         problems += [(f"{where}{path}", message, False) for path, message, _ in sub]
+        if len(problems) >= MAX_PROBLEMS:  # an object of 400,000 unexpected keys: stop here
+            break
     return problems
 
 

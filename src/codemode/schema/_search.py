@@ -21,6 +21,7 @@ name, as written, scores again (`orders` ranks `list_orders` above `get_order`).
 Invariants:
 - Standard library only, imported lazily (`re`, `math` on the first search): the sandbox
   worker imports this package, and only the host searches.
+- Bounded: a query counts up to MAX_QUERY_CHARS characters and MAX_QUERY_WORDS words.
 - Deterministic: equal scores rank by server key, then Python name. Only tools that match at
   least one query term are returned; a query with no terms returns nothing.
 - The index is built on each call from one document per tool, cached by value (a changed
@@ -78,6 +79,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 
 #: What a synonym's match is worth against the word's own.
 SYNONYM_WEIGHT = 0.6
+
+#: A query is read up to this many characters and this many distinct words: a search costs
+#: words × tools, and a cell chooses the query (a million words held the host for 10 s).
+MAX_QUERY_CHARS = 1000
+MAX_QUERY_WORDS = 32
 
 #: How deep to look for enum values in a parameter's schema (anyOf, $ref, items, ...).
 _ENUM_DEPTH = 4
@@ -195,8 +201,9 @@ def _signature(hit: Hit) -> str:
 def _query_groups(query: str) -> list[list[tuple[str, float]]]:
     """The query's words, each as its terms with their weights: the stem, the word as written
     (it matches name words), and the stems of its synonyms at `SYNONYM_WEIGHT`."""
-    words = list(dict.fromkeys(word for word in _text_words(query) if word not in STOP_WORDS))
+    words = list(dict.fromkeys(word for word in _text_words(query[:MAX_QUERY_CHARS]) if word not in STOP_WORDS))
     groups = []
+    del words[MAX_QUERY_WORDS:]
     for word in words:
         group = [(_term(word), 1.0), (_EXACT + word, 1.0)]
         for other in SYNONYMS.get(word, ()) + SYNONYMS.get(_term(word), ()):

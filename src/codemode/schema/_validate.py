@@ -63,6 +63,8 @@ def check_arguments(input_schema: dict[str, Any], arguments: dict[str, Any]) -> 
     unknown: list[str] = []
     found: list[tuple[str, Problem]] = []
     for key, value in arguments.items():
+        if len(unknown) + len(found) >= MAX_PROBLEMS:  # 400,000 unknown names: each is a "did you mean"
+            break
         if key in props:
             found += [(key, p) for p in check_value(value, props[key], input_schema, 0)]
         elif closed or not isinstance(key, str):
