@@ -45,6 +45,7 @@ from codemode.hub._clients import build_client
 from codemode.hub._state import CallResult, LogRecord, Readiness, ServerState
 from codemode.hub._toolcache import adopt, entry_of, same_entry
 from codemode.schema import ToolDef
+from codemode.trust.redact import Redactor
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -74,8 +75,9 @@ class Hub(Readiness):
         # Bumped when a server's live tool list differs from the cached one the session built
         # its API on: the session rebuilds its API (and worker) before its next run.
         self.generation = 0
+        redact = Redactor.of(config).text
         for name, server in config.enabled().items():
-            link = self._links[name] = Link(ServerState(name, transport_of(server)), server)
+            link = self._links[name] = Link(ServerState(name, transport_of(server)), server, redact=redact)
             if cached:
                 link.cached = _toolcache.load(server)
                 try:

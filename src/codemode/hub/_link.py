@@ -60,6 +60,10 @@ class Link:
     reconnecting: anyio.Lock = field(default_factory=anyio.Lock)
     connecting: anyio.CancelScope | None = None  # while it connects: `aclose` cancels it
     unauthorized: bool = False  # it answered 401 and the hub had no way to sign in
+    # The config's redaction (`trust.redact`): a server's stderr and connection errors may
+    # echo a `${VAR}` value given to it (argparse repeats a flag it rejects), and they reach
+    # cells, serve clients, /health and terminals.
+    redact: Callable[[str], str] = str
 
     async def note_response(self, response: Any) -> None:
         """An httpx2 response hook for a server with no sign-in configured."""
@@ -98,7 +102,7 @@ def stderr_tail(link: Link) -> str:
         tail = link.errlog.read()[-STDERR_TAIL:].strip()
     except (OSError, ValueError):
         return ""
-    return f"; its last error output:\n{tail}" if tail else ""
+    return link.redact(f"; its last error output:\n{tail}") if tail else ""
 
 
 def connect_timeout(link: Link) -> float:
@@ -125,4 +129,4 @@ def connect_problem(exc: BaseException, link: Link) -> str:
         problem = exc.problem
     else:
         problem = f"could not connect ({type(exc).__name__}: {exc})".replace("()", "")
-    return problem + stderr_tail(link)
+    return link.redact(problem + stderr_tail(link))

@@ -16,11 +16,17 @@ Beside each notebook is its cassette (`NAME.cassette.jsonl`, see `codemode.casse
 tool lists of the servers and every tool call the session made, as they were answered.
 `codemode test NAME.ipynb` re-runs the notebook from it, offline and compared cell by cell;
 Run All without it re-runs against the live servers.
+
+What leaves the host here is redacted as the cassette is (`trust.redact`: the config's
+`${VAR}` values and `redact` patterns), tool results in the report bundles included. The
+folder is made private (0700) and each file is 0600; a notebook is named by a digest, never
+by the client's session id (a bearer of the session over HTTP).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -30,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemode.cassette import SessionCassette
 from codemode.testing import cassette_for
+from codemode.trust.redact import Redactor
 
 if TYPE_CHECKING:
     from codemode.config import Config
@@ -46,11 +53,15 @@ class Transcript:
 
     def __init__(self, directory: Path, key: str, config: Config,
                  servers: Callable[[], dict[str, ServerState]] | None = None) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(directory, 0o700)  # transcripts hold what tools returned: the owner's only
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        safe = "".join(ch for ch in key if ch.isalnum() or ch in "-_")[:32] or "session"
-        self.path = directory / f"codemode-{stamp}-{safe}.ipynb"
-        self.cassette = SessionCassette(config, cassette_for(self.path))
+        digest = hashlib.sha256(f"{key}:{os.getpid()}:{time.time_ns()}".encode()).hexdigest()[:16]
+        self.path = directory / f"codemode-{stamp}-{digest}.ipynb"
+        self._redactor = Redactor.of(config)
+        cassette = cassette_for(self.path)
+        os.close(os.open(cassette, os.O_CREAT | os.O_WRONLY, 0o600))  # 0600 before anything is in it
+        self.cassette = SessionCassette(config, cassette)
         self._servers = servers
         self._cells: list[dict[str, Any]] = []
         self._count = 0
@@ -111,8 +122,11 @@ class Transcript:
                          "language_info": {"name": "python"}},
             "cells": self._cells,
         }
+        text = json.dumps(self._redactor.value(notebook), indent=1, ensure_ascii=False) + "\n"
         temporary = self.path.with_suffix(".ipynb.tmp")
-        temporary.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as file:
+            file.write(text)
         os.replace(temporary, self.path)  # a reader never sees half a notebook
 
 
