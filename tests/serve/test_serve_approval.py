@@ -85,3 +85,29 @@ def test_approval_required_tells_a_serve_client_how_to_pre_approve_in_the_config
     text = result.content[0].text
     assert result.is_error and text.count("needs approval") == 1, text
     assert '"preapproved": ["demo.cancel_order"]' in text and "--approve" not in text
+
+
+def test_over_http_a_2026_client_is_asked_by_input_required_and_the_code_goes_on(tmp_path: Path) -> None:
+    import anyio
+    from mcp import types
+
+    from _serving import start_http
+
+    config = write_config(tmp_path / "mcp.json", {"poolSize": 0})
+    asked: list[str] = []
+
+    async def answer(context: Any, params: Any) -> Any:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"decision": "once"})
+
+    for server in start_http(config):
+        async def main() -> Any:
+            async with server.client(mode="2026-07-28", elicitation_callback=answer) as client:
+                first = await client.call_tool("execute", {"code": "before = 1"})
+                return await client.call_tool("execute", {"code": CODE + "\nbefore",
+                                                          "session": first.structured_content["session"]})
+
+        result = anyio.run(main)
+    assert len(asked) == 1 and "demo.cancel_order needs approval" in asked[0]
+    assert result.structured_content["calls"][0]["approval"] == {"decision": "approved", "by": BY["2026-07-28"]}
+    assert result.structured_content["result"] == 1 and result.structured_content["stdout"] == ""

@@ -135,6 +135,7 @@ def build_server(sessions: Sessions) -> Server[Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         server: Server[Any] = Server("codemode", version=__version__, instructions=INSTRUCTIONS,
+                                     get_tool_input_schema=lambda name: _input_schema(sessions, name),
                                      on_list_tools=on_list_tools, on_call_tool=on_call_tool,
                                      on_list_resources=on_list_resources, on_read_resource=on_read_resource,
                                      on_set_logging_level=on_set_logging_level)
@@ -281,14 +282,29 @@ def _refused(code: str, message: str, session: str, retry_after: int | None = No
                                 is_error=True)
 
 
+def _input_schema(sessions: Sessions, name: str) -> dict[str, Any] | None:
+    """A tool's input schema for the SDK's Mcp-Param header check of a 2026 HTTP request, from
+    the list made once (else the SDK runs tools/list on every call); None before it is made."""
+    for entry in sessions.listing or []:
+        if entry["name"] == name:
+            schema: dict[str, Any] = entry["inputSchema"]
+            return schema
+    return None
+
+
 def _listing(sessions: Sessions, failed: bool = False) -> list[dict[str, Any]]:
-    """The `tools/list` entries in wire form (the same text for every client)."""
+    """The `tools/list` entries in wire form (the same text for every client; made once)."""
+    if sessions.listing is not None and not failed:
+        return sessions.listing
     tools = [] if failed else sessions.root.tools()
     counts: dict[str, int] = {}
     for tool in tools:
         counts[tool.server] = counts.get(tool.server, 0) + 1
     example = f"{tools[0].server}.{tools[0].name}" if tools else "server.tool"
-    return tool_list(counts, example)
+    listing = tool_list(counts, example)
+    if not failed:
+        sessions.listing = listing
+    return listing
 
 
 def _keeping(kept: list[Event], on_event: Callable[[Event], None]) -> Callable[[Event], None]:

@@ -109,6 +109,7 @@ class Sessions:
         self.values = ValueStore()  # big values of results, read back as resources
         self.rounds = Rounds()  # 2026-era executes that may ask (input_required)
         self.rates = Rates(root.config)  # codemode.rateLimit, per token
+        self.listing: list[dict[str, Any]] | None = None  # the tools/list entries, once made
         self.with_worker = 0
         self._ids = itertools.count(1)
         self._limiter = anyio.CapacityLimiter(RUN_THREADS)
