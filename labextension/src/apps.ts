@@ -60,8 +60,12 @@ export interface ApprovalQuestion {
 /** Carries an app's `tools/call` to the cell's session; answers with the wire result. */
 export interface AppRelay {
   callTool(request: { server: string; callId: number; runId: string; name: string; arguments: JsonObject },
-    ask: (question: ApprovalQuestion) => Promise<'once' | 'deny'>): Promise<JsonObject>;
+    ask: (question: ApprovalQuestion) => Promise<'once' | 'deny'>): Promise<{ result: JsonObject; call: JsonObject | null }>;
 }
+
+/** An app's call as the report keeps it (output metadata `appCalls`): the call's record
+ * (`ToolCall.payload()`) and `via`, the id of the call whose app made it. */
+export type AppCallEntry = JsonObject & { via: number };
 
 let relayFinder: ((node: HTMLElement) => AppRelay | null) | null = null;
 
@@ -121,7 +125,8 @@ export class AppPanel {
   readonly frame: HTMLIFrameElement;
 
   constructor(page: AppPage, app: CallApp, call: { server: string; tool: string; arguments: JsonObject; id: number },
-    runId: string) {
+    runId: string, onCall?: (entry: AppCallEntry) => void) {
+    this._onCall = onCall;
     this._page = page;
     this._app = app;
     this._call = call;
@@ -258,22 +263,28 @@ export class AppPanel {
     const args = (params.arguments && typeof params.arguments === 'object' ? params.arguments : {}) as JsonObject;
     const line = this._note('call', `${this._page.server}.${name}(${JSON.stringify(args)}) asked by the app`);
     const relay = relayFinder ? relayFinder(this.node) : null;
+    const record = (call: JsonObject | null | undefined, fallback: string, message?: string) =>
+      this._onCall?.({ ...(call ?? { server: this._page.server, tool: name, arguments: args, status: 'error',
+        error: { code: fallback } }), ...(message ? { message } : {}), via: this._call.id });
     if (!relay) {
       line.dataset.state = 'refused';
       line.append(el('span', 'jp-CodemodeRun-appOutcome', ': refused (no kernel to run it)'));
+      record(null, 'NO_KERNEL', 'no kernel to run it');
       throw { code: -32000, message: 'this notebook has no kernel to run the call' };
     }
     line.dataset.state = 'running';
     try {
-      const result = await relay.callTool({ server: this._page.server, callId: this._call.id, runId: this._runId,
-        name, arguments: args }, question => this._askApproval(line, question));
+      const { result, call } = await relay.callTool({ server: this._page.server, callId: this._call.id,
+        runId: this._runId, name, arguments: args }, question => this._askApproval(line, question));
       line.dataset.state = result.isError ? 'error' : 'ok';
       line.append(el('span', 'jp-CodemodeRun-appOutcome', result.isError ? `: error ${contentText(result.content)}` : ': ok'));
+      record(call, 'UPSTREAM_ERROR');
       return result;
     } catch (error) {
-      const failure = error as { message?: string };
+      const failure = error as { message?: string; call?: JsonObject | null };
       line.dataset.state = 'refused';
       line.append(el('span', 'jp-CodemodeRun-appOutcome', `: refused (${String(failure.message ?? error)})`));
+      record(failure.call, 'REFUSED', String(failure.message ?? error));
       throw { code: -32000, message: String(failure.message ?? error) };
     }
   }
@@ -332,6 +343,7 @@ export class AppPanel {
     this.frame.contentWindow?.postMessage(message, '*'); // an opaque origin has no name to target
   }
 
+  private _onCall: ((entry: AppCallEntry) => void) | undefined;
   private _page: AppPage;
   private _app: CallApp;
   private _call: { server: string; tool: string; arguments: JsonObject; id: number };
@@ -349,6 +361,11 @@ export class AppPanel {
  * an app opens by default; each other one has a button.
  */
 export class AppShelf {
+  /** `onCall`: told of each call an app made, once it is answered (the widget keeps it). */
+  constructor(onCall?: (entry: AppCallEntry) => void) {
+    this._onCall = onCall;
+  }
+
   /** Draw `report` into `node`, with the apps of its calls below it. */
   render(node: HTMLElement, report: HTMLElement, calls: { server: string; tool: string; arguments: JsonObject }[],
     facts: { id?: number; app?: CallApp }[], pages: { [digest: string]: AppPage }, runId: string): void {
@@ -401,7 +418,7 @@ export class AppShelf {
     if (this._panels.has(key)) {
       return;
     }
-    const panel = new AppPanel(page, app, call, runId);
+    const panel = new AppPanel(page, app, call, runId, this._onCall);
     this._panels.set(key, panel);
     node.append(panel.node);
   }
@@ -411,6 +428,7 @@ export class AppShelf {
     this._panels.delete(key);
   }
 
+  private _onCall: ((entry: AppCallEntry) => void) | undefined;
   private _panels = new Map<string, AppPanel>();
   private _seen = new Set<string>();
 }

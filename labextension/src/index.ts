@@ -10,7 +10,7 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
-import { AppPage, AppShelf, CallApp } from './apps';
+import { AppCallEntry, AppPage, AppShelf, CallApp } from './apps';
 import { formatCount, formatDuration, formatSize, tokenVerdict } from './format';
 
 /** The MIME type of a run report's payload (and of its metadata entry). */
@@ -149,6 +149,8 @@ export interface RunMetadata {
   runId?: string;
   /** The pages of the calls' MCP Apps, by digest. */
   apps?: { [digest: string]: AppPage };
+  /** The calls the apps made, kept by the renderer as they were answered (not compared by nbval). */
+  appCalls?: AppCallEntry[];
 }
 
 /** A call's payload with its metadata facts filling in what the payload leaves out. */
@@ -179,6 +181,7 @@ export class RenderedRunReport extends Widget implements IRenderMime.IRenderer {
 
   /** Draw the model's payload, with the volatile facts from its metadata. */
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    this._model = model;
     const payload = model.data[this._mimeType] as unknown as RunPayload;
     const metadata = (model.metadata[this._mimeType] ?? {}) as unknown as RunMetadata;
     const report = renderRun(payload, metadata, this._sanitizer);
@@ -193,7 +196,19 @@ export class RenderedRunReport extends Widget implements IRenderMime.IRenderer {
     super.dispose();
   }
 
-  private _apps = new AppShelf();
+  /** Keep an app's call in the output's metadata, so the saved notebook shows it under its app's call. */
+  private _keepAppCall(entry: AppCallEntry): void {
+    const model = this._model;
+    if (!model) {
+      return;
+    }
+    const mine = (model.metadata[this._mimeType] ?? {}) as unknown as RunMetadata;
+    const metadata = { ...model.metadata, [this._mimeType]: { ...mine, appCalls: [...(mine.appCalls ?? []), entry] } };
+    model.setData({ metadata: metadata as IRenderMime.IMimeModel['metadata'] });
+  }
+
+  private _model: IRenderMime.IMimeModel | null = null;
+  private _apps = new AppShelf(entry => this._keepAppCall(entry));
   private _mimeType: string;
   private _sanitizer: ISanitizer | undefined;
 }
@@ -326,8 +341,32 @@ function timeline(calls: CallPayload[], metadata: RunMetadata): HTMLElement {
       details.append(el('div', 'jp-CodemodeRun-callError', call.error.message ?? ''));
     }
     item.append(details);
+    const viaApp = (metadata.appCalls ?? []).filter(entry => timing?.id !== undefined && entry.via === timing.id);
+    if (viaApp.length) {
+      item.append(appCalls(viaApp));
+    }
     list.append(item);
   });
+  return list;
+}
+
+/** The calls an app made, under the call that drew the app. */
+function appCalls(entries: AppCallEntry[]): HTMLElement {
+  const list = el('ul', 'jp-CodemodeRun-viaApp');
+  for (const entry of entries) {
+    const line = el('li', 'jp-CodemodeRun-viaAppCall');
+    const status = String(entry.status ?? '');
+    line.dataset.status = status;
+    const error = entry.error && typeof entry.error === 'object' && !Array.isArray(entry.error) ? entry.error : null;
+    const approval = entry.approval && typeof entry.approval === 'object' && !Array.isArray(entry.approval) ? entry.approval : null;
+    line.append(el('span', 'jp-CodemodeRun-label', 'via app'),
+      el('code', 'jp-CodemodeRun-name', `${String(entry.server)}.${String(entry.tool)}(${JSON.stringify(entry.arguments ?? {})})`),
+      badge(error?.code ? `error ${String(error.code)}` : status, status));
+    if (approval) {
+      line.append(el('span', 'jp-CodemodeRun-approval', `${String(approval.decision)} by ${String(approval.by)}`));
+    }
+    list.append(line);
+  }
   return list;
 }
 

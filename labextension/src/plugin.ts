@@ -35,9 +35,10 @@ interface IApp {
 }
 
 interface IPending {
-  resolve(result: JsonObject): void;
-  reject(error: { code?: Json; message?: Json }): void;
+  resolve(answer: { result: JsonObject; call: JsonObject | null }): void;
+  reject(error: { code?: Json; message?: Json; call?: JsonObject | null }): void;
   ask(question: ApprovalQuestion): Promise<'once' | 'deny'>;
+  call?: JsonObject;
 }
 
 /** One kernel's comm and the app calls in flight on it. */
@@ -58,7 +59,7 @@ class KernelRelay implements AppRelay {
   closed = false;
 
   callTool(request: { server: string; callId: number; runId: string; name: string; arguments: JsonObject },
-    ask: (question: ApprovalQuestion) => Promise<'once' | 'deny'>): Promise<JsonObject> {
+    ask: (question: ApprovalQuestion) => Promise<'once' | 'deny'>): Promise<{ result: JsonObject; call: JsonObject | null }> {
     const id = this._nextId++;
     return new Promise((resolve, reject) => {
       this._pending.set(id, { resolve, reject, ask });
@@ -75,12 +76,14 @@ class KernelRelay implements AppRelay {
     if (data.method === 'approval/ask') {
       void pending.ask({ text: String(data.text ?? '') }).then(answer =>
         this._comm.send({ method: 'approval/answer', ask: data.ask, answer }));
+    } else if (data.call !== undefined) {
+      pending.call = data.call as JsonObject; // the call's record, just before its answer
     } else if (data.result !== undefined) {
       this._pending.delete(Number(data.id));
-      pending.resolve(data.result as JsonObject);
+      pending.resolve({ result: data.result as JsonObject, call: pending.call ?? null });
     } else if (data.error !== undefined) {
       this._pending.delete(Number(data.id));
-      pending.reject(data.error as { code?: Json; message?: Json });
+      pending.reject({ ...(data.error as { code?: Json; message?: Json }), call: pending.call ?? null });
     }
   }
 

@@ -133,6 +133,12 @@ def test_a_destructive_call_from_the_app_waits_for_a_person_in_the_notebook(page
     app.locator("#answer").filter(has_text=re.compile("^deleted")).wait_for()
     assert app.locator("#answer").inner_text() == "deleted: note 1 deleted, 1 left"
     assert note.get_attribute("data-state") == "ok"
+    # The report shows the app's call under the call that drew the app, with who approved it.
+    via = cell.locator(".jp-CodemodeRun-call").first.locator(".jp-CodemodeRun-viaAppCall").first
+    via.wait_for()
+    assert 'notes.delete_note({"note_id":1})' in via.inner_text()
+    assert "approved by a person (notebook app)" in via.inner_text() and via.get_attribute("data-status") == "ok"
+    assert app.locator("#notes li").count() == 2  # the app's frame was kept through the report's redraw
 
 
 def test_a_tool_not_for_apps_is_refused_to_the_app(page: Any) -> None:
@@ -173,3 +179,6 @@ def test_the_saved_notebook_holds_the_page_in_metadata_and_no_script_in_html(pag
     (page_,) = meta["apps"].values()
     assert page_["uri"] == "ui://notes/app.html" and "<script>" in page_["html"]
     assert meta["calls"][0]["app"]["result"]["structuredContent"]["notes"][0]["text"] == "buy milk"
+    kept = [(c["tool"], c["status"], (c.get("error") or {}).get("code")) for c in meta["appCalls"]]
+    assert ("delete_note", "ok", None) in kept and ("admin_reset", "error", "NOT_FOR_APPS") in kept
+    assert all(c["via"] == meta["calls"][0]["id"] for c in meta["appCalls"])
