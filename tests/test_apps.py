@@ -92,24 +92,27 @@ def test_an_apps_destructive_call_goes_through_policy_and_approval(tmp_path: Pat
     with Session(_config(tmp_path, audit=str(audit))) as session:
         drawn = session.run("notes.show_notes()").calls[0]
         person = _Person("deny")
-        denied, nothing = session.app_call("notes", "delete_note", {"note_id": 1}, via=drawn.id, approver=person)
+        denied, nothing = session.app_call("notes", "delete_note", {"note_id": 1}, digest=drawn.app["digest"], via=drawn.id,
+                                                approver=person)
         assert [r.tool for r in person.asked] == ["delete_note"]  # destructive: a person was asked
         assert denied.error_code == "APPROVAL_DENIED" and nothing is None and denied.via_app == drawn.id
         yes = _Person("once")
-        done, result = session.app_call("notes", "delete_note", {"note_id": 1}, via=drawn.id, approver=yes)
+        done, result = session.app_call("notes", "delete_note", {"note_id": 1}, digest=drawn.app["digest"], via=drawn.id, approver=yes)
         assert done.ok and done.approval == {"decision": "approved", "by": "a person (test)",
                                              "waited": done.approval["waited"]}
         assert result is not None and result["content"][0]["text"] == "note 1 deleted, 1 left"
-        refused, _ = session.app_call("notes", "admin_reset", {}, via=drawn.id, approver=yes)
+        refused, _ = session.app_call("notes", "admin_reset", {}, digest=drawn.app["digest"], via=drawn.id, approver=yes)
         assert refused.error_code == "NOT_FOR_APPS" and "visibility" in (refused.error or "")
         assert len(yes.asked) == 1  # a call not for apps is refused before anyone is asked
+        stranger, _ = session.app_call("notes", "show_notes", {}, digest="0" * 64, via=drawn.id, approver=yes)
+        assert stranger.error_code == "NOT_FOR_APPS"  # a page this session never read (a saved notebook's) cannot call
         after = session.run("notes.show_notes()['notes']")
     assert after.value == [{"id": 2, "text": "call Ada"}]
     calls = [json.loads(line) for line in audit.read_text().splitlines() if '"event":"call"' in line]
     assert [(c["tool"], c["outcome"], c.get("code"), c.get("via_app")) for c in calls] == [
         ("show_notes", "ok", None, None), ("delete_note", "error", "APPROVAL_DENIED", drawn.id),
         ("delete_note", "ok", None, drawn.id), ("admin_reset", "error", "NOT_FOR_APPS", drawn.id),
-        ("show_notes", "ok", None, None)]  # an app's calls name the call whose app made them
+        ("show_notes", "error", "NOT_FOR_APPS", drawn.id), ("show_notes", "ok", None, None)]  # an app's calls name the call whose app made them
 
 
 def test_a_saved_notebook_with_an_app_compares_on_its_calls_and_replays_offline(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ export interface ApprovalQuestion {
 
 /** Carries an app's `tools/call` to the cell's session; answers with the wire result. */
 export interface AppRelay {
-  callTool(request: { server: string; callId: number; runId: string; name: string; arguments: JsonObject },
+  callTool(request: { server: string; html: string; callId: number; runId: string; name: string; arguments: JsonObject },
     ask: (question: ApprovalQuestion) => Promise<'once' | 'deny'>): Promise<{ result: JsonObject; call: JsonObject | null }>;
 }
 
@@ -274,7 +274,7 @@ export class AppPanel {
     }
     line.dataset.state = 'running';
     try {
-      const { result, call } = await relay.callTool({ server: this._page.server, callId: this._call.id,
+      const { result, call } = await relay.callTool({ server: this._page.server, html: this._page.html, callId: this._call.id,
         runId: this._runId, name, arguments: args }, question => this._askApproval(line, question));
       line.dataset.state = result.isError ? 'error' : 'ok';
       line.append(el('span', 'jp-CodemodeRun-appOutcome', result.isError ? `: error ${contentText(result.content)}` : ': ok'));
@@ -358,7 +358,8 @@ export class AppPanel {
 /**
  * The apps of one report, kept across re-renders: a frame moved in the DOM reloads, so the
  * report is redrawn around the panels, which stay where they are. The cell's last call with
- * an app opens by default; each other one has a button.
+ * an app opens by default (in a trusted output: one this front end ran, or that a person
+ * trusted); each other one has a button.
  */
 export class AppShelf {
   /** `onCall`: told of each call an app made, once it is answered (the widget keeps it). */
@@ -368,7 +369,8 @@ export class AppShelf {
 
   /** Draw `report` into `node`, with the apps of its calls below it. */
   render(node: HTMLElement, report: HTMLElement, calls: { server: string; tool: string; arguments: JsonObject }[],
-    facts: { id?: number; app?: CallApp }[], pages: { [digest: string]: AppPage }, runId: string): void {
+    facts: { id?: number; app?: CallApp }[], pages: { [digest: string]: AppPage }, runId: string,
+    trusted = true): void {
     for (const child of Array.from(node.children)) {
       if (!child.classList.contains('jp-CodemodeRun-app')) {
         child.remove();
@@ -399,7 +401,7 @@ export class AppShelf {
         button.addEventListener('click', () => (this._panels.has(key) ? this._close(key) : open()));
         item.append(button);
       }
-      if (index === last && !this._seen.has(key)) {
+      if (index === last && trusted && !this._seen.has(key)) { // an untrusted notebook's app waits for a click
         open();
       }
       this._seen.add(key);

@@ -186,7 +186,8 @@ export class RenderedRunReport extends Widget implements IRenderMime.IRenderer {
     const metadata = (model.metadata[this._mimeType] ?? {}) as unknown as RunMetadata;
     const report = renderRun(payload, metadata, this._sanitizer);
     // The apps' frames stay in place across re-renders (a moved frame reloads): see apps.ts.
-    this._apps.render(this.node, report, payload.calls, metadata.calls ?? [], metadata.apps ?? {}, metadata.runId ?? '');
+    this._apps.render(this.node, report, payload.calls, metadata.calls ?? [], metadata.apps ?? {}, metadata.runId ?? '',
+      model.trusted);
     return Promise.resolve();
   }
 

@@ -58,12 +58,12 @@ class KernelRelay implements AppRelay {
 
   closed = false;
 
-  callTool(request: { server: string; callId: number; runId: string; name: string; arguments: JsonObject },
+  callTool(request: { server: string; html: string; callId: number; runId: string; name: string; arguments: JsonObject },
     ask: (question: ApprovalQuestion) => Promise<'once' | 'deny'>): Promise<{ result: JsonObject; call: JsonObject | null }> {
     const id = this._nextId++;
     return new Promise((resolve, reject) => {
       this._pending.set(id, { resolve, reject, ask });
-      this._comm.send({ method: 'tools/call', id, server: request.server, name: request.name,
+      this._comm.send({ method: 'tools/call', id, server: request.server, html: request.html, name: request.name,
         arguments: request.arguments, via: request.callId, runId: request.runId });
     });
   }

@@ -6,7 +6,9 @@ which serves it as a call from code is served (`_calls.CallDesk._serve_call`): t
 policy (its servers and tool patterns), the approval rule (a destructive tool still needs a
 person's yes, asked of the approver given here, which asks in the notebook), the hub, and the
 audit. On top, the spec's rule for apps: a tool whose `_meta.ui.visibility` leaves out `app`
-is refused to it, and an app reaches only its own server's tools.
+is refused to it, and an app reaches only its own server's tools; and ours: the asking page
+must be one this session read itself (by its digest), so a page that came in a saved notebook
+can draw but cannot call.
 """
 
 from __future__ import annotations
@@ -50,12 +52,14 @@ class AppCalls:
     _audit: AuditLog | None
     _app_pages: dict[tuple[str, str], Any]
 
-    def app_call(self, server: str, tool: str, arguments: dict[str, Any], *, via: int | None = None,
+    def app_call(self, server: str, tool: str, arguments: dict[str, Any], *, digest: str, via: int | None = None,
                  approver: Approver | None = None) -> tuple[ToolCall, dict[str, Any] | None]:
         """Make the tool call an app asked for; blocks until it is answered.
 
         Args:
             server: the server whose app asked (its config name, as the app's page names it).
+            digest: the sha256 of the asking app's page: it must be a page this session read
+                from that server (a page from a saved notebook of someone else's is not).
             tool: the tool's MCP name, as the app wrote it.
             arguments: the app's arguments.
             via: the id of the call whose app asked, for the record.
@@ -71,8 +75,8 @@ class AppCalls:
         state = self._hub.servers.get(server)
         wire = next((t for t in state.wire_tools if t.get("name") == tool), None) if state else None
         problem = None
-        if not any(key[0] == server for key in self._app_pages):
-            problem = f"no app of server {server!r} was drawn in this session"
+        if not any(key[0] == server and _digest(page) == digest for key, page in self._app_pages.items()):
+            problem = f"the asking app is not one this session read from server {server!r}"
         elif api is None:
             problem = f"server {server!r} has no tool {tool!r} in this session"
         elif "app" not in visibility(wire):
@@ -107,6 +111,11 @@ class AppCalls:
         call.via_app = via
         result = run.full_results.get(call.id) if run.full_results is not None else None
         return call, json.loads(result) if result else None
+
+
+def _digest(page: asyncio.Future[Any]) -> str | None:
+    found = page.result() if page.done() and not page.cancelled() and page.exception() is None else None
+    return getattr(found, "digest", None)
 
 
 async def _next_turn() -> None:

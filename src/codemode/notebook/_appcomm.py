@@ -2,7 +2,9 @@
 opens to relay an MCP App's `tools/call` to the cell's session (`Session.app_call`).
 
 Messages from the front end:
-- `{"method": "tools/call", "id", "server", "name", "arguments", "via"}`: answered with
+- `{"method": "tools/call", "id", "server", "html", "name", "arguments", "via"}`, `html` the
+  asking app's page as the frame runs it: its digest, taken here, must be a page the session
+  read (a saved notebook's metadata could pair a known digest with other HTML): answered with
   `{"id", "result"}` (the MCP result, wire form) or `{"id", "error": {"code", "message"}}`, and a
   `{"id", "call"}` with the call's record (`ToolCall.payload()` and its approval) before it.
 - `{"method": "approval/answer", "ask", "answer": "once" | "deny"}`: a person's answer to a
@@ -71,7 +73,8 @@ class _Channel:
             arguments = data.get("arguments") if isinstance(data.get("arguments"), dict) else {}
             via = data.get("via") if isinstance(data.get("via"), int) else None
             call, result = self.magics.session.app_call(str(data.get("server")), str(data.get("name")), arguments,
-                                                        via=via, approver=_Asker(self, request_id))
+                                                        digest=_digest(data.get("html")), via=via,
+                                                        approver=_Asker(self, request_id))
             self.comm.send({"id": request_id, "call": call.payload()})
             if result is not None:
                 self.comm.send({"id": request_id, "result": result})
@@ -94,6 +97,12 @@ class _Channel:
         finally:
             self._asks.pop(number, None)
         return Answer("once", BY) if answers and answers[0] == "once" else Answer("deny", BY)
+
+
+def _digest(html: object) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(html).encode("utf-8", errors="surrogatepass")).hexdigest() if isinstance(html, str) else ""
 
 
 class _Asker:
