@@ -77,3 +77,12 @@ def test_the_inspector_sees_a_failing_call_a_timeout_and_a_held_sandbox(server: 
     escape = call(server.url, "execute", code="import subprocess\nsubprocess.run(['id'])")
     assert escape["isError"] is True  # no exec in the worker, as in a cell
     assert escape["structuredContent"]["error"]["type"] in ("PermissionError", "OSError")
+
+
+def test_two_inspector_runs_share_variables_through_the_session_handle(server: HttpServer) -> None:
+    # Each --cli run is a connection of its own: the handle carries the session from one to the next.
+    first = call(server.url, "execute", code="kept = 6 * 7")
+    handle = first["structuredContent"]["session"]
+    second = call(server.url, "execute", code="kept", session=handle)
+    assert second["isError"] is False and second["structuredContent"]["result"] == 42
+    assert second["structuredContent"]["session"] == handle
