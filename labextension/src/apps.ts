@@ -157,11 +157,20 @@ export class AppPanel {
     }
     this._onMessage = (event: MessageEvent) => this._receive(event);
     window.addEventListener('message', this._onMessage);
+    // JupyterLab's theme switch: the app hears the new theme and colours (host-context-changed).
+    this._themeWatch = new MutationObserver(() => {
+      if (this._initialized) {
+        this._post({ jsonrpc: '2.0', method: 'ui/notifications/host-context-changed', params: {
+          theme: document.body.dataset.jpThemeLight === 'false' ? 'dark' : 'light', styles: { variables: hostStyles() } } });
+      }
+    });
+    this._themeWatch.observe(document.body, { attributes: true, attributeFilter: ['data-jp-theme-light'] });
   }
 
   /** Stop listening and tell the app it goes (it is not waited for: the frame goes with it). */
   dispose(): void {
     window.removeEventListener('message', this._onMessage);
+    this._themeWatch.disconnect();
     if (this._initialized) {
       this._post({ jsonrpc: '2.0', id: this._nextId++, method: 'ui/resource-teardown', params: { reason: 'closed' } });
     }
@@ -247,6 +256,7 @@ export class AppPanel {
       hostContext: {
         toolInfo: { tool: this._app.tool },
         theme: dark ? 'dark' : 'light',
+        styles: { variables: hostStyles() },
         displayMode: 'inline',
         availableDisplayModes: ['inline'],
         containerDimensions: { maxHeight: MAX_HEIGHT, width: Math.max(200, this.node.clientWidth || 600) },
@@ -353,6 +363,36 @@ export class AppPanel {
   private _initialized = false;
   private _nextId = 1;
   private _onMessage: (event: MessageEvent) => void;
+  private _themeWatch: MutationObserver;
+}
+
+/** The spec's style variables from JupyterLab's theme, so an app can look like the notebook. */
+const STYLE_VARIABLES: [string, string][] = [
+  ['--color-background-primary', '--jp-layout-color0'],
+  ['--color-background-secondary', '--jp-layout-color1'],
+  ['--color-background-tertiary', '--jp-layout-color2'],
+  ['--color-text-primary', '--jp-ui-font-color0'],
+  ['--color-text-secondary', '--jp-ui-font-color1'],
+  ['--color-text-tertiary', '--jp-ui-font-color2'],
+  ['--color-text-danger', '--jp-error-color1'],
+  ['--color-text-success', '--jp-success-color1'],
+  ['--color-text-warning', '--jp-warn-color1'],
+  ['--color-border-primary', '--jp-border-color1'],
+  ['--color-border-secondary', '--jp-border-color2'],
+  ['--font-sans', '--jp-ui-font-family'],
+  ['--font-mono', '--jp-code-font-family']
+];
+
+function hostStyles(): JsonObject {
+  const computed = getComputedStyle(document.body);
+  const variables: JsonObject = {};
+  for (const [name, ours] of STYLE_VARIABLES) {
+    const value = computed.getPropertyValue(ours).trim();
+    if (value) {
+      variables[name] = value;
+    }
+  }
+  return variables;
 }
 
 /**

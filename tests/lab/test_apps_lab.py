@@ -104,7 +104,7 @@ def test_the_app_gets_the_input_and_the_full_result_after_it_initialized(page: A
     app.locator("#notes li").nth(1).wait_for()
     assert app.locator("#notes li").all_inner_texts() == ["1: buy milk", "2: call Ada"]  # structuredContent
     assert app.locator("#input").inner_text() == "input {}"
-    assert app.locator("#theme").inner_text() == "theme light"
+    assert app.locator("#theme").inner_text() == "theme light with colours"  # JupyterLab's, as the spec's variables
 
 
 def test_the_reference_app_from_npm_draws_and_calls_its_server_through_the_kernel(page: Any) -> None:
@@ -182,3 +182,14 @@ def test_the_saved_notebook_holds_the_page_in_metadata_and_no_script_in_html(pag
     kept = [(c["tool"], c["status"], (c.get("error") or {}).get("code")) for c in meta["appCalls"]]
     assert ("delete_note", "ok", None) in kept and ("admin_reset", "error", "NOT_FOR_APPS") in kept
     assert all(c["via"] == meta["calls"][0]["id"] for c in meta["appCalls"])
+
+
+def test_the_app_follows_jupyterlab_into_the_dark_theme(page: Any) -> None:
+    app = _app(page, 0)
+    page.locator(".lm-MenuBar-item", has_text="Settings").click()
+    page.locator(".lm-Menu-item", has_text="Theme").first.hover()
+    page.get_by_role("menuitem", name="JupyterLab Dark", exact=True).click()
+    page.locator("body[data-jp-theme-light='false']").wait_for(state="attached")
+    app.locator("#theme").filter(has_text="theme dark with colours").wait_for()  # host-context-changed
+    page.locator("#jupyterlab-splash").wait_for(state="detached")
+    assert app.locator("#notes li").count() == 2  # the same frame: not reloaded
