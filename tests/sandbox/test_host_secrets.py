@@ -52,3 +52,16 @@ def test_the_cli_failed_to_start_line_is_redacted(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert "failed to start" in done.stderr, done.stderr
     assert SECRET not in done.stderr + done.stdout and "[REDACTED]" in done.stderr
+
+
+@pytest.mark.escape("secrets")
+def test_a_tool_result_holding_a_secret_is_whole_in_the_cell_and_redacted_in_the_report() -> None:
+    hostile = str(Path(__file__).parent.parent / "faults" / "hostile_server.py")
+    config = parse_config({"mcpServers": {"hostile": {"command": sys.executable, "args": [hostile],
+                                                      "env": {"HOSTILE_SECRET": "${HOST_BOUNDS_SECRET}"}}}})
+    with Session(config) as session:
+        report = session.run(f"token = hostile.token()\ntoken == 'token=' + {SECRET!r}")
+    assert report.result == {"kind": "json", "value": True}  # the code got the value itself
+    data, metadata = report._repr_mimebundle_()
+    saved = json.dumps([data, metadata, [call.facts() for call in report.calls]])
+    assert SECRET not in saved and "[REDACTED]" in saved

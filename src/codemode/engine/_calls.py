@@ -22,6 +22,7 @@ from codemode.trace import ToolCall
 from codemode.trace._preview import preview, preview_arguments
 from codemode.trust.approval import Answer, ApprovalRequest
 from codemode.trust.policy import Refusal
+from codemode.trust.redact import Redactor
 
 if TYPE_CHECKING:
     from codemode.engine._apitool import ApiTool
@@ -61,6 +62,7 @@ class CallDesk:
     _app_pages: dict[tuple[str, str], asyncio.Future[AppPage | str]]  # (server, ui:// URI) → its page
     accountant: Accountant
     _search: Callable[[str, int, Policy | None], list[Hit]]
+    _redactor: Redactor
 
     async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:
         if request.op == "search":
@@ -238,10 +240,16 @@ class CallDesk:
         if refusal is not None:
             # A server's message may quote the arguments whole: the report keeps a bounded one.
             call.error_code, call.error = refusal.code, _bounded(refusal.message)
-        asyncio.get_running_loop().call_soon(self._record, run, call, wire)
         if refusal is not None:
-            return {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
-        return {"ok": True, "value": value if value is not None else call.result}
+            reply = {"ok": False, "error": {"code": refusal.code, "message": refusal.message}}
+        else:
+            reply = {"ok": True, "value": value if value is not None else call.result}
+        if self._redactor:  # the cell has its answer whole; the record outlives the run
+            call.arguments = self._redactor.value(call.arguments)
+            call.result = self._redactor.value(call.result) if call.result is not None else None
+            call.error = self._redactor.text(call.error) if call.error is not None else None
+        asyncio.get_running_loop().call_soon(self._record, run, call, wire)
+        return reply
 
     def _cut_off(self, run: _Run, why: str) -> None:
         """Close the calls the run ended without an answer to (their tasks are cancelled with

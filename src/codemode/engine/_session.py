@@ -43,6 +43,7 @@ from codemode.trace._calllog import CallLog
 from codemode.trust.approval import ApprovalRule, Approver
 from codemode.trust.audit import AuditLog
 from codemode.trust.policy import Policy
+from codemode.trust.redact import Redactor
 
 TICK = 0.1
 
@@ -81,6 +82,7 @@ class Session(Lifecycle, ToolSurface, CallDesk, RunPath, AppCalls):
         self._approved: set[tuple[str, str]] = set()  # answered "for the session"
         self._app_pages: dict[tuple[str, str], Any] = {}  # apps' pages, read once (engine._apps)
         self._audit: AuditLog | None = None
+        self._redactor = Redactor.of(self.config)  # a report's call records: they outlive the run
         self.cassette = cassette if cassette is not None else settings_of(self.config)
         self._owns_hub = hub is None
         # Or a recording/replaying stand-in; or another session's, borrowed.
