@@ -213,6 +213,29 @@ def test_a_session_past_max_executes_is_refused(limited: HttpServer) -> None:
     assert _code(results[-1]) == "MAX_EXECUTES"
 
 
+def test_concurrent_executes_of_one_session_cannot_pass_its_limits(limited: HttpServer) -> None:
+    # Six at once, each making three calls: the limits are reserved under the session's lock,
+    # so no more than maxExecutes (3) run and no more than maxSessionToolCalls (3) calls go out.
+    async def scenario(client: Any) -> list[Any]:
+        import anyio
+
+        results: list[Any] = []
+
+        async def one() -> None:
+            results.append(await client.call_tool("execute", {"code": "for _ in range(3): demo.list_customers()"}))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(6):
+                tg.start_soon(one)
+        return results
+
+    results = limited.run(scenario)
+    ran = [r for r in results if _code(r) not in ("MAX_EXECUTES", "MAX_SESSION_TOOL_CALLS")]
+    made = [c for r in ran for c in r.structured_content["calls"] if c["errorCode"] is None]
+    assert len(results) == 6 and 1 <= len(ran) <= 3, [_text(r) for r in results]
+    assert len(made) == 3, [_text(r) for r in results]  # the first run's three, no more
+
+
 def test_a_third_session_with_a_worker_is_refused_past_max_sessions(limited: HttpServer) -> None:
     async def scenario(a: Any, b: Any, c: Any) -> list[Any]:
         return [await client.call_tool("execute", {"code": "1"}) for client in (a, b, c)]

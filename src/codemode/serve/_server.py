@@ -40,7 +40,7 @@ from codemode.errors import CodemodeError
 from codemode.serve._account import note_run, note_search, token_line
 from codemode.serve._context import Asker, connection_session, session_for
 from codemode.serve._handles import digest
-from codemode.serve._limits import Refused, check_code, run_limits
+from codemode.serve._limits import Refused, RunLimits, check_code, run_limits
 from codemode.serve._runapp import EXTENSION_ID, RUN_APP_URI, list_app_resources, read_app_resource
 from codemode.serve._sessions import ClientSession, Sessions
 from codemode.serve._links import Link, bound_images, bound_structured
@@ -174,20 +174,27 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
     config = sessions.config
     try:
         code = check_code(config, arguments.get("code"))
-        if config.max_executes is not None and client.executes >= config.max_executes:
-            raise Refused("MAX_EXECUTES", f"this session has made {client.executes} execute calls, the most it may "
-                                          f"(codemode.maxExecutes); start a new session")
-        # The session's tool calls left cap the run's: once none are left, code still runs and
-        # only its tool calls are refused (MAX_TOOL_CALLS, as a ToolError the code may catch).
-        left = None
-        if config.max_session_tool_calls is not None:
-            left = max(config.max_session_tool_calls - client.tool_calls, 0)
         servers = sorted({tool.server for tool in sessions.root.tools()})
-        limits = run_limits(config, arguments.get("timeout"), meta, left, servers)  # before counting the execute
+        run_limits(config, arguments.get("timeout"), meta, None, servers)  # a bad argument: refused at once
         rate_left = sessions.rates.admit(asker.owner)
-        if rate_left is not None:
-            limits = dataclasses.replace(limits, max_tool_calls=min(
-                c for c in (limits.max_tool_calls, rate_left) if c is not None))
+
+        def plan(client: ClientSession) -> RunLimits:
+            # Called by `Sessions.run` under the session's lock, the execute counted as it returns:
+            # concurrent executes of one session see each other's counts.
+            if config.max_executes is not None and client.executes >= config.max_executes:
+                raise Refused("MAX_EXECUTES", f"this session has made {client.executes} execute calls, the most it "
+                                              "may (codemode.maxExecutes); start a new session")
+            # The session's tool calls left cap the run's: once none are left, code still runs and
+            # only its tool calls are refused (MAX_TOOL_CALLS, as a ToolError the code may catch).
+            left = None
+            if config.max_session_tool_calls is not None:
+                left = max(config.max_session_tool_calls - client.tool_calls, 0)
+            limits = run_limits(config, arguments.get("timeout"), meta, left, servers)
+            if rate_left is not None:
+                limits = dataclasses.replace(limits, max_tool_calls=min(
+                    c for c in (limits.max_tool_calls, rate_left) if c is not None))
+            return limits
+
         value = arguments.get("input")
         inputs = {"input": value} if value is not None else None
     except Refused as refused:
@@ -213,10 +220,10 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
     asking = ElicitationApprover(ctx.session, asyncio.get_running_loop(), ctx.request_id)
     if asker.modern:
         run = sessions.rounds.start(Run(asker.owner, client.key, asking.capable, finish, relay), lambda run: sessions.run(
-            client, code, limits, inputs, on_event, run.approver))
+            client, code, plan, inputs, on_event, run.approver))
         return await _round(run, ctx)
     try:
-        return finish(await sessions.run(client, code, limits, inputs, on_event, asking))
+        return finish(await sessions.run(client, code, plan, inputs, on_event, asking))
     except Exception as exc:  # noqa: BLE001 - boundary: see _failure
         return _failure(exc, client.key)
 

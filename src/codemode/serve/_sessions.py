@@ -140,12 +140,17 @@ class Sessions:
         async with client.lock:
             await self._release(client)
 
-    async def run(self, client: ClientSession, code: str, limits: RunLimits, inputs: dict[str, Any] | None,
-                  on_event: Callable[[Event], None] | None, approver: Approver | None = None) -> tuple[RunReport, str]:
+    async def run(self, client: ClientSession, code: str, plan: Callable[[ClientSession], RunLimits],
+                  inputs: dict[str, Any] | None, on_event: Callable[[Event], None] | None,
+                  approver: Approver | None = None) -> tuple[RunReport, str]:
         """Run code in the client's worker, one run at a time; the report and a notice
-        (non-empty when the session's earlier state is gone). `approver` asks the client
-        about calls the approval policy holds back."""
+        (non-empty when the session's earlier state is gone). `plan` gives the run's limits
+        from the session's counters, or raises `Refused`: it is called under the session's
+        lock and the execute is counted before the run starts, so concurrent executes of one
+        session cannot pass `maxExecutes` or `maxSessionToolCalls`. `approver` asks the
+        client about calls the approval policy holds back."""
         async with client.lock:
+            limits = plan(client)
             client.busy = True
             try:
                 notice = ""
@@ -157,8 +162,8 @@ class Sessions:
                     await self._acquire(client)
                 assert client.worker is not None
                 client.worker.audit_context(handle=digest(client.key), client=client.peer)
+                client.executes += 1  # reserved before the run: one that fails or is cancelled counts too
                 report = await self._interruptible(client.worker, code, limits, inputs, on_event, approver)
-                client.executes += 1
                 # Calls the run's cap refused never left the host: they do not count.
                 client.tool_calls += sum(1 for c in report.calls if c.error_code != "MAX_TOOL_CALLS")
                 return report, notice
