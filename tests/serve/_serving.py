@@ -95,10 +95,16 @@ class HttpServer:
                 yield client
 
 
-def start_http(config: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[HttpServer]:
+def start_http(config: Path, *extra: str, env: dict[str, str] | None = None,
+               soft_files: int | None = None) -> Iterator[HttpServer]:
+    """`codemode serve --transport http` in its own process; `soft_files`: started with that
+    soft descriptor limit (`ulimit -Sn`), as a shell would give it."""
+    command = [sys.executable, "-m", "codemode", "serve", "--config", str(config), "--transport", "http", "--port", "0",
+               *extra]
+    if soft_files is not None:
+        command = ["sh", "-c", f'ulimit -Sn {soft_files} && exec "$@"', "sh", *command]
     process = subprocess.Popen(
-        [sys.executable, "-m", "codemode", "serve", "--config", str(config), "--transport", "http", "--port", "0",
-         *extra],
+        command,
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
     )
     drain = None

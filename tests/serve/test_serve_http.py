@@ -283,6 +283,31 @@ def test_with_a_token_requests_without_it_get_401_and_health_says_only_ok(tmp_pa
         assert result.structured_content["result"] == 42
 
 
+def test_half_open_connections_before_the_token_do_not_keep_the_token_holder_out(tmp_path: Path) -> None:
+    # 1,100 clients that connect and never finish their headers, against a server started
+    # with 1,024 descriptors: it raises its limit, caps connections and closes late ones.
+    import socket
+
+    config = write_config(tmp_path / "mcp.json", {"poolSize": 0})
+    for server in start_http(config, env={"CODEMODE_SERVE_TOKEN": "s3cret-token"}, soft_files=1024):
+        server.token = "s3cret-token"
+        host, port = server.url.split("/")[2].split(":")
+        idle: list[socket.socket] = []
+        try:
+            for _ in range(1100):
+                sock = socket.create_connection((host, int(port)), timeout=30)
+                sock.sendall(f"POST /mcp HTTP/1.1\r\nHost: {host}:{port}\r\n".encode())  # never the blank line
+                idle.append(sock)
+            result = server.run(lambda client: client.call_tool("execute", {"code": "6 * 7"}))
+            assert not result.is_error and result.structured_content["result"] == 42
+            # And the server closes a connection whose headers are late (the evidence: EOF).
+            idle[-1].settimeout(120)
+            assert idle[-1].recv(1024) == b""
+        finally:
+            for sock in idle:
+                sock.close()
+
+
 def test_a_non_loopback_address_without_a_token_is_refused(tmp_path: Path) -> None:
     import subprocess
     import sys

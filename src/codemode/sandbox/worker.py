@@ -309,9 +309,20 @@ def _install_api_module() -> None:
     setattr(builtins, "display", _display.display)  # as IPython puts it in builtins
 
 
+def _low_fd(fd: int) -> int:
+    """`fd` moved to the lowest free descriptor when it is a high one (the others are closed)."""
+    if fd < 64:
+        return fd
+    low = os.dup(fd)
+    os.close(fd)
+    return low
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    rfd, wfd = int(args[0]), int(args[1])
+    # Numbered low: a host with many descriptors open (`codemode serve` with many clients)
+    # passes high ones, past select()'s FD_SETSIZE and the worker's own RLIMIT_NOFILE.
+    rfd, wfd = _low_fd(int(args[0])), _low_fd(int(args[1]))
     # Before anything else, and before any thread: the worker must end with its host.
     _lifeline.die_with_host()
     _lifeline.start_guard(rfd)

@@ -69,13 +69,18 @@ def serve(config: Config, options: ServeOptions) -> int:
     # Not started here: the server answers `initialize` at once and the servers start behind
     # it (`_startup`); a request waits only for what it needs.
     sock = _listen(options) if options.transport == "http" else None  # a port in use: one line, before anything starts
+    descriptors = 0
+    if sock is not None:
+        from codemode.serve._http import raise_descriptor_limit
+
+        descriptors = raise_descriptor_limit()
     root = Session(config, face="serve")  # the audit trail is on by default for this face
     try:
         sessions = Sessions(root, record=options.record)
         server = build_server(sessions)
         if sock is None:
             anyio.run(_serve_stdio, server, sessions)
-        elif anyio.run(_serve_http, server, sessions, options, token, sock) == signal.SIGINT:
+        elif anyio.run(_serve_http, server, sessions, options, token, sock, descriptors) == signal.SIGINT:
             print("codemode: interrupted", file=sys.stderr)
             return 130
     finally:
@@ -124,14 +129,19 @@ async def _serve_stdio(server: Any, sessions: Any) -> None:
 
 
 async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: str | None,
-                      sock: socket.socket) -> int | None:
+                      sock: socket.socket, descriptors: int) -> int | None:
     """Serve until a signal stops uvicorn (gracefully: running `execute`s are cancelled,
     which interrupts their code); the first such signal, or None."""
     import uvicorn
 
+    from codemode.serve._http import connection_cap, guarded_protocol
+
     port = sock.getsockname()[1]
     app = build_app(server, sessions, host=options.host, port=port, token=token, allow_hosts=options.allow_hosts)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+    # Slow and idle clients (before any token check): read deadlines and a connection cap
+    # below the descriptor limit, raised at start (`_http`).
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5,
+                            timeout_keep_alive=5, http=guarded_protocol(connection_cap(descriptors)))
     signals: list[int] = []
 
     class Runner(uvicorn.Server):
