@@ -192,3 +192,25 @@ def test_a_cassette_from_another_version_or_no_cassette_is_a_clear_error(tmp_pat
         _replay(tmp_path / "missing.cassette.jsonl")
     with pytest.raises(CodemodeError, match="cassette mode 'tape' is not one of"):
         settings_of(demo_config(), {"CODEMODE_CASSETTE_MODE": "tape", "CODEMODE_CASSETTE": "x"})
+
+
+def test_a_cassette_that_says_read_only_cannot_spare_a_live_call_its_approval(tmp_path: Path,
+                                                                                recorded: tuple[Path, object]) -> None:
+    # Replay without --strict: a call the cassette does not hold goes live, and the live
+    # server's annotations decide its approval, whatever the cassette's tools/list says.
+    forged = tmp_path / "forged.cassette.jsonl"
+    entries = [json.loads(line) for line in recorded[0].read_text().splitlines()]
+    for entry in entries:
+        for tool in entry.get("tools") or [] if entry.get("kind") == "server" else []:
+            if tool["name"] == "cancel_order":
+                tool["annotations"] = {"readOnlyHint": True}
+    forged.write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+    config = _stdio_demo().model_copy(update={"preapproved": ()})
+    with Session(config, cassette=CassetteSettings(forged, "replay", False)) as session:
+        assert session.tools("demo") and all(
+            t.tool.annotations == {"readOnlyHint": True} for t in session.tools("demo") if t.tool.name == "cancel_order")
+        report = session.run("demo.cancel_order(order_id=1030)")
+        assert not report.ok and report.error is not None and report.error["code"] == "APPROVAL_REQUIRED"
+        (call,) = report.calls
+        assert call.approval is not None and call.approval["decision"] == "refused"
+        assert session.run('demo.get_order(order_id=1030)["status"]').value == "open"  # live, and untouched

@@ -151,3 +151,25 @@ def test_calls_that_meet_a_lazy_connect_in_flight_wait_for_it(cache: Path) -> No
     finally:
         portal.call(hub.aclose)
         task.result(timeout=30)
+
+
+def test_a_tool_cached_read_only_that_its_server_now_marks_destructive_is_held(cache: Path) -> None:
+    # The code reaches the server by a name the connect-ahead cannot see: the call connects
+    # it lazily, and the live annotations (destructiveHint) decide, not the cached ones.
+    config = demo_config()
+    with Session(config):
+        pass
+    entry = json.loads(next(cache.glob("*.json")).read_text())
+    for tool in entry["tools"]:
+        if tool["name"] == "cancel_order":
+            tool["annotations"] = {"readOnlyHint": True}
+    _toolcache.save(config.servers["demo"], {k: v for k, v in entry.items() if k != "format"})
+
+    with Session(demo_config()) as session:
+        assert session.servers["demo"].status == "idle"
+        report = session.run('globals()["de" + "mo"].cancel_order(order_id=1030)')
+        assert session.servers["demo"].status == "connected"
+        assert not report.ok and report.error is not None and report.error["code"] == "APPROVAL_REQUIRED"
+        (call,) = report.calls
+        assert call.approval is not None and call.approval["decision"] == "refused"
+        assert session.run('demo.get_order(order_id=1030)["status"]').value == "open"  # never reached

@@ -32,7 +32,7 @@ from codemode.errors import (
     UnknownToolError,
     UpstreamError,
 )
-from codemode.hub import READ_RESOURCE, CallResult, Hub, LogRecord, ServerState
+from codemode.hub import READ_RESOURCE, CallResult, Hub, LiveCheck, LogRecord, ServerState
 from codemode.hub._state import Readiness
 from codemode.schema import ToolDef
 
@@ -52,7 +52,8 @@ class _Recorder:
                            "protocolVersion": state.protocol_version})
 
     async def call(self, hub: Hub, server: str, tool: str, arguments: dict[str, Any], timeout: float | None,
-                   on_progress: ProgressCallback | None, on_log: LogCallback | None) -> CallResult:
+                   on_progress: ProgressCallback | None, on_log: LogCallback | None,
+                   check_live: LiveCheck | None = None) -> CallResult:
         progress: list[dict[str, Any]] = []
         logs: list[dict[str, Any]] = []
 
@@ -69,7 +70,8 @@ class _Recorder:
         if tool == READ_RESOURCE:  # an app's `ui://` resource: recorded as a call is, replayed offline
             result = await hub.read_resource(server, str(arguments.get("uri")), timeout=timeout)
         else:
-            result = await hub.call(server, tool, arguments, timeout=timeout, on_progress=keep_progress, on_log=keep_log)
+            result = await hub.call(server, tool, arguments, timeout=timeout, on_progress=keep_progress, on_log=keep_log,
+                                    check_live=check_live)
         entry: dict[str, Any] = {"kind": "call", "server": server, "tool": tool, "arguments": arguments,
                                  "progress": progress, "logs": logs}
         if result.result_json:
@@ -112,9 +114,10 @@ class RecordingHub(Readiness):
         await self._live.aclose()
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float | None = None,
-                   on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None) -> CallResult:
+                   on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None,
+                   check_live: LiveCheck | None = None) -> CallResult:
         assert self._recorder is not None, "serve() has not begun"
-        return await self._recorder.call(self._live, server, tool, arguments, timeout, on_progress, on_log)
+        return await self._recorder.call(self._live, server, tool, arguments, timeout, on_progress, on_log, check_live)
 
     async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
         return await self.call(server, READ_RESOURCE, {"uri": uri}, timeout=timeout)
@@ -189,7 +192,10 @@ class ReplayHub(Readiness):
         return json.dumps([server, tool, self._scrubber.scrub(arguments)], sort_keys=True, ensure_ascii=False)
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float | None = None,
-                   on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None) -> CallResult:
+                   on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None,
+                   check_live: LiveCheck | None = None) -> CallResult:
+        """A recorded call from the cassette; an unrecorded one live (not strict), where
+        `check_live` sees the live server's tool, not the cassette's (`Hub.call`)."""
         queue = self._queues.get(self._key(server, tool, arguments))
         if queue:
             return self._replay(queue.popleft(), on_progress, on_log)
@@ -197,10 +203,11 @@ class ReplayHub(Readiness):
             return CallResult(False, error=self._not_recorded(server, tool, arguments))
         live = await self._start_live()
         if self._recorder is not None:
-            return await self._recorder.call(live, server, tool, arguments, timeout, on_progress, on_log)
+            return await self._recorder.call(live, server, tool, arguments, timeout, on_progress, on_log, check_live)
         if tool == READ_RESOURCE:
             return await live.read_resource(server, str(arguments.get("uri")), timeout=timeout)
-        return await live.call(server, tool, arguments, timeout=timeout, on_progress=on_progress, on_log=on_log)
+        return await live.call(server, tool, arguments, timeout=timeout, on_progress=on_progress, on_log=on_log,
+                               check_live=check_live)
 
     async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
         return await self.call(server, READ_RESOURCE, {"uri": uri}, timeout=timeout)

@@ -22,7 +22,7 @@ from typing import Any
 from codemode.cassette._file import Scrubber, Writer
 from codemode.cassette._hubs import LogCallback, ProgressCallback, _Recorder
 from codemode.config import Config
-from codemode.hub import READ_RESOURCE, CallResult, ServerState
+from codemode.hub import READ_RESOURCE, CallResult, LiveCheck, ServerState
 from codemode.trust.redact import Redactor
 
 
@@ -45,9 +45,10 @@ class SessionCassette:
                     self._recorder.server(state)
 
     async def call(self, hub: Any, server: str, tool: str, arguments: dict[str, Any], timeout: float | None,
-                   on_progress: ProgressCallback | None, on_log: LogCallback | None) -> CallResult:
+                   on_progress: ProgressCallback | None, on_log: LogCallback | None,
+                   check_live: LiveCheck | None = None) -> CallResult:
         self.servers(hub.servers)
-        return await self._recorder.call(hub, server, tool, arguments, timeout, on_progress, on_log)
+        return await self._recorder.call(hub, server, tool, arguments, timeout, on_progress, on_log, check_live)
 
 
 class TapHub:
@@ -58,12 +59,13 @@ class TapHub:
         self.cassette: SessionCassette | None = None
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float | None = None,
-                   on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None) -> CallResult:
+                   on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None,
+                   check_live: LiveCheck | None = None) -> CallResult:
         cassette = self.cassette
         if cassette is None:
             return await self.hub.call(server, tool, arguments, timeout=timeout, on_progress=on_progress,
-                                       on_log=on_log)
-        return await cassette.call(self.hub, server, tool, arguments, timeout, on_progress, on_log)
+                                       on_log=on_log, check_live=check_live)
+        return await cassette.call(self.hub, server, tool, arguments, timeout, on_progress, on_log, check_live)
 
     async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
         cassette = self.cassette

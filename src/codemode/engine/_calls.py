@@ -90,10 +90,19 @@ class CallDesk:
         run.log.begin(call)
         run.emit(("call", call))
         if refusal is None and api is not None:
-            refusal = await self._approve(run, call, api)
+            refusal = await self._approve(run, call, api, api.tool)  # the tool as the session knows it
         if refusal is not None:
             return self._finish(run, call, refusal)
         assert api is not None
+
+        async def check_live(live: ToolDef | None) -> ToolCallError | None:
+            # The list the session knows may come from the tool cache or a cassette: it may make
+            # a call need a yes (asked above), never spare one. Going live, the live server's
+            # annotations decide too (a tool it does not list counts as one with none).
+            if call.approval is not None:
+                return None  # asked, or pre-approved, already
+            held = await self._approve(run, call, api, live or ToolDef(api.tool.server, api.tool.name))
+            return _Held(api.tool.server, api.tool.name, held) if held is not None else None
 
         def on_progress(progress: float, total: float | None, message: str | None) -> None:
             call.progress.append({"progress": progress, "total": total, "message": message})
@@ -104,7 +113,8 @@ class CallDesk:
 
         wire_tool, page = self._app_of(run, api)  # an app's page is read alongside the call
         result = await self._hub.call(api.tool.server, api.tool.name, request.arguments,
-                                      timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log)
+                                      timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log,
+                                      check_live=check_live)
         if page is not None and result.result_json:
             found = await page
             if isinstance(found, AppPage):
@@ -172,19 +182,20 @@ class CallDesk:
             return Refusal("UNKNOWN_TOOL", f"server {call.server!r} has no tool {call.tool!r}")
         return run.policy.check(ToolDef(call.server, call.tool), run.log.started)
 
-    async def _approve(self, run: _Run, call: ToolCall, api: ApiTool) -> Refusal | None:
-        """Hold a call the policy wants a yes for until it has one; the refusal otherwise."""
+    async def _approve(self, run: _Run, call: ToolCall, api: ApiTool, tool: ToolDef) -> Refusal | None:
+        """Hold a call the policy wants a yes for, by `tool`'s annotations, until it has one;
+        the refusal otherwise."""
         rule = run.policy.approval
-        reason = rule.reason(api.tool, api.names)
+        reason = rule.reason(tool, api.names)
         if reason is None:
             return None
-        by = rule.preapproved_by(api.tool, api.names)
+        by = rule.preapproved_by(tool, api.names)
         if by is None and (call.server, call.tool) in self._approved:
             by = "an earlier answer 'for the session'"
         if by is not None:
             self._decide(run, call, "preapproved", by, 0.0)
             return None
-        request = ApprovalRequest(call.server, call.tool, api.tool.server, api.tool.name, dict(api.tool.annotations),
+        request = ApprovalRequest(call.server, call.tool, api.tool.server, api.tool.name, dict(tool.annotations),
                                   call.arguments, reason)
         loop = asyncio.get_running_loop()
         ask = _Ask(request, call, loop.create_future(), loop)
@@ -281,6 +292,14 @@ class CallDesk:
             names = {p.key: p.name for p in parameters(api.tool.input_schema) if p.key != p.name}
             self._param_names[(api.server, api.name)] = names
         return names
+
+
+class _Held(ToolCallError):
+    """A call the live server's annotations held back and nobody approved."""
+
+    def __init__(self, server: str, tool: str, refusal: Refusal) -> None:
+        super().__init__(server, tool, refusal.message)
+        self.code = refusal.code
 
 
 def _bounded(message: str, limit: int = 2000) -> str:

@@ -42,7 +42,7 @@ from codemode.hub._link import (
     transport_of,
 )
 from codemode.hub._clients import build_client
-from codemode.hub._state import CallResult, LogRecord, Readiness, ServerState
+from codemode.hub._state import CallResult, LiveCheck, LogRecord, Readiness, ServerState
 from codemode.hub._toolcache import adopt, entry_of, same_entry
 from codemode.schema import ToolDef
 from codemode.trust.redact import Redactor
@@ -287,8 +287,14 @@ class Hub(Readiness):
         timeout: float | None = None,
         on_progress: Callable[[float, float | None, str | None], None] | None = None,
         on_log: Callable[[LogRecord], None] | None = None,
+        check_live: LiveCheck | None = None,
     ) -> CallResult:
-        """Call one tool by its MCP name. Failures come back in the result, never raised."""
+        """Call one tool by its MCP name. Failures come back in the result, never raised.
+
+        `check_live` is awaited with the tool as the connected server lists it now (None: it
+        lists no such tool) just before the call goes out, the server connected first if its
+        tools came from the cache: an error it returns refuses the call (an approval decided
+        from the live server's annotations, never from a cached or recorded list alone)."""
         link = self._links.get(server)
         if link is None:
             return CallResult(False, error=UnknownToolError(server, tool, f"no server {server!r} in this session"))
@@ -301,6 +307,10 @@ class Hub(Readiness):
         if link.client is None or link.state.status != "connected":
             problem = link.state.error or f"the server is {link.state.status}"
             return CallResult(False, error=ServerCrashedError(server, problem))
+        if check_live is not None:
+            refused = await check_live(link.state.tool(tool))
+            if refused is not None:
+                return CallResult(False, error=refused)
         timeout = timeout if timeout is not None else (link.config.timeout or self.config.call_timeout)
         progress_cb = None
         if on_progress is not None:

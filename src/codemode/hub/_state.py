@@ -4,6 +4,7 @@ records, a call's result, and the readiness every hub (and cassette hub) shares.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,6 +16,9 @@ from codemode.schema import ToolDef
 # "idle": its tools are known from the cache (`_toolcache`); it connects on its first call.
 Status = Literal["idle", "connecting", "connected", "failed", "crashed", "closed", "disabled", "invalid"]
 _SERVER_LOG_LINES = 200
+# Awaited with the tool as its connected server lists it now (None: not listed) just before a
+# call goes to that server; an error it returns refuses the call (see `Hub.call`).
+LiveCheck = Callable[[ToolDef | None], Awaitable[ToolCallError | None]]
 
 
 @dataclass
