@@ -1,8 +1,9 @@
 """A host process for the fault suite: a Session on the demo server that runs one cell.
 
-`python host.py CODE [--allow-subprocess]` starts the session, runs CODE with its output
-streamed to stdout as it happens (a line `started` first), prints `finished` when the run
-ends, then closes the session. The tests kill it at chosen moments.
+`python host.py CODE [--allow-subprocess] [--linger]` starts the session, runs CODE with its
+output streamed to stdout as it happens (a line `started` first), prints `finished` when the
+run ends, then closes the session (with `--linger`, it waits for its end instead: the worker
+stays, paused between cells). The tests kill it at chosen moments.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def main() -> None:
 
     report = session.run(code, on_event=echo, timeout=600)
     print("finished", report.ok, flush=True)
+    if "--linger" in sys.argv:
+        import threading
+
+        threading.Event().wait()
     session.close()
 
 

@@ -79,6 +79,21 @@ while True:
 """
 
 
+def test_the_host_killed_between_cells_leaves_no_process(spawn: object, scenario: str) -> None:
+    # Between cells the worker's group is paused (SIGSTOP) but its guard is not: it still
+    # sees the host go and kills the group, the paused members included.
+    host = spawn("print('ran', flush=True)", "--linger")  # type: ignore[operator]
+    wait_for_line(host, "started")
+    wait_for_line(host, "finished True")
+    processes = snapshot(descendants(host.pid))
+    states = {pid: Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] for pid in processes}
+    assert "T" in states.values(), states  # the worker is paused
+    fault = time.monotonic()
+    host.kill()
+    host.wait()
+    assert left_after(processes, fault, scenario) == {}
+
+
 @pytest.mark.parametrize("how", ["sigkill", "close"])
 def test_subprocesses_that_fork_and_detach_end_with_the_worker(spawn: object, how: str, scenario: str) -> None:
     host = spawn(DETACH if how == "sigkill" else DETACH.replace("while True:\n    pass", "")

@@ -315,6 +315,29 @@ def test_a_frame_of_the_wrong_shape_stops_the_worker_and_the_host_lives(
 
 
 @pytest.mark.escape("host-trust")
+def test_a_forged_done_ends_the_cell_but_the_code_runs_no_further(portal: BlockingPortal, tmp_path: Path) -> None:
+    # The code writes `done` itself and goes on burning CPU and writing past --disk. The host
+    # pauses the worker's group as it reads the frame: the code runs again only inside the
+    # next cell, under that cell's watch (which stops it at the disk bound).
+    done = b'{"op": "done", "id": ID, "ok": true, "result": {"kind": "json", "value": "forged"}}'
+    for box in _box(portal, tmp_path, limits=Limits(disk=20 << 20)):
+        code = (FORGE + f"forge({done!r}.replace(b'ID', str({box._cell_ids + 1}).encode()))\n"
+                "n = 0\nwhile True:\n    open(f'fill{n}', 'wb').write(b'x' * (1 << 20))\n    n += 1\n")
+        outcome = cell(portal, box, code)
+        assert outcome.ok and value(outcome) == "forged"
+        assert box.pid is not None and box.worker_pid is not None
+        assert _state(box.worker_pid, "T") == "T"
+        guard = box._guard
+        assert guard is not None and _state(guard, "S") == "S"  # the guard watches on
+        size, before = _watch.workdir_size(tmp_path), _group_cpu(box)
+        time.sleep(0.5)  # a running loop would write hundreds of MiB and use half a CPU second here
+        assert _watch.workdir_size(tmp_path) == size and _group_cpu(box) - before < 0.05
+        after = cell(portal, box, "'next'")  # thawed: the loop goes on, inside this cell's watch
+        assert not after.ok and (after.error or {}).get("code") == "DISK", after.error
+        assert value(run(portal, box, "3")) == 3
+
+
+@pytest.mark.escape("host-trust")
 def test_a_lone_surrogate_in_a_stream_reaches_the_report_as_a_replacement(demo_session: Any) -> None:
     body = json.dumps({"op": "stream", "name": "stdout", "text": "hi \ud800 there"}).encode()
     report = demo_session.run(FORGE + f"forge({body!r})\ntime.sleep(0.2)\n'after'")

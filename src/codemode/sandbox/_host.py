@@ -9,6 +9,9 @@ thread). Invariants:
 - The host owns time. A cell past its timeout gets SIGINT (a KeyboardInterrupt in the cell,
   state kept); if it has not finished after a grace period, the worker's process group is
   killed and the outcome says the state was lost. The next `run` starts a fresh worker.
+- The host decides when a cell is over: when its `done` frame arrives (which the code may
+  have written itself) the worker's process group is paused (SIGSTOP, all but the guard)
+  and resumed only to read the next frame the host sends; between cells nothing runs.
 - A worker never outlives its Sandbox: `aclose` (and a dying host's closed pipes) end it.
 - Bounded memory for calls in flight: past MAX_CALLS_IN_FLIGHT calls, or MAX_CALL_BYTES_IN_FLIGHT
   bytes of their frames, the host stops reading the channel until one ends; the worker blocks
@@ -197,8 +200,6 @@ class Sandbox(WorkerProcess):
             what += [f"{children} process(es) it started"] if children else []
             outcome.notices.append(f"{' and '.join(what)} did not stop when the cell ended; the worker is paused "
                                    "until the next cell (no CPU between cells)")
-        if running or idle or children:  # an idle thread may wake: it waits for the next cell too
-            self._freeze()
 
     async def _wait(self, cell: Cell, timeout: float | None) -> CellOutcome:
         # The cell's own `turn`, not asyncio.wait or wait_for(shield(...)): the run resumes
@@ -300,6 +301,9 @@ class Sandbox(WorkerProcess):
                 self._call_ended(cell, message["id"])
         elif op == "done":
             if cell is not None and message.get("id") == cell.id and not cell.done.done():
+                # A frame is a claim: the code may have written it and gone on. Paused now,
+                # whatever the frame says, it runs again only in the next cell.
+                self._freeze()
                 cell.done.set_result(message)
                 cell.settle()
         elif op != "stream":

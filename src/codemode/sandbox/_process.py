@@ -74,6 +74,7 @@ class WorkerProcess:
     _death: str | None
     starts: int
     _frozen: bool
+    _guard: int | None
     _disk_base: int
     _disk_used: int
     _base_processes: int
@@ -114,6 +115,7 @@ class WorkerProcess:
                 os.close(fd)
         self._death = None
         self._frozen = False
+        self._guard = None
         self._stderr_tail = b""
         self.starts += 1
         # Before the pipes connect: the worker's "ready" may arrive while the write end is
@@ -134,6 +136,10 @@ class WorkerProcess:
         self._tasks = [asyncio.ensure_future(self._watch_channel(channel.ended))]
         try:
             ready = await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
+            # Before `setup` (which forks into the PID namespace) and before any thread: the
+            # guard is the worker's only child now. It must keep running while the group is
+            # paused, or a host that dies between cells would leave it stopped for good.
+            self._guard = _proctable.only_child(self._process.pid)
             if self._make_setup is not None:
                 self._setup = await self._make_setup()
             self._send({"op": "setup", **self._setup, "confine": self._confine_spec()})
@@ -177,8 +183,8 @@ class WorkerProcess:
                 disk["detail"] += ("; the work dir is in memory (tmpfs), so this comes out of --memory: the heap "
                                    f"gets {_watch.mib(limits.memory or 0)}")
         cpu = {"layer": "cpu", "active": True, "detail": (
-            "only inside a cell: threads a cell leaves are stopped when it ends, what does not stop is paused "
-            "(SIGSTOP) until the next cell" + (f"; at most {limits.cell_cpu_seconds:g} CPU seconds per cell "
+            "only inside a cell: threads a cell leaves are stopped when it ends, and the worker's whole group is "
+            "paused (SIGSTOP) from the end of each cell to the next, whatever its frames say" + (f"; at most {limits.cell_cpu_seconds:g} CPU seconds per cell "
                                                  "(CPU_LIMIT)" if limits.cell_cpu_seconds else ""))}
         return [disk, cpu]
 
@@ -225,12 +231,19 @@ class WorkerProcess:
         self._writer.write(encode(message))
 
     def _freeze(self) -> None:
+        """Stop every process of the worker's group but its guard: the host, not a frame,
+        decides that a cell is over (SIGSTOP cannot be caught, blocked or ignored)."""
         if self._process is not None and not self._frozen:
             try:
                 os.killpg(self._process.pid, signal.SIGSTOP)
                 self._frozen = True
             except (ProcessLookupError, PermissionError):
-                pass
+                return
+            if self._guard is not None:
+                try:
+                    os.kill(self._guard, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
 
     def _thaw(self) -> None:
         if self._frozen and self._process is not None:
@@ -241,8 +254,9 @@ class WorkerProcess:
                 pass
 
     def interrupt(self) -> None:
-        """Raise KeyboardInterrupt in the running cell (SIGINT to the worker)."""
-        if self.alive and self._process is not None:
+        """Raise KeyboardInterrupt in the running cell (SIGINT to the worker). Paused between
+        cells there is none: a SIGINT kept pending would land in the next cell."""
+        if self.alive and self._process is not None and not self._frozen:
             try:
                 os.kill(self._process.pid, signal.SIGINT)
             except ProcessLookupError:

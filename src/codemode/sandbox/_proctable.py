@@ -107,3 +107,15 @@ def host_pid(pgid: int, inner_pid: int) -> int | None:
         except (OSError, ValueError):
             continue
     return None
+
+
+def only_child(pid: int) -> int | None:
+    """The one child of `pid` (over all its threads), or None when it has none or several."""
+    kids: list[bytes] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as children:
+                kids += children.read().split()
+    except OSError:
+        return None
+    return int(kids[0]) if len(kids) == 1 else None
