@@ -58,7 +58,7 @@ def _hold_worker(session: Session) -> tuple[threading.Thread, dict[str, object]]
 
 def _release(session: Session) -> None:
     assert session._sandbox is not None
-    (session._sandbox.workdir / "go").touch()
+    (session._sandbox.files_path / "go").touch()
 
 
 @pytest.mark.parametrize("threads", [2, 8])
@@ -144,7 +144,7 @@ def test_cancelling_a_running_run_interrupts_only_it(session: Session) -> None:
     loop.start()
     # Into the loop, not just sent: an interrupt that comes before the cell's first line is
     # the cell's all the same (it raises as the cell starts), and `n` would never be set.
-    wait_until(lambda: session._sandbox is not None and (session._sandbox.workdir / "looping").exists(),
+    wait_until(lambda: session._sandbox is not None and (session._sandbox.files_path / "looping").exists(),
                "the loop to run")
     cancel.set()
     loop.join(WAIT)

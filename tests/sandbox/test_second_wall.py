@@ -8,6 +8,7 @@ small and printable, the next cell works.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -510,6 +511,60 @@ def test_a_disk_filler_is_stopped_while_it_runs(portal: BlockingPortal, tmp_path
         assert value(run(portal, box, "1")) == 1
 
 
+FALLOCATE = """
+import os
+made, err = 0, None
+try:
+    for n in range(10):
+        fd = os.open(f'f{n}', os.O_CREAT | os.O_WRONLY)
+        try:
+            os.posix_fallocate(fd, 0, 99 << 20)
+        finally:
+            os.close(fd)
+        made += 1
+except OSError as exc:
+    err = exc.errno
+made, err
+"""
+
+
+@pytest.mark.escape("resources")
+def test_a_private_work_dir_allocates_no_more_than_its_bound_by_any_route(portal: BlockingPortal) -> None:
+    # fallocate allocates without writing, faster than any watcher looks; empty files cost
+    # inodes, not bytes; hard links and sparse files are other routes. The private work dir
+    # is a tmpfs of the worker's own, of --disk's size and `entries` inodes: ENOSPC at the bound.
+    box = Sandbox({"servers": {}, "sys_path": []}, limits=Limits(disk=100 << 20, entries=1000))
+    try:
+        portal.call(box.start)
+        if not box.disk_quota:
+            pytest.skip("the private root (and so the work dir's own tmpfs) is not available here")
+        assert value(run(portal, box, FALLOCATE)) == [1, errno.ENOSPC]  # 99 MiB, then nothing more
+        # A sparse file allocates nothing (and is no larger than the bound: RLIMIT_FSIZE);
+        # each hard link takes an inode of the tmpfs, so links end at the entry bound.
+        links = ("import os\nos.truncate('sparse', 99 << 20)\nn = 0\ntry:\n    while True:\n"
+                 "        os.link('f0', f'link{n}')\n        n += 1\nexcept OSError as exc:\n    err = exc.errno\n"
+                 "for i in range(n):\n    os.remove(f'link{i}')\n[n < 1000, err]")
+        assert value(run(portal, box, "open('sparse', 'w').close()\n" + links)) == [True, errno.ENOSPC]
+        outcome = cell(portal, box, "for i in range(5000):\n    open(f'empty{i}', 'w').close()")
+        assert not outcome.ok and (outcome.error or {}).get("code") == "DISK", outcome.error
+        seen = os.statvfs(box.files_path)  # the host's view of the worker's own tmpfs
+        assert (seen.f_blocks - seen.f_bfree) * seen.f_frsize <= 100 << 20 and seen.f_files == 1000
+        assert len(os.listdir(box.files_path)) < 1000
+        assert value(run(portal, box, "3")) == 3  # the worker lives on
+        assert any(row["layer"] == "disk" and "tmpfs of the worker's own" in row["detail"] for row in box.isolation)
+    finally:
+        portal.call(box.aclose)
+
+
+@pytest.mark.escape("resources")
+def test_empty_files_in_a_given_work_dir_count_against_its_entries(portal: BlockingPortal, tmp_path: Path) -> None:
+    # A work dir the user gives cannot be a tmpfs: the host counts its entries (off its loop).
+    for box in _box(portal, tmp_path, limits=Limits(disk=50 << 20, entries=500)):
+        outcome = cell(portal, box, "for i in range(2000):\n    open(f'empty{i}', 'w').close()")
+        assert not outcome.ok and (outcome.error or {}).get("code") == "DISK", outcome.error
+        assert "entries" in (outcome.error or {})["message"]
+
+
 @pytest.mark.escape("resources")
 def test_one_file_cannot_be_larger_than_the_disk_bound(portal: BlockingPortal, tmp_path: Path) -> None:
     for box in _box(portal, tmp_path, limits=Limits(disk=32 << 20)):
@@ -533,6 +588,43 @@ def test_the_disk_option_reaches_the_worker_from_the_config_and_the_flag() -> No
         report = session.run("for n in range(3):\n    open(f'p{n}', 'wb').write(b'x' * (20 << 20))", sandbox=options)
         assert not report.ok and report.error is not None and report.error["code"] == "DISK"
         assert any(row["layer"] == "disk" and "40 MiB" in row["detail"] for row in report.isolation)
+
+
+def _ids(pid: int) -> dict[str, str]:
+    """The Uid, Gid, Groups and CapEff lines of a process, as the host sees them."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {line.split(":")[0]: " ".join(line.split()[1:]) for line in lines
+            if line.startswith(("Uid:", "Gid:", "Groups:", "CapEff:"))}
+
+
+@pytest.mark.escape("files")
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="a worker drops root only when the host runs as root")
+def test_a_root_host_runs_its_worker_as_an_unprivileged_user(portal: BlockingPortal, tmp_path: Path) -> None:
+    # In the cell a user namespace shows 65534 for an unmapped root too: the host's view is the evidence.
+    code = ("import os, decimal, json\nopen('mine', 'w').write('x')\n"
+            "[os.getuid(), os.getgid(), os.getgroups(), open('mine').read()]")
+    given = tmp_path / "given"
+    given.mkdir()
+    os.chown(given, 1234, 1234)
+    for workdir, ids in ((None, 65534), (given, 1234)):
+        box = Sandbox({"servers": {}, "sys_path": []}, workdir=workdir)
+        try:
+            portal.call(box.start)
+            if not any(row["layer"] == "private root" and row["active"] for row in box.isolation):
+                pytest.skip("the private root is not available here")
+            assert value(run(portal, box, code))[1:] == [ids, [], "x"]
+            assert box.worker_pid is not None and box.pid is not None
+            for pid in (box.worker_pid, box.pid):  # the worker, and the supervisor the host started
+                assert _ids(pid) == {"Uid": f"{ids} {ids} {ids} {ids}", "Gid": f"{ids} {ids} {ids} {ids}",
+                                     "Groups": "", "CapEff": "0000000000000000"}
+            assert any(row["layer"] == "unprivileged user" and row["active"] and f"uid {ids}" in row["detail"]
+                       for row in box.isolation)
+        finally:
+            portal.call(box.aclose)
+    assert (given / "mine").stat().st_uid == 1234  # a work dir the user gave keeps its owner
+    for box in _box(portal, tmp_path):  # root's own work dir: the worker must write it, and the report says why not
+        row = next(row for row in box.isolation if row["layer"] == "unprivileged user")
+        assert not row["active"] and "belongs to root" in row["detail"]
 
 
 @pytest.mark.parametrize(("root", "pid"), [(False, False), (True, False), (False, True)])

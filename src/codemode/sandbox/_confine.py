@@ -29,12 +29,21 @@ def confine(spec: dict[str, Any], channel_fds: tuple[int, ...] = ()) -> list[dic
         rows += _namespaces.isolate(
             [str(p) for p in [*spec.get("read_only", []), *spec.get("allow_execute", [])]],
             [str(p) for p in spec.get("read_write", [])], str(spec.get("workdir") or os.getcwd()), channel_fds,
-            root=bool(spec.get("private_root", True)), pid=bool(spec.get("pid_namespace", True)))
+            root=bool(spec.get("private_root", True)), pid=bool(spec.get("pid_namespace", True)),
+            tmpfs=_pair(spec.get("workdir_tmpfs")), drop=_pair(spec.get("drop_to")))
     if spec.get("landlock"):
         rows.append(_landlock_row(spec))
     if spec.get("seccomp"):
         rows.append(_seccomp_row(bool(spec.get("allow_subprocess"))))
     return rows
+
+
+def _pair(value: object) -> tuple[int, int] | None:
+    """A pair of positive numbers from the spec: the work dir's tmpfs `[bytes, inodes]`, or
+    the `[uid, gid]` a worker started as root becomes."""
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value):
+        return value[0], value[1]
+    return None
 
 
 def _landlock_row(spec: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,9 @@ The worker process itself (its start, signals, death and stop) is `_process.Work
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -95,9 +97,13 @@ class Sandbox(WorkerProcess):
             self.workdir, self._workdir_lock = _workdir.make()
         else:
             self.workdir = Path(workdir)
-        # A work dir in memory (tmpfs) holds memory: --memory covers it and the heap together.
+        # A private work dir is a tmpfs of the worker's own, --disk's size (a bound no route
+        # passes; where the kernel lets the worker build its private root). A work dir in memory
+        # (that one, or on the host's tmpfs) holds memory: --memory covers it and the heap together.
+        self._quota_asked = self._own_workdir and confine and self.limits.disk is not None
+        self.disk_quota = False  # the worker's own tmpfs is in place (known once it has started)
         self.workdir_in_memory = _watch.in_memory(self.workdir)
-        if self.workdir_in_memory:
+        if self.workdir_in_memory or self._quota_asked:
             self.limits = sharing_memory(self.limits)
         self._process: asyncio.subprocess.Process | None = None
         self._writer: asyncio.WriteTransport | None = None
@@ -114,6 +120,14 @@ class Sandbox(WorkerProcess):
         self._disk_base = 0  # bytes in the work dir when the worker started
         self._disk_used = 0  # and when the last cell ended
         self._base_processes = 0  # the worker's own processes in its group (supervisor, guard, init, worker)
+
+    @property
+    def files_path(self) -> Path:
+        """Where the host sees the worker's work dir: its own tmpfs, through the worker's
+        root (`/proc/<pid>/root`), or the dir itself."""
+        if self.disk_quota and self._process is not None:
+            return Path(f"/proc/{self._process.pid}/root{os.path.abspath(self.workdir)}")
+        return self.workdir
 
     @property
     def pid(self) -> int | None:
@@ -156,7 +170,7 @@ class Sandbox(WorkerProcess):
             self._send({"op": "exec", "id": cell.id, "code": code, **({"inputs": inputs} if inputs else {})})
             outcome = await self._wait(cell, timeout)
             if not outcome.state_lost:
-                self._after_cell(outcome)
+                await self._after_cell(outcome)
             return outcome
         finally:
             self._cell = None
@@ -170,7 +184,9 @@ class Sandbox(WorkerProcess):
         bound, kill the whole group at once (the cell's end may cancel this task) and say why."""
         process = self._process
         base = max(self._disk_base, self._disk_used)  # a cell may shrink a dir already over
-        breach = await _watch.watch(cell.done, process.pid if process is not None else None, self.limits,
+        # The worker's own tmpfs bounds itself: nothing to walk.
+        limits = dataclasses.replace(self.limits, disk=None) if self.disk_quota else self.limits
+        breach = await _watch.watch(cell.done, process.pid if process is not None else None, limits,
                                     self.workdir, base, self.allow_subprocess,
                                     tree=active(self.isolation, "pid namespace"))
         if breach is not None and process is not None:
@@ -178,12 +194,13 @@ class Sandbox(WorkerProcess):
             await self._died(breach.reason, breach.code, breach.type)
             await self._stop_process()
 
-    def _after_cell(self, outcome: CellOutcome) -> None:
-        """The cell ended with the worker alive: check the work dir's size, and pause the
-        worker until the next frame if what the cell started is still running."""
-        if self.limits.disk is not None:
-            self._disk_used = _watch.workdir_size(self.workdir)
-            breach = _watch.disk_breach(self._disk_used, self.limits.disk, self._disk_base)
+    async def _after_cell(self, outcome: CellOutcome) -> None:
+        """The cell ended with the worker alive (and paused): check the work dir's size and
+        entries (off the loop: a big tree takes a while to walk), and say what the cell left."""
+        if self.limits.disk is not None and not self.disk_quota:
+            self._disk_used, entries = await asyncio.to_thread(_watch.workdir_usage, self.workdir)
+            breach = _watch.disk_breach(self._disk_used, self.limits.disk, self._disk_base,
+                                        entries, self.limits.entries)
             if breach is not None:
                 outcome.ok = False
                 outcome.error = {"type": breach.type, "code": breach.code, "message": breach.reason, "traceback": ""}

@@ -10,6 +10,13 @@
   allow) and none over the mounts it was given.
 - mount: a minimal root (`_root`): only the granted trees and the work dir exist.
 - PID: the worker forks into it (`_pidns`); other processes have no pid it can name.
+- A host that runs as root asks for `drop` (an unprivileged uid and gid): then no user
+  namespace is made (root needs none), the private root is built with root's own rights,
+  and the worker then becomes that uid and gid, with no supplementary groups and no
+  capability, before the fork into the PID namespace and before Landlock and seccomp. In the
+  private root every granted tree sits under directories anyone may pass, so the worker
+  still reads the interpreter's trees where the host's own path to them (`/root/...`) is
+  closed to others.
 
 Optional: Ubuntu and some containers forbid unprivileged user namespaces; the report says
 what could not be made and the other layers go on. Standard library only; `unshare(2)`
@@ -49,13 +56,20 @@ def enter() -> dict[str, object]:
 
 
 def isolate(read_only: Sequence[str], read_write: Sequence[str], workdir: str, channel_fds: Sequence[int],
-            *, root: bool = True, pid: bool = True) -> list[dict[str, Any]]:
+            *, root: bool = True, pid: bool = True, tmpfs: tuple[int, int] | None = None,
+            drop: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """Every namespace the kernel allows, with a private root and the fork into a PID
-    namespace; returns only in the worker proper. One report row per layer."""
-    rows: dict[str, dict[str, Any]] = {
-        name: {"layer": name, "active": False} for name in ("namespaces", "private root", "pid namespace")}
+    namespace; returns only in the worker proper. One report row per layer. `tmpfs`: the
+    work dir is a fresh tmpfs of (bytes, inodes) in the private root (see `_root`); `drop`:
+    the (uid, gid) a worker started as root becomes once its private root is built."""
+    names = ("namespaces", "private root", "pid namespace") + (("unprivileged user",) if drop else ())
+    rows: dict[str, dict[str, Any]] = {name: {"layer": name, "active": False} for name in names}
     libc = _libc()
-    flags = _BASIC | (CLONE_NEWNS if root else 0) | (CLONE_NEWPID if pid else 0)
+    as_root = drop is not None and root and os.geteuid() == 0
+    if drop is not None:
+        rows["unprivileged user"]["detail"] = "not applied: the private root could not be built"
+    common = _BASIC & ~CLONE_NEWUSER if as_root else _BASIC
+    flags = common | (CLONE_NEWNS if root else 0) | (CLONE_NEWPID if pid else 0)
     if libc is None:
         for row in rows.values():
             row["detail"] = "not available on this platform"
@@ -68,9 +82,23 @@ def isolate(read_only: Sequence[str], read_write: Sequence[str], workdir: str, c
         for name in ("private root", "pid namespace"):
             rows[name]["detail"] = f"not available: unshare failed ({reason})"
         return list(rows.values())
-    rows["namespaces"].update(active=True, detail=(
-        "new user namespace (no ids mapped), network namespace (no interface up) and IPC namespace"))
-    mapped = root and _build_root(rows["private root"], read_only, read_write, workdir, libc, ids)
+    if as_root:
+        assert drop is not None
+        rows["namespaces"].update(active=True, detail=(
+            f"network namespace (no interface up) and IPC namespace; no user namespace: none is needed, the "
+            f"worker runs as uid {drop[0]} with no capability"))
+        if _build_root(rows["private root"], read_only, read_write, workdir, libc, ids, tmpfs, owner=drop):
+            _become(*drop, libc)
+            rows["unprivileged user"].update(active=True, detail=(
+                f"the host runs as root; the worker runs as uid {drop[0]}, gid {drop[1]}, no supplementary "
+                "groups and no capability, from before it is confined"))
+        elif libc.unshare(CLONE_NEWUSER) != 0:  # no root to drop into: at least no capability over the host
+            raise OSError(f"unshare(CLONE_NEWUSER) in the worker's namespace failed: {_error()}")
+        mapped = False
+    else:
+        rows["namespaces"].update(active=True, detail=(
+            "new user namespace (no ids mapped), network namespace (no interface up) and IPC namespace"))
+        mapped = root and _build_root(rows["private root"], read_only, read_write, workdir, libc, ids, tmpfs)
     if not root:
         rows["private root"]["detail"] = "not applied"
     # The set-up's id mapping gave root in here a hold on root's files: drop it, for good,
@@ -90,26 +118,45 @@ def isolate(read_only: Sequence[str], read_write: Sequence[str], workdir: str, c
 
 
 def _build_root(row: dict[str, Any], read_only: Sequence[str], read_write: Sequence[str], workdir: str,
-                libc: Any, ids: tuple[int, int]) -> bool:
-    """Build the private root into `row`; True once the set-up's own id is mapped."""
+                libc: Any, ids: tuple[int, int], tmpfs: tuple[int, int] | None = None,
+                owner: tuple[int, int] | None = None) -> bool:
+    """Build the private root into `row`. In a user namespace (`owner` None): True once the
+    set-up's own id is mapped. As root (`owner`: who the work dir's tmpfs belongs to): True
+    once the root is built."""
     import ctypes
 
     from codemode.sandbox import _root
 
+    if owner is None:
+        try:
+            _map_own_ids(*ids)
+        except OSError as exc:
+            row["detail"] = f"not available: mapping the set-up's own id failed: {exc}"
+            return False
     try:
-        _map_own_ids(*ids)
-    except OSError as exc:
-        row["detail"] = f"not available: mapping the set-up's own id failed: {exc}"
-        return False
-    try:
-        count = _root.build(read_only, read_write, workdir, libc, ctypes)
+        count = _root.build(read_only, read_write, workdir, libc, ctypes, tmpfs, owner)
     except _root.RootUnavailable as exc:  # later failures leave no usable root: they raise
         row["detail"] = f"not available: {exc}"
-        return True
+        return owner is None
+    work = (f"the work dir (a tmpfs of its own: {tmpfs[0] // 1024**2:,} MiB and {tmpfs[1]:,} entries at most)"
+            if tmpfs else "the work dir")
     row.update(active=True, detail=(
-        f"a private root holding only {count} granted trees (read-only), the work dir and /dev/null: "
+        f"a private root holding only {count} granted trees (read-only), {work} and /dev/null: "
         "no other path of the host exists for stat, handles or listings; no /proc"))
     return True
+
+
+def _become(uid: int, gid: int, libc: Any) -> None:
+    """Drop root for `uid` and `gid`, no supplementary groups, no capability left."""
+    parent = os.getppid()
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    # A change of ids clears the parent-death signal (`_lifeline`): set it again, and end
+    # here if the host went meanwhile.
+    libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _map_own_ids(uid: int, gid: int) -> None:

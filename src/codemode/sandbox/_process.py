@@ -63,6 +63,8 @@ class WorkerProcess:
     _workdir_lock: int | None
     workdir: Path
     workdir_in_memory: bool
+    _quota_asked: bool
+    disk_quota: bool
     _process: asyncio.subprocess.Process | None
     _writer: asyncio.WriteTransport | None
     _tasks: list[asyncio.Task[None]]
@@ -145,9 +147,14 @@ class WorkerProcess:
             self._send({"op": "setup", **self._setup, "confine": self._confine_spec()})
             self._ready = loop.create_future()
             done = await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
-            self.isolation = isolation_rows(self.workdir, ready, done) + [self._processes_row(),
-                                                                          *self._bound_rows()]
-            if self.limits.disk is not None:
+            self.isolation = isolation_rows(self.workdir, ready, done)
+            # Built with the private root or not at all (a failure past its first step is fatal).
+            self.disk_quota = self._quota_asked and active(self.isolation, "private root")
+            self.isolation += [self._processes_row(), *self._bound_rows()]
+            if not active(self.isolation, "unprivileged user") and not any(
+                    row.get("layer") == "unprivileged user" for row in self.isolation):
+                self.isolation.append(self._user_row())
+            if self.limits.disk is not None and not self.disk_quota:
                 self._disk_base = self._disk_used = await asyncio.to_thread(_watch.workdir_size, self.workdir)
             if self.allow_subprocess:
                 self._base_processes = group_size(self._process.pid)
@@ -164,6 +171,37 @@ class WorkerProcess:
 
             raise IsolationError(missing, {row["layer"]: row.get("detail", "") for row in self.isolation})
 
+    def _drop_ids(self) -> tuple[int, int] | None:
+        """The uid and gid a worker started by root becomes: `nobody` with a private work dir
+        (made its owner), else the owner of the given work dir; None when the host is not root,
+        or the given work dir is root's (the worker must write it)."""
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:
+            return None
+        if self._own_workdir:
+            try:
+                os.chown(self.workdir, _workdir.NOBODY, _workdir.NOBODY)
+            except OSError:
+                return None
+            return _workdir.NOBODY, _workdir.NOBODY
+        try:
+            info = os.stat(self.workdir)
+        except OSError:
+            return None
+        return (info.st_uid, info.st_gid) if info.st_uid != 0 else None
+
+    def _user_row(self) -> dict[str, Any]:
+        """Whom the worker runs as, when it did not say (it does when asked to drop root)."""
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:
+            return {"layer": "unprivileged user", "active": True,
+                    "detail": f"runs as the host's own uid {os.geteuid() if hasattr(os, 'geteuid') else '?'} "
+                              "(not root)"}
+        if not self.confine:
+            return {"layer": "unprivileged user", "active": False, "detail": "not applied: runs as root"}
+        return {"layer": "unprivileged user", "active": False, "detail": (
+            f"not applied: the work dir {self.workdir} belongs to root, so the worker stays root inside its user "
+            "namespace (no capability over the host's files); give a --workdir owned by an unprivileged user "
+            "(the worker takes its owner's ids), or none")}
+
     def _processes_row(self) -> dict[str, Any]:
         if not self.allow_subprocess:
             return {"layer": "processes", "active": active(self.isolation, "seccomp"),
@@ -176,9 +214,15 @@ class WorkerProcess:
         limits = self.limits
         disk: dict[str, Any] = {"layer": "disk", "active": limits.disk is not None,
                                 "detail": "no bound on the work dir's total"}
-        if limits.disk is not None:
-            disk["detail"] = (f"the work dir holds at most {_watch.mib(limits.disk)} in all, counted by the host "
-                              "while a cell runs and when it ends (DISK); no one file larger")
+        if limits.disk is not None and self.disk_quota:
+            disk["detail"] = (f"the work dir is a tmpfs of the worker's own: at most {_watch.mib(limits.disk)} and "
+                              f"{limits.entries:,} entries, whatever the route (no write past it: DISK); it is "
+                              f"memory, so this comes out of --memory: the heap gets {_watch.mib(limits.memory or 0)}; "
+                              "its files go with the worker")
+        elif limits.disk is not None:
+            disk["detail"] = (f"the work dir holds at most {_watch.mib(limits.disk)} and {limits.entries:,} entries, "
+                              "counted by the host while a cell runs and when it ends (DISK): a fast writer may pass "
+                              "it by what it writes in a quarter second; no one file larger")
             if self.workdir_in_memory:
                 disk["detail"] += ("; the work dir is in memory (tmpfs), so this comes out of --memory: the heap "
                                    f"gets {_watch.mib(limits.memory or 0)}")
@@ -198,6 +242,9 @@ class WorkerProcess:
             "private_root": True,
             "pid_namespace": True,
             "workdir": str(self.workdir),
+            **({"workdir_tmpfs": [self.limits.disk, self.limits.entries]}
+               if self._quota_asked and self.limits.disk else {}),
+            **({"drop_to": list(drop)} if (drop := self._drop_ids()) else {}),
             "landlock": True,
             "seccomp": True,
             "allow_subprocess": self.allow_subprocess,

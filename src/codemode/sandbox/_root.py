@@ -12,6 +12,11 @@ it, so the old root sits at `/oldroot` (with the real `/tmp` visible there again
 granted path, create a mount point at the same path and bind the old root's copy onto it,
 read-only unless granted read-write; detach the old root; make the tmpfs read-only.
 Every path keeps its name, so `sys.path`, the work dir and the Landlock rules need no change.
+
+A private work dir may instead be a fresh tmpfs with a hard size and inode count (`tmpfs`):
+no route (`fallocate`, many files, sparse files, hard links) allocates past it (ENOSPC).
+It is memory, and the host counts it in the memory bound; the host sees it through
+`/proc/<pid>/root`, and it goes with the worker.
 Standard library only; ctypes is imported by the caller already.
 """
 
@@ -104,14 +109,20 @@ def _plan(read_only: Sequence[str], read_write: Sequence[str]) -> list[tuple[str
     return plan
 
 
-def build(read_only: Sequence[str], read_write: Sequence[str], workdir: str, libc: Any, ctypes: Any) -> int:
-    """Replace the root with a minimal one; return the number of trees bound.
+def build(read_only: Sequence[str], read_write: Sequence[str], workdir: str, libc: Any, ctypes: Any,
+          tmpfs: tuple[int, int] | None = None, owner: tuple[int, int] | None = None) -> int:
+    """Replace the root with a minimal one; return the number of trees bound. `tmpfs`:
+    (bytes, inodes) of a fresh tmpfs mounted as the work dir, instead of binding the dir;
+    `owner`: the (uid, gid) it belongs to (else the caller).
 
     Raises:
         RootUnavailable: the kernel refused the first mounts; nothing changed.
         RootError: a later step failed: fatal to the worker (the caller lets it propagate).
     """
-    plan = _plan(read_only, [*read_write, workdir])
+    workdir = os.path.normpath(os.path.abspath(workdir))
+    granted = [p for p in read_write if os.path.normpath(os.path.abspath(p)) != workdir] if tmpfs else [
+        *read_write, workdir]
+    plan = _plan(read_only, granted)
     mounter = _Mounter(libc, ctypes)
     try:
         mounter.mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we do here reaches the host
@@ -133,6 +144,12 @@ def build(read_only: Sequence[str], read_write: Sequence[str], workdir: str, lib
         if not writable:
             locked = os.statvfs(path).f_flag & _LOCKED_FLAGS
             mounter.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | locked)
+    if tmpfs is not None:
+        size, inodes = tmpfs
+        os.makedirs(workdir, exist_ok=True)
+        mounter.mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV,
+                      f"size={size},nr_inodes={inodes},mode=0700".encode()
+                      + (f",uid={owner[0]},gid={owner[1]}".encode() if owner else b""))
     mounter.umount(_OLD)
     os.rmdir(_OLD)
     mounter.mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)

@@ -9,8 +9,10 @@ kills the whole group and reports the breach's code. Bounds:
 - CPU seconds of the group since the cell started, `Limits.cell_cpu_seconds` (threads on
   every core, children included; counted from the first tick, so a cell shorter than a tick
   is never counted);
-- bytes in the work dir, `Limits.disk` (RLIMIT_FSIZE bounds each file, not their sum). A
-  dir that held more when the worker started keeps that size as its bound.
+- bytes and entries in the work dir, `Limits.disk` and `Limits.entries` (RLIMIT_FSIZE bounds
+  each file, not their sum). A dir that held more when the worker started keeps that size
+  as its bound. This is for a work dir the user gave (or where no private root can be
+  built): a private one is a tmpfs of the worker's own, bounded by the kernel (`_root`).
 """
 
 from __future__ import annotations
@@ -48,7 +50,13 @@ class Breach:
 def workdir_size(path: Path) -> int:
     """Bytes the tree at `path` holds on disk (allocated blocks; hard links counted once;
     symbolic links not followed)."""
-    total = 0
+    return workdir_usage(path)[0]
+
+
+def workdir_usage(path: Path) -> tuple[int, int]:
+    """Bytes the tree at `path` holds on disk (as `workdir_size`) and its entries (every name
+    beneath it: files, directories, links)."""
+    total = count = 0
     seen: set[tuple[int, int]] = set()
     stack = [str(path)]
     while stack:
@@ -62,6 +70,7 @@ def workdir_size(path: Path) -> int:
                     info = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
+                count += 1
                 key = (info.st_dev, info.st_ino)
                 if key in seen:
                     continue
@@ -69,7 +78,7 @@ def workdir_size(path: Path) -> int:
                 total += getattr(info, "st_blocks", 0) * 512 or info.st_size
                 if stat.S_ISDIR(info.st_mode):
                     stack.append(entry.path)
-    return total
+    return total, count
 
 
 def in_memory(path: Path) -> bool:
@@ -95,9 +104,13 @@ def mib(size: float) -> str:
     return f"{size / 1024**2:,.0f} MiB"
 
 
-def disk_breach(used: int, bound: int | None, base: int) -> Breach | None:
+def disk_breach(used: int, bound: int | None, base: int, entries: int = 0,
+                max_entries: int | None = None) -> Breach | None:
     """The DISK breach when the work dir holds more than its bound (or than it held at the
-    worker's start, when that was more)."""
+    worker's start, when that was more), or more entries than `max_entries`."""
+    if bound is not None and max_entries is not None and entries > max_entries:
+        return Breach("DISK", "DiskLimitError",
+                      f"the work dir holds {entries:,} entries, over its bound of {max_entries:,}; delete files from it")
     if bound is None or used <= max(bound, base):
         return None
     return Breach("DISK", "DiskLimitError",
@@ -137,9 +150,9 @@ async def watch(done: asyncio.Future[Any], pgid: int | None, limits: Limits, wor
                               "processes together)")
         if limits.disk is not None and time.monotonic() >= next_disk:
             started = time.monotonic()
-            used = await asyncio.to_thread(workdir_size, workdir)
+            used, entries = await asyncio.to_thread(workdir_usage, workdir)
             next_disk = time.monotonic() + max(DISK_TICK, 10 * (time.monotonic() - started))
-            breach = disk_breach(used, limits.disk, disk_base)
+            breach = disk_breach(used, limits.disk, disk_base, entries, limits.entries)
             if breach is not None:
                 return breach
         await asyncio.sleep(tick)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 PREFIX = "codemode-work-"
+NOBODY = 65534  # the uid and gid of `nobody`: a host that runs as root gives it its worker
 # A dir this new may be one whose host has made it but not locked it yet.
 SWEEP_MIN_AGE = 10.0
 
@@ -64,7 +65,7 @@ def sweep(folder: str | None = None, min_age: float = SWEEP_MIN_AGE) -> list[Pat
             info = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or now - info.st_mtime < min_age:
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid not in _owners() or now - info.st_mtime < min_age:
             continue
         fd = _lock(Path(entry.path))
         if fd is None:  # a living host holds it (or it went meanwhile)
@@ -72,6 +73,13 @@ def sweep(folder: str | None = None, min_age: float = SWEEP_MIN_AGE) -> list[Pat
         release(Path(entry.path), fd)
         removed.append(Path(entry.path))
     return removed
+
+
+def _owners() -> tuple[int, ...]:
+    """Whose private work dirs this process may sweep: its own; as root, also those it gave
+    to `nobody` for an unprivileged worker."""
+    uid = os.getuid()
+    return (uid, NOBODY) if uid == 0 else (uid,)
 
 
 def _lock(path: Path) -> int | None:

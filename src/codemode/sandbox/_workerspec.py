@@ -34,6 +34,9 @@ class Limits:
     # and when it ends (code DISK). No file may be larger (RLIMIT_FSIZE), so one write cannot
     # overshoot it by more than what lands between two counts.
     disk: int | None = 1024**3
+    # Entries (files, directories, links) the work dir may hold: empty files cost no bytes.
+    # A private work dir is a tmpfs with this many inodes; another is counted by the host.
+    entries: int = 100_000
     # CPU seconds one cell may use, its threads and children included (counted by the host
     # while it runs; past it the worker is stopped, code CPU_LIMIT). Generous: the cell's
     # wall-clock timeout is the everyday bound; this one catches threads on every core.
@@ -46,8 +49,9 @@ class Limits:
 
 
 def sharing_memory(limits: Limits) -> Limits:
-    """Limits for a work dir held in memory: the heap and the work dir share `memory`, the
-    work dir getting at most half (and no more than its disk bound)."""
+    """Limits for a work dir held in memory (a tmpfs: the host's, or the worker's own): the
+    heap and the work dir share `memory`, the work dir getting at most half (and no more than
+    its disk bound)."""
     if limits.memory is None:
         return limits
     share = min(limits.disk or limits.memory, limits.memory // 2)

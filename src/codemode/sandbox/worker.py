@@ -262,8 +262,9 @@ def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
     elif isinstance(exc, MemoryError):
         error["code"] = "MEMORY"  # the worker's memory limit (RLIMIT_DATA) refused an allocation
         error["message"] = error["message"] or _MEMORY_MESSAGE
-    elif isinstance(exc, OSError) and exc.errno == errno.EFBIG:
-        error["code"] = "DISK"  # RLIMIT_FSIZE: one file past the work dir's bound (--disk, diskMb)
+    elif isinstance(exc, OSError) and exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
+        # RLIMIT_FSIZE (one file past the work dir's bound), or the work dir's own tmpfs full
+        error["code"] = "DISK"
     return error
 
 
