@@ -156,3 +156,16 @@ def test_a_report_keeps_previews_of_big_results(sessions: tuple[Session, Session
     assert all(call.result is not None and call.result.get("truncated") for call in report.calls)
     assert all(call.result_bytes > 8 << 20 for call in report.calls)  # the size is still told
     print(f"host RSS growth, 40 sequential 8 MiB calls: {grown} MiB")
+
+
+@pytest.mark.escape("host-trust")
+def test_an_svg_nested_deep_is_refused_and_the_worker_lives(sessions: tuple[Session, Session]) -> None:
+    host, _ = sessions
+    host.run("kept = 41")
+    report = host.run("class Deep:\n    def _repr_svg_(self):\n"
+                      "        return '<svg xmlns=\"http://www.w3.org/2000/svg\">' + '<g>' * 3000 + '</g>' * 3000 + '</svg>'\n"
+                      "display(Deep())\n'after'", timeout=WAIT)
+    assert report.ok and report.result == {"kind": "json", "value": "after"}, report.error
+    assert report.outputs_refused == {"image/svg+xml": 1}
+    after = host.run("kept + 1")
+    assert after.result == {"kind": "json", "value": 42} and not after.worker_restarted

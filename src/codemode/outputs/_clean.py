@@ -42,7 +42,11 @@ MAX_MARKDOWN = 64 * 1024
 # Open tags HTML may nest before it is refused: far past any table or text, far below where
 # the sanitizer's cost (quadratic in the nesting) shows.
 MAX_HTML_NESTING = 256
-_TAG = re.compile(r"<(/?)[A-Za-z]")
+# A tag: whether it closes, its name, whether it closes itself (`<rect/>`).
+_TAG = re.compile(r"<(/?)([A-Za-z][\w:-]*)[^<>]*?(/?)>")
+# HTML elements that never have a close tag.
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+                   "track", "wbr"})
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _TEXT_TYPES = frozenset({"text/plain", "text/html", "text/markdown", "text/latex", "image/svg+xml", "application/json"})
@@ -149,6 +153,8 @@ def _clean_one(mime: str, value: Any) -> Any:
     if mime == "image/svg+xml":
         from codemode.outputs._svg import clean_svg
 
+        if _nesting(value) > MAX_HTML_NESTING:  # its cleaning recurses per level: refused first
+            return None
         return clean_svg(value)
     if mime == "text/latex":
         return None if _LATEX_ACTIVE.search(value) else value
@@ -196,11 +202,14 @@ def _markdown_html(text: str) -> str | None:
 
 
 def _nesting(html: str) -> int:
-    """How deep the tags of `html` nest at most, counting each open tag until its close (an
-    element that needs no close, `<br>`, counts as open: an upper bound, in one scan)."""
+    """How deep the tags of `html` (or SVG) nest at most, counting each open tag until its
+    close; void elements (`<br>`) and self-closed ones (`<rect/>`) do not nest. One scan."""
     depth = deepest = 0
     for match in _TAG.finditer(html):
-        depth += -1 if match.group(1) else 1
+        closing, name, closed = match.groups()
+        if closed or name.lower() in _VOID:
+            continue
+        depth += -1 if closing else 1
         if depth > deepest:
             deepest = depth
             if deepest > MAX_HTML_NESTING:
