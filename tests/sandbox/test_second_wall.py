@@ -566,6 +566,18 @@ def test_empty_files_in_a_given_work_dir_count_against_its_entries(portal: Block
 
 
 @pytest.mark.escape("resources")
+def test_fallocate_is_refused_where_a_disk_bound_is_counted(portal: BlockingPortal, tmp_path: Path) -> None:
+    # fallocate allocated 10 x 99 MiB against a 100 MiB bound in 40 ms, far under a watcher's
+    # tick. It gets EOPNOTSUPP (glibc's posix_fallocate then writes each block: write speed).
+    code = (LIBC + "fd = os.open('big', os.O_CREAT | os.O_WRONLY)\n"
+            "r = libc.fallocate(fd, 0, ctypes.c_long(0), ctypes.c_long(99 << 20))\n"
+            "[r, ctypes.get_errno(), os.fstat(fd).st_blocks]")
+    for box in _box(portal, tmp_path, limits=Limits(disk=100 << 20)):
+        assert value(run(portal, box, code)) == [-1, errno.EOPNOTSUPP, 0]
+        assert any(row["layer"] == "seccomp" and "no fallocate" in row["detail"] for row in box.isolation)
+
+
+@pytest.mark.escape("resources")
 def test_one_file_cannot_be_larger_than_the_disk_bound(portal: BlockingPortal, tmp_path: Path) -> None:
     for box in _box(portal, tmp_path, limits=Limits(disk=32 << 20)):
         outcome = run(portal, box, "open('big', 'wb').write(b'x' * (64 << 20))")

@@ -34,7 +34,7 @@ def confine(spec: dict[str, Any], channel_fds: tuple[int, ...] = ()) -> list[dic
     if spec.get("landlock"):
         rows.append(_landlock_row(spec))
     if spec.get("seccomp"):
-        rows.append(_seccomp_row(bool(spec.get("allow_subprocess"))))
+        rows.append(_seccomp_row(bool(spec.get("allow_subprocess")), bool(spec.get("refuse_fallocate"))))
     return rows
 
 
@@ -73,12 +73,12 @@ def _landlock_row(spec: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _seccomp_row(allow_subprocess: bool) -> dict[str, Any]:
+def _seccomp_row(allow_subprocess: bool, refuse_fallocate: bool = False) -> dict[str, Any]:
     from codemode.sandbox import _seccomp
 
     row: dict[str, Any] = {"layer": "seccomp", "active": False}
     try:
-        report = _seccomp.install(allow_subprocess=allow_subprocess)
+        report = _seccomp.install(allow_subprocess=allow_subprocess, refuse_fallocate=refuse_fallocate)
     except _seccomp.SeccompUnsupported as exc:
         row["detail"] = f"not available: {exc.reason}"
         return row
@@ -86,8 +86,9 @@ def _seccomp_row(allow_subprocess: bool) -> dict[str, Any]:
         row["detail"] = f"could not be installed: {exc}"
         return row
     processes = "fork and exec allowed (policy)" if allow_subprocess else "no fork or exec"
+    space = "no fallocate (nothing is allocated faster than it is written); " if refuse_fallocate else ""
     row.update(active=True, detail=(
         f"{report.arch}: no new sockets, no ptrace or process_vm_*, no mount, unshare, setns, bpf, keyctl, "
-        f"io_uring, userfaultfd or TIOCSTI; {processes}; {len(report.denied)} rules"
+        f"io_uring, userfaultfd or TIOCSTI; {processes}; {space}{len(report.denied)} rules"
     ))
     return row

@@ -245,6 +245,9 @@ class WorkerProcess:
             **({"workdir_tmpfs": [self.limits.disk, self.limits.entries]}
                if self._quota_asked and self.limits.disk else {}),
             **({"drop_to": list(drop)} if (drop := self._drop_ids()) else {}),
+            # With a disk bound nothing may allocate faster than it writes: a work dir the host
+            # counts would be passed in milliseconds (a tmpfs of its own bounds it anyway).
+            "refuse_fallocate": self.limits.disk is not None,
             "landlock": True,
             "seccomp": True,
             "allow_subprocess": self.allow_subprocess,

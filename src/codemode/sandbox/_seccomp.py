@@ -24,6 +24,9 @@
   terminal's input), and `clone` with any namespace flag.
 - Denied with EPERM unless `allow_subprocess`: `execve`, `execveat`, `fork`, `vfork` (x86_64
   only; aarch64 has neither), and `clone` without CLONE_THREAD. Threads keep working.
+- With `refuse_fallocate` (a disk bound: a work dir the host counts would be passed in
+  milliseconds): `fallocate` gets EOPNOTSUPP, so nothing is allocated faster than it is
+  written (glibc's `posix_fallocate` then falls back to writing each block).
 - `clone3` always gets ENOSYS: it passes its flags in a struct behind a pointer, which a
   seccomp filter cannot read. glibc (2.34+) takes ENOSYS to mean an old kernel and falls back
   to `clone`, whose flags are in a register the filter checks.
@@ -68,6 +71,7 @@ SECCOMP_RET_ERRNO = 0x00050000
 SECCOMP_RET_ALLOW = 0x7FFF0000
 EPERM = 1
 ENOSYS = 38
+EOPNOTSUPP = 95
 
 # Classic BPF opcodes, from <linux/filter.h>.
 BPF_LD_W_ABS = 0x00 | 0x00 | 0x20  # BPF_LD | BPF_W | BPF_ABS: A = 32-bit word at offset k
@@ -232,12 +236,14 @@ def _clone_block(nr: int, allow_subprocess: bool) -> list[bytes]:
     ]
 
 
-def build_filter(arch_name: str, *, allow_subprocess: bool = False) -> tuple[bytes, tuple[str, ...]]:
+def build_filter(arch_name: str, *, allow_subprocess: bool = False,
+                 refuse_fallocate: bool = False) -> tuple[bytes, tuple[str, ...]]:
     """The BPF program for `arch_name` as packed sock_filter structs, and the denied names.
 
     Args:
         arch_name: "x86_64" or "aarch64".
         allow_subprocess: leave fork, exec and process-creating clone allowed.
+        refuse_fallocate: `fallocate` gets EOPNOTSUPP.
 
     Returns:
         The program bytes (8 bytes per instruction) and the names of what it denies.
@@ -261,6 +267,8 @@ def build_filter(arch_name: str, *, allow_subprocess: bool = False) -> tuple[byt
     for name in names:
         prog += _deny_nr(numbers[name], SECCOMP_RET_ERRNO | EPERM)
     prog += _deny_nr(numbers["clone3"], SECCOMP_RET_ERRNO | ENOSYS)
+    if refuse_fallocate:
+        prog += _deny_nr(numbers["fallocate"], SECCOMP_RET_ERRNO | EOPNOTSUPP)
     # The two argument checks come last: they load an argument into A, and each ends in a
     # return on its own syscall, so the number in A only matters while it is unchanged.
     for name, checks in SELF_ONLY.items():
@@ -275,6 +283,8 @@ def build_filter(arch_name: str, *, allow_subprocess: bool = False) -> tuple[byt
     denied = (*names, "clone3(ENOSYS)", *(f"{name}(another process)" for name in SELF_ONLY),
               "prlimit64(setting)", "setpriority(PRIO_PGRP, PRIO_USER)", "mmap(MAP_SHARED|MAP_ANONYMOUS)",
               "ioctl(TIOCSTI, file flags and attributes)", "clone(namespace flags)")
+    if refuse_fallocate:
+        denied += ("fallocate(EOPNOTSUPP)",)
     if allow_subprocess:
         denied += ("execveat(AT_EMPTY_PATH)",)
     if not allow_subprocess:
@@ -287,11 +297,12 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install(*, allow_subprocess: bool = False) -> SeccompReport:
+def install(*, allow_subprocess: bool = False, refuse_fallocate: bool = False) -> SeccompReport:
     """Load the filter into this process, on every thread. There is no undoing it.
 
     Args:
         allow_subprocess: leave fork, exec and process-creating clone allowed.
+        refuse_fallocate: `fallocate` gets EOPNOTSUPP (see the module's docstring).
 
     Returns:
         What was denied, for the worker to report.
@@ -303,7 +314,7 @@ def install(*, allow_subprocess: bool = False) -> SeccompReport:
             thread that has a filter of its own).
     """
     arch = _arch_for(os.uname().machine)
-    program, denied = build_filter(arch.name, allow_subprocess=allow_subprocess)
+    program, denied = build_filter(arch.name, allow_subprocess=allow_subprocess, refuse_fallocate=refuse_fallocate)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl.restype = ctypes.c_int
     libc.syscall.restype = ctypes.c_long

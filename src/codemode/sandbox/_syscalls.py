@@ -85,7 +85,7 @@ X86_64 = {
     "mmap": 9, "shmget": 29, "shmat": 30, "semget": 64, "msgget": 68, "setpriority": 141,
     "sched_setparam": 142, "sched_setscheduler": 144, "sched_setaffinity": 203, "mq_open": 240,
     "ioprio_set": 251, "migrate_pages": 256, "move_pages": 279, "name_to_handle_at": 303,
-    "open_by_handle_at": 304, "kcmp": 312, "sched_setattr": 314, "memfd_create": 319, **COMMON,
+    "open_by_handle_at": 304, "kcmp": 312, "sched_setattr": 314, "memfd_create": 319, "fallocate": 285, **COMMON,
 }  # fmt: skip
 AARCH64 = {
     "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16,
@@ -100,5 +100,5 @@ AARCH64 = {
     "ioprio_set": 30, "sched_setparam": 118, "sched_setscheduler": 119, "sched_setaffinity": 122,
     "setpriority": 140, "mq_open": 180, "msgget": 186, "semget": 190, "shmget": 194, "shmat": 196,
     "mmap": 222, "migrate_pages": 238, "move_pages": 239, "name_to_handle_at": 264,
-    "open_by_handle_at": 265, "kcmp": 272, "sched_setattr": 274, "memfd_create": 279, **COMMON,
+    "open_by_handle_at": 265, "kcmp": 272, "sched_setattr": 274, "memfd_create": 279, "fallocate": 47, **COMMON,
 }  # fmt: skip
