@@ -72,3 +72,31 @@ def test_a_value_answers_only_while_its_session_lives(server: HttpServer) -> Non
     uri, gone = anyio.run(main)
     assert uri.startswith("codemode://values/local.")
     assert "no value" in gone.error.message
+
+
+def test_images_stay_image_blocks_under_the_bound_and_a_big_one_is_linked(server: HttpServer) -> None:
+    import base64
+
+    import anyio
+
+    code = ("import random\nimport matplotlib.pyplot as plt\n"
+            "plt.figure(figsize=(1, 1)); plt.plot([0, 1]); plt.show()\n"
+            "random.seed(1)\nnoise = [[random.random() for _ in range(400)] for _ in range(400)]\n"
+            "plt.figure(figsize=(6, 6), dpi=100); plt.imshow(noise); plt.show()\n")
+
+    async def main() -> tuple[Any, bytes]:
+        async with server.client(mode="2026-07-28") as client:
+            result = await client.call_tool("execute", {"code": code})
+            parts = [(await client.read_resource(block.uri)).contents[0].blob
+                     for block in result.content if block.type == "resource_link"]
+            return result, base64.b64decode("".join(parts))  # parts are whole base64 groups
+
+    result, png = anyio.run(main)
+    assert not result.is_error, result.content[0].text
+    kinds = [block.type for block in result.content]
+    assert kinds[:2] == ["text", "image"] and set(kinds[2:]) == {"resource_link"}, kinds  # the small one inline
+    links = [block for block in result.content if block.type == "resource_link"]
+    assert {link.mime_type for link in links} == {"image/png"} and png.startswith(b"\x89PNG")
+    assert png.endswith(b"IEND\xaeB`\x82")  # the whole image, from its parts
+    wire = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    assert len(json.dumps(wire)) < EVENT_LIMIT
