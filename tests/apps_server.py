@@ -34,6 +34,7 @@ APP_HTML = """<!DOCTYPE html>
 <button id="forbidden">Reset everything</button>
 <button id="link">Open the docs</button>
 <button id="message">Say hello</button>
+<button id="readme">Read the readme</button>
 <div id="answer"></div>
 <div id="theme"></div>
 <script>
@@ -92,6 +93,10 @@ APP_HTML = """<!DOCTYPE html>
   document.getElementById("link").onclick = function () {
     request("ui/open-link", {url: "https://example.org/notes-docs"}).then(function () { answer("link offered"); });
   };
+  document.getElementById("readme").onclick = function () {
+    request("resources/read", {uri: "notes://readme"}).then(
+      function (r) { answer("readme: " + r.contents[0].text); }, function (e) { answer("refused: " + e.message); });
+  };
   document.getElementById("message").onclick = function () {
     request("ui/message", {role: "user", content: [{type: "text", text: "hello from the notes app"}]});
   };
@@ -143,6 +148,11 @@ def admin_reset() -> str:
 apps.add_html_resource(APP_URI, APP_HTML, name="notes app")
 
 server = MCPServer("notes", extensions=[apps])
+
+
+@server.resource("notes://readme", name="readme", mime_type="text/plain")
+def readme() -> str:
+    return "keep notes short"
 
 if __name__ == "__main__":
     server.run()

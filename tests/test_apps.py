@@ -106,6 +106,10 @@ def test_an_apps_destructive_call_goes_through_policy_and_approval(tmp_path: Pat
         assert len(yes.asked) == 1  # a call not for apps is refused before anyone is asked
         stranger, _ = session.app_call("notes", "show_notes", {}, digest="0" * 64, via=drawn.id, approver=yes)
         assert stranger.error_code == "NOT_FOR_APPS"  # a page this session never read (a saved notebook's) cannot call
+        readme, _ = session.app_read("notes", "notes://readme", digest=drawn.app["digest"], via=drawn.id)
+        assert readme is not None and readme["contents"][0]["text"] == "keep notes short"
+        unknown, why = session.app_read("notes", "notes://readme", digest="0" * 64)
+        assert unknown is None and "not one this session read" in why
         after = session.run("notes.show_notes()['notes']")
     assert after.value == [{"id": 2, "text": "call Ada"}]
     calls = [json.loads(line) for line in audit.read_text().splitlines() if '"event":"call"' in line]

@@ -61,6 +61,7 @@ export interface ApprovalQuestion {
 export interface AppRelay {
   callTool(request: { server: string; html: string; callId: number; runId: string; name: string; arguments: JsonObject },
     ask: (question: ApprovalQuestion) => Promise<'once' | 'deny'>): Promise<{ result: JsonObject; call: JsonObject | null }>;
+  readResource(request: { server: string; html: string; callId: number; uri: string }): Promise<JsonObject>;
 }
 
 /** An app's call as the report keeps it (output metadata `appCalls`): the call's record
@@ -232,6 +233,8 @@ export class AppPanel {
         return {};
       case 'tools/call':
         return this._toolCall(params);
+      case 'resources/read':
+        return this._readResource(params);
       case 'ui/open-link':
         return this._openLink(params);
       case 'ui/message':
@@ -252,7 +255,7 @@ export class AppPanel {
     return {
       protocolVersion: APPS_PROTOCOL,
       hostInfo: { name: 'jupyter-codemode', version: '0.1.0' },
-      hostCapabilities: { openLinks: {}, serverTools: {}, logging: {}, sandbox: { permissions: {}, csp: {} } },
+      hostCapabilities: { openLinks: {}, serverTools: {}, serverResources: {}, logging: {}, sandbox: { permissions: {}, csp: {} } },
       hostContext: {
         toolInfo: { tool: this._app.tool },
         theme: dark ? 'dark' : 'light',
@@ -295,6 +298,26 @@ export class AppPanel {
       line.dataset.state = 'refused';
       line.append(el('span', 'jp-CodemodeRun-appOutcome', `: refused (${String(failure.message ?? error)})`));
       record(failure.call, 'REFUSED', String(failure.message ?? error));
+      throw { code: -32000, message: String(failure.message ?? error) };
+    }
+  }
+
+  private async _readResource(params: JsonObject): Promise<JsonObject> {
+    const uri = String(params.uri ?? '');
+    const line = this._note('read', `the app reads ${uri}`);
+    const relay = relayFinder ? relayFinder(this.node) : null;
+    if (!relay) {
+      line.dataset.state = 'refused';
+      throw { code: -32000, message: 'this notebook has no kernel to read it' };
+    }
+    try {
+      const result = await relay.readResource({ server: this._page.server, html: this._page.html, callId: this._call.id, uri });
+      line.dataset.state = 'ok';
+      return result;
+    } catch (error) {
+      const failure = error as { message?: string };
+      line.dataset.state = 'refused';
+      line.append(el('span', 'jp-CodemodeRun-appOutcome', `: refused (${String(failure.message ?? error)})`));
       throw { code: -32000, message: String(failure.message ?? error) };
     }
   }

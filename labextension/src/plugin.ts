@@ -68,6 +68,15 @@ class KernelRelay implements AppRelay {
     });
   }
 
+  readResource(request: { server: string; html: string; callId: number; uri: string }): Promise<JsonObject> {
+    const id = this._nextId++;
+    return new Promise((resolve, reject) => {
+      this._pending.set(id, { resolve: answer => resolve(answer.result), reject, ask: () => Promise.resolve('deny') });
+      this._comm.send({ method: 'resources/read', id, server: request.server, html: request.html, uri: request.uri,
+        via: request.callId });
+    });
+  }
+
   private _receive(data: JsonObject): void {
     const pending = this._pending.get(Number(data.id));
     if (!pending) {

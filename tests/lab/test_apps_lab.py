@@ -149,6 +149,13 @@ def test_a_tool_not_for_apps_is_refused_to_the_app(page: Any) -> None:
     assert "refused" in _cell(page, 0).locator(".jp-CodemodeRun-appNote[data-kind='call']").last.inner_text()
 
 
+def test_the_app_reads_a_resource_of_its_server_through_the_kernel(page: Any) -> None:
+    app = _app(page, 0)
+    app.locator("#readme").click()
+    app.locator("#answer").filter(has_text="readme: keep notes short").wait_for()
+    assert _cell(page, 0).locator(".jp-CodemodeRun-appNote[data-kind='read']").last.get_attribute("data-state") == "ok"
+
+
 def test_a_link_is_shown_and_opened_only_by_a_click_and_messages_are_shown(page: Any) -> None:
     cell = _cell(page, 0)
     app = _app(page, 0)

@@ -14,6 +14,7 @@ can draw but cannot call.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import queue
 import time
@@ -89,6 +90,25 @@ class AppCalls:
             return call, None
         assert api is not None
         return self._app_call(api, arguments, via, approver)
+
+    def app_read(self, server: str, uri: str, *, digest: str, via: int | None = None) -> tuple[dict[str, Any] | None, str]:
+        """Read a resource of its own server for an app (`resources/read` from its frame).
+
+        Returns:
+            The wire result, or None and why (an unknown page, a failed read).
+        """
+        self.start()  # type: ignore[attr-defined]
+        if not any(key[0] == server and _digest(page) == digest for key, page in self._app_pages.items()):
+            result, problem = None, f"the asking app is not one this session read from server {server!r}"
+        else:
+            read = get_portal().call(functools.partial(self._hub.read_resource, server, uri,
+                                                       timeout=self.config.call_timeout))
+            result = read.payload["value"] if read.ok and read.payload else None
+            problem = "" if result is not None else f"reading {uri} failed: {read.error}"
+        if self._audit is not None:
+            self._audit.event("resource", server=server, uri=uri, outcome="ok" if result is not None else "error",
+                              problem=problem or None, via_app=via)
+        return result, problem
 
     def _app_call(self, api: ApiTool, arguments: dict[str, Any], via: int | None,
                   approver: Approver | None) -> tuple[ToolCall, dict[str, Any] | None]:

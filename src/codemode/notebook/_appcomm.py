@@ -7,6 +7,8 @@ Messages from the front end:
   read (a saved notebook's metadata could pair a known digest with other HTML): answered with
   `{"id", "result"}` (the MCP result, wire form) or `{"id", "error": {"code", "message"}}`, and a
   `{"id", "call"}` with the call's record (`ToolCall.payload()` and its approval) before it.
+- `{"method": "resources/read", "id", "server", "html", "uri", "via"}`: a resource of the app's
+  own server, answered as a call is (`result` or `error`).
 - `{"method": "approval/answer", "ask", "answer": "once" | "deny"}`: a person's answer to a
   question this side sent as `{"method": "approval/ask", "ask", "id", "text"}`.
 
@@ -61,6 +63,8 @@ class _Channel:
         data = (message.get("content") or {}).get("data") or {}
         if data.get("method") == "tools/call":
             threading.Thread(target=self._call, args=(data,), name="codemode-app-call", daemon=True).start()
+        elif data.get("method") == "resources/read":
+            threading.Thread(target=self._read, args=(data,), name="codemode-app-read", daemon=True).start()
         elif data.get("method") == "approval/answer":
             waiting = self._asks.get(int(data.get("ask") or 0))
             if waiting is not None:
@@ -82,6 +86,20 @@ class _Channel:
                 self.comm.send({"id": request_id, "error": {"code": call.error_code, "message": call.error}})
         except Exception as exc:  # noqa: BLE001 - boundary: the app hears why, the kernel goes on
             logger.exception("codemode: an app's call failed")
+            self.comm.send({"id": request_id, "error": {"code": "INTERNAL", "message": f"{type(exc).__name__}: {exc}"}})
+
+    def _read(self, data: dict[str, Any]) -> None:
+        request_id = data.get("id")
+        try:
+            via = data.get("via") if isinstance(data.get("via"), int) else None
+            result, problem = self.magics.session.app_read(str(data.get("server")), str(data.get("uri")),
+                                                           digest=_digest(data.get("html")), via=via)
+            if result is not None:
+                self.comm.send({"id": request_id, "result": result})
+            else:
+                self.comm.send({"id": request_id, "error": {"code": "NOT_FOR_APPS", "message": problem}})
+        except Exception as exc:  # noqa: BLE001 - boundary: the app hears why, the kernel goes on
+            logger.exception("codemode: an app's resource read failed")
             self.comm.send({"id": request_id, "error": {"code": "INTERNAL", "message": f"{type(exc).__name__}: {exc}"}})
 
     def ask(self, request_id: Any, request: ApprovalRequest, timeout: float) -> Answer:
