@@ -15,6 +15,7 @@
  * open-link requests shown as a link the person may click; messages and logs shown under the
  * app. Nothing from the app enters JupyterLab's page as HTML.
  */
+import { cspFor, hostStyles, srcdocFor } from './appsandbox';
 
 /** The MCP Apps protocol version this host speaks. */
 export const APPS_PROTOCOL = '2026-01-26';
@@ -73,49 +74,6 @@ let relayFinder: ((node: HTMLElement) => AppRelay | null) | null = null;
 /** Set by the notebook plugin: how a report's node finds its notebook's kernel. */
 export function setRelayFinder(finder: (node: HTMLElement) => AppRelay | null): void {
   relayFinder = finder;
-}
-
-/** A domain as CSP may name it: scheme, host (a leading `*.` allowed), an optional port. */
-const DOMAIN = /^(https?|wss?):\/\/(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:(\d{1,5}|\*))?$/i;
-
-/** The declared domains a policy may name; the rest dropped (no keyword, no quote, no `;`). */
-export function domains(list: unknown): string[] {
-  return Array.isArray(list) ? list.filter((d): d is string => typeof d === 'string' && DOMAIN.test(d)) : [];
-}
-
-/**
- * The Content-Security-Policy of an app, from the spec's construction with every `'self'`
- * left out: an srcdoc document's `'self'` would be JupyterLab's origin, which an app has no
- * business reaching. With no `csp` declared this is the spec's restrictive default.
- */
-export function cspFor(csp: AppCsp | undefined): string {
-  const resources = domains(csp?.resourceDomains).join(' ');
-  const connect = domains(csp?.connectDomains).join(' ');
-  const frames = domains(csp?.frameDomains).join(' ');
-  const base = domains(csp?.baseUriDomains).join(' ');
-  return [
-    "default-src 'none'",
-    `script-src 'unsafe-inline' ${resources}`.trim(),
-    `style-src 'unsafe-inline' ${resources}`.trim(),
-    `img-src data: blob: ${resources}`.trim(),
-    `font-src data: ${resources}`.trim(),
-    `media-src data: blob: ${resources}`.trim(),
-    `connect-src ${connect || "'none'"}`,
-    `frame-src ${frames || "'none'"}`,
-    "object-src 'none'",
-    `base-uri ${base || "'none'"}`,
-    "form-action 'none'"
-  ].join('; ');
-}
-
-/** The page with the policy as the first element of its head (parsed inertly, not run). */
-export function srcdocFor(html: string, policy: string): string {
-  const doc = new DOMParser().parseFromString(html, 'text/html');
-  const meta = doc.createElement('meta');
-  meta.setAttribute('http-equiv', 'Content-Security-Policy');
-  meta.setAttribute('content', policy);
-  doc.head.prepend(meta);
-  return `<!DOCTYPE html>${doc.documentElement.outerHTML}`;
 }
 
 /** One app drawn for one call: its frame, and what it asked the host, under it. */
@@ -387,115 +345,6 @@ export class AppPanel {
   private _nextId = 1;
   private _onMessage: (event: MessageEvent) => void;
   private _themeWatch: MutationObserver;
-}
-
-/** The spec's style variables from JupyterLab's theme, so an app can look like the notebook. */
-const STYLE_VARIABLES: [string, string][] = [
-  ['--color-background-primary', '--jp-layout-color0'],
-  ['--color-background-secondary', '--jp-layout-color1'],
-  ['--color-background-tertiary', '--jp-layout-color2'],
-  ['--color-text-primary', '--jp-ui-font-color0'],
-  ['--color-text-secondary', '--jp-ui-font-color1'],
-  ['--color-text-tertiary', '--jp-ui-font-color2'],
-  ['--color-text-danger', '--jp-error-color1'],
-  ['--color-text-success', '--jp-success-color1'],
-  ['--color-text-warning', '--jp-warn-color1'],
-  ['--color-border-primary', '--jp-border-color1'],
-  ['--color-border-secondary', '--jp-border-color2'],
-  ['--font-sans', '--jp-ui-font-family'],
-  ['--font-mono', '--jp-code-font-family']
-];
-
-function hostStyles(): JsonObject {
-  const computed = getComputedStyle(document.body);
-  const variables: JsonObject = {};
-  for (const [name, ours] of STYLE_VARIABLES) {
-    const value = computed.getPropertyValue(ours).trim();
-    if (value) {
-      variables[name] = value;
-    }
-  }
-  return variables;
-}
-
-/**
- * The apps of one report, kept across re-renders: a frame moved in the DOM reloads, so the
- * report is redrawn around the panels, which stay where they are. The cell's last call with
- * an app opens by default (in a trusted output: one this front end ran, or that a person
- * trusted); each other one has a button.
- */
-export class AppShelf {
-  /** `onCall`: told of each call an app made, once it is answered (the widget keeps it). */
-  constructor(onCall?: (entry: AppCallEntry) => void) {
-    this._onCall = onCall;
-  }
-
-  /** Draw `report` into `node`, with the apps of its calls below it. */
-  render(node: HTMLElement, report: HTMLElement, calls: { server: string; tool: string; arguments: JsonObject }[],
-    facts: { id?: number; app?: CallApp }[], pages: { [digest: string]: AppPage }, runId: string,
-    trusted = true): void {
-    for (const child of Array.from(node.children)) {
-      if (!child.classList.contains('jp-CodemodeRun-app')) {
-        child.remove();
-      }
-    }
-    node.prepend(report);
-    const items = report.querySelectorAll(':scope > .jp-CodemodeRun-timeline > .jp-CodemodeRun-call');
-    const withApps = facts.map((fact, index) => ({ fact, index })).filter(({ fact }) => fact?.app && pages[fact.app.digest]);
-    const last = withApps.length ? withApps[withApps.length - 1].index : -1;
-    // A call's app is the same app across the live panel's snapshots and the final report
-    // (the snapshots may lack the run's id): keyed by the call and the page.
-    const keys = new Set(withApps.map(({ fact, index }) => `${fact.id ?? index}:${(fact.app as CallApp).digest}`));
-    for (const key of Array.from(this._panels.keys())) {
-      if (!keys.has(key)) {
-        this._close(key); // another run drawn in this output
-      }
-    }
-    for (const { fact, index } of withApps) {
-      const app = fact.app as CallApp;
-      const key = `${fact.id ?? index}:${app.digest}`;
-      const open = () => this._open(node, key, pages[app.digest], app, { ...calls[index], id: fact.id ?? index }, runId);
-      const item = items[index] as HTMLElement | undefined;
-      if (item) {
-        item.dataset.app = app.uri;
-        const button = el('button', 'jp-CodemodeRun-appButton jp-mod-styled', 'app') as HTMLButtonElement;
-        button.type = 'button';
-        button.title = `draw the app ${app.uri}`;
-        button.addEventListener('click', () => (this._panels.has(key) ? this._close(key) : open()));
-        item.append(button);
-      }
-      if (index === last && trusted && !this._seen.has(key)) { // an untrusted notebook's app waits for a click
-        open();
-      }
-      this._seen.add(key);
-    }
-  }
-
-  /** Close every app. */
-  dispose(): void {
-    for (const key of Array.from(this._panels.keys())) {
-      this._close(key);
-    }
-  }
-
-  private _open(node: HTMLElement, key: string, page: AppPage, app: CallApp,
-    call: { server: string; tool: string; arguments: JsonObject; id: number }, runId: string): void {
-    if (this._panels.has(key)) {
-      return;
-    }
-    const panel = new AppPanel(page, app, call, runId, this._onCall);
-    this._panels.set(key, panel);
-    node.append(panel.node);
-  }
-
-  private _close(key: string): void {
-    this._panels.get(key)?.dispose();
-    this._panels.delete(key);
-  }
-
-  private _onCall: ((entry: AppCallEntry) => void) | undefined;
-  private _panels = new Map<string, AppPanel>();
-  private _seen = new Set<string>();
 }
 
 function contentText(content: Json | undefined): string {

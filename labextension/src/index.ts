@@ -10,7 +10,8 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
-import { AppCallEntry, AppPage, AppShelf, CallApp } from './apps';
+import type { AppCallEntry, AppPage, CallApp } from './apps';
+import { AppShelf } from './appshelf';
 import { formatCount, formatDuration, formatSize, tokenVerdict } from './format';
 
 /** The MIME type of a run report's payload (and of its metadata entry). */
