@@ -152,3 +152,13 @@ def test_a_saved_notebook_with_an_app_compares_on_its_calls_and_replays_offline(
     replayed = codemode_cli("test", path.name, cwd=tmp_path)
     assert replayed.returncode == 0, replayed.stdout[-3000:] + replayed.stderr[-2000:]
     assert "passed" in replayed.stdout and "failed" not in replayed.stdout
+
+
+def test_the_live_panel_leaves_the_apps_to_the_final_report(tmp_path: Path) -> None:
+    import dataclasses
+
+    with Session(_config(tmp_path)) as session:
+        report = session.run("notes.show_notes()")
+    live = dataclasses.replace(report, running=True).volatile()  # as the panel's snapshots are made
+    assert "apps" not in live and "app" not in live["calls"][0]
+    assert "apps" in report.volatile() and "app" in report.volatile()["calls"][0]

@@ -204,11 +204,17 @@ class RunReport:
             # Volatile too: the layers vary by machine (`RunReport.isolation` has their details).
             "isolation": {row.get("layer"): bool(row.get("active")) for row in self.isolation},
             "tokens": self.tokens.to_json() if self.tokens is not None else None,
-            "calls": [call.facts() for call in self.calls],
+            "calls": [self._call_facts(call) for call in self.calls],
             **({"summary": [s.facts() for s in self.summaries]} if self.summaries else {}),
             **({"trace": self.trace_path} if self.trace_path else {}),
-            **({"apps": apps} if (apps := self.apps()) else {}),
+            **({"apps": apps} if (apps := self.apps()) and not self.running else {}),
         }
+
+    def _call_facts(self, call: ToolCall) -> dict[str, Any]:
+        facts = call.facts()
+        if self.running:  # the live panel updates often and an app's page is ~200 KB: apps come with the report
+            facts.pop("app", None)
+        return facts
 
     def apps(self) -> dict[str, dict[str, Any]]:
         """The pages of the calls' MCP Apps, once each, by digest (see `engine._apps`)."""
