@@ -44,8 +44,10 @@ from codemode.sandbox._channel import (
     _interrupts,
 )
 from codemode.sandbox._frames import MAX_DEPTH, FrameError, encode
+from codemode.schema import _fit
 from codemode.shared.depth import nests_deeper
 
+_fit.BACKTRACKING_OK = True  # a schema pattern's time here is the cell's own, under its timeout
 _CO_COROUTINE = 0x0080
 _RESULT_NAME = "__codemode_result__"
 _RESULT_LEVELS = MAX_DEPTH - 2  # a done frame holds the result's value two levels down

@@ -9,7 +9,8 @@ problem is `(path below the argument, message, True when it is a plain type mism
 Bounded work whatever the value: an object stops at MAX_PROBLEMS problems (each may cost a
 "did you mean"), and a `pattern` runs on RE2 (linear time) where it is installed, as on the
 host: Python's `re` backtracks (`^(a+)+$`), holding the GIL. A pattern RE2 cannot compile (a
-backreference, a lookaround) is left to the server. The worker has no RE2 and uses `re`:
+backreference, a lookaround) is left to the server, as every pattern is on a host without
+RE2. The worker may use `re` when it has no RE2 (`BACKTRACKING_OK`, set by the worker):
 there the time spent is the cell's own, under its timeout.
 """
 
@@ -167,12 +168,22 @@ def _check_string(value: str, schema: dict[str, Any]) -> list[Problem]:
     return []
 
 
+#: Whether a pattern may run on Python's backtracking `re` when RE2 is missing: only where
+#: the time it takes is a cell's own (the sandbox worker sets it). A host without RE2 leaves
+#: patterns to the server rather than stall.
+BACKTRACKING_OK = False
+
+
 def _compiled(pattern: str) -> Any:
     if pattern not in _PATTERNS:
+        engine: Any
         try:
-            import re2 as engine  # type: ignore[import-untyped]  # linear time: a pattern cannot stall the host
-        except ImportError:  # the worker (standard library only): its time is the cell's
-            import re as engine
+            import re2 as engine  # type: ignore[import-untyped, no-redef]  # linear time
+        except ImportError:
+            if not BACKTRACKING_OK:
+                _PATTERNS[pattern] = None
+                return None
+            import re as engine  # type: ignore[no-redef]  # the worker: its time is the cell's
         try:
             _PATTERNS[pattern] = engine.compile(pattern)
         except Exception:  # noqa: BLE001 - re.error, re2.error, an ECMA-only construct: the server judges
