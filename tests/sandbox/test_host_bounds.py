@@ -169,3 +169,34 @@ def test_an_svg_nested_deep_is_refused_and_the_worker_lives(sessions: tuple[Sess
     assert report.outputs_refused == {"image/svg+xml": 1}
     after = host.run("kept + 1")
     assert after.result == {"kind": "json", "value": 42} and not after.worker_restarted
+
+
+@pytest.mark.escape("resources")
+def test_interrupting_a_cell_held_at_the_cap_keeps_its_worker(sessions: tuple[Session, Session]) -> None:
+    host, _ = sessions
+    host.run("kept = 41")
+    started: set[int] = set()
+    held = threading.Event()
+    cancel = threading.Event()
+
+    def on_event(event: tuple[str, Any]) -> None:
+        if event[0] == "call":
+            started.add(event[1].id)
+            if len(started) >= CAP_BYTES // (4 << 20):  # the cap is reached: the channel is held
+                held.set()
+
+    code = ("import asyncio\nasync def main():\n    data = 'x' * (4 << 20)\n"
+            "    return await asyncio.gather(*(hostile.slow.acall(data=data, seconds=60) for _ in range(12)))\n"
+            "await main()")
+    reports: list[Any] = []
+    run = threading.Thread(target=lambda: reports.append(host.run(code, on_event=on_event, timeout=WAIT, cancel=cancel)))
+    run.start()
+    try:
+        assert held.wait(WAIT)
+    finally:
+        cancel.set()
+        run.join(WAIT)
+    [report] = reports
+    assert not report.ok and not report.state_lost, report.error  # interrupted, variables kept
+    after = host.run("kept + 1")
+    assert after.result == {"kind": "json", "value": 42} and not after.worker_restarted

@@ -275,6 +275,8 @@ class Sandbox(WorkerProcess):
     async def interrupt_or_kill(self, grace: float = INTERRUPT_GRACE) -> None:
         """Interrupt the running cell; kill the worker if the cell has not ended after `grace`."""
         cell = self._cell
+        if cell is not None and cell.room is not None and not cell.room.done():
+            self._cut_calls(cell)  # the channel waits for a call to end: read the cell's end instead
         self.interrupt()
         if cell is None:
             return
