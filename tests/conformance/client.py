@@ -4,12 +4,14 @@ hub as the client under test.
 
 It writes the config a person would write for the scenario (a server entry for URL, with the
 `oauth` object the scenario's context calls for), connects the hub, lists the tools and calls
-each one with arguments made from its input schema, as code in a cell would. Sign-in runs
+each one with arguments made from its input schema, as code in a cell would; a question the
+server asks is answered as `"elicit": "defaults"` answers it. Sign-in runs
 through `$BROWSER` (tests/conformance/browser.py). Exit status 0 when every step answered.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -20,6 +22,7 @@ from typing import Any
 
 from codemode.config import parse_config
 from codemode.hub import Hub, get_portal
+from codemode.trust.elicitation import Question, defaults_reply
 
 EXIT_WAIT = 30.0
 
@@ -59,6 +62,13 @@ def arguments_for(schema: dict[str, Any]) -> dict[str, Any]:
             for name in schema.get("required") or []}
 
 
+async def answer_with_defaults(params: dict[str, Any]) -> dict[str, Any]:
+    """A question from the server, answered as `"elicit": "defaults"` answers it in a run."""
+    question = Question("peer", None, str(params.get("message", "")), "url" if params.get("mode") == "url" else "form",
+                        dict(params.get("requestedSchema") or {}), params.get("url"))
+    return defaults_reply(question).wire()
+
+
 def main(url: str) -> int:
     # A fresh token folder: a scenario never reuses an earlier one's sign-in.
     os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="codemode-conformance-", dir=os.environ.get("XDG_STATE_HOME"))
@@ -80,7 +90,8 @@ def main(url: str) -> int:
             print(f"not connected: {state.error}", file=sys.stderr)
             return 1
         for tool in state.tools:
-            result = portal.call(hub.call, "peer", tool.name, arguments_for(tool.input_schema))
+            result = portal.call(functools.partial(hub.call, "peer", tool.name, arguments_for(tool.input_schema),
+                                                   on_question=answer_with_defaults))
             print(f"{tool.name}: {'ok' if result.ok else result.error}")
             failed += not result.ok
     finally:

@@ -61,9 +61,7 @@ def test_the_client_scenarios_listed_here_are_all_the_suite_has(tmp_path: Path) 
     assert names == {*SCENARIOS, BROKEN_MOCK}
 
 
-@pytest.mark.parametrize("scenario", [
-    pytest.param(name, marks=pytest.mark.xfail(reason="the hub declares no elicitation yet", strict=True))
-    if name.startswith("elicitation") else name for name in SCENARIOS])
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_hub_passes_the_client_scenario(scenario: str, tmp_path: Path) -> None:
     done = _run(scenario, tmp_path)
     said = done.stdout + done.stderr

@@ -49,5 +49,19 @@ async def ask(ctx: Context) -> str:
     return result.action
 
 
+class Preferences(BaseModel):
+    copies: int = Field(default=2, description="How many copies")
+    gift: bool = Field(default=True, description="Wrap as a gift")
+
+
+@server.tool()
+async def prefer(ctx: Context) -> str:
+    """Ask for preferences that all have defaults; say what came back."""
+    result = await ctx.elicit("Any preferences?", Preferences)
+    if result.action == "accept":
+        return f"accept copies={result.data.copies} gift={result.data.gift}"
+    return result.action
+
+
 if __name__ == "__main__":
     server.run(sys.argv[1] if len(sys.argv) > 1 else "stdio")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ from codemode.schema import ToolDef
 
 ProgressCallback = Callable[[float, float | None, str | None], None]
 LogCallback = Callable[[LogRecord], None]
+# A server's question during a call (elicitation), answered live; a cassette keeps no answers.
+QuestionCallback = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class _Recorder:
@@ -53,7 +55,8 @@ class _Recorder:
 
     async def call(self, hub: Hub, server: str, tool: str, arguments: dict[str, Any], timeout: float | None,
                    on_progress: ProgressCallback | None, on_log: LogCallback | None,
-                   check_live: LiveCheck | None = None) -> CallResult:
+                   check_live: LiveCheck | None = None,
+                   on_question: QuestionCallback | None = None) -> CallResult:
         progress: list[dict[str, Any]] = []
         logs: list[dict[str, Any]] = []
 
@@ -71,7 +74,7 @@ class _Recorder:
             result = await hub.read_resource(server, str(arguments.get("uri")), timeout=timeout)
         else:
             result = await hub.call(server, tool, arguments, timeout=timeout, on_progress=keep_progress, on_log=keep_log,
-                                    check_live=check_live)
+                                    check_live=check_live, on_question=on_question)
         entry: dict[str, Any] = {"kind": "call", "server": server, "tool": tool, "arguments": arguments,
                                  "progress": progress, "logs": logs}
         if result.result_json:
@@ -115,9 +118,11 @@ class RecordingHub(Readiness):
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float | None = None,
                    on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None,
-                   check_live: LiveCheck | None = None) -> CallResult:
+                   check_live: LiveCheck | None = None,
+                   on_question: QuestionCallback | None = None) -> CallResult:
         assert self._recorder is not None, "serve() has not begun"
-        return await self._recorder.call(self._live, server, tool, arguments, timeout, on_progress, on_log, check_live)
+        return await self._recorder.call(self._live, server, tool, arguments, timeout, on_progress, on_log, check_live,
+                                         on_question)
 
     async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
         return await self.call(server, READ_RESOURCE, {"uri": uri}, timeout=timeout)
@@ -193,7 +198,8 @@ class ReplayHub(Readiness):
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float | None = None,
                    on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None,
-                   check_live: LiveCheck | None = None) -> CallResult:
+                   check_live: LiveCheck | None = None,
+                   on_question: QuestionCallback | None = None) -> CallResult:
         """A recorded call from the cassette; an unrecorded one live (not strict), where
         `check_live` sees the live server's tool, not the cassette's (`Hub.call`)."""
         queue = self._queues.get(self._key(server, tool, arguments))
@@ -203,11 +209,12 @@ class ReplayHub(Readiness):
             return CallResult(False, error=self._not_recorded(server, tool, arguments))
         live = await self._start_live()
         if self._recorder is not None:
-            return await self._recorder.call(live, server, tool, arguments, timeout, on_progress, on_log, check_live)
+            return await self._recorder.call(live, server, tool, arguments, timeout, on_progress, on_log, check_live,
+                                             on_question)
         if tool == READ_RESOURCE:
             return await live.read_resource(server, str(arguments.get("uri")), timeout=timeout)
         return await live.call(server, tool, arguments, timeout=timeout, on_progress=on_progress, on_log=on_log,
-                               check_live=check_live)
+                               check_live=check_live, on_question=on_question)
 
     async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
         return await self.call(server, READ_RESOURCE, {"uri": uri}, timeout=timeout)

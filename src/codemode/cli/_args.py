@@ -164,6 +164,9 @@ def run_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--approve", metavar="PATTERNS",
                          help="comma-separated server.tool patterns pre-approved: no question asked "
                               "(default: the config's preapproved; others that need approval ask on the terminal)")
+    command.add_argument("--elicit", choices=("ask", "decline", "defaults"),
+                         help="what a server's question during a call gets: ask on the terminal (declined "
+                              "without one), decline, or accept a form's defaults (default: the config's elicit, ask)")
     _sandbox_flags(command)
     command.add_argument("--disclosure", choices=("stubs", "search"), default="stubs",
                          help="what the token account assumes a model read: every stub, or search results "
@@ -189,7 +192,7 @@ def _run_options(args: argparse.Namespace) -> dict[str, object]:
     tools = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools else None
     approve = [t.strip() for t in args.approve.split(",") if t.strip()] if args.approve else None
     return {"timeout": args.timeout, "max_tool_calls": args.max_tool_calls, "max_output": args.max_output,
-            "tools": tools, "approve": approve}
+            "tools": tools, "approve": approve, "elicit": args.elicit}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

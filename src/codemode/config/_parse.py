@@ -92,6 +92,7 @@ def parse_config(
         approve=settings.approve,
         preapproved=settings.preapproved,
         approval_timeout=settings.approval_timeout,
+        elicit=settings.elicit,
         audit=_expand_user(settings.audit, env) if settings.audit else settings.audit,
         audit_arguments=settings.audit_arguments,
         rate_limit=_expand_tiers(settings.rate_limit, env, source, secrets),

@@ -105,6 +105,10 @@ class Config(_Model):
     preapproved: tuple[str, ...] = Field(
         (), description="`server.tool` patterns that never ask (`preapproved`)."
     )
+    elicit: Literal["ask", "decline", "defaults"] = Field(
+        "ask", description="A server's questions during a call (elicitation): 'ask' a person on the face that "
+                           "runs the code (declined with nobody to ask), 'decline' them all, or accept a form "
+                           "with its 'defaults' when every required field has one (`elicit`).")
     approval_timeout: float = Field(
         DEFAULT_APPROVAL_TIMEOUT, gt=0,
         description="Seconds to wait for an answer before the call is refused (`approvalTimeout`).",
@@ -184,6 +188,7 @@ class _Settings(_Model):
     approve: Literal["destructive", "all", "none"] | tuple[str, ...] = Field("destructive", alias="approve")
     preapproved: tuple[str, ...] = Field((), alias="preapproved")
     approval_timeout: float = Field(DEFAULT_APPROVAL_TIMEOUT, gt=0, alias="approvalTimeout")
+    elicit: Literal["ask", "decline", "defaults"] = Field("ask", alias="elicit")
     audit: str | Literal[False] | None = Field(None, alias="audit")
     audit_arguments: bool = Field(False, alias="auditArguments")
 

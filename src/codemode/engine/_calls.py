@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from codemode.engine._apps import AppPage, app_uri, call_app, page_of
+from codemode.engine._questions import question_handler
 from codemode.engine._runstate import _Ask, _Run
 from codemode.errors import CodemodeError, ToolCallError
 from codemode.hub import Hub, LogRecord
@@ -114,7 +115,8 @@ class CallDesk:
         wire_tool, page = self._app_of(run, api)  # an app's page is read alongside the call
         result = await self._hub.call(api.tool.server, api.tool.name, request.arguments,
                                       timeout=run.policy.call_timeout, on_progress=on_progress, on_log=on_log,
-                                      check_live=check_live)
+                                      check_live=check_live,
+                                      on_question=question_handler(run, call, self._audit_event))
         if page is not None and result.result_json:
             found = await page
             if isinstance(found, AppPage):

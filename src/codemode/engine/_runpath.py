@@ -119,6 +119,7 @@ class RunPath:
                          emit: Callable[[Event], None], inputs: dict[str, Any] | None, log: CallLog) -> RunReport:
         assert self._sandbox is not None
         run = _Run(time.perf_counter(), policy, emit, id=new_id(), approval_timeout=self.config.approval_timeout,
+                   elicit=policy.elicit or self.config.elicit,
                    max_output=policy.max_output or DEFAULT_MAX_OUTPUT, log=log)
         code_digest = digest(code)  # which code ran, on every run event, giving back nothing of it
         self._audit_event("run.start", run, codeDigest=code_digest)

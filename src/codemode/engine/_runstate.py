@@ -14,6 +14,7 @@ from codemode.tokens.accounting import Accountant
 from codemode.trace import ToolCall
 from codemode.trace._calllog import CallLog
 from codemode.trust.approval import Answer, ApprovalRequest
+from codemode.trust.elicitation import Question, Reply
 from codemode.trust.policy import Policy
 
 # What a run's stdout or stderr keeps by default: past it, the head and the tail are kept and
@@ -93,12 +94,30 @@ class _Ask:
 
 
 @dataclass
+class _Question:
+    """A server's question during a call, answered on the run's calling thread as `_Ask` is."""
+
+    question: Question
+    call: ToolCall
+    future: asyncio.Future[Reply]
+    loop: asyncio.AbstractEventLoop
+
+    def resolve(self, reply: Reply) -> None:
+        def settle() -> None:
+            if not self.future.done():
+                self.future.set_result(reply)
+
+        self.loop.call_soon_threadsafe(settle)
+
+
+@dataclass
 class _Run:
     started: float
     policy: Policy
     emit: Callable[[Any], None]
     id: str = ""
     approval_timeout: float = 0.0  # seconds an approver may take
+    elicit: str = "ask"  # what a server's question gets (codemode.elicit, --elicit)
     max_output: int = DEFAULT_MAX_OUTPUT
     log: CallLog = field(default_factory=CallLog)  # the first calls and failures whole, the rest summarised
     streams: dict[str, _Stream] = field(default_factory=dict)
@@ -177,7 +196,7 @@ class _Run:
 def _asks_only(put: Callable[[Any], None]) -> Callable[[Any], None]:
     """An emit that passes on only approval questions (the caller's thread asks them)."""
     def emit(item: Any) -> None:
-        if isinstance(item, _Ask):
+        if isinstance(item, (_Ask, _Question)):
             put(item)
 
     return emit

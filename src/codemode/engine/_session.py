@@ -27,7 +27,8 @@ from codemode.engine._calls import CallDesk
 from codemode.engine._inputs import check_inputs
 from codemode.engine._lifecycle import Lifecycle
 from codemode.engine._runpath import Event, RunPath, _Ended, _handing_over
-from codemode.engine._runstate import DEFAULT_MAX_OUTPUT, _Ask, _asks_only
+from codemode.engine._questions import answer_question
+from codemode.engine._runstate import DEFAULT_MAX_OUTPUT, _Ask, _asks_only, _Question
 from codemode.engine._surface import ToolSurface
 from codemode.engine._turns import Ticket, Turns
 from codemode.hub import Hub, get_portal
@@ -142,6 +143,7 @@ class Session(Lifecycle, ToolSurface, CallDesk, RunPath, AppCalls):
         approve: Iterable[str] | None = None,
         approver: Approver | None = None,
         trace: str | Path | None = None,
+        elicit: str | None = None,
     ) -> RunReport:
         """Run code in the sandbox and return what it did.
 
@@ -166,6 +168,8 @@ class Session(Lifecycle, ToolSurface, CallDesk, RunPath, AppCalls):
             trace: a file to write every tool call to, whole, one JSON object a line, as it
                 ends. The report keeps the first calls and every failure whole and sums up
                 the rest per tool (see `codemode.trace._calllog`); the file keeps them all.
+            elicit: what a server's question during a call gets: "ask" (the approver asks a
+                person on this thread), "decline" or "defaults"; the config's `elicit` by default.
 
         Returns:
             The run's report. Failures of the code are in the report, not raised.
@@ -180,7 +184,7 @@ class Session(Lifecycle, ToolSurface, CallDesk, RunPath, AppCalls):
         policy = Policy(servers=allowed, tools=patterns,
                         max_tool_calls=max_tool_calls if max_tool_calls is not None else self.config.max_tool_calls,
                         max_output=max_output or self.config.max_output or DEFAULT_MAX_OUTPUT,
-                        approval=self.approval_rule.with_flags(approve))
+                        approval=self.approval_rule.with_flags(approve), elicit=elicit)
         asker = approver if approver is not None else self.approver
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         portal = get_portal()
@@ -205,6 +209,8 @@ class Session(Lifecycle, ToolSurface, CallDesk, RunPath, AppCalls):
                     return item.outcome()
                 if isinstance(item, _Ask):
                     self._ask(item, asker, on_event)
+                elif isinstance(item, _Question):
+                    answer_question(item, asker, self.config.approval_timeout)
                 elif on_event is not None:
                     on_event(item)
             except KeyboardInterrupt:

@@ -1,6 +1,7 @@
 """The SDK `Client` for one link: its transport (stdio streams, streamable HTTP with the
 sign-in provider, legacy SSE), how it introduces itself, and the callbacks that carry what the
-server sends (logs) to the hub's records."""
+server sends to the hub's records (logs) and to the run whose call is in flight (questions:
+the client declares elicitation, form and URL modes, and declines when no call can ask)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from codemode.hub._state import LogRecord
 
 if TYPE_CHECKING:
     from mcp import Client
-    from mcp_types import Implementation, LoggingMessageNotificationParams
+    from mcp_types import ElicitRequestParams, ElicitResult, Implementation, LoggingMessageNotificationParams
 
 # Per HTTP request: the connect and write; a read waits longer (a slow tool's SSE stream).
 HTTP_TIMEOUT = 30.0
@@ -50,8 +51,19 @@ def build_client(link: Link, stack: AsyncExitStack, in_process: Any = None, stre
         for deliver in link.inflight:
             deliver(record)
 
+    async def on_question(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        from mcp_types import ElicitResult
+
+        # The latest call in flight on this server asks its run; with none, nobody can answer.
+        if not link.asking:
+            return ElicitResult(action="decline")
+        question = params.model_dump(by_alias=True, mode="json", exclude_none=True)
+        question.pop("_meta", None)
+        answer = await link.asking[-1](question)
+        return ElicitResult.model_validate(answer)
+
     options: dict[str, Any] = {"mode": config.mode, "logging_callback": on_log, "log_level": "info",
-                               "client_info": client_info()}
+                               "client_info": client_info(), "elicitation_callback": on_question}
     if in_process is not None:  # the built-in demo: no second interpreter
         return Client(in_process, **options)
     if streams is not None:  # a stdio server, started already

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -288,13 +288,17 @@ class Hub(Readiness):
         on_progress: Callable[[float, float | None, str | None], None] | None = None,
         on_log: Callable[[LogRecord], None] | None = None,
         check_live: LiveCheck | None = None,
+        on_question: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
     ) -> CallResult:
         """Call one tool by its MCP name. Failures come back in the result, never raised.
 
         `check_live` is awaited with the tool as the connected server lists it now (None: it
         lists no such tool) just before the call goes out, the server connected first if its
         tools came from the cache: an error it returns refuses the call (an approval decided
-        from the live server's annotations, never from a cached or recorded list alone)."""
+        from the live server's annotations, never from a cached or recorded list alone).
+
+        `on_question` answers what the server asks meanwhile (elicitation: the request's
+        params in, an `ElicitResult` as wire JSON out); without one, questions are declined."""
         link = self._links.get(server)
         if link is None:
             return CallResult(False, error=UnknownToolError(server, tool, f"no server {server!r} in this session"))
@@ -320,6 +324,8 @@ class Hub(Readiness):
 
         if on_log is not None:
             link.inflight.append(on_log)
+        if on_question is not None:
+            link.asking.append(on_question)
         try:
             with anyio.fail_after(timeout + 1.0):  # the SDK's own timeout answers first
                 result = await link.client.call_tool(tool, arguments, read_timeout_seconds=timeout,
@@ -335,6 +341,8 @@ class Hub(Readiness):
         finally:
             if on_log is not None:
                 link.inflight.remove(on_log)
+            if on_question is not None:
+                link.asking.remove(on_question)
         # The size of the compact wire JSON (pydantic-core serialises it in Rust, in microseconds).
         text = result.model_dump_json(by_alias=True, exclude_none=True)
         size = len(text.encode())

@@ -7,7 +7,7 @@ import os
 import shutil
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -57,6 +57,8 @@ class Link:
     stop: anyio.Event = field(default_factory=anyio.Event)
     finished: anyio.Event = field(default_factory=anyio.Event)
     inflight: list[Callable[[LogRecord], None]] = field(default_factory=list)
+    # Who answers a question the server asks (elicitation): the calls in flight, latest last.
+    asking: list[Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = field(default_factory=list)
     reconnecting: anyio.Lock = field(default_factory=anyio.Lock)
     connecting: anyio.CancelScope | None = None  # while it connects: `aclose` cancels it
     unauthorized: bool = False  # it answered 401 and the hub had no way to sign in

@@ -10,6 +10,10 @@
   allow for the session, deny); a client without the elicitation capability means nobody
   can be asked.
 
+Each also answers a server's own questions (`elicit`, `codemode.trust.elicitation`): the
+kernel and the terminal field by field, `codemode serve` by passing the question on to its
+client; with nobody to ask, the question is declined.
+
 Each is called on the thread that called `Session.run`, honours the timeout it is given,
 and never raises for "nobody could be asked": it answers `Answer.nobody(why)`. Nothing here
 is imported by `import codemode`; each approver imports its face's libraries when built.
@@ -25,6 +29,7 @@ import time
 from typing import Any
 
 from codemode.trust.approval import Answer, ApprovalRequest
+from codemode.trust.elicitation import Question, Reply, ask_in_lines
 
 __all__ = ["ElicitationApprover", "KernelApprover", "TerminalApprover", "parse_answer"]
 
@@ -65,6 +70,20 @@ class KernelApprover:
         if reply is None:
             return Answer("nobody", f"no answer within {timeout:g} s")
         return parse_answer(reply, self.by)
+
+    def elicit(self, question: Question, timeout: float) -> Reply:
+        """A server's question, field by field in input boxes; declined with nobody to ask."""
+        if not getattr(self.kernel, "_allow_stdin", False):
+            return Reply("decline", "nobody to ask (the front end takes no input)")
+        deadline = time.monotonic() + timeout
+
+        def read(prompt: str) -> str | None:
+            try:
+                return self._input(prompt, max(0.0, deadline - time.monotonic()))
+            except EOFError:
+                return None
+
+        return ask_in_lines(question, lambda text: print(text, flush=True), read, self.by)
 
     def _input(self, prompt: str, timeout: float) -> str | None:
         """An input request with a deadline: ipykernel's own `raw_input` waits forever.
@@ -136,6 +155,29 @@ class TerminalApprover:
         if not line:
             return Answer("deny", self.by)  # end of input (Ctrl-D) is no
         return parse_answer(line, self.by)
+
+    def elicit(self, question: Question, timeout: float) -> Reply:
+        """A server's question, field by field on the terminal; declined with no terminal."""
+        if not (sys.stdin is not None and sys.stdin.isatty()):
+            return Reply("decline", "nobody to ask (stdin is not a terminal)")
+        try:
+            fd = os.open(self.tty, os.O_RDWR | os.O_NOCTTY)
+        except OSError as exc:
+            return Reply("decline", f"nobody to ask (no terminal: {exc.strerror or exc})")
+        deadline = time.monotonic() + timeout
+
+        def read(prompt: str) -> str | None:
+            os.write(fd, prompt.encode())
+            line = _read_line(fd, deadline)
+            return None if not line else line.rstrip("\n")
+
+        def say(text: str) -> None:
+            os.write(fd, (text + "\n").encode())
+
+        try:
+            return ask_in_lines(question, say, read, self.by)
+        finally:
+            os.close(fd)
 
 
 def _read_line(fd: int, deadline: float) -> str | None:
@@ -215,6 +257,30 @@ class ElicitationApprover:
         except Exception as exc:  # the client answered the request with an error, or went away
             return Answer.nobody(f"the elicitation failed ({exc})")
         return elicited_answer(result.action, result.content, self.by)
+
+
+    def elicit(self, question: Question, timeout: float) -> Reply:
+        """A server's question, passed on to this client as an elicitation of the same mode."""
+        import asyncio
+        import uuid
+
+        elicitation = getattr(getattr(self.session, "client_capabilities", None), "elicitation", None)
+        if elicitation is None or (question.mode == "url" and getattr(elicitation, "url", None) is None):
+            return Reply("decline", f"nobody to ask (the MCP client cannot answer a {question.mode} elicitation)")
+        if question.mode == "url":
+            coro = self.session.elicit_url(question.describe(), question.url or "", uuid.uuid4().hex,
+                                           self.related_request_id)
+        else:
+            coro = self.session.elicit_form(question.describe(), question.schema, self.related_request_id)
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            result = future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            return Reply("cancel", f"no answer within {timeout:g} s")
+        except Exception as exc:  # the client answered with an error, or went away
+            return Reply("decline", f"nobody to ask (the elicitation failed: {exc})")
+        return Reply(result.action, self.by, result.content if result.action == "accept" else None)
 
 
 def elicited_answer(action: str, content: Any, by: str) -> Answer:

@@ -35,6 +35,8 @@ class Policy:
         max_output: characters of stdout (and of stderr) a run keeps; None for the default.
         approval: which calls need a person's yes before they leave the host (the session
             asks its approver; see `codemode.trust.approval`).
+        elicit: what a server's question during a call gets: "ask", "decline" or "defaults"
+            (`codemode.trust.elicitation`); None: the config's `elicit`.
     """
 
     servers: frozenset[str] | None = None
@@ -43,6 +45,7 @@ class Policy:
     call_timeout: float | None = None
     max_output: int | None = None
     approval: ApprovalRule = field(default_factory=ApprovalRule)
+    elicit: str | None = None
 
     def check(self, tool: ToolDef, calls_so_far: int) -> Refusal | None:
         """The refusal for this call, or None if it may go ahead."""
