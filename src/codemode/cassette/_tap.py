@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from codemode.cassette._file import Scrubber, Writer
-from codemode.cassette._hubs import LogCallback, ProgressCallback, _Recorder
+from codemode.cassette._hubs import LogCallback, ProgressCallback, QuestionCallback, _Recorder
 from codemode.config import Config
 from codemode.hub import READ_RESOURCE, CallResult, LiveCheck, ServerState
 from codemode.trust.redact import Redactor
@@ -46,9 +46,11 @@ class SessionCassette:
 
     async def call(self, hub: Any, server: str, tool: str, arguments: dict[str, Any], timeout: float | None,
                    on_progress: ProgressCallback | None, on_log: LogCallback | None,
-                   check_live: LiveCheck | None = None) -> CallResult:
+                   check_live: LiveCheck | None = None,
+                   on_question: QuestionCallback | None = None) -> CallResult:
         self.servers(hub.servers)
-        return await self._recorder.call(hub, server, tool, arguments, timeout, on_progress, on_log, check_live)
+        return await self._recorder.call(hub, server, tool, arguments, timeout, on_progress, on_log, check_live,
+                                         on_question)
 
 
 class TapHub:
@@ -60,12 +62,14 @@ class TapHub:
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float | None = None,
                    on_progress: ProgressCallback | None = None, on_log: LogCallback | None = None,
-                   check_live: LiveCheck | None = None) -> CallResult:
+                   check_live: LiveCheck | None = None,
+                   on_question: QuestionCallback | None = None) -> CallResult:
         cassette = self.cassette
         if cassette is None:
             return await self.hub.call(server, tool, arguments, timeout=timeout, on_progress=on_progress,
-                                       on_log=on_log, check_live=check_live)
-        return await cassette.call(self.hub, server, tool, arguments, timeout, on_progress, on_log, check_live)
+                                       on_log=on_log, check_live=check_live, on_question=on_question)
+        return await cassette.call(self.hub, server, tool, arguments, timeout, on_progress, on_log, check_live,
+                                   on_question)
 
     async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
         cassette = self.cassette
