@@ -32,7 +32,7 @@ from codemode.errors import (
     UnknownToolError,
     UpstreamError,
 )
-from codemode.hub import READ_RESOURCE, CallResult, Hub, LiveCheck, LogRecord, ServerState
+from codemode.hub import READ_RESOURCE, SERVER_METHODS, CallResult, Hub, LiveCheck, LogRecord, ServerState
 from codemode.hub._state import Readiness
 from codemode.schema import ToolDef
 
@@ -70,8 +70,8 @@ class _Recorder:
             if on_log is not None:
                 on_log(record)
 
-        if tool == READ_RESOURCE:  # an app's `ui://` resource: recorded as a call is, replayed offline
-            result = await hub.read_resource(server, str(arguments.get("uri")), timeout=timeout)
+        if tool in SERVER_METHODS:  # resources and prompts (an app's `ui://` page too): recorded as a call is
+            result = await hub.request(server, tool, arguments, timeout=timeout)
         else:
             result = await hub.call(server, tool, arguments, timeout=timeout, on_progress=keep_progress, on_log=keep_log,
                                     check_live=check_live, on_question=on_question)
@@ -126,6 +126,10 @@ class RecordingHub(Readiness):
 
     async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
         return await self.call(server, READ_RESOURCE, {"uri": uri}, timeout=timeout)
+
+    async def request(self, server: str, method: str, arguments: dict[str, Any], *,
+                      timeout: float | None = None) -> CallResult:
+        return await self.call(server, method, arguments, timeout=timeout)
 
 
 class ReplayHub(Readiness):
@@ -211,13 +215,17 @@ class ReplayHub(Readiness):
         if self._recorder is not None:
             return await self._recorder.call(live, server, tool, arguments, timeout, on_progress, on_log, check_live,
                                              on_question)
-        if tool == READ_RESOURCE:
-            return await live.read_resource(server, str(arguments.get("uri")), timeout=timeout)
+        if tool in SERVER_METHODS:
+            return await live.request(server, tool, arguments, timeout=timeout)
         return await live.call(server, tool, arguments, timeout=timeout, on_progress=on_progress, on_log=on_log,
                                check_live=check_live, on_question=on_question)
 
     async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
         return await self.call(server, READ_RESOURCE, {"uri": uri}, timeout=timeout)
+
+    async def request(self, server: str, method: str, arguments: dict[str, Any], *,
+                      timeout: float | None = None) -> CallResult:
+        return await self.call(server, method, arguments, timeout=timeout)
 
     def _replay(self, entry: dict[str, Any], on_progress: ProgressCallback | None,
                 on_log: LogCallback | None) -> CallResult:
@@ -231,7 +239,7 @@ class ReplayHub(Readiness):
         if "result" not in entry:
             error = entry.get("error") or {}
             return CallResult(False, error=_error(server, tool, str(error.get("code")), str(error.get("problem"))))
-        if tool == READ_RESOURCE:
+        if tool in SERVER_METHODS:
             text = json.dumps(entry["result"], separators=(",", ":"), ensure_ascii=False)
             return CallResult(True, payload={"kind": "json", "value": entry["result"]}, result_bytes=len(text.encode()),
                               result_json=text)

@@ -77,6 +77,13 @@ class TapHub:
             return await self.hub.read_resource(server, uri, timeout=timeout)  # type: ignore[no-any-return]
         return await cassette.call(self.hub, server, READ_RESOURCE, {"uri": uri}, timeout, None, None)
 
+    async def request(self, server: str, method: str, arguments: dict[str, Any], *,
+                      timeout: float | None = None) -> CallResult:
+        cassette = self.cassette
+        if cassette is None:
+            return await self.hub.request(server, method, arguments, timeout=timeout)  # type: ignore[no-any-return]
+        return await cassette.call(self.hub, server, method, arguments, timeout, None, None)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.hub, name)  # all else a session asks of its hub: servers, wait_ready, ...
 

@@ -15,9 +15,9 @@ from codemode.engine._apps import AppPage, app_uri, call_app, page_of
 from codemode.engine._questions import question_handler
 from codemode.engine._runstate import _Ask, _Run
 from codemode.errors import CodemodeError, ToolCallError
-from codemode.hub import Hub, LogRecord
+from codemode.hub import SERVER_METHODS, Hub, LogRecord
 from codemode.sandbox import CallRequest
-from codemode.schema import ToolDef, check_arguments, parameters, render_hits
+from codemode.schema import NameMap, ToolDef, check_arguments, parameters, render_hits
 from codemode.schema._search import MAX_QUERY_CHARS
 from codemode.trace import ToolCall
 from codemode.trace._preview import preview, preview_arguments
@@ -57,6 +57,7 @@ class CallDesk:
 
     _api: dict[tuple[str, str], ApiTool]
     _hub: Hub
+    _server_names: NameMap
     _audit: AuditLog | None
     _approved: set[tuple[str, str]]
     _param_names: dict[tuple[str, str], dict[str, str]]
@@ -68,6 +69,8 @@ class CallDesk:
     async def _serve_call(self, run: _Run, request: CallRequest) -> dict[str, Any]:
         if request.op == "search":
             return await self._serve_search(run, request.arguments)
+        if request.tool in SERVER_METHODS:
+            return await self._serve_request(run, request)
         started = time.perf_counter() - run.started
         # The compact wire JSON, once: the token account keeps it, the preview is sized by it.
         wire = json.dumps(request.arguments, separators=(",", ":"), ensure_ascii=False)
@@ -134,6 +137,31 @@ class CallDesk:
         payload = result.payload
         call.result = payload if payload is None or result.result_bytes <= KEPT_RESULT_BYTES else preview(payload)
         return self._finish(run, call, None, kept, value=payload)
+
+    async def _serve_request(self, run: _Run, request: CallRequest) -> dict[str, Any]:
+        """A server's resources or prompts (`srv.resources.read(uri)`): a call like any other
+        in the report, the trace, the audit and under the run's policy; read-only, so no
+        approval (MCP's resources and prompts change nothing)."""
+        wire = json.dumps(request.arguments, separators=(",", ":"), ensure_ascii=False)
+        call = ToolCall(request.id, request.server, request.tool, preview_arguments(request.arguments, wire),
+                        started=time.perf_counter() - run.started)
+        mcp_server = next((name for name in self._hub.servers if self._server_names.to_python(name) == call.server),
+                          None)
+        refusal = (Refusal("UNKNOWN_TOOL", f"no server {call.server!r} in this session") if mcp_server is None
+                   else run.policy.check(ToolDef(call.server, call.tool), run.log.started))
+        run.log.begin(call)
+        run.emit(("call", call))
+        if refusal is not None:
+            return self._finish(run, call, refusal)
+        assert mcp_server is not None
+        result = await self._hub.request(mcp_server, call.tool, request.arguments, timeout=run.policy.call_timeout)
+        call.result_bytes = result.result_bytes
+        kept = (wire[:WIRE_CHARS], result.result_json[:WIRE_CHARS])
+        if not result.ok:
+            assert result.error is not None
+            return self._finish(run, call, Refusal(result.error.code, _problem(result.error)), kept)
+        call.result = result.payload
+        return self._finish(run, call, None, kept)
 
     def _app_of(self, run: _Run, api: ApiTool) -> tuple[dict[str, Any] | None, asyncio.Future[AppPage | str] | None]:
         """The tool's wire definition and, when it has an app, its page (read once a session)."""

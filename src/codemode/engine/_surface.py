@@ -29,6 +29,7 @@ from codemode.schema import (
     suggest,
     to_identifier,
 )
+from codemode.schema._names import SERVER_ATTRIBUTES
 from codemode.tokens.accounting import Accountant
 from codemode.trust.approval import ApprovalRule
 from codemode.trust.policy import Policy
@@ -156,7 +157,7 @@ class ToolSurface:
         for name in connected:
             key = self._server_names.to_python(name)
             tools = self.servers[name].tools
-            names = NameMap.build([t.name for t in tools])
+            names = NameMap.build([t.name for t in tools], reserved=SERVER_ATTRIBUTES)
             notes = {t.name: self.approval_rule.note(t, [f"{key}.{names.to_python(t.name)}"]) for t in tools}
             self.accountant.learn(key, self.servers[name], names, notes)
             # Inline object schemas named once per server (`entities` -> Entity), so every view

@@ -354,9 +354,15 @@ class Hub(Readiness):
 
     async def read_resource(self, server: str, uri: str, *, timeout: float | None = None) -> CallResult:
         """Read one resource (`resources/read`): failures come back in the result (`_resources`)."""
-        from codemode.hub._resources import read_resource
+        return await self.request(server, "resources/read", {"uri": uri}, timeout=timeout)
 
-        return await read_resource(self, server, uri, timeout)
+    async def request(self, server: str, method: str, arguments: dict[str, Any], *,
+                      timeout: float | None = None) -> CallResult:
+        """One of `SERVER_METHODS` (resources and prompts: list, templates, read, get), its
+        wire result as the payload's value. Failures come back in the result, never raised."""
+        from codemode.hub._resources import server_request
+
+        return await server_request(self, server, method, arguments, timeout)
 
 
 async def _warm_validator(done: anyio.Event) -> None:

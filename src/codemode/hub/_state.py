@@ -34,6 +34,8 @@ class LogRecord:
 #: The name a resource read goes by where a tool's name would (errors, cassettes): no tool can
 #: have it, since MCP tool names have no `/`.
 READ_RESOURCE = "resources/read"
+#: Every request of a server's resources and prompts that goes where a tool call would.
+SERVER_METHODS = ("resources/list", "resources/templates/list", "resources/read", "prompts/list", "prompts/get")
 
 
 @dataclass

@@ -180,8 +180,74 @@ class Tool:
         return await _channel.acall(self.server, self.name, arguments)
 
 
+class _Requests:
+    """A server's requests other than tool calls, sent as calls are (report, policy, trace)."""
+
+    def __init__(self, server: str) -> None:
+        self._server = server
+
+    def _call(self, method: str, arguments: dict[str, Any]) -> Any:
+        assert _channel is not None, "the worker installs the channel before running cells"
+        return _channel.call(self._server, method, arguments)
+
+    async def _acall(self, method: str, arguments: dict[str, Any]) -> Any:
+        assert _channel is not None, "the worker installs the channel before running cells"
+        return await _channel.acall(self._server, method, arguments)
+
+
+class Resources(_Requests):
+    """`srv.resources`: what the server offers to read. Each has an async twin (`alist`, ...)."""
+
+    def list(self) -> Any:
+        """The server's resources: dicts with `uri`, `name`, `mimeType`, `description`."""
+        return self._call("resources/list", {})
+
+    def templates(self) -> Any:
+        """The server's resource templates: dicts with `uriTemplate`, `name`, `description`."""
+        return self._call("resources/templates/list", {})
+
+    def read(self, uri: str) -> Any:
+        """Read one resource (a `uri` from `list()`, a template filled in, or a tool result's
+        `ResourceLink.uri`): a dict with `contents`, each with `uri` and `text` or `blob`."""
+        return self._call("resources/read", {"uri": uri})
+
+    async def alist(self) -> Any:
+        return await self._acall("resources/list", {})
+
+    async def atemplates(self) -> Any:
+        return await self._acall("resources/templates/list", {})
+
+    async def aread(self, uri: str) -> Any:
+        return await self._acall("resources/read", {"uri": uri})
+
+    def __repr__(self) -> str:
+        return f"<resources of {self._server}: list(), templates(), read(uri)>"
+
+
+class Prompts(_Requests):
+    """`srv.prompts`: the server's prompt templates. Each has an async twin (`alist`, `aget`)."""
+
+    def list(self) -> Any:
+        """The server's prompts: dicts with `name`, `description` and `arguments`."""
+        return self._call("prompts/list", {})
+
+    def get(self, name: str, **arguments: str) -> Any:
+        """One prompt filled in with `arguments` (strings): a dict with `messages`."""
+        return self._call("prompts/get", {"name": name, "arguments": arguments})
+
+    async def alist(self) -> Any:
+        return await self._acall("prompts/list", {})
+
+    async def aget(self, name: str, **arguments: str) -> Any:
+        return await self._acall("prompts/get", {"name": name, "arguments": arguments})
+
+    def __repr__(self) -> str:
+        return f"<prompts of {self._server}: list(), get(name, **arguments)>"
+
+
 class Server:
-    """The tools of one MCP server, as attributes."""
+    """The tools of one MCP server, as attributes; its resources and prompts as `resources`
+    and `prompts` (a tool whose name would be one of those is `resources_` / `prompts_`)."""
 
     def __init__(self, name: str, mcp_name: str, tools: list[Tool], description: str = "",
                  unavailable: str = "", uncallable: dict[str, str] | None = None) -> None:
@@ -190,6 +256,9 @@ class Server:
         self.__description = description
         self.__unavailable = unavailable  # why the server could not be used (it failed to start)
         self.__uncallable = dict(uncallable or {})  # tool -> why no call can reach it
+        if not unavailable:
+            self.resources = Resources(name)
+            self.prompts = Prompts(name)
         for tool in tools:
             setattr(self, tool.name, tool)
 
@@ -243,6 +312,15 @@ def help(obj: Any = None) -> None:  # noqa: A001 - replaces the builtin inside t
         for name in dir(obj):
             tool = getattr(obj, name)
             print(f"  {tool.signature_text}")
+        if isinstance(vars(obj).get("resources"), Resources):
+            print("  resources.list(), resources.templates(), resources.read(uri); prompts.list(), "
+                  "prompts.get(name, **arguments)")
+    elif isinstance(obj, (Resources, Prompts)):
+        print(repr(obj))
+        for name in ("list", "templates", "read", "get"):
+            method = getattr(obj, name, None)
+            if method is not None:
+                print(f"  {name}: {method.__doc__}")
     elif obj is None:
         print("help(server.tool) shows a tool's stub; codemode.search(query) finds tools")
     else:

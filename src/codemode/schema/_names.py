@@ -90,6 +90,10 @@ def _words(name: str) -> Iterator[str]:
         yield "".join(word)
 
 
+#: What a server's namespace holds besides its tools: a tool named so gets a trailing `_`.
+SERVER_ATTRIBUTES = ("resources", "prompts")
+
+
 class NameMap:
     """A reversible mapping between MCP names and unique Python identifiers.
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 
-from codemode.schema._names import NameMap
+from codemode.schema._names import SERVER_ATTRIBUTES, NameMap
 from codemode.schema._stubs import _identifiers, stub, types_stub
 from codemode.schema._typenames import name_types
 
@@ -44,7 +44,7 @@ def stub_package(server: str, tools: list[ToolDef], names: NameMap | None = None
         tools: its tools.
         names: tool name -> Python name; by default `NameMap.build` over the tools' names.
     """
-    names = names if names is not None else NameMap.build(t.name for t in tools)
+    names = names if names is not None else NameMap.build((t.name for t in tools), reserved=SERVER_ATTRIBUTES)
     tools = name_types(tools)
     package = package_name(server)
     types = types_stub(tools)

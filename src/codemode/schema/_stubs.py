@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from keyword import iskeyword
 
-from codemode.schema._names import NameMap, to_identifier
+from codemode.schema._names import SERVER_ATTRIBUTES, NameMap, to_identifier
 from codemode.schema._params import (
     NO_DEFAULT,
     is_wrapped_output,
@@ -108,7 +108,7 @@ def server_stub(
         class_name: the class's name; by default `server` made an identifier.
         notes: each tool's `note` (see `stub`) by MCP name; missing: the default.
     """
-    names = names if names is not None else NameMap.build(t.name for t in tools)
+    names = names if names is not None else NameMap.build((t.name for t in tools), reserved=SERVER_ATTRIBUTES)
     tools = name_types(tools)
     if class_name is None:
         valid = server.isidentifier() and not iskeyword(server)
