@@ -47,3 +47,18 @@ def test_the_hub_introduces_itself_as_codemode_and_its_version(portal: BlockingP
     payload = call(portal, peer, "whoami", {})
     seen = json.loads(payload["value"] if isinstance(payload, dict) else payload)
     assert seen["clientInfo"] == {"name": "codemode", "version": __version__}
+
+
+def test_a_servers_changed_tool_list_is_in_the_next_runs_namespace_stubs_and_search() -> None:
+    from codemode.engine import Session
+
+    config = peer_config(mode="legacy").model_copy(update={"preapproved": ("*",)})
+    with Session(config) as session:
+        first = session.run("kept = 41\npeer.grow(name='echo_back')")
+        assert first.ok, first.error
+        second = session.run("print(peer.echo_back(text='hi'), kept + 1)")
+        assert second.ok, second.error
+        assert second.stdout.strip() == "hi 42"  # the worker kept its variables
+        assert any("'peer' changed its tools" in notice for notice in second.notices)
+        assert "def echo_back(" in session.stubs("peer")
+        assert "peer.echo_back" in session.search_text("echo added at run time", "names", 5)

@@ -127,6 +127,7 @@ class RunPath:
         # state too, though no run reported it: this run starts a fresh one and says so.
         restarted = self._state_lost or not self._sandbox.alive
         reason = "the previous worker stopped" if restarted else ""
+        notices: list[str] = []
         if getattr(self._hub, "generation", 0) != self._generation:
             # A server's live tools differ from the cached list the namespaces were built on.
             self._generation = getattr(self._hub, "generation", 0)
@@ -136,6 +137,13 @@ class RunPath:
             restarted, reason = True, "a server's tools changed since they were cached"
             if self._turns.closed:
                 return self._not_run(code, Ticket(), run.started)
+        elif changed := (await self._hub.take_changed() if hasattr(self._hub, "take_changed") else set()):
+            # A server announced tools/list_changed: the new tools go into the running worker's
+            # namespaces (its variables stay), stubs and search, and the report says so.
+            self._build_api()
+            await self._sandbox.reinstall()
+            notices.extend(f"server {name!r} changed its tools (tools/list_changed); the namespaces have "
+                           "the new list" for name in sorted(changed))
         elif options != self._worker_options:
             reason = f"the run asked for other sandbox options ({options.changes(self._worker_options)})"
             restarted = restarted or self._sandbox.starts > 0
@@ -198,7 +206,7 @@ class RunPath:
             displays_truncated=run.outputs.tally.truncated,
             refused_dropped=run.refused_dropped,
             run_id=run.id,
-            notices=tuple(outcome.notices),
+            notices=tuple(notices + outcome.notices),
         )
 
 

@@ -5,7 +5,7 @@ the client declares elicitation, form and URL modes, and declines when no call c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ def client_info() -> Implementation:
 
 
 def build_client(link: Link, stack: AsyncExitStack, in_process: Any = None, streams: Any = None, *,
-                 sign_in: bool = False) -> Client:
+                 sign_in: bool = False, on_tools_changed: Callable[[Link], None] | None = None) -> Client:
     """The (not yet entered) client for `link`. `in_process`: an SDK server object to serve in
     this process; `streams`: a stdio server's open streams; else the link's HTTP URL.
     `sign_in`: a browser sign-in even when the entry has no `oauth` (`codemode auth login`)."""
@@ -62,8 +62,17 @@ def build_client(link: Link, stack: AsyncExitStack, in_process: Any = None, stre
         answer = await link.asking[-1](question)
         return ElicitResult.model_validate(answer)
 
+    async def on_message(message: Any) -> None:
+        # Handshake-era servers announce a changed tool list here (2026-07-28 ones through
+        # `listen`, which the hub does not open yet).
+        from mcp_types import ToolListChangedNotification
+
+        if isinstance(message, ToolListChangedNotification) and on_tools_changed is not None:
+            on_tools_changed(link)
+
     options: dict[str, Any] = {"mode": config.mode, "logging_callback": on_log, "log_level": "info",
-                               "client_info": client_info(), "elicitation_callback": on_question}
+                               "client_info": client_info(), "elicitation_callback": on_question,
+                               "message_handler": on_message}
     if in_process is not None:  # the built-in demo: no second interpreter
         return Client(in_process, **options)
     if streams is not None:  # a stdio server, started already

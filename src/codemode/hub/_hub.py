@@ -75,6 +75,10 @@ class Hub(Readiness):
         # Bumped when a server's live tool list differs from the cached one the session built
         # its API on: the session rebuilds its API (and worker) before its next run.
         self.generation = 0
+        # Servers that announced `tools/list_changed` and were listed again: the session puts
+        # the new tools in its namespaces before its next run and says so (`take_changed`).
+        self.changed: set[str] = set()
+        self._relisting: list[anyio.Event] = []  # lists asked for and not yet done
         redact = Redactor.of(config).text
         for name, server in config.enabled().items():
             link = self._links[name] = Link(ServerState(name, transport_of(server)), server, redact=redact)
@@ -171,7 +175,8 @@ class Hub(Readiness):
             # Off the loop, so calls to other servers and the worker's start go on meanwhile.
             in_process = await anyio.to_thread.run_sync(prepare, link.config)
             link.client = await stack.enter_async_context(
-                build_client(link, stack, in_process, streams, sign_in=link.state.name in self.sign_in))
+                build_client(link, stack, in_process, streams, sign_in=link.state.name in self.sign_in,
+                             on_tools_changed=self._tools_changed))
             await self._list_tools(link)
             scope.deadline = math.inf
             link.connecting = None
@@ -225,6 +230,31 @@ class Hub(Readiness):
                 self._tg.start_soon(_warm_validator, anyio.Event(), name="codemode-warm-jsonschema")
             await ready.wait()
 
+    async def relist(self, link: Link) -> None:
+        """A server said its tools changed (`tools/list_changed`): list them again."""
+        if link.client is None or link.state.status != "connected":
+            return
+        before = entry_of(link.state)
+        try:
+            with anyio.fail_after(connect_timeout(link)):
+                await self._list_tools(link)
+        except Exception as exc:  # noqa: BLE001 - the old list stays; the next connect lists again
+            link.state.log.append(LogRecord(link.state.name, "warning", f"listing its changed tools failed: {exc}"))
+            return
+        if not same_entry(before, entry_of(link.state)):
+            _toolcache.save(link.config, entry_of(link.state))
+            link.cached = entry_of(link.state)
+            self.changed.add(link.state.name)
+
+    async def take_changed(self) -> set[str]:
+        """The servers whose tools changed since the last call (and forget them), once the
+        lists asked for meanwhile are in (each bounded by its server's connect timeout)."""
+        pending, self._relisting = self._relisting, []
+        for done in pending:
+            await done.wait()
+        changed, self.changed = self.changed, set()
+        return changed
+
     def _check_cache(self, link: Link) -> None:
         """Compare the live tool list with the cached one; write the cache when they differ."""
         entry = entry_of(link.state)
@@ -248,6 +278,20 @@ class Hub(Readiness):
         link.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         command, args = tethered(config.command, config.args, config.env, config.cwd)
         return stdio_transport(command, args, config.env, config.cwd, link.errlog)
+
+    def _tools_changed(self, link: Link) -> None:
+        if self._tg is None:
+            return
+        done = anyio.Event()
+        self._relisting.append(done)
+
+        async def relist() -> None:
+            try:
+                await self.relist(link)
+            finally:
+                done.set()
+
+        self._tg.start_soon(relist, name=f"codemode-relist-{link.state.name}")
 
     async def _list_tools(self, link: Link) -> None:
         from codemode.hub._results import wire
