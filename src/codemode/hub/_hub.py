@@ -26,7 +26,6 @@ import anyio.abc
 import anyio.to_thread
 from anyio.abc import TaskStatus
 
-from codemode._version import __version__
 from codemode.config import Config, ServerConfig, StdioServer
 from codemode.errors import ServerCrashedError, UnknownToolError, UpstreamError
 from codemode.hub import _toolcache
@@ -42,23 +41,15 @@ from codemode.hub._link import (
     transport_of,
 )
 from codemode.hub._clients import build_client
+from codemode.hub._toollists import ToolLists
 from codemode.hub._state import CallResult, LiveCheck, LogRecord, Readiness, ServerState
-from codemode.hub._toolcache import adopt, entry_of, same_entry
-from codemode.schema import ToolDef
+from codemode.hub._toolcache import adopt
 from codemode.trust.redact import Redactor
 
 if TYPE_CHECKING:
     from mcp import Client
 
-# Guards against a server that never ends its tools/list pagination.
-MAX_TOOL_PAGES = 1000
-# Why a tool with `execution.taskSupport: "required"` is listed apart: the SDK's client has no
-# task-augmented `tools/call` (2025-11-25 tasks), and a plain call is refused (-32601).
-TASK_REQUIRED = ("runs only as an MCP task (execution.taskSupport \"required\"), which this client "
-                 "cannot start yet; every plain call would fail")
-
-
-class Hub(Readiness):
+class Hub(Readiness, ToolLists):
     """The MCP servers of one session. Run `serve` as a task; call `call` from any task."""
 
     def __init__(self, config: Config, *, cached: bool = True, sign_in: Iterable[str] = ()) -> None:
@@ -230,41 +221,6 @@ class Hub(Readiness):
                 self._tg.start_soon(_warm_validator, anyio.Event(), name="codemode-warm-jsonschema")
             await ready.wait()
 
-    async def relist(self, link: Link) -> None:
-        """A server said its tools changed (`tools/list_changed`): list them again."""
-        if link.client is None or link.state.status != "connected":
-            return
-        before = entry_of(link.state)
-        try:
-            with anyio.fail_after(connect_timeout(link)):
-                await self._list_tools(link)
-        except Exception as exc:  # noqa: BLE001 - the old list stays; the next connect lists again
-            link.state.log.append(LogRecord(link.state.name, "warning", f"listing its changed tools failed: {exc}"))
-            return
-        if not same_entry(before, entry_of(link.state)):
-            _toolcache.save(link.config, entry_of(link.state))
-            link.cached = entry_of(link.state)
-            self.changed.add(link.state.name)
-
-    async def take_changed(self) -> set[str]:
-        """The servers whose tools changed since the last call (and forget them), once the
-        lists asked for meanwhile are in (each bounded by its server's connect timeout)."""
-        pending, self._relisting = self._relisting, []
-        for done in pending:
-            await done.wait()
-        changed, self.changed = self.changed, set()
-        return changed
-
-    def _check_cache(self, link: Link) -> None:
-        """Compare the live tool list with the cached one; write the cache when they differ."""
-        entry = entry_of(link.state)
-        if link.cached is not None and same_entry(link.cached, entry):
-            return
-        _toolcache.save(link.config, entry)
-        if link.cached is not None:
-            self.generation += 1  # the session built its API on a list that was stale
-        link.cached = entry
-
     @staticmethod
     def _spawns(config: ServerConfig) -> bool:
         return isinstance(config, StdioServer) and not config.in_process
@@ -278,49 +234,6 @@ class Hub(Readiness):
         link.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         command, args = tethered(config.command, config.args, config.env, config.cwd)
         return stdio_transport(command, args, config.env, config.cwd, link.errlog)
-
-    def _tools_changed(self, link: Link) -> None:
-        if self._tg is None:
-            return
-        done = anyio.Event()
-        self._relisting.append(done)
-
-        async def relist() -> None:
-            try:
-                await self.relist(link)
-            finally:
-                done.set()
-
-        self._tg.start_soon(relist, name=f"codemode-relist-{link.state.name}")
-
-    async def _list_tools(self, link: Link) -> None:
-        from codemode.hub._results import wire
-
-        assert link.client is not None
-        tools, wire_tools, unavailable, cursor = [], [], [], None
-        for _ in range(MAX_TOOL_PAGES):
-            page = await link.client.list_tools(cursor=cursor)
-            for tool in page.tools:
-                annotations = tool.annotations.model_dump(by_alias=True, exclude_none=True) if tool.annotations else {}
-                definition = ToolDef(
-                    server=link.state.name,
-                    name=tool.name,
-                    description=tool.description or "",
-                    input_schema=dict(tool.input_schema or {"type": "object"}),
-                    output_schema=dict(tool.output_schema) if tool.output_schema else None,
-                    annotations=annotations,
-                    title=tool.title,
-                )
-                execution = getattr(tool, "execution", None)
-                if getattr(execution, "task_support", None) == "required":
-                    unavailable.append((definition, TASK_REQUIRED))
-                    continue
-                wire_tools.append(wire(tool))
-                tools.append(definition)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-        link.state.tools, link.state.wire_tools, link.state.unavailable = tools, wire_tools, unavailable
 
     async def call(
         self,
