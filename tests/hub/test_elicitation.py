@@ -102,3 +102,29 @@ def test_a_kernel_cell_asks_the_person_field_by_field(tmp_path: Path) -> None:
     assert "Where should the order go?" in run.all_text
     [event] = audit_events(tmp_path, "elicitation")
     assert event["outcome"] == "accept" and event["arguments"]["address"] == "Main Street 1"
+
+
+def test_codemode_serve_passes_a_servers_question_on_to_its_client(tmp_path: Path) -> None:
+    sys.path.insert(0, str(HERE.parent / "serve"))
+    from _serving import run_stdio, write_config as serve_config
+    from mcp import types
+
+    config = serve_config(tmp_path / "mcp.json", {"audit": str(tmp_path / "audit.jsonl"), "preapproved": ["*"]},
+                          {"peer": {"command": sys.executable, "args": [str(HERE / "peer_server.py")]}})
+    asked: list[Any] = []
+
+    async def person(context: Any, params: Any) -> Any:
+        asked.append(params)
+        return types.ElicitResult(action="accept", content={"address": "Dock 4", "express": False})
+
+    async def scenario(client: Any) -> dict[str, Any]:
+        result = await client.call_tool("execute", {"code": "peer.ask()"})
+        return dict(result.structured_content)
+
+    out = run_stdio(config, scenario, elicitation_callback=person)
+    assert out["result"] == "accept Dock 4 express=False", json.dumps(out)[:3000]
+    [question] = asked
+    assert "peer.ask asks: Where should the order go?" in question.message
+    assert question.requested_schema["required"] == ["address"]
+    [event] = audit_events(tmp_path, "elicitation")
+    assert (event["face"], event["outcome"]) == ("serve", "accept")
