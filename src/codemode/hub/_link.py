@@ -129,6 +129,9 @@ def connect_problem(exc: BaseException, link: Link) -> str:
         problem = f"command not found: {getattr(link.config, 'command', '?')!r}; check the config's command and PATH"
     elif isinstance(exc, ServerConnectError):
         problem = exc.problem
+    elif type(exc).__module__.startswith("mcp.client.auth"):  # the SDK's OAuth errors
+        problem = (f"signing in failed ({type(exc).__name__}: {exc}); `codemode auth logout "
+                   f"{link.state.name}` forgets what is stored, `codemode auth login {link.state.name}` signs in anew")
     else:
         problem = f"could not connect ({type(exc).__name__}: {exc})".replace("()", "")
     return link.redact(problem + stderr_tail(link))

@@ -16,6 +16,7 @@ Which provider a server gets:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -28,6 +29,12 @@ from codemode.hub._tokenstore import TokenFile
 if TYPE_CHECKING:
     import httpx2
     from mcp.client.auth import OAuthClientProvider
+
+# The SDK logs a failed sign-in with its traceback ("OAuth flow error"); the hub reports the
+# failure itself, in one line, as the server's connect problem.
+_SDK_AUTH_LOG = logging.getLogger("mcp.client.auth")
+_SDK_AUTH_LOG.addHandler(logging.NullHandler())
+_SDK_AUTH_LOG.propagate = False
 
 # RFC 8693 token exchange at the enterprise IdP (SEP-990 leg 1), which the SDK leaves to its caller.
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
