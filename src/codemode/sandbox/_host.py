@@ -48,7 +48,7 @@ from codemode.sandbox._messages import (
     lost,
     outcome_of,
 )
-from codemode.sandbox._process import WorkerProcess, group_size, kill_group
+from codemode.sandbox._process import START_TIMEOUT, WorkerProcess, group_size, kill_group
 from codemode.sandbox._workerspec import Limits, active, sharing_memory
 
 logger = logging.getLogger(__name__)
@@ -284,6 +284,19 @@ class Sandbox(WorkerProcess):
             await asyncio.wait_for(asyncio.shield(cell.done), grace)
         except (asyncio.TimeoutError, WorkerDied):
             await self._stop_process()
+
+    async def reinstall(self) -> None:
+        """Install the servers anew in the running worker (a server's tools changed): its
+        variables stay. A worker paused between cells is paused again after."""
+        if self._make_setup is None or not self.alive:
+            return
+        frozen = self._frozen
+        self._setup = await self._make_setup()
+        self._ready = asyncio.get_running_loop().create_future()
+        self._send({"op": "setup", **self._setup, "confine": self._confine_spec()})
+        await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
+        if frozen:
+            self._freeze()
 
     def _handle(self, message: dict[str, Any], size: int = 0) -> asyncio.Future[Any] | None:
         op = message["op"]

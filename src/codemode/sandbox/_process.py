@@ -171,19 +171,6 @@ class WorkerProcess:
 
             raise IsolationError(missing, {row["layer"]: row.get("detail", "") for row in self.isolation})
 
-    async def reinstall(self) -> None:
-        """Install the servers anew in the running worker (a server's tools changed): its
-        variables stay. A worker paused between cells is paused again after."""
-        if self._make_setup is None or not self.alive:
-            return
-        frozen = self._frozen
-        self._setup = await self._make_setup()
-        self._ready = asyncio.get_running_loop().create_future()
-        self._send({"op": "setup", **self._setup, "confine": self._confine_spec()})
-        await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)
-        if frozen:
-            self._freeze()
-
     def _drop_ids(self) -> tuple[int, int] | None:
         """The uid and gid a worker started by root becomes: `nobody` with a private work dir
         (made its owner), else the owner of the given work dir; None when the host is not root,
