@@ -43,7 +43,8 @@ def stdio_demo_config(directory: Path) -> Path:
 
 @dataclass
 class Execution:
-    """What one execute request produced: its iopub outputs, in order, and the reply."""
+    """What one execute request produced: its iopub outputs, in order, as a front end keeps
+    them (a `clear_output` clears those before it), and the reply."""
 
     outputs: list[tuple[str, dict[str, Any]]]  # (msg_type, content)
     reply: dict[str, Any]
@@ -150,6 +151,7 @@ class Kernel:
         outputs: list[tuple[str, dict[str, Any]]] = []
         updates: list[dict[str, Any]] = []
         prompts: list[str] = []
+        clear_next = False  # a clear_output(wait=True): the outputs go at the next one, as a front end does
         while True:
             if answer is not None:
                 msg = self._next_with_stdin(deadline, code, answer, updates, prompts)
@@ -162,7 +164,14 @@ class Kernel:
             kind, content = msg["msg_type"], msg["content"]
             if kind == "status" and content["execution_state"] == "idle":
                 break
-            if kind in ("stream", "display_data", "execute_result", "error"):
+            if kind == "clear_output":
+                clear_next = bool(content.get("wait"))
+                if not clear_next:
+                    outputs.clear()
+            elif kind in ("stream", "display_data", "execute_result", "error"):
+                if clear_next:
+                    outputs.clear()
+                    clear_next = False
                 outputs.append((kind, {**content, "metadata": content.get("metadata", {})}))
                 if on_output is not None:
                     on_output(kind, content)

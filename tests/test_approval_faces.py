@@ -68,9 +68,14 @@ def test_kernel_asks_on_stdin_and_a_yes_lets_the_call_through(kernel: Kernel) ->
         seen.append(updates)
         return "y"
 
-    cell = kernel.run('demo.cancel_order(order_id=1030)["status"]', answer=yes)
+    printed: list[str] = []
+    cell = kernel.run('demo.cancel_order(order_id=1030)["status"]', answer=yes,
+                      on_output=lambda kind, content: printed.append(content.get("text", "")) if kind == "stream" else None)
     assert len(cell.prompts) == 1 and cell.prompts[0].startswith("demo.cancel_order: Allow?")
-    assert "destructiveHint=true" in cell.stdout and '"order_id": 1030' in cell.stdout
+    # The question, short: the call's Python names and its arguments, one indented block ...
+    assert "codemode: demo.cancel_order needs approval (destructiveHint: true)\n    order_id=1030\n" in "".join(printed)
+    # ... and gone from the cell once answered: the decision is in the report, which comes last.
+    assert "needs approval" not in cell.stdout and cell.outputs[-1][0] == "display_data"
     (call,) = _report(cell)["calls"]
     assert call["status"] == "ok"
     assert call["approval"] == {"decision": "approved", "by": "a person (kernel stdin)"}
@@ -148,7 +153,7 @@ def _cli_on_terminal(args: list[str], answer: str | None, env: dict[str, str]) -
 def test_cli_asks_on_the_terminal_and_a_yes_runs_the_call(tmp_path: Path) -> None:
     code, out = _cli_on_terminal(["exec", "-c", 'demo.cancel_order(order_id=1030)["status"]'], "y", _env(tmp_path))
     assert code == 0, out
-    assert "demo.cancel_order needs approval (destructiveHint: true)" in out and "annotations: destructiveHint=true" in out
+    assert "codemode: demo.cancel_order needs approval (destructiveHint: true)\n    order_id=1030\n" in out
     assert "approval: approved by a person (terminal)" in out and "cancelled" in out
 
 
@@ -234,7 +239,7 @@ def _answer(action: str, decision: str | None = None) -> Any:
 def test_serve_elicitation_accepted_once_runs_the_call(tmp_path: Path) -> None:
     out = _execute_over_mcp(CATCH.format(order=1030), _answer("accept", "once"), tmp_path)
     (asked,) = out["asked"]
-    assert "demo.cancel_order needs approval" in asked.message and '"order_id": 1030' in asked.message
+    assert asked.message == "codemode: demo.cancel_order needs approval (destructiveHint: true)\n    order_id=1030"
     assert asked.requested_schema["properties"]["decision"]["oneOf"][0]["const"] == "once"
     assert out["stdout"] == "" and out["calls"][0]["approval"] == {"decision": "approved",
                                                                    "by": "a person (MCP elicitation)"}

@@ -190,7 +190,7 @@ def test_the_worker_imports_only_the_standard_library_and_its_own_modules() -> N
                     "codemode.sandbox", "codemode.sandbox.worker", "codemode.sandbox._api",
                     "codemode.sandbox._frames", "codemode.sandbox._limits", "codemode.sandbox._channel",
                     "codemode.sandbox._display", "codemode.sandbox._lifeline", "codemode.sandbox._threads",
-                    "codemode.sandbox._reserve"} | {m for m in ours if m.startswith("codemode.schema")}
+                    "codemode.sandbox._reserve", "codemode.sandbox._errors", "codemode.shared.words"} | {m for m in ours if m.startswith("codemode.schema")}
     third_party = {m.split(".")[0] for m in loaded} - set(sys.stdlib_module_names) - {"codemode"}
     assert third_party == set()
     assert not {"asyncio", "typing", "inspect", "traceback"} & loaded

@@ -172,7 +172,7 @@ def test_a_failing_tool_call_shows_the_cells_traceback_not_ours(kernel: Kernel) 
     (call,) = _payload(cell)["calls"]
     assert call["status"] == "error" and call["error"]["code"] == "UPSTREAM_ERROR"
     traceback = cell.error["traceback"]
-    assert '  File "<cell ' in "\n".join(traceback)
+    assert "  Cell In[" in "\n".join(traceback)  # named as IPython names a cell, by its prompt number
     assert "    customer = demo.get_customer(customer_id=999)" in traceback
     assert traceback[-1] == (
         "codemode.ToolError: demo.get_customer: no customer with id 999; "

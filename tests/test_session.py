@@ -121,12 +121,15 @@ def test_an_uncaught_tool_error_fails_the_run_with_its_code(demo_session: Sessio
     assert 'File "<cell' in report.error["traceback"]
 
 
-def test_invalid_arguments_are_refused_in_the_worker_and_never_reach_the_host(demo_session: Session) -> None:
+def test_invalid_arguments_are_refused_in_the_worker_and_never_reach_the_server(demo_session: Session) -> None:
     report = demo_session.run('demo.list_orders(status="bogus")')
     assert not report.ok and report.error is not None
     assert (report.error["code"], report.error["tool"]) == ("INVALID_ARGUMENTS", "list_orders")
     assert "status" in report.error["message"]
-    assert report.calls == ()
+    # An attempt is in the timeline all the same, refused as the worker refused it; nothing was sent.
+    (call,) = report.calls
+    assert (call.tool, call.arguments, call.error_code) == ("list_orders", {"status": "bogus"}, "INVALID_ARGUMENTS")
+    assert call.error == report.error["message"] and call.result is None and call.result_bytes == 0
 
 
 def test_positional_arguments_are_refused_with_the_signature(demo_session: Session) -> None:
@@ -134,7 +137,8 @@ def test_positional_arguments_are_refused_with_the_signature(demo_session: Sessi
     assert not report.ok and report.error is not None
     assert report.error["code"] == "INVALID_ARGUMENTS"
     assert "customer_id" in report.error["message"]  # the signature shows how to call it
-    assert report.calls == ()
+    (call,) = report.calls
+    assert (call.tool, call.error_code, call.result_bytes) == ("get_customer", "INVALID_ARGUMENTS", 0)
 
 
 def test_an_unknown_tool_is_an_attribute_error_that_suggests_the_right_name(demo_session: Session) -> None:

@@ -37,11 +37,12 @@ class CassetteSettings:
     mode: Mode
     strict: bool = False
 
-    def describe(self) -> str:
+    def describe(self, written: str | None = None) -> str:
+        """`replaying PATH (strict)`; `written`: the path as the user wrote it, shown instead."""
         if self.mode == "live" or self.path is None:
             return "live servers, no cassette"
         verb = {"record": "recording to", "replay": "replaying", "auto": "replaying (recording what is new in)"}
-        return f"{verb[self.mode]} {self.path}" + (" (strict)" if self.strict and self.mode == "replay" else "")
+        return f"{verb[self.mode]} {written or self.path}" + (" (strict)" if self.strict and self.mode == "replay" else "")
 
 
 def settings_of(config: Config, environ: Any = None) -> CassetteSettings:

@@ -5,6 +5,13 @@
     {"kind": "call", "server": "demo", "tool": "get_order", "arguments": {...},
      "result": {...CallToolResult, wire form...} | "error": {"code", "problem"},
      "progress": [...], "logs": [...]}
+    {"kind": "approval", "server": "demo", "tool": "cancel_order", "arguments": {...},
+     "decision": "approved" | "denied", "scope": "once" | "session", "by": "a person (kernel stdin)"}
+
+A person's answer to an approval question is a line of its own, written when it was given:
+before the line of the call it let through (a denied call has none). Which call it answered
+is its server, tool and arguments; who, its `by`; when, its place among the calls (no clock
+time: see the invariants).
 
 A line's `order` (when there is one) keeps what sorting the keys would lose: the recorded
 key order of each object below it whose keys are not sorted, by JSON pointer. A schema's
@@ -67,6 +74,7 @@ class Recording:
 
     servers: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    approvals: list[dict[str, Any]] = field(default_factory=list)
 
 
 def read(path: Path, scrubber: Scrubber) -> Recording:
@@ -95,6 +103,8 @@ def read(path: Path, scrubber: Scrubber) -> Recording:
             recording.servers[str(entry.get("server"))] = entry
         elif entry.get("kind") == "call":
             recording.calls.append(entry)
+        elif entry.get("kind") == "approval":
+            recording.approvals.append(entry)
     return recording
 
 

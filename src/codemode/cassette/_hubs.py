@@ -7,6 +7,10 @@
   starts no server unless it must: a server missing from the cassette, or (not strict) a
   call that was not recorded, goes to a live hub started then. `record_missing` (the auto
   mode) appends what went live to the cassette.
+
+Both keep a person's approval decisions too (`keep_decision`, `recorded_decision`): a replay
+answers a call's approval question as the person did when it was recorded, and only for
+that same call (server, tool, arguments); a call nobody approved still asks.
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ class _Recorder:
         self.writer.write({"kind": "server", "server": state.name, "transport": state.transport, "tools": state.wire_tools,
                            "instructions": state.instructions, "serverVersion": state.server_version,
                            "protocolVersion": state.protocol_version})
+
+    def decision(self, server: str, tool: str, arguments: dict[str, Any], decision: dict[str, str]) -> None:
+        self.writer.write({"kind": "approval", "server": server, "tool": tool, "arguments": arguments,
+                           "decision": decision["decision"], "scope": decision["scope"], "by": decision["by"]})
 
     async def call(self, hub: Hub, server: str, tool: str, arguments: dict[str, Any], timeout: float | None,
                    on_progress: ProgressCallback | None, on_log: LogCallback | None,
@@ -131,6 +139,14 @@ class RecordingHub(Readiness):
                       timeout: float | None = None) -> CallResult:
         return await self.call(server, method, arguments, timeout=timeout)
 
+    def keep_decision(self, server: str, tool: str, arguments: dict[str, Any], decision: dict[str, str]) -> None:
+        """Write a person's approval decision (`decision`, `scope`, `by`) on this call."""
+        if self._recorder is not None:
+            self._recorder.decision(server, tool, arguments, decision)
+
+    def recorded_decision(self, server: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any] | None:
+        return None  # recording asks anew
+
 
 class ReplayHub(Readiness):
     """Tool lists and call results from a cassette; live servers only when it must."""
@@ -147,6 +163,9 @@ class ReplayHub(Readiness):
         self._queues: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
         for entry in self._recording.calls:
             self._queues[self._key(entry["server"], entry["tool"], entry.get("arguments") or {})].append(entry)
+        self._decisions: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
+        for entry in self._recording.approvals:
+            self._decisions[self._key(entry["server"], entry["tool"], entry.get("arguments") or {})].append(entry)
         self._states: dict[str, ServerState] = {}
         for name, server in config.enabled().items():
             recorded = self._recording.servers.get(name)
@@ -226,6 +245,15 @@ class ReplayHub(Readiness):
     async def request(self, server: str, method: str, arguments: dict[str, Any], *,
                       timeout: float | None = None) -> CallResult:
         return await self.call(server, method, arguments, timeout=timeout)
+
+    def recorded_decision(self, server: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any] | None:
+        """The recorded approval decision on this call (repeats in recorded order), or None."""
+        queue = self._decisions.get(self._key(server, tool, arguments))
+        return queue.popleft() if queue else None
+
+    def keep_decision(self, server: str, tool: str, arguments: dict[str, Any], decision: dict[str, str]) -> None:
+        if self._recorder is not None:  # auto mode: what was new goes in
+            self._recorder.decision(server, tool, arguments, decision)
 
     def _replay(self, entry: dict[str, Any], on_progress: ProgressCallback | None,
                 on_log: LogCallback | None) -> CallResult:

@@ -84,6 +84,14 @@ class TapHub:
             return await self.hub.request(server, method, arguments, timeout=timeout)  # type: ignore[no-any-return]
         return await cassette.call(self.hub, server, method, arguments, timeout, None, None)
 
+    def keep_decision(self, server: str, tool: str, arguments: dict[str, Any], decision: dict[str, str]) -> None:
+        cassette = self.cassette
+        if cassette is not None:
+            cassette._recorder.decision(server, tool, arguments, decision)
+
+    def recorded_decision(self, server: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any] | None:
+        return None
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.hub, name)  # all else a session asks of its hub: servers, wait_ready, ...
 

@@ -142,7 +142,9 @@ class Config(_Model):
         None, gt=0, description="Served sessions that may hold a worker at once (`maxSessions`); null: no cap."
     )
     show_tokens: bool = Field(
-        True, description="End each `codemode serve` result with its session's token line (`showTokens`)."
+        True, description="Token accounts in view (`showTokens`): each `codemode serve` result ends with "
+        "its session's token line, and a run report's token bars are unfolded; false leaves the line "
+        "out and folds the bars under a `tokens` line that opens on a click.",
     )
     rate_limit: RateLimit | None = Field(
         None, description="Executes and tool calls per minute per token for `codemode serve` (`rateLimit`)."

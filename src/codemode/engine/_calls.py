@@ -21,7 +21,7 @@ from codemode.schema import NameMap, ToolDef, check_arguments, parameters, rende
 from codemode.schema._search import MAX_QUERY_CHARS
 from codemode.trace import ToolCall
 from codemode.trace._preview import preview, preview_arguments
-from codemode.trust.approval import Answer, ApprovalRequest
+from codemode.trust.approval import Answer, ApprovalRequest, Verdict
 from codemode.trust.policy import Refusal
 from codemode.trust.redact import Redactor
 
@@ -81,7 +81,9 @@ class CallDesk:
         if api is not None:
             call.python_names = self._python_names(api)
         refusal = self._refuse(run, call, api)
-        if refusal is None and api is not None:  # the host trusts no worker: checked again here
+        if request.refusal is not None:  # refused in the worker, before it was sent
+            refusal = Refusal(*request.refusal)
+        elif refusal is None and api is not None:  # the host trusts no worker: checked again here
             schema = api.tool.input_schema
             problems = (await asyncio.to_thread(check_arguments, schema, request.arguments)
                         if len(wire) > CHECK_OFF_LOOP_CHARS else check_arguments(schema, request.arguments))
@@ -94,7 +96,7 @@ class CallDesk:
         run.log.begin(call)
         run.emit(("call", call))
         if refusal is None and api is not None:
-            refusal = await self._approve(run, call, api, api.tool)  # the tool as the session knows it
+            refusal = await self._approve(run, call, api, api.tool, request.arguments)  # the tool as the session knows it
         if refusal is not None:
             return self._finish(run, call, refusal)
         assert api is not None
@@ -105,7 +107,7 @@ class CallDesk:
             # annotations decide too (a tool it does not list counts as one with none).
             if call.approval is not None:
                 return None  # asked, or pre-approved, already
-            held = await self._approve(run, call, api, live or ToolDef(api.tool.server, api.tool.name))
+            held = await self._approve(run, call, api, live or ToolDef(api.tool.server, api.tool.name), request.arguments)
             return _Held(api.tool.server, api.tool.name, held) if held is not None else None
 
         def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -212,9 +214,11 @@ class CallDesk:
             return Refusal("UNKNOWN_TOOL", f"server {call.server!r} has no tool {call.tool!r}")
         return run.policy.check(ToolDef(call.server, call.tool), run.log.started)
 
-    async def _approve(self, run: _Run, call: ToolCall, api: ApiTool, tool: ToolDef) -> Refusal | None:
+    async def _approve(self, run: _Run, call: ToolCall, api: ApiTool, tool: ToolDef,
+                       arguments: dict[str, Any]) -> Refusal | None:
         """Hold a call the policy wants a yes for, by `tool`'s annotations, until it has one;
-        the refusal otherwise."""
+        the refusal otherwise. A replayed cassette answers as the person did for this same
+        call, when it holds that."""
         rule = run.policy.approval
         reason = rule.reason(tool, api.names)
         if reason is None:
@@ -225,8 +229,14 @@ class CallDesk:
         if by is not None:
             self._decide(run, call, "preapproved", by, 0.0)
             return None
+        recorded = getattr(self._hub, "recorded_decision", None)
+        decision = recorded(api.tool.server, api.tool.name, arguments) if recorded is not None else None
+        if decision is not None and decision.get("decision") in ("approved", "denied"):
+            verdict: Verdict = "deny" if decision["decision"] == "denied" else \
+                "session" if decision.get("scope") == "session" else "once"
+            return self._answered(run, call, Answer(verdict, str(decision.get("by"))), 0.0, reason, recorded=True)
         request = ApprovalRequest(call.server, call.tool, api.tool.server, api.tool.name, dict(tool.annotations),
-                                  call.arguments, reason)
+                                  call.shown_arguments, reason)
         loop = asyncio.get_running_loop()
         ask = _Ask(request, call, loop.create_future(), loop)
         call.waiting = True
@@ -240,17 +250,27 @@ class CallDesk:
         finally:
             call.waiting = False
         waited = time.perf_counter() - waited
+        keep = getattr(self._hub, "keep_decision", None)
+        if keep is not None and answer.verdict != "nobody":  # a person's answer is part of the recording
+            keep(api.tool.server, api.tool.name, arguments, {
+                "decision": "denied" if answer.verdict == "deny" else "approved",
+                "scope": "session" if answer.verdict == "session" else "once", "by": answer.by})
+        return self._answered(run, call, answer, waited, reason)
+
+    def _answered(self, run: _Run, call: ToolCall, answer: Answer, waited: float, reason: str,
+                  recorded: bool = False) -> Refusal | None:
+        """Record an approval answer on the call; the refusal when it lets nothing through."""
         if answer.verdict == "session":
             self._approved.add((call.server, call.tool))
         if answer.verdict in ("once", "session"):
             scope = " for the session" if answer.verdict == "session" else ""
-            self._decide(run, call, "approved", f"{answer.by}{scope}", waited)
+            self._decide(run, call, "approved", f"{answer.by}{scope}", waited, recorded)
             return None
         if answer.verdict == "deny":
-            self._decide(run, call, "denied", answer.by, waited)
+            self._decide(run, call, "denied", answer.by, waited, recorded)
             return Refusal("APPROVAL_DENIED", f"denied by {answer.by}")
         self._decide(run, call, "refused", answer.by, waited)
-        q = request.qualified
+        q = f"{call.server}.{call.tool}"
         config_way = f"\"preapproved\": [\"{q}\"] in the config's codemode object"
         if getattr(self, "face", None) == "serve":  # its client cannot pass flags: only the server's config can
             how = f"Pre-approve it with {config_way} of the codemode serve process (then restart it)"
@@ -258,11 +278,13 @@ class CallDesk:
             how = f"Pre-approve it with --approve {q} (%%codemode, codemode exec) or {config_way}"
         return Refusal("APPROVAL_REQUIRED", f"needs approval ({reason}); {answer.by}. {how}")
 
-    def _decide(self, run: _Run, call: ToolCall, decision: str, by: str, waited: float) -> None:
+    def _decide(self, run: _Run, call: ToolCall, decision: str, by: str, waited: float, recorded: bool = False) -> None:
         call.approval = {"decision": decision, "by": by, "waited": waited}
+        if recorded:  # answered from the cassette, as the person did when it was recorded
+            call.approval["recorded"] = True
         run.emit(("call", call))
         self._audit_event("approval", run, server=call.server, tool=call.tool, arguments=call.arguments,
-                          outcome=decision, by=by, duration=waited)
+                          outcome=decision, by=by, duration=waited, **({"recorded": True} if recorded else {}))
 
     def _audit_event(self, event: str, run: _Run, **facts: Any) -> None:
         if self._audit is not None:
@@ -276,7 +298,10 @@ class CallDesk:
         arrives. Every run ends after its calls' answers, so the report always has them."""
         if call.ok is not None:  # cut off as the run ended (`cut_off`): already in the report
             return {"ok": False, "error": {"code": call.error_code, "message": call.error}}
-        call.duration = time.perf_counter() - run.started - call.started
+        # The call's own time, from when it was let through: a person's time to answer is the
+        # approval's (`approval["waited"]`), shown apart.
+        call.started += call.approval.get("waited", 0.0) if call.approval is not None else 0.0
+        call.duration = max(0.0, time.perf_counter() - run.started - call.started)
         call.ok = refusal is None
         if refusal is not None:
             # A server's message may quote the arguments whole: the report keeps a bounded one.

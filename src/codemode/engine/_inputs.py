@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from codemode.errors import CodemodeError
+from codemode.shared.words import a_or_an
 
 # A frame from the host is capped at 256 MiB (sandbox._frames.MAX_HOST_FRAME); inputs get
 # a quarter of it, with room left for the code and the frame's own keys.
@@ -110,7 +111,7 @@ def _plain(name: str, value: Any, where: str, depth: int) -> Any:
     advice = _ADVICE.get(kind)
     fix = f"; convert it first, e.g. {advice}" if advice else \
         "; convert it to dicts, lists, strings, numbers, booleans or None first"
-    raise InputError(name, f"{where} is a {kind}, not JSON data{fix}", where)
+    raise InputError(name, f"{where} is {a_or_an(kind)}, not JSON data{fix}", where)
 
 
 def _size(data: dict[str, Any]) -> int:

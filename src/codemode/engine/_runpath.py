@@ -93,14 +93,14 @@ class RunPath:
 
     async def _arun(self, code: str, timeout: float | None, policy: Policy, options: SandboxOptions,
                     emit: Callable[[Event], None], ticket: Ticket, inputs: dict[str, Any] | None = None,
-                    log: CallLog | None = None) -> RunReport:
+                    log: CallLog | None = None, label: str | None = None) -> RunReport:
         started = time.perf_counter()
         if not await self._turns.take(ticket):
             return self._not_run(code, ticket, started)
         try:
             if ticket.interrupted or self._turns.closed:  # it came between the turn and the cell
                 return self._not_run(code, ticket, started)
-            return await self._arun_turn(code, timeout, policy, options, emit, inputs, log or CallLog())
+            return await self._arun_turn(code, timeout, policy, options, emit, inputs, log or CallLog(), label)
         finally:
             self._turns.give(ticket)
             if log is not None:
@@ -116,7 +116,8 @@ class RunPath:
         return RunReport(code=code, ok=False, error=error, duration=time.perf_counter() - started)
 
     async def _arun_turn(self, code: str, timeout: float | None, policy: Policy, options: SandboxOptions,
-                         emit: Callable[[Event], None], inputs: dict[str, Any] | None, log: CallLog) -> RunReport:
+                         emit: Callable[[Event], None], inputs: dict[str, Any] | None, log: CallLog,
+                         label: str | None = None) -> RunReport:
         assert self._sandbox is not None
         run = _Run(time.perf_counter(), policy, emit, id=new_id(), approval_timeout=self.config.approval_timeout,
                    elicit=policy.elicit or self.config.elicit,
@@ -163,7 +164,7 @@ class RunPath:
         assert sandbox is not None
         try:
             outcome = await sandbox.run(code, on_call=on_call, on_stream=run.on_stream, timeout=timeout,
-                                        inputs=inputs, on_display=run.on_display)
+                                        inputs=inputs, on_display=run.on_display, label=label)
         except BaseException as exc:
             self._audit_event("run.end", run, duration=time.perf_counter() - run.started, outcome="error",
                               code=getattr(exc, "code", type(exc).__name__), codeDigest=code_digest)
@@ -195,11 +196,13 @@ class RunPath:
             trace_path=str(run.log.trace_path) if run.log.trace_path else None,
             duration=time.perf_counter() - run.started,
             timed_out=outcome.timed_out,
+            interrupted=(outcome.error or {}).get("type") == "KeyboardInterrupt" and not outcome.timed_out,
             state_lost=outcome.state_lost,
             worker_restarted=restarted,
             restart_reason=reason if restarted else "",
             isolation=tuple(sandbox.isolation),
             tokens=tokens,
+            show_tokens=self.config.show_tokens,
             output_dropped=dropped,
             displays=tuple(run.outputs.items),
             outputs_refused=dict(run.outputs.tally.refused),

@@ -144,6 +144,7 @@ class Session(Lifecycle, ToolSurface, CallDesk, RunPath, AppCalls):
         approver: Approver | None = None,
         trace: str | Path | None = None,
         elicit: str | None = None,
+        label: str | None = None,
     ) -> RunReport:
         """Run code in the sandbox and return what it did.
 
@@ -170,6 +171,8 @@ class Session(Lifecycle, ToolSurface, CallDesk, RunPath, AppCalls):
                 the rest per tool (see `codemode.trace._calllog`); the file keeps them all.
             elicit: what a server's question during a call gets: "ask" (the approver asks a
                 person on this thread), "decline" or "defaults"; the config's `elicit` by default.
+            label: what tracebacks call the code (`In[9]`: `Cell In[9], line 2`, as IPython
+                names a notebook cell); by default the worker's own `<cell N>`.
 
         Returns:
             The run's report. Failures of the code are in the report, not raised.
@@ -194,7 +197,8 @@ class Session(Lifecycle, ToolSurface, CallDesk, RunPath, AppCalls):
         # With nobody listening, events are not queued: each would wake this thread, which
         # then competes with the loop's thread for the GIL on every tool call.
         emit = events.put if on_event is not None else _asks_only(events.put)
-        start_soon(_handing_over, events.put, self._arun, code, timeout, policy, options, emit, ticket, data, log)
+        start_soon(_handing_over, events.put, self._arun, code, timeout, policy, options, emit, ticket, data, log,
+                   label)
         cancelled = False
         while True:
             try:

@@ -15,7 +15,7 @@ from typing import Any
 from ipykernel.ipkernel import IPythonKernel
 
 from codemode._version import __version__
-from codemode.kernel._complete import Catalog
+from codemode.notebook._complete import Catalog, complete_reply, inspect_reply
 from codemode.kernel._routing import route
 from codemode.notebook import CodeModeMagics
 
@@ -60,28 +60,14 @@ class CodeModeKernel(IPythonKernel):
         cell = route(code)
         if cell.engine == "kernel" or cursor < cell.offset:
             return await _maybe_await(super().do_complete(code, cursor_pos))
-        found = self.catalog.complete(cell.body[: cursor - cell.offset])
-        start = found.start + cell.offset
-        types = [
-            {"start": start, "end": cursor, "text": text, "type": kind, "signature": signature}
-            for text, kind, signature in zip(found.matches, found.types, found.signatures)
-        ]
-        return {
-            "status": "ok",
-            "matches": found.matches,
-            "cursor_start": start,
-            "cursor_end": cursor,
-            "metadata": {"_jupyter_types_experimental": types},
-        }
+        return complete_reply(self.catalog, cell.body[: cursor - cell.offset], cell.offset)
 
     async def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0,
                          omit_sections: Any = ()) -> dict[str, Any]:
         cell = route(code)
         if cell.engine == "kernel" or cursor_pos < cell.offset:
             return await _maybe_await(super().do_inspect(code, cursor_pos, detail_level, omit_sections))
-        text = self.catalog.inspect(cell.body, cursor_pos - cell.offset)
-        data = {"text/plain": text} if text else {}
-        return {"status": "ok", "found": bool(text), "data": data, "metadata": {}}
+        return inspect_reply(self.catalog, cell.body, cursor_pos - cell.offset)
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
         self.magics.close()  # the worker and the servers end with the kernel, not after it

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from IPython.display import display, update_display
+from IPython.display import clear_output, display, update_display
 
 if TYPE_CHECKING:
     from codemode.engine import Event
@@ -33,6 +34,12 @@ class LiveCalls:
     Made at the run's first tool call, it becomes the finished report at the end (`become`),
     so a saved cell holds the report and never an empty output; a run that made no call
     never made a panel, and its report (if any) is displayed as usual.
+
+    The saved cell must read as nbclient saves it (`Unattended`): what the code printed and
+    displayed, then the report. When anything came out below the panel (a print, a display,
+    a person's answer to an approval, which the front end keeps as a `stdin` output),
+    `settle` clears the cell's outputs and shows them again in their final state, and the
+    report is then displayed last, as a new output.
     """
 
     INTERVAL = 0.1  # seconds between updates: a flood of calls must not flood the front end
@@ -44,6 +51,8 @@ class LiveCalls:
         self._handle: Any = None
         self._last = 0.0
         self._pending = False
+        self._shown: list[Event] = []  # the cell's outputs, in order, to show again (`settle`)
+        self._below = False  # something came out under the panel
 
     def on_event(self, event: Event) -> None:
         kind, data = event
@@ -53,6 +62,11 @@ class LiveCalls:
             elif data.ok is not None and kind == "call":
                 self._more += 1
             self._pending = True
+            self._below = self._below or kind == "waiting"  # the question and its answer go below
+        elif kind in ("stdout", "stderr", "display"):
+            self._shown.append(event)
+            self._below = self._below or self._handle is not None
+            show_event(event)
         elif kind != "tick":
             show_event(event)
         now = time.monotonic()
@@ -71,6 +85,18 @@ class LiveCalls:
             self._handle = display(data, metadata=metadata, raw=True, display_id=True)
         else:
             self._handle.update(data, metadata=metadata, raw=True)
+
+    def settle(self, more: bool = False) -> None:
+        """End the live part: when anything is below the panel (or `more`, the magic has
+        something to say before the report), clear the cell and show its outputs again, in
+        their final state, without the panel; the report then comes last (`become` is False)."""
+        if self._handle is None or not (self._below or more):
+            return
+        self._handle = None
+        clear_output(wait=True)  # at the next output: no flash of an empty cell
+        for kind, data in _final(self._shown):
+            show_event((kind, data))
+        self._shown = []
 
     def become(self, report: RunReport) -> bool:
         """Show the finished report in the panel; False when there is no panel."""
@@ -108,14 +134,30 @@ class Unattended:
             show_event(event)
 
     def finish(self, report: RunReport | None) -> None:
-        finals = {d["display_id"]: d for d in (report.displays if report else ()) if d.get("display_id")}
-        for kind, data in self._held or ():
-            if kind == "display":
-                if data.get("update"):
-                    continue
-                data = {**(finals.get(data.get("display_id")) or data), "display_id": None}
-            show_event((kind, data))
+        for event in _final(self._held or ()):
+            show_event(event)
         self._held = None
+
+
+def _final(events: Sequence[Event]) -> list[Event]:
+    """Outputs as a saved notebook keeps them: each display once, in its last state, where it
+    was first shown; its updates dropped; no display ids (nothing updates them any more)."""
+    finals: dict[str, Any] = {}
+    for kind, data in events:
+        if kind == "display" and data.get("display_id"):
+            if data.get("update"):
+                finals[data["display_id"]] = data
+            else:
+                finals.setdefault(data["display_id"], data)
+    shown: list[Event] = []
+    for kind, data in events:
+        if kind == "display":
+            if data.get("update"):
+                continue
+            final = finals.get(data.get("display_id")) if data.get("display_id") else None
+            data = {**data, **({"data": final["data"], "metadata": final["metadata"]} if final else {}), "display_id": None, "update": False}
+        shown.append((kind, data))
+    return shown
 
 
 def show_event(event: Event) -> None:

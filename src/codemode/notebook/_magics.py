@@ -9,11 +9,9 @@ shows with the sandboxed code's own traceback (`_render_traceback_`), not ours.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shlex
 import sys
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -87,6 +85,8 @@ class CodeModeMagics(Magics):
         self._cassette: CassetteSettings | None = None  # set by record / replay / live
         self._parsed: dict[str, Any] = {}  # magic line → its flags (read only: shared by the cells)
         self.face = "notebook"  # the codemode kernel says "kernel": the audit trail's name for it
+        self.forget_catalog: Any = lambda: None  # set by the completion hooks (_hooks.install)
+        self.uninstall_hooks: Any = lambda: None
 
     @property
     def session(self) -> Session:
@@ -185,20 +185,12 @@ class CodeModeMagics(Magics):
                 self._quiet = False
             self._restart(paths[0])
             return
-        if command == "replay" and not Path(paths[0]).is_file():
-            raise UsageError(f"replay: no cassette at {paths[0]}; record one with %codemode record {paths[0]}")
-        # The notebook's own choice wins over what a test runner set for the kernel.
-        for name in ("CODEMODE_CASSETTE", "CODEMODE_CASSETTE_MODE", "CODEMODE_CASSETTE_STRICT"):
-            os.environ.pop(name, None)
-        path = Path(paths[0]).resolve() if paths else None
-        from codemode.cassette import CassetteSettings, record_anew
+        from codemode.notebook._switch import cassette_for_line
 
-        if command == "record" and path is not None:
-            record_anew(path)
-        self._cassette = CassetteSettings(path, command, strict)  # type: ignore[arg-type]
+        settings, saying = cassette_for_line(command, paths[0] if paths else None, strict, " ".join([command, *rest]))
+        self._cassette = settings
         self.close()
-        print(f"codemode: {self.session.cassette.describe()}; servers restarted, a fresh worker "
-              "(earlier variables are gone)")
+        print(f"codemode: {saying(self.session.cassette)}; servers restarted, a fresh worker (earlier variables are gone)")
 
     @observe("config_file")
     def _config_file_changed(self, change: Any) -> None:
@@ -245,6 +237,7 @@ class CodeModeMagics(Magics):
         differs, so the earlier cells' variables are gone (the cell says so).
         """
         args = self._flags(line)
+        self.forget_catalog()  # the cell can change the worker's names
         servers = _split(args.servers)
         timeout = args.timeout or self.timeout or None
         inputs = self._inputs(_split(args.inputs) or [])
@@ -258,8 +251,7 @@ class CodeModeMagics(Magics):
             report = session.run(cell, timeout=timeout, servers=servers, max_tool_calls=args.max_tool_calls,
                                  max_output=args.max_output, tools=_split(args.tools), sandbox=sandbox,
                                  on_event=live.on_event if live is not None else held.on_event if held else show_event,
-                                 inputs=inputs,
-                                 approve=_split(args.approve))
+                                 inputs=inputs, approve=_split(args.approve), label=self._label())
         except CodemodeError as exc:
             raise UsageError(str(exc)) from None
         except BaseException:
@@ -270,6 +262,8 @@ class CodeModeMagics(Magics):
             raise
         if held is not None:
             held.finish(report)
+        if live is not None:
+            live.settle(more=report.worker_restarted)
         if report.worker_restarted:
             print(f"codemode: this cell runs in a fresh worker ({report.restart_reason or 'the previous one stopped'}); "
                   "variables of earlier cells are gone", file=sys.stderr)
@@ -283,7 +277,7 @@ class CodeModeMagics(Magics):
             # A call-free cell's table or figure is an ordinary output, as IPython shows it:
             # every front end (Notebook 7, VS Code, nbconvert, GitHub) draws it.
             display(bundle[0], metadata=bundle[1], raw=True)
-        elif report.calls or lost or (report.error is None and report.result is not None):
+        elif report.calls or lost or report.notices or (report.error is None and report.result is not None):
             # The streams were printed as they came: the report leaves them out; an error
             # is the traceback below.
             shown = dataclasses.replace(report, streams_shown=True, error=None)
@@ -291,6 +285,12 @@ class CodeModeMagics(Magics):
                 display(shown)
         if report.error is not None:
             raise CellFailed.of(dataclasses.replace(report, streams_shown=True))
+
+    def _label(self) -> str | None:
+        """`In[9]`, as IPython calls the running cell in its tracebacks."""
+        running = getattr(getattr(self.shell, "displayhook", None), "exec_result", None)
+        count = getattr(running, "execution_count", None)  # the shell's own is the next cell's by now
+        return f"In[{count}]" if isinstance(count, int) else None
 
     def _user_ns(self) -> dict[str, Any]:
         assert self.shell is not None  # a registered Magics has its shell
@@ -357,8 +357,11 @@ def _split(value: str | None) -> list[str] | None:
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(CodeModeMagics)
     from codemode.notebook._appcomm import register
+    from codemode.notebook._hooks import install
 
-    register(ipython.magics_manager.registry.get("CodeModeMagics"))  # MCP Apps' calls, from the renderer
+    magics = ipython.magics_manager.registry["CodeModeMagics"]
+    register(magics)  # MCP Apps' calls, from the renderer
+    magics.uninstall_hooks = install(ipython, magics)  # Tab and Shift-Tab in %%codemode cells
     # The session's modules (pydantic, the report, the sandbox driver: most of a second) load
     # on a thread while the person writes the first cell, which then finds them loaded.
     threading.Thread(target=_warm_imports, name="codemode-warm-imports", daemon=True).start()
@@ -379,4 +382,5 @@ def _warm_imports() -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     magics = ipython.magics_manager.registry.get("CodeModeMagics")
     if isinstance(magics, CodeModeMagics):
+        magics.uninstall_hooks()
         magics.close()

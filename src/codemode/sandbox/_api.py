@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
         def search(self, arguments: dict[str, Any]) -> Any: ...
 
+        def refused(self, server: str, tool: str, arguments: dict[str, Any], code: str, message: str) -> None: ...
+
 from codemode.schema import check_arguments, drop_unset, suggest
 from codemode.shared.b64 import decoded_size
 
@@ -154,19 +156,21 @@ class Tool:
         return f"<tool {self.server}.{self.signature_text}>"
 
     def _arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        if args:
-            raise ToolError(
-                f"call tools with keyword arguments: {self.server}.{self.signature_text}",
-                server=self.server,
-                tool=self.name,
-                code="INVALID_ARGUMENTS",
-            )
         arguments = {self._keys.get(key, key): value for key, value in kwargs.items()}
+        if args:
+            self._refuse(arguments, f"call tools with keyword arguments: {self.server}.{self.signature_text}")
         arguments = drop_unset(arguments, self.schema)
         problems = check_arguments(self.schema, arguments)
         if problems:
-            raise ToolError("; ".join(problems), server=self.server, tool=self.name, code="INVALID_ARGUMENTS")
+            self._refuse(arguments, "; ".join(problems))
         return arguments
+
+    def _refuse(self, arguments: dict[str, Any], message: str) -> None:
+        """Refuse the call here, before it leaves the worker; the host still lists it in the
+        run's calls (an attempt is part of what the cell did)."""
+        if _channel is not None:
+            _channel.refused(self.server, self.name, arguments, "INVALID_ARGUMENTS", message)
+        raise ToolError(message, server=self.server, tool=self.name, code="INVALID_ARGUMENTS")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         arguments = self._arguments(args, kwargs)

@@ -187,6 +187,15 @@ class Channel:
             if self._pending.pop(call_id, None) is not None:
                 self.send({"op": "cancel", "id": call_id})
 
+    def refused(self, server: str, tool: str, arguments: dict[str, Any], code: str, message: str) -> None:
+        """Tell the host of a call refused before it was sent (bad arguments): no reply comes."""
+        frame = {"op": "refused", "id": next(self._ids), "server": server, "tool": tool, "code": code,
+                 "message": message}
+        try:
+            self.send({**frame, "arguments": arguments})
+        except (FrameError, TypeError, ValueError):  # arguments JSON cannot carry: the refusal still counts
+            self.send({**frame, "arguments": {}})
+
     def _send_call(self, call_id: int, server: str, tool: str, arguments: dict[str, Any]) -> None:
         try:
             self.send({"op": "call", "id": call_id, "server": server, "tool": tool, "arguments": arguments})

@@ -140,9 +140,11 @@ def check_frame(message: dict[str, Any], body: bytes | None = None) -> dict[str,
     if op == "stream":
         if message.get("name") not in ("stdout", "stderr") or not isinstance(message.get("text"), str):
             raise FrameError("a stream frame needs name stdout|stderr and a text")
-    elif op in ("call", "search"):
+    elif op in ("call", "search", "refused"):
         _int(message, "id")
-        if op == "call":
+        if op == "refused" and not (isinstance(message.get("code"), str) and isinstance(message.get("message"), str)):
+            raise FrameError("a refused frame needs a code and a message")
+        if op in ("call", "refused"):
             _name(message, "server")
             _name(message, "tool")
         if not isinstance(message.get("arguments"), dict):
@@ -160,6 +162,10 @@ def check_frame(message: dict[str, Any], body: bytes | None = None) -> dict[str,
                 isinstance(threads.get(key, []), list) and all(isinstance(n, str) for n in threads.get(key, []))
                 for key in ("stopped", "running", "idle"))):
             raise FrameError("a done frame's threads must be lists of names: stopped, running and idle")
+        shadowed = message.get("shadowed")
+        if shadowed is not None and not (isinstance(shadowed, dict) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in shadowed.items())):
+            raise FrameError("a done frame's shadowed must map server names to type names")
     elif op in ("ready", "setup_done"):
         _check_rows(message.get("isolation", []), op)
     elif op == "display":

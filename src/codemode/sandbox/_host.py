@@ -50,6 +50,7 @@ from codemode.sandbox._messages import (
 )
 from codemode.sandbox._process import START_TIMEOUT, WorkerProcess, group_size, kill_group
 from codemode.sandbox._workerspec import Limits, active, sharing_memory
+from codemode.shared.words import a_or_an
 
 logger = logging.getLogger(__name__)
 
@@ -153,9 +154,11 @@ class Sandbox(WorkerProcess):
         timeout: float | None = None,
         inputs: dict[str, Any] | None = None,
         on_display: DisplayHandler | None = None,
+        label: str | None = None,
     ) -> CellOutcome:
         """Run one cell; start a worker first if there is none (or it died). `inputs` (JSON
-        data, checked by the caller) become variables of the cell before it runs."""
+        data, checked by the caller) become variables of the cell before it runs; `label`
+        (`In[9]`) is what its tracebacks call it."""
         if not self.alive:
             await self.start()
         loop = asyncio.get_running_loop()
@@ -167,7 +170,8 @@ class Sandbox(WorkerProcess):
         timer = loop.call_later(_watch.tick_for(self.allow_subprocess),
                                 lambda: watching.append(asyncio.ensure_future(self._watch(cell))))
         try:
-            self._send({"op": "exec", "id": cell.id, "code": code, **({"inputs": inputs} if inputs else {})})
+            self._send({"op": "exec", "id": cell.id, "code": code, **({"inputs": inputs} if inputs else {}),
+                        **({"label": label} if label else {})})
             outcome = await self._wait(cell, timeout)
             if not outcome.state_lost:
                 await self._after_cell(outcome)
@@ -204,6 +208,9 @@ class Sandbox(WorkerProcess):
             if breach is not None:
                 outcome.ok = False
                 outcome.error = {"type": breach.type, "code": breach.code, "message": breach.reason, "traceback": ""}
+        for name, kind in outcome.shadowed.items():
+            outcome.notices.append(f"{name!r} is {a_or_an(kind)} now, not the {name} server; "
+                                   f"the server is still codemode.servers[{name!r}]")
         threads = outcome.threads or {}
         if threads.get("stopped"):
             names = ", ".join(threads["stopped"])
@@ -316,10 +323,13 @@ class Sandbox(WorkerProcess):
             output = display_output(message)
             if cell is not None and cell.on_display is not None:
                 return cell.on_display(output)  # cleaned off the loop: the frames after it wait
-        elif op in ("call", "search"):
+        elif op in ("call", "search", "refused"):
             request = call_request(message)
             if cell is None:
                 return None  # a call from between cells (a thread the cell left running): refused
+            if op == "refused":  # only recorded: the worker waits for no answer
+                asyncio.ensure_future(cell.on_call(request))
+                return None
             cell.sizes[request.id] = size
             cell.in_flight += size
             cell.calls[request.id] = asyncio.ensure_future(self._serve_call(cell, request))

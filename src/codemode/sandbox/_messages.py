@@ -22,7 +22,8 @@ class CallRequest:
     server: str
     tool: str
     arguments: dict[str, Any]
-    op: str = "call"
+    op: str = "call"  # "search"; "refused": the worker refused it itself, `refusal` says why
+    refusal: tuple[str, str] | None = None  # (code, message)
 
 
 @dataclass
@@ -36,6 +37,7 @@ class CellOutcome:
     state_lost: bool = False
     threads: dict[str, list[str]] | None = None  # the cell's threads stopped / still running at its end
     notices: list[str] = field(default_factory=list)  # what the host did about the cell's leftovers
+    shadowed: dict[str, str] = field(default_factory=dict)  # server name -> type of what the cell put there
 
 
 CallHandler = Callable[[CallRequest], Awaitable[dict[str, Any]]]
@@ -172,7 +174,8 @@ def call_request(message: dict[str, Any]) -> CallRequest:
     if not (isinstance(call_id, int) and isinstance(server, str) and isinstance(tool, str)
             and isinstance(arguments, dict)):
         raise FrameError(f"a {op} frame needs an integer id, server and tool names, and an arguments object")
-    return CallRequest(call_id, server, tool, arguments, op)
+    refusal = (str(message["code"]), str(message["message"])) if op == "refused" else None
+    return CallRequest(call_id, server, tool, arguments, op, refusal)
 
 
 def display_output(message: dict[str, Any]) -> dict[str, Any]:
@@ -191,11 +194,13 @@ def outcome_of(done: dict[str, Any]) -> CellOutcome:
     error = done.get("error")
     result = done.get("result")
     threads = done.get("threads")
+    shadowed = done.get("shadowed")
     return CellOutcome(
         ok=bool(done.get("ok")),
         result=result if isinstance(result, dict) else None,
         error=error if isinstance(error, dict) else None,
         threads=threads if isinstance(threads, dict) else None,
+        shadowed=dict(shadowed) if isinstance(shadowed, dict) else {},
     )
 
 

@@ -31,6 +31,7 @@ from codemode.sandbox import (
     _api,
     _channel,
     _display,
+    _errors,
     _lifeline,
     _limits,
     _reserve,
@@ -52,7 +53,7 @@ _CO_COROUTINE = 0x0080
 _RESULT_NAME = "__codemode_result__"
 _RESULT_LEVELS = MAX_DEPTH - 2  # a done frame holds the result's value two levels down
 # Our own files, hidden from the tracebacks a cell shows.
-_OWN_FILES = frozenset({__file__, _api.__file__, _channel.__file__})
+_OWN_FILES = frozenset({__file__, _api.__file__, _channel.__file__, _errors.__file__})
 
 
 class Worker:
@@ -64,6 +65,7 @@ class Worker:
                                           "codemode": sys.modules["codemode"], "ToolError": _api.ToolError}
         self._loop: Any = None
         self._confined = False
+        self.labels: dict[str, str] = {}  # a cell's file name -> what its tracebacks call it
 
     def setup(self, message: dict[str, Any]) -> list[dict[str, Any]]:
         """Install the servers; the first time, confine the worker. Returns the layers applied."""
@@ -103,7 +105,10 @@ class Worker:
     def run(self, message: dict[str, Any]) -> None:
         cell_id = message.get("id")
         filename = f"<cell {cell_id}>"
+        if isinstance(message.get("label"), str):  # `In[9]`: tracebacks say `Cell In[9], line 2`
+            self.labels[filename] = message["label"]
         reply: dict[str, Any] = {"op": "done", "id": cell_id, "ok": True, "result": None}
+        shadowed = _errors.shadowed(self.namespace)
         inputs = message.get("inputs")
         if isinstance(inputs, dict):  # JSON data the host checked: the run's input variables
             self.namespace.update(inputs)
@@ -115,13 +120,16 @@ class Worker:
             if isinstance(exc, SystemExit) and exc.code in (None, 0):
                 value = None
             else:
-                reply.update(ok=False, error=_describe_safely(exc, filename))
+                reply.update(ok=False, error=_errors.describe_safely(exc, _OWN_FILES, self.labels, self.namespace))
                 value = None
         _show_open_figures(value)
         with _interrupts:  # the cell is over: its threads stop now (CPU only inside a cell)
             threads = _threads.stop_leftovers()
         if threads is not None:
             reply["threads"] = threads
+        now_shadowed = _errors.shadowed(self.namespace)
+        if now_shadowed.keys() - shadowed.keys():  # this cell's names hide servers: the report says so
+            reply["shadowed"] = {name: kind for name, kind in now_shadowed.items() if name not in shadowed}
         reply["result"] = _encode_result(value)
         _flush_streams()  # after the result: its note, if any, comes first
         try:
@@ -232,75 +240,6 @@ def _safe_repr(value: Any, limit: int = 100_000) -> str:
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
 
 
-def _describe_safely(exc: BaseException, filename: str) -> dict[str, Any]:
-    """`_describe`, or a bare description when the cell left nothing to format with (no free
-    file descriptor to import `traceback`, no memory): the report matters more than its lines."""
-    try:
-        return _describe(exc, filename)
-    except Exception as failure:  # noqa: BLE001 - boundary: the worker must answer `done`
-        error = {"type": type(exc).__name__, "message": _safe_str(exc),
-                 "traceback": f"(no traceback: formatting it failed with {type(failure).__name__})\n"}
-        if isinstance(exc, MemoryError):
-            error.update(code="MEMORY", message=error["message"] or _MEMORY_MESSAGE)
-        return error
-
-
-_MEMORY_MESSAGE = "an allocation went past the worker's memory limit (raise it with --memory or memoryMb)"
-
-
-def _describe(exc: BaseException, filename: str) -> dict[str, Any]:
-    import errno  # built in: no file to read
-    import traceback
-
-    info = traceback.TracebackException.from_exception(exc)
-    _hide_own_frames(info)
-    error: dict[str, Any] = {
-        "type": type(exc).__name__,
-        "message": exc.message if isinstance(exc, _api.ToolError) else _safe_str(exc),
-        "traceback": "".join(info.format()),
-    }
-    if isinstance(exc, _api.ToolError):
-        error.update(code=exc.code, server=exc.server, tool=exc.tool)
-    elif isinstance(exc, MemoryError):
-        error["code"] = "MEMORY"  # the worker's memory limit (RLIMIT_DATA) refused an allocation
-        error["message"] = error["message"] or _MEMORY_MESSAGE
-    elif isinstance(exc, OSError) and exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
-        # RLIMIT_FSIZE (one file past the work dir's bound), or the work dir's own tmpfs full
-        error["code"] = "DISK"
-    return error
-
-
-def _is_stdlib(filename: str) -> bool:
-    """A file of the standard library (`json/decoder.py`), not of an installed package: its
-    frames say nothing the error message does not, so a cell's traceback leaves them out."""
-    import os
-
-    stdlib = os.path.dirname(os.__file__) + os.sep
-    return filename.startswith(stdlib) and os.sep + "site-packages" + os.sep not in filename[len(stdlib) - 1:]
-
-
-def _hide_own_frames(info: Any) -> None:
-    import traceback
-
-    seen: set[int] = set()
-    while info is not None and id(info) not in seen:
-        seen.add(id(info))
-        frames = [frame for frame in info.stack if frame.filename not in _OWN_FILES and not _is_stdlib(frame.filename)]
-        # The cell is the top of the story: drop the machinery that called it (asyncio).
-        # No cell frame at all (a SyntaxError from compiling it): every frame is machinery.
-        first_cell = next((i for i, f in enumerate(frames) if f.filename.startswith("<cell")), len(frames))
-        frames = frames[first_cell:]
-        info.stack = traceback.StackSummary.from_list(frames)
-        info = info.__cause__ or info.__context__
-
-
-def _safe_str(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:  # noqa: BLE001
-        return f"<{type(exc).__name__}; str() failed>"
-
-
 def _install_api_module() -> None:
     module = ModuleType("codemode", "The API that sandboxed cell code sees: ToolError and the servers.")
     for name in _api.__all__:
@@ -374,5 +313,5 @@ def main(argv: list[str] | None = None) -> None:
             _reserve.release()
             if op == "exec":
                 channel.send({"op": "done", "id": message.get("id"), "ok": False, "result": None,
-                              "error": {"type": "MemoryError", "code": "MEMORY", "message": _MEMORY_MESSAGE,
+                              "error": {"type": "MemoryError", "code": "MEMORY", "message": _errors.MEMORY_MESSAGE,
                                         "traceback": "MemoryError\n"}})

@@ -99,6 +99,8 @@ class ToolCall:
             data["logs"] = self.logs
         if self.approval is not None:
             data["approvalWait"] = round(self.approval.get("waited", 0.0), 6)
+            if self.approval.get("recorded"):
+                data["approvalRecorded"] = True
         if self.app is not None:
             data["app"] = self.app
         return data
@@ -117,10 +119,12 @@ class RunReport:
     calls: tuple[ToolCall, ...] = ()
     duration: float = 0.0
     timed_out: bool = False
+    interrupted: bool = False  # stopped by an interrupt (Ctrl-C, the kernel's interrupt)
     state_lost: bool = False
     worker_restarted: bool = False
     streams_shown: bool = False  # printed live already: the displays leave them out
     tokens: TokenAccount | None = None  # classic tool calling against code mode, for this run
+    show_tokens: bool = True  # the token bars unfolded (`codemode.showTokens`); folded otherwise
     output_dropped: dict[str, int] = field(default_factory=dict)  # characters dropped per stream
     restart_reason: str = ""  # why the run had a fresh worker, when `worker_restarted`
     refused_dropped: int = 0  # refused calls past the number a run keeps: counted, not kept
@@ -187,6 +191,7 @@ class RunReport:
             "callCount": bool(summary) and self.total_calls,
             "summary": summary,
             "timedOut": self.timed_out,
+            "interrupted": self.interrupted,
             "stateLost": self.state_lost,
             "workerRestarted": self.worker_restarted,
             "restartReason": self.worker_restarted and self.restart_reason,
@@ -204,6 +209,7 @@ class RunReport:
             # Volatile too: the layers vary by machine (`RunReport.isolation` has their details).
             "isolation": {row.get("layer"): bool(row.get("active")) for row in self.isolation},
             "tokens": self.tokens.to_json() if self.tokens is not None else None,
+            **({} if self.show_tokens else {"showTokens": False}),
             "calls": [self._call_facts(call) for call in self.calls],
             **({"summary": [s.facts() for s in self.summaries]} if self.summaries else {}),
             **({"trace": self.trace_path} if self.trace_path else {}),

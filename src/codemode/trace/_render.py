@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemode.schema._types import python_literal
 from codemode.shared.b64 import decoded_size
+from codemode.shared.words import a_or_an
 from codemode.trace._preview import preview
 from codemode.shared.escape import escaped
 
@@ -80,6 +81,8 @@ def approval_text(call: ToolCall, details: bool = True) -> str:
     decision = call.approval.get("decision")
     asked = decision != "preapproved" and not by.startswith("nobody")
     after = f" after {format_duration(waited)}" if asked and details else ""
+    if call.approval.get("recorded") and details:
+        after = " (recorded in the cassette)"
     return f"refused: {by}{after}" if decision == "refused" else f"{decision} by {by}{after}"
 
 
@@ -93,7 +96,7 @@ def _headline(report: RunReport) -> str:
     if report.running:  # the live panel's snapshot: nothing has ended yet
         state = "running"
     else:
-        state = "ok" if report.ok else ("timed out" if report.timed_out else "error")
+        state = "ok" if report.ok else "timed out" if report.timed_out else "interrupted" if report.interrupted else "error"
     return f"codemode: {state} · {calls}"
 
 
@@ -244,7 +247,7 @@ _PRE = "margin:2px 0;padding:4px;white-space:pre-wrap;max-height:24em;overflow:a
 
 
 def render_html(report: RunReport) -> str:
-    color = "#2e7d32" if report.ok else "#c62828"
+    color = "#2e7d32" if report.ok else "#ef6c00" if report.interrupted else "#c62828"
     parts = [f'<div class="codemode-run" style="{_STYLE.format(color=color)}">',
              f"<div><strong>{escape(_headline(report))}</strong>"
              f"{_volatile(' · ' + format_duration(report.duration))}</div>"]
@@ -266,6 +269,7 @@ def render_html(report: RunReport) -> str:
     for name, count in report.output_dropped.items():
         parts.append(f"<div>warning: {count:,} characters of {escape(name)} dropped [OUTPUT_TRUNCATED]</div>")
     parts += [f"<div>{escape(line)}</div>" for line in _output_warnings(report)]
+    parts += [f'<div class="codemode-notice">note: {escape(notice)}</div>' for notice in report.notices]
     if report.result is not None:
         parts.append(_result_html(report.result))
     if report.error is not None:
@@ -273,7 +277,10 @@ def render_html(report: RunReport) -> str:
         if report.error.get("traceback"):
             parts.append(f'<pre class="codemode-traceback" style="{_PRE}">{escape(report.error["traceback"])}</pre>')
     if report.tokens is not None:
-        parts.append(_volatile(_tokens_html(report.tokens)))
+        bars = _tokens_html(report.tokens)
+        if not report.show_tokens:  # `codemode.showTokens: false`: folded, a click opens them
+            bars = f'<details class="codemode-tokens-folded"><summary>tokens</summary>{bars}</details>'
+        parts.append(_volatile(bars))
     parts.append("</div>")
     return "".join(parts)
 
@@ -359,5 +366,5 @@ def _media_html(mime: str, data: str) -> str:
 
 
 def _result_html(result: dict[str, Any]) -> str:
-    label = "result" if result.get("kind") != "repr" else f"result (repr of a {escape(str(result.get('type', 'value')))})"
+    label = "result" if result.get("kind") != "repr" else f"result (repr of {escape(a_or_an(str(result.get('type', 'value'))))})"
     return f'<div class="codemode-result"><div>{label}</div>{_value_html(result)}</div>'

@@ -54,7 +54,7 @@ class ApprovalRequest:
         server, tool: the Python names cell code used (`demo.cancel_order`).
         mcp_server, mcp_tool: the names on the wire.
         annotations: the tool's MCP annotations, as the server sent them.
-        arguments: the call's arguments (already checked against the schema).
+        arguments: the call's arguments by the Python names the code used (checked against the schema).
         reason: why the policy asks ("destructiveHint: true", "codemode.approve is 'all'").
     """
 
@@ -71,15 +71,19 @@ class ApprovalRequest:
         return f"{self.server}.{self.tool}"
 
     def describe(self) -> str:
-        """The call in a few lines, for a prompt: names, hints and arguments come from the
-        worker and the server, so control and bidirectional characters show as escapes."""
+        """The call in a few lines, for a prompt: what needs a yes and why, then the arguments
+        by their Python names, one indented block. Names and arguments come from the worker and
+        the server, so control and bidirectional characters show as escapes."""
         import json
+        import textwrap
 
-        hints = ", ".join(f"{k}={json.dumps(v)}" for k, v in self.annotations.items()) or "none"
-        args = json.dumps(self.arguments, ensure_ascii=False, indent=2)
-        return escaped(f"codemode: {self.qualified} needs approval ({self.reason})\n"
-                       f"  server {self.mcp_server!r}, tool {self.mcp_tool!r}, annotations: {hints}\n"
-                       f"  arguments: {args}")
+        from codemode.schema._types import python_literal
+
+        lines = [f"codemode: {self.qualified} needs approval ({self.reason})"]
+        for key, value in self.arguments.items():
+            shown = json.dumps(value, ensure_ascii=False, indent=2) if isinstance(value, (dict, list)) else python_literal(value)
+            lines.append(textwrap.indent(f"{key}={shown}", "    "))
+        return escaped("\n".join(lines))
 
 
 @dataclass(frozen=True)

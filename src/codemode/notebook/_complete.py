@@ -2,7 +2,9 @@
 
 The kernel's own completer (Jedi) sees the kernel's namespace, not the sandbox's: it knows
 nothing of `demo.list_orders`. These functions answer from the session instead: the servers
-and their tools, each tool's parameters, and the worker's global names.
+and their tools, each tool's parameters, and the worker's global names. One implementation
+for both ways in: the `codemode` kernel's cells and `%%codemode` cells on any kernel
+(`codemode.notebook._hooks`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import builtins
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codemode.schema import parameters
 
@@ -146,3 +148,21 @@ def _name_at(text: str, cursor: int) -> str | None:
     name = (left.group(0) if left else "") + (right.group(0) if right else "")
     name = name.strip(".")
     return name if name and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", name) else None
+
+
+def complete_reply(catalog: Catalog, before: str, offset: int) -> dict[str, Any]:
+    """A Jupyter `complete_reply` for code-mode text `before` the cursor, which sits `offset`
+    characters into the cell."""
+    found = catalog.complete(before)
+    start, cursor = found.start + offset, len(before) + offset
+    types = [{"start": start, "end": cursor, "text": text, "type": kind, "signature": signature}
+             for text, kind, signature in zip(found.matches, found.types, found.signatures)]
+    return {"status": "ok", "matches": found.matches, "cursor_start": start, "cursor_end": cursor,
+            "metadata": {"_jupyter_types_experimental": types}}
+
+
+def inspect_reply(catalog: Catalog, body: str, cursor: int) -> dict[str, Any]:
+    """A Jupyter `inspect_reply` for the code-mode `body` with the cursor at `cursor` in it."""
+    text = catalog.inspect(body, cursor)
+    data = {"text/plain": text} if text else {}
+    return {"status": "ok", "found": bool(text), "data": data, "metadata": {}}
