@@ -30,3 +30,10 @@ export function tokenVerdict(tokens: { classic_total: number; code_mode_total: n
     ? `${tokens.ratio.toFixed(1)}× fewer`
     : `${formatCount(tokens.code_mode_total - tokens.classic_total)} more`;
 }
+
+/** `an int64`, `a module`, `a uint8`: the article for `word`, then the word (as the Python side's `a_or_an`). */
+export function aOrAn(word: string): string {
+  const lowered = word.toLowerCase();
+  const vowel = 'aeiou'.includes(lowered.charAt(0)) && !['uint', 'uni', 'use', 'usu', 'uti', 'eu', 'one'].some(p => lowered.startsWith(p));
+  return `${vowel ? 'an' : 'a'} ${word}`;
+}

@@ -12,7 +12,7 @@ import { Widget } from '@lumino/widgets';
 
 import type { AppCallEntry, AppPage, CallApp } from './apps';
 import { AppShelf } from './appshelf';
-import { formatCount, formatDuration, formatSize, tokenVerdict } from './format';
+import { aOrAn, formatCount, formatDuration, formatSize, tokenVerdict } from './format';
 
 /** The MIME type of a run report's payload (and of its metadata entry). */
 export const MIME_TYPE = 'application/vnd.codemode.run+json';
@@ -87,6 +87,10 @@ export interface RunPayload {
   /** Rich outputs dropped for size. */
   displaysTruncated?: number;
   timedOut?: boolean;
+  /** Stopped by an interrupt (the kernel's, Ctrl-C). */
+  interrupted?: boolean;
+  /** What the host did or saw about the cell (threads stopped, a server name a variable hides). */
+  notices?: string[];
   stateLost?: boolean;
   workerRestarted?: boolean;
   restartReason?: string;
@@ -152,6 +156,8 @@ export interface RunMetadata {
   apps?: { [digest: string]: AppPage };
   /** The calls the apps made, kept by the renderer as they were answered (not compared by nbval). */
   appCalls?: AppCallEntry[];
+  /** false (`codemode.showTokens: false`): the token bars start folded. */
+  showTokens?: boolean;
 }
 
 /** A call's payload with its metadata facts filling in what the payload leaves out. */
@@ -218,7 +224,15 @@ export class RenderedRunReport extends Widget implements IRenderMime.IRenderer {
 /** The report as a DOM tree (exported for tests and other front ends). */
 export function renderRun(payload: RunPayload, metadata: RunMetadata, sanitizer?: ISanitizer): HTMLElement {
   const root = el('div', 'jp-CodemodeRun-body');
-  const state = payload.running ? 'running' : payload.ok ? 'ok' : payload.timedOut ? 'timed-out' : 'error';
+  const state = payload.running
+    ? 'running'
+    : payload.ok
+      ? 'ok'
+      : payload.timedOut
+        ? 'timed-out'
+        : payload.interrupted
+          ? 'interrupted'
+          : 'error';
   root.dataset.state = state;
   root.append(header(payload, metadata, state));
   if (payload.workerRestarted) {
@@ -256,6 +270,9 @@ export function renderRun(payload: RunPayload, metadata: RunMetadata, sanitizer?
     root.append(el('div', 'jp-CodemodeRun-warning',
       `${payload.displaysTruncated} rich output(s) over the size cap dropped [OUTPUT_TRUNCATED]`));
   }
+  for (const notice of payload.notices ?? []) {
+    root.append(el('div', 'jp-CodemodeRun-note', `note: ${notice}`));
+  }
   if (payload.result) {
     root.append(section(resultLabel(payload.result), value(payload.result, sanitizer), 'jp-CodemodeRun-result'));
   }
@@ -264,7 +281,12 @@ export function renderRun(payload: RunPayload, metadata: RunMetadata, sanitizer?
   }
   const tokens = metadata.tokens ?? payload.tokens;
   if (tokens) {
-    root.append(tokenBar(tokens));
+    // The renderer's own toggle: a click on `tokens` folds or unfolds the bars; they start
+    // folded when the config says so (`codemode.showTokens: false`).
+    const fold = el('details', 'jp-CodemodeRun-tokensFold') as HTMLDetailsElement;
+    fold.open = metadata.showTokens !== false;
+    fold.append(el('summary', 'jp-CodemodeRun-tokensToggle', 'tokens'), tokenBar(tokens));
+    root.append(fold);
   }
   return root;
 }
@@ -529,7 +551,7 @@ function tokenBar(tokens: Tokens): HTMLElement {
 }
 
 function resultLabel(result: ResultPayload): string {
-  return result.kind === 'repr' ? `result (repr of a ${result.type ?? 'value'})` : 'result';
+  return result.kind === 'repr' ? `result (repr of ${aOrAn(result.type ?? 'value')})` : 'result';
 }
 
 /** The calls past those kept whole, one row per tool: a big run stays a small output. */
