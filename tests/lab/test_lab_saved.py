@@ -72,6 +72,13 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "n => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
             ".every(p => /\\[\\d+\\]/.test(p.textContent)) && "
             "document.querySelectorAll('.jp-CodemodeRun-body').length === n", arg=len(CALLING))
+        # The renderer's own toggle folds a report's token bars and opens them again.
+        fold = page.locator(".jp-CodemodeRun-tokensFold").first
+        toggled = [fold.evaluate("e => e.open")]
+        fold.locator("summary").click()
+        toggled.append(fold.evaluate("e => e.open"))
+        fold.locator("summary").click()
+        toggled.append(fold.evaluate("e => e.open"))
         page.keyboard.press("Control+s")
         page.locator(".lm-TabBar-tab.jp-mod-dirty").wait_for(state="detached")
     copy = ARTIFACTS / "lab-saved"
@@ -79,7 +86,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     copy.mkdir(parents=True)
     for name in ("saved.ipynb", "saved.cassette.jsonl"):
         shutil.copy(root / name, copy / name)
-    return {"root": root, "nb": json.loads((root / "saved.ipynb").read_text(encoding="utf-8"))}
+    return {"root": root, "nb": json.loads((root / "saved.ipynb").read_text(encoding="utf-8")), "toggled": toggled}
 
 
 def _codemode_test(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -110,6 +117,10 @@ def test_the_answered_question_leaves_its_decision_in_the_report_only(saved: dic
     (call,) = report[MIME_TYPE]["calls"]
     assert call["approval"] == {"decision": "approved", "by": "a person (kernel stdin)"}
     assert "approved by a person (kernel stdin)" in "".join(report["text/html"])
+
+
+def test_the_token_bars_fold_and_unfold_on_a_click(saved: dict[str, Any]) -> None:
+    assert saved["toggled"] == [True, False, True]  # open by default (codemode.showTokens)
 
 
 def test_codemode_test_passes_twice_on_what_jupyterlab_saved_and_leaves_the_cassette(saved: dict[str, Any]) -> None:
