@@ -53,7 +53,7 @@ def test_an_accepted_elicitation_lets_the_destructive_call_through(tmp_path: Pat
     out, asked, audit = _serve(tmp_path, {"action": "accept", "content": {"decision": "once"}}, mode)
     (question,) = asked
     assert "demo.cancel_order needs approval (destructiveHint: true)" in question.message
-    assert '"order_id": 1030' in question.message
+    assert "\n    order_id=1030" in question.message  # by its Python name, one indented block
     assert out["result"] == "cancelled" and out["stdout"] == "" and len(out["runId"]) == 26
     assert out["calls"][0]["approval"] == {"decision": "approved", "by": BY[mode]}
     decided = [e for e in audit if e["event"] == "approval"]
