@@ -12,17 +12,13 @@ and the resident size of one session's worker.
 
     python bench/serve.py [--sessions 50] [--calls 20]
 
-Where a 2026-07-28 execute's time goes over HTTP (2026-12-07, issue 28): the server answers one
-in about 4 ms on a fresh connection (a raw request in one write), but about 50 ms on a
-kept-alive one, whether the client is the SDK's, http.client or a raw socket with TCP_NODELAY,
-and with the SDK's own MCPServer and a one-line tool too (48-63 ms there): the wait is in the
-SDK's 2026 HTTP entry under uvicorn between two requests of one connection, not in codemode's
-handling (cProfile of the server's loop: ~1.5 ms a call, most of it the SDK's Mcp-Param check
-running tools/list, now answered from the list made once). A plain Starlette JSON endpoint under
-uvicorn 0.55 shows the same ~45 ms per request on a kept-alive connection (h11 or httptools
-alike), where a bare asyncio server answers in 0.1 ms: the wait is uvicorn's, between one
-response and the next request. The 2025-11-25 era streams each answer as server-sent events
-and does not meet it. Not fixed here.
+Where a 2026-07-28 execute's time went over HTTP (2026-12-07, issue 28): about 45 ms of every
+request on a kept-alive connection, /health included, was Nagle's algorithm meeting the
+client's delayed ACK. `codemode serve` made its listening socket with proto 0, and asyncio sets
+TCP_NODELAY only on sockets whose proto says TCP, so a response written as headers then body
+waited for the ACK of the headers. The socket now names IPPROTO_TCP (tests/serve/test_serve_socket.py);
+the same bench went from p50 123.8 ms to 14.4 ms in the 2026 era (Session.run 5.1 ms, both on a
+loaded machine). The 2025-11-25 era streams each answer as server-sent events and met it less.
 """
 
 from __future__ import annotations

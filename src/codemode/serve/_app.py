@@ -94,7 +94,10 @@ def _listen(options: ServeOptions) -> socket.socket:
         raise CodemodeError(f"--port {options.port} is not a port: give 1-65535, or 0 for any free one")
     try:
         family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
-        sock = socket.socket(family)
+        # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on a socket whose proto says TCP
+        # (accepted ones inherit it). Without it, a response written as headers then body waited
+        # for the client's delayed ACK: ~40 ms on every request of a kept-alive connection.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((options.host, options.port))
