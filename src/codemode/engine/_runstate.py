@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from codemode.outputs import Outputs
 from codemode.tokens.accounting import Accountant
@@ -29,6 +29,7 @@ WIRE_HELD = 2 * 1024 * 1024
 CLEAN_ON_LOOP_CHARS = 16 * 1024
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def bundle_chars(data: object) -> int:
@@ -75,6 +76,17 @@ class _Stream:
         return self._tail
 
 
+def _settle_from_thread(loop: asyncio.AbstractEventLoop, future: asyncio.Future[T], value: T) -> None:
+    """Resolve a future of the hub's loop from the run's calling thread, unless the host has
+    given up waiting already."""
+
+    def settle() -> None:
+        if not future.done():
+            future.set_result(value)
+
+    loop.call_soon_threadsafe(settle)
+
+
 @dataclass
 class _Ask:
     """A call waiting for a person's yes: put on the run's event queue, answered on the thread
@@ -86,11 +98,7 @@ class _Ask:
     loop: asyncio.AbstractEventLoop
 
     def resolve(self, answer: Answer) -> None:
-        def settle() -> None:
-            if not self.future.done():  # the host may have given up waiting already
-                self.future.set_result(answer)
-
-        self.loop.call_soon_threadsafe(settle)
+        _settle_from_thread(self.loop, self.future, answer)
 
 
 @dataclass
@@ -103,11 +111,7 @@ class _Question:
     loop: asyncio.AbstractEventLoop
 
     def resolve(self, reply: Reply) -> None:
-        def settle() -> None:
-            if not self.future.done():
-                self.future.set_result(reply)
-
-        self.loop.call_soon_threadsafe(settle)
+        _settle_from_thread(self.loop, self.future, reply)
 
 
 @dataclass
