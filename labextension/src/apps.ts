@@ -16,6 +16,7 @@
  * app. Nothing from the app enters JupyterLab's page as HTML.
  */
 import { cspFor, hostStyles, srcdocFor } from './appsandbox';
+import { el } from './dom';
 
 /** The MCP Apps protocol version this host speaks. */
 export const APPS_PROTOCOL = '2026-01-26';
@@ -353,15 +354,4 @@ function contentText(content: Json | undefined): string {
     .map(block => (block && typeof block === 'object' && !Array.isArray(block) && typeof block.text === 'string' ? block.text : ''))
     .filter(Boolean)
     .join(' ');
-}
-
-function el(tag: string, className = '', text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }

@@ -2,6 +2,7 @@
  * The apps of a report, as a report widget keeps them (see `apps.ts` for one app's panel).
  */
 import { AppCallEntry, AppPage, AppPanel, CallApp } from './apps';
+import { el } from './dom';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -84,15 +85,4 @@ export class AppShelf {
   private _onCall: ((entry: AppCallEntry) => void) | undefined;
   private _panels = new Map<string, AppPanel>();
   private _seen = new Set<string>();
-}
-
-function el(tag: string, className = '', text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }

@@ -12,6 +12,7 @@ import { Widget } from '@lumino/widgets';
 
 import type { AppCallEntry, AppPage, CallApp } from './apps';
 import { AppShelf } from './appshelf';
+import { el } from './dom';
 import { aOrAn, formatCount, formatDuration, formatSize, tokenVerdict } from './format';
 
 /** The MIME type of a run report's payload (and of its metadata entry). */
@@ -593,17 +594,6 @@ function badge(text: string, state: string): HTMLElement {
 
 function pre(text: string, className: string): HTMLElement {
   return el('pre', className, text);
-}
-
-function el(tag: string, className = '', text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /**
