@@ -102,4 +102,4 @@ def test_an_approval_prompt_shows_bidi_and_escapes_in_arguments_escaped() -> Non
     assert report.stdout.strip() == "APPROVAL_DENIED", report
     [prompt] = approver.prompts
     assert not _raw(prompt), prompt
-    assert "invoice\\u202efdp.exe\\u001b[2J" in prompt  # JSON's escape, then ours
+    assert 'target="invoice\\u202efdp.exe\\x1b[2J"' in prompt  # the short prompt's Python literal, escaped
