@@ -199,7 +199,10 @@ def test_a_long_running_operation_records_its_progress_on_the_call(session: Sess
 
 def test_a_call_against_a_real_schema_is_checked_in_the_worker(session: Session) -> None:
     report = session.run("memory.create_entities(entities=[{'name': 'x'}])")
-    assert not report.ok and report.calls == ()  # refused before it left the worker
+    assert not report.ok
+    (call,) = report.calls  # in the timeline, refused before it left the worker: nothing was sent
+    assert (call.server, call.tool, call.error_code, call.result_bytes) == ("memory", "create_entities",
+                                                                             "INVALID_ARGUMENTS", 0)
     assert report.error is not None
     assert (report.error["type"], report.error["code"]) == ("ToolError", "INVALID_ARGUMENTS")
     assert "entityType" in report.error["message"]  # the nested required key is named
