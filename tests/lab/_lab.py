@@ -114,3 +114,15 @@ def chromium_page(timeout_ms: int, height: int = 1000) -> Iterator[Any]:
 def notebook_url(url: str, name: str) -> str:
     """The address of notebook `name` in the JupyterLab at `url`, with the token."""
     return f"{url}/lab/tree/{name}?token={TOKEN}"
+
+
+def codemode_notebook(cells: list[str]) -> dict[str, Any]:
+    """An unrun notebook of these code cells on the `codemode` kernel, as JupyterLab would save it."""
+    return {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell-{n}", "metadata": {}, "outputs": [],
+                   "source": source} for n, source in enumerate(cells)],
+        "metadata": {"kernelspec": {"display_name": "Python 3 (Code Mode)", "language": "python",
+                                    "name": "codemode"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }

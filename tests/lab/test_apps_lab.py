@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _lab import ARTIFACTS, chromium, chromium_page, jupyterlab, lab_env, notebook_url
+from _lab import ARTIFACTS, chromium, chromium_page, codemode_notebook, jupyterlab, lab_env, notebook_url
 
 UI_TIMEOUT = 90_000  # ms: the first cell starts the kernel, the worker and both servers
 TESTS = Path(__file__).resolve().parents[1]
@@ -28,22 +28,11 @@ CELLS = ["notes.show_notes()", "basic.get_time()"]
 pytestmark = pytest.mark.skipif(not BASIC.exists(), reason="the npm test peers are not installed: make peers")
 
 
-def _notebook() -> dict[str, Any]:
-    return {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell-{n}", "metadata": {}, "outputs": [],
-                   "source": source} for n, source in enumerate(CELLS)],
-        "metadata": {"kernelspec": {"display_name": "Python 3 (Code Mode)", "language": "python",
-                                    "name": "codemode"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     chromium()
     root = tmp_path_factory.mktemp("apps")
-    (root / "apps.ipynb").write_text(json.dumps(_notebook()), encoding="utf-8")
+    (root / "apps.ipynb").write_text(json.dumps(codemode_notebook(CELLS)), encoding="utf-8")
     config = {
         "mcpServers": {
             "notes": {"command": sys.executable, "args": [str(TESTS / "apps_server.py")],

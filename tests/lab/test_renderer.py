@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _lab import ARTIFACTS, chromium, chromium_page, jupyterlab, lab_env, notebook_url
+from _lab import ARTIFACTS, chromium, chromium_page, codemode_notebook, jupyterlab, lab_env, notebook_url
 
 UI_TIMEOUT = 90_000  # ms: the first cell also starts the kernel, the worker and the demo server
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
@@ -31,23 +31,12 @@ CELLS = [
 LIVE = CELLS.index("demo.build_report(steps=100)")
 
 
-def _notebook() -> dict[str, Any]:
-    return {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell-{n}", "metadata": {}, "outputs": [],
-                   "source": source} for n, source in enumerate(CELLS)],
-        "metadata": {"kernelspec": {"display_name": "Python 3 (Code Mode)", "language": "python",
-                                    "name": "codemode"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """JupyterLab serving a folder with the test notebook; yields its base URL."""
     chromium()
     root = tmp_path_factory.mktemp("lab")
-    (root / "reports.ipynb").write_text(json.dumps(_notebook()), encoding="utf-8")
+    (root / "reports.ipynb").write_text(json.dumps(codemode_notebook(CELLS)), encoding="utf-8")
     with jupyterlab(root, lab_env(root)) as url:
         yield url
 
