@@ -161,6 +161,21 @@ async def load(url: str, sessions: int, calls: int, server_pid: int, mode: str =
     return out
 
 
+async def floor(url: str, calls: int) -> list[float]:
+    """The SDK's own request round trip on this server: `tools/list` (no run, a fixed answer)
+    from the same client, 2026-07-28 era: what any tool call over HTTP costs before our work."""
+    times = []
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(60.0)) as http:
+        async with Client(streamable_http_client(url, http_client=http), mode=MODERN) as client:
+            for _ in range(5):
+                await client.list_tools()
+            for _ in range(calls):
+                started = time.perf_counter()
+                await client.list_tools()
+                times.append(time.perf_counter() - started)
+    return times
+
+
 def session_runs(config: Path, calls: int) -> list[float]:
     from codemode.config import load_config
 
@@ -210,6 +225,7 @@ def main() -> None:
             many = anyio.run(load, url, args.sessions, args.calls, process.pid)
             alone = {mode: anyio.run(load, url, 1, args.sessions * args.calls // 4, process.pid, mode)
                      for mode in (MODERN, "legacy")}
+            bare = anyio.run(floor, url, args.sessions * args.calls // 4)
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -224,9 +240,14 @@ def main() -> None:
     print("| what | calls | p50 | p99 |")
     print("| --- | --- | --- | --- |")
     print(row("`Session.run` of the same code, in process", runs))
+    print(row("`tools/list` over HTTP, 2026-07-28: the SDK's request floor, no run", bare))
     for mode, era in ((MODERN, "2026-07-28"), ("legacy", "2025-11-25")):
         print(row(f"`execute` over HTTP, one session, {era}", alone[mode]["times"]))
     print(row(f"`execute` over HTTP, {args.sessions} concurrent sessions, 2026-07-28", many["times"]))
+    modern = statistics.median(alone[MODERN]["times"])
+    print()
+    print(f"one session's 2026-07-28 execute: {modern / statistics.median(runs):.2f}x `Session.run`; less the SDK's "
+          f"request floor, {(modern - statistics.median(bare)) / statistics.median(runs):.2f}x")
     per_session = (many["rss_open"] - rss_idle) / args.sessions
     worker = statistics.median(many["worker_rss"]) if many["worker_rss"] else 0
     print()

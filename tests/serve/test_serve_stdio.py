@@ -93,6 +93,27 @@ def test_prints_arrive_as_log_messages_and_calls_as_progress_and_input_becomes_a
     assert "".join(entry.data for entry in logs) == "looking up 1001\n"  # as the worker flushed it, in pieces
 
 
+def test_a_2026_request_gets_progress_when_it_sends_a_token_and_no_logs_it_did_not_ask_for(
+        demo_config_file: Path) -> None:
+    logs: list[Any] = []
+    progress: list[str] = []
+
+    async def scenario(client: Any) -> Any:
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            progress.append(message or "")
+
+        quiet = await client.call_tool("execute", {"code": "print('hi')\ndemo.get_order(order_id=1001)['id']"})
+        told = await client.call_tool("execute", {"code": "print('hi')\ndemo.get_order(order_id=1001)['id']"},
+                                      progress_callback=on_progress)
+        return quiet, told
+
+    quiet, told = run_stdio(demo_config_file, scenario, mode="2026-07-28", logging_callback=_collect(logs))
+    assert not quiet.is_error and not told.is_error, told.content[0].text
+    assert quiet.structured_content["result"] == told.structured_content["result"] == 1001
+    assert len(progress) == 2 and progress[0] == "demo.get_order started", progress  # the second call's only
+    assert logs == []  # no log level in the requests' _meta: the era sends no log messages
+
+
 def _collect(into: list[Any]) -> Any:
     async def callback(params: Any) -> None:
         into.append(params)

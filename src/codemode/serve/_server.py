@@ -26,8 +26,6 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import anyio
-import anyio.from_thread
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
@@ -41,25 +39,26 @@ from codemode.serve._account import note_run, note_search, token_line
 from codemode.serve._context import Asker, connection_session, session_for
 from codemode.serve._handles import digest
 from codemode.serve._limits import Refused, RunLimits, check_code, run_limits
-from codemode.serve._runapp import EXTENSION_ID, RUN_APP_URI, list_app_resources, read_app_resource
-from codemode.serve._sessions import ClientSession, Sessions
 from codemode.serve._links import Link, bound_images, bound_structured
+from codemode.serve._relay import LOG_LEVEL_KEY, Relay
 from codemode.serve._rounds import Run
-from codemode.serve._values import SCHEME as VALUES_SCHEME
+from codemode.serve._runapp import (
+    EXTENSION_ID,
+    RUN_APP_URI,
+    list_app_resources,
+    read_app_resource,
+)
+from codemode.serve._sessions import ClientSession, Sessions
 from codemode.serve._tools import linkable, refusal, structured, summary_text, tool_list
+from codemode.serve._values import SCHEME as VALUES_SCHEME
 from codemode.trace import rich_content
 from codemode.trust.approvers import ElicitationApprover
 
 if TYPE_CHECKING:
     from codemode.engine import Event
-    from codemode.trace import RunReport, ToolCall
+    from codemode.trace import RunReport
 
 logger = logging.getLogger(__name__)
-
-#: Where a handshake-era connection keeps the level its `logging/setLevel` asked for.
-LOG_LEVEL_KEY = "codemode.log_level"
-#: The spec's levels, least severe first.
-LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 INSTRUCTIONS = (
     "Code mode: the tools of several MCP servers as a Python API. Find tools with `search`, then "
@@ -200,11 +199,13 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
     except Refused as refused:
         return _refused(refused.code, refused.message, client.key, getattr(refused, "retry_after", None))
     relay = Relay(ctx)
-    on_event: Callable[[Event], None] = relay.on_event
+    # A request that can carry no live event (a 2026 request without a progress token or a log
+    # level) gets none: each would wake the run's thread. Its later rounds get none either.
+    on_event: Callable[[Event], None] | None = relay.on_event if relay.carries else None
     shown: list[Event] | None = None
     if client.transcript is not None:  # what the cell showed, in order, for its outputs
         shown = []
-        on_event = _keeping(shown, relay.on_event)
+        on_event = _keeping(shown, relay.on_event)  # the transcript keeps the prints either way
 
     def finish(outcome: tuple[RunReport, str]) -> types.CallToolResult:
         report, notice = outcome
@@ -335,53 +336,3 @@ def _block(block: dict[str, Any]) -> Any:
 def _error(code: str, message: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=f"{message} [{code}]")],
                                 structured_content={"error": {"code": code, "message": message}}, is_error=True)
-
-
-class Relay:
-    """Carries a run's live events from its thread to the client, in order.
-
-    `on_event` is called on the thread that runs `Session.run` (an anyio worker thread), so
-    it reaches the request's context on the server's loop with `anyio.from_thread.run`.
-    The request context stays reachable here for what else a run may need to ask the
-    client mid-run (an approval through elicitation: `self.ctx.session.elicit_form`).
-    """
-
-    def __init__(self, ctx: ServerRequestContext[Any]) -> None:
-        self.ctx = ctx
-        self._steps = 0
-
-    def on_event(self, event: Event) -> None:
-        kind, data = event
-        try:
-            if kind == "call":
-                anyio.from_thread.run(self._progress, _call_message(data))
-            elif kind in ("stdout", "stderr") and data:
-                anyio.from_thread.run(self._log, kind, data)
-        except Exception:  # noqa: BLE001 - boundary: a client gone mid-run must not fail the run
-            logger.debug("codemode serve: a live event could not be sent", exc_info=True)
-
-    async def _progress(self, message: str) -> None:
-        self._steps += 1
-        await self.ctx.session.report_progress(self._steps, None, message)
-
-    async def _log(self, stream: str, text: str) -> None:
-        level: types.LoggingLevel = "info" if stream == "stdout" else "warning"
-        connection = getattr(self.ctx.session, "_connection", None)
-        wanted = connection.state.get(LOG_LEVEL_KEY, "debug") if connection is not None else "debug"
-        if LEVELS.index(level) < LEVELS.index(wanted):
-            return
-        with warnings.catch_warnings():  # MCP logging is deprecated in the 2026 era; this server is pre-2026
-            warnings.simplefilter("ignore", MCPDeprecationWarning)
-            pending = self.ctx.session.send_log_message(level=level, data=text,
-                                                        logger=stream, related_request_id=self.ctx.request_id)
-        await pending
-
-
-def _call_message(call: ToolCall) -> str:
-    name = f"{call.server}.{call.tool}"
-    if call.ok is None:
-        return f"{name} started"
-    duration = f" in {call.duration * 1000:.0f} ms" if call.duration is not None else ""
-    if call.ok:
-        return f"{name} ok{duration}"
-    return f"{name} failed{duration} [{call.error_code}]"
