@@ -111,3 +111,24 @@ def test_over_http_a_2026_client_is_asked_by_input_required_and_the_code_goes_on
     assert len(asked) == 1 and "demo.cancel_order needs approval" in asked[0]
     assert result.structured_content["calls"][0]["approval"] == {"decision": "approved", "by": BY["2026-07-28"]}
     assert result.structured_content["result"] == 1 and result.structured_content["stdout"] == ""
+
+
+@pytest.mark.parametrize("state", ["local~v1.AAAAforged", "v1.AAAAforged", "b9~"])
+def test_a_2026_retry_whose_state_this_process_cannot_unseal_is_run_lost_not_a_protocol_error(
+        tmp_path: Path, state: str) -> None:
+    import httpx2
+
+    from _serving import start_http
+
+    config = write_config(tmp_path / "mcp.json", {"poolSize": 0})
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+    request = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "execute", "arguments": {"code": CODE}, "requestState": state,
+        "inputResponses": {"approval": {"action": "accept", "content": {"decision": "once"}}}, "_meta": meta}}
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2026-07-28",
+               "Mcp-Method": "tools/call", "Mcp-Name": "execute"}
+    for server in start_http(config):
+        answer = httpx2.post(server.url, json=request, headers=headers, timeout=60)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()["result"]
+    assert result["isError"] is True and result["structuredContent"]["error"]["code"] == "RUN_LOST", result

@@ -155,3 +155,41 @@ def test_two_backends_behind_haproxy_lose_no_session_and_say_session_lost_for_a_
                 after.content[0].text
             assert after.structured_content["session"].startswith("b1.")
             assert fresh is not None and not fresh.is_error and fresh.structured_content["result"] == f"{name} again"
+
+
+APPROVAL_CODE = 'demo.cancel_order(order_id=demo.list_orders(status="open")[0]["id"])["status"]'
+
+
+def test_a_first_2026_execute_asked_a_question_behind_haproxy_gets_its_answer_on_the_backend_that_asked(
+        cluster: tuple[str, list[HttpServer]]) -> None:
+    # The first execute of a session carries no handle, so the proxy balances it; its retry with
+    # the answer must reach the process whose run waits (the route in front of its requestState).
+    import anyio
+    import httpx2
+    from mcp import Client, types
+    from mcp.client.streamable_http import streamable_http_client
+
+    url, _ = cluster
+    asked: list[str] = []
+
+    async def answer(context: Any, params: Any) -> Any:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"decision": "once"})
+
+    async def main() -> list[Any]:
+        results = []
+        for index in range(4):  # round-robin: a retry balanced like the first request would miss
+            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=httpx2.Timeout(60.0))
+            async with http, Client(streamable_http_client(url, http_client=http), mode="2026-07-28",
+                                    elicitation_callback=answer) as client:
+                if index % 2:  # one request more shifts the round-robin: the executes land on both backends
+                    await client.list_tools()
+                results.append(await client.call_tool("execute", {"code": APPROVAL_CODE}))
+        return results
+
+    results = anyio.run(main)
+    for result in results:
+        assert not result.is_error, result.content[0].text
+        assert result.structured_content["calls"][1]["approval"]["decision"] == "approved"
+    assert len(asked) == 4
+    assert {result.structured_content["session"].partition(".")[0] for result in results} == {"b1", "b2"}

@@ -49,6 +49,7 @@ from codemode.serve._runapp import (
     read_app_resource,
 )
 from codemode.serve._sessions import ClientSession, Sessions
+from codemode.serve._stateroute import StateRoute, run_lost
 from codemode.serve._tools import linkable, refusal, structured, summary_text, tool_list
 from codemode.serve._values import SCHEME as VALUES_SCHEME
 from codemode.trace import rich_content
@@ -143,6 +144,8 @@ def build_server(sessions: Sessions) -> Server[Any]:
     server.extensions[EXTENSION_ID] = {}
     # The requestState of an input_required round is sealed and checked by the SDK (a key of this
     # process: a run lives in one process anyway, and state minted elsewhere is refused).
+    # Outside the seal, the state names this backend for a proxy to route the retry by (`_stateroute`).
+    server.middleware.append(StateRoute())
     server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience="codemode"))
     return server
 
@@ -234,8 +237,7 @@ async def _resume(sessions: Sessions, asker: Asker, params: types.CallToolReques
     """A 2026 round that answers the question its run asked: hand it over, then wait again."""
     run = sessions.rounds.find(str(params.request_state), asker.owner)
     if run is None:
-        return _error("RUN_LOST", "the run this answer was for is gone (it ended, or its server process "
-                                  "stopped); run the code again")
+        return run_lost()
     run.answer(params.input_responses)
     return await _round(run, ctx)
 
