@@ -41,7 +41,7 @@ from codemode.serve._handles import digest
 from codemode.serve._limits import Refused, RunLimits, check_code, run_limits
 from codemode.serve._links import Link, bound_images, bound_structured
 from codemode.serve._relay import LOG_LEVEL_KEY, Relay
-from codemode.serve._rounds import Run
+from codemode.serve._rounds import Run, elicitation_modes
 from codemode.serve._runapp import (
     EXTENSION_ID,
     RUN_APP_URI,
@@ -218,13 +218,14 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
                                           state_lost=bool(notice))
         return _result(sessions, client, report, notice, _listing(sessions))
 
-    # A call the approval policy holds back is asked of this client: by form elicitation on a
-    # handshake-era connection, as `input_required` rounds in the 2026 era; a client without
-    # the elicitation capability has nobody to ask, and the call is refused.
+    # A call the approval policy holds back, or an upstream server's question, is asked of this
+    # client: by elicitation on a handshake-era connection, as `input_required` rounds in the
+    # 2026 era; a client without the elicitation capability has nobody to ask.
     asking = ElicitationApprover(ctx.session, asyncio.get_running_loop(), ctx.request_id)
     if asker.modern:
-        run = sessions.rounds.start(Run(asker.owner, client.key, asking.capable, finish, relay), lambda run: sessions.run(
-            client, code, plan, inputs, on_event, run.approver))
+        modes = elicitation_modes(ctx.session.client_capabilities)
+        run = sessions.rounds.start(Run(asker.owner, client.key, modes, finish, relay),
+                                    lambda run: sessions.run(client, code, plan, inputs, on_event, run.approver))
         return await _round(run, ctx)
     try:
         return finish(await sessions.run(client, code, plan, inputs, on_event, asking))
@@ -238,7 +239,7 @@ async def _resume(sessions: Sessions, asker: Asker, params: types.CallToolReques
     run = sessions.rounds.find(str(params.request_state), asker.owner)
     if run is None:
         return run_lost()
-    run.answer(params.input_responses)
+    run.answer(params.input_responses, str(params.request_state))
     return await _round(run, ctx)
 
 

@@ -265,7 +265,8 @@ class ElicitationApprover:
         import uuid
 
         elicitation = getattr(getattr(self.session, "client_capabilities", None), "elicitation", None)
-        if elicitation is None or (question.mode == "url" and getattr(elicitation, "url", None) is None):
+        if elicitation is None or (question.mode == "url" and getattr(elicitation, "url", None) is None) \
+                or (question.mode == "form" and not self.capable):
             return Reply("decline", f"nobody to ask (the MCP client cannot answer a {question.mode} elicitation)")
         if question.mode == "url":
             coro = self.session.elicit_url(question.describe(), question.url or "", uuid.uuid4().hex,
