@@ -1,9 +1,10 @@
 """The token line of `codemode serve`: what this session's model read, against classic calling.
 
 Code mode's side counts what the model behind this session read of this server: the
-`tools/list` it got (once per session), each `search` result of its connection (a
-handshake-era connection's; a 2026 search names no session), the code it wrote and each
-`execute` result it read. Classic tool calling's side is what the same work would have cost
+`tools/list` it got (once per session), each `search` result counted toward it (a search
+that passes the session's handle as `session`, in either era, or any search of a handshake-era
+connection whose own session it is: see `_search`), the code it wrote and each `execute`
+result it read. Classic tool calling's side is what the same work would have cost
 with every upstream tool listed to the model: their definitions once, and each call's arguments
 and result. Both add up over the session. The tokenizer is o200k_base when `bpe-openai` loads
 (a dependency), else characters / 4, and then every figure is marked as an estimate (`~`).

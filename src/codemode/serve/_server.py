@@ -35,9 +35,8 @@ from mcp_types import INVALID_PARAMS
 
 from codemode._version import __version__
 from codemode.errors import CodemodeError
-from codemode.serve._account import note_run, note_search, token_line
-from codemode.serve._context import Asker, connection_session, session_for
-from codemode.serve._handles import digest
+from codemode.serve._account import note_run, token_line
+from codemode.serve._context import Asker, session_for
 from codemode.serve._limits import Refused, RunLimits, check_code, run_limits
 from codemode.serve._links import Link, bound_images, bound_structured
 from codemode.serve._relay import LOG_LEVEL_KEY, Relay
@@ -48,8 +47,10 @@ from codemode.serve._runapp import (
     list_app_resources,
     read_app_resource,
 )
+from codemode.serve._search import search
 from codemode.serve._sessions import ClientSession, Sessions
 from codemode.serve._stateroute import StateRoute, run_lost
+from codemode.serve._tools import error_result as _error
 from codemode.serve._tools import linkable, refusal, structured, summary_text, tool_list
 from codemode.serve._values import SCHEME as VALUES_SCHEME
 from codemode.trace import rich_content
@@ -90,7 +91,7 @@ def build_server(sessions: Sessions) -> Server[Any]:
         if failed:
             return _error("NOT_STARTED", failed)
         if params.name == "search":
-            return _search(sessions, connection_session(ctx, sessions, asker), arguments, asker)
+            return search(sessions, ctx, arguments, asker)
         if params.request_state is not None:  # a 2026 round answering the question a run asked
             return await _resume(sessions, asker, params, ctx)
         try:
@@ -148,27 +149,6 @@ def build_server(sessions: Sessions) -> Server[Any]:
     server.middleware.append(StateRoute())
     server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience="codemode"))
     return server
-
-
-def _search(sessions: Sessions, client: ClientSession | None, arguments: dict[str, Any],
-            asker: Asker) -> types.CallToolResult:
-    query, detail, limit = arguments.get("query"), arguments.get("detail", "signatures"), arguments.get("limit", 10)
-    if not isinstance(query, str) or not query.strip():
-        return _error("INVALID_ARGUMENTS", "search needs `query`, words for what the tool does")
-    if detail not in ("names", "signatures", "full"):
-        return _error("INVALID_ARGUMENTS", f"detail must be names, signatures or full, not {detail!r}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
-        return _error("INVALID_ARGUMENTS", f"limit must be a whole number from 1 to 100, not {limit!r}")
-    hits = sessions.root.search(query, limit)
-    text = sessions.root.search_text(query, detail, limit) or f"no tool matches {query!r}; try other words"
-    names = [f"{hit.server}.{hit.name}" for hit in hits]
-    sessions.root.audit("search", query=query, outcome="ok", hits=len(hits), client=asker.client,
-                        handle=digest(client.key) if client is not None else None)
-    note_search(sessions, client, text)
-    if client is not None and client.transcript is not None:
-        client.transcript.add_search(query, detail, names)
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
-                                structured_content={"query": query, "tools": names})
 
 
 async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[str, Any], meta: Any,
@@ -335,7 +315,3 @@ def _block(block: dict[str, Any]) -> Any:
         return types.ImageContent(type="image", data=block["data"], mime_type=block["mimeType"])
     return types.TextContent(type="text", text=block["text"])
 
-
-def _error(code: str, message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=f"{message} [{code}]")],
-                                structured_content={"error": {"code": code, "message": message}}, is_error=True)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import mcp_types as types
+
 from codemode.serve._links import TEXT_CHARS, Link
 from codemode.serve._runapp import execute_meta
 
@@ -39,7 +41,8 @@ SEARCH_DESCRIPTION = """\
 Find the tools you can call from `execute` code, by what they do (BM25 over names, \
 descriptions and parameters). detail="names" lists `server.tool` names, "signatures" \
 (default) Python signatures with a summary, "full" the complete stubs with every \
-parameter and return type. Search first, then write code."""
+parameter and return type. Search first, then write code. Pass the `session` an \
+execute result gave so the search counts toward that session's token line."""
 
 EXECUTE_DESCRIPTION = """\
 Run Python code in a sandboxed worker that keeps its variables and files across calls \
@@ -73,6 +76,10 @@ def tool_list(servers: dict[str, int], example: str) -> list[dict[str, Any]]:
                     "query": {"type": "string", "description": "Words for what the tool does."},
                     "detail": {"type": "string", "enum": ["names", "signatures", "full"], "default": "signatures"},
                     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                    "session": {"type": "string", "x-mcp-header": "Session",
+                                "description": "The `session` an earlier result gave, to count this search toward "
+                                               "its token line; one that is not yours or has ended counts toward "
+                                               "none (not an error)."},
                 },
                 "required": ["query"],
             },
@@ -197,6 +204,12 @@ def summary_line(report: RunReport, tokens: str | None = None) -> str:
     if tokens:
         line += f" · {tokens}"
     return line + "]"
+
+
+def error_result(code: str, message: str) -> types.CallToolResult:
+    """An `isError` tool result for a request refused before anything ran (a bad argument)."""
+    return types.CallToolResult(content=[types.TextContent(type="text", text=f"{message} [{code}]")],
+                                structured_content={"error": {"code": code, "message": message}}, is_error=True)
 
 
 def refusal(code: str, message: str, session: str | None = None) -> tuple[str, dict[str, Any]]:
