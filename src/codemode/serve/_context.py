@@ -1,8 +1,12 @@
 """Which session a request of `codemode serve` belongs to, in either protocol era.
 
 - `execute(session=HANDLE)`: that session, if it is open here and the request carries the token
-  that opened it; else the session is lost (this process restarted, or another one holds it, or
-  it was forgotten), and the answer is `SESSION_LOST` with the handle of a fresh session.
+  that opened it. Else the session is lost (this process restarted, or another one holds it, or
+  it was forgotten, or the handle is another token's: to that token it does not exist), and the
+  answer is `SESSION_LOST` with a fresh handle (`_handles.mint_fresh`), whose first `execute`
+  opens a session under it. Nothing is kept for a lost handle: no record until the fresh
+  handle is used. A `session` that is not a handle's shape (`ROUTE.SECRET`) is
+  `INVALID_ARGUMENTS`: no process minted it; an empty string is taken as no handle.
 - A 2026-07-28 request without a handle: a new session (the era has no connection to keep one).
 - A handshake-era request without a handle: its connection's own session, opened on its first
   request and stopped when the connection ends (stdio EOF, HTTP DELETE or idle expiry). A
@@ -19,7 +23,7 @@ from typing import Any
 from mcp.server.context import ServerRequestContext
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from codemode.serve._handles import principal, route_of
+from codemode.serve._handles import is_fresh, mint_fresh, principal, route, route_of, well_formed
 from codemode.serve._sessions import ClientSession, Sessions
 
 _STATE_KEY = "codemode.client"
@@ -64,34 +68,44 @@ def connection_session(ctx: ServerRequestContext[Any], sessions: Sessions, asker
     return client
 
 
+class SessionLost(Exception):
+    """The session a request asked for is not here; `fresh` is the handle of a new one."""
+
+    def __init__(self, reason: str, fresh: str) -> None:
+        super().__init__(reason)
+        self.fresh = fresh
+
+
 def session_for(ctx: ServerRequestContext[Any], sessions: Sessions, asker: Asker,
-                handle: str | None) -> tuple[ClientSession, str | None]:
-    """The session an execute runs in, and why it is not the one asked for (None: it is).
+                handle: str | None) -> ClientSession:
+    """The session an execute runs in.
 
     Raises:
-        ValueError: `handle` is not a string.
+        ValueError: `handle` is not a handle's shape.
+        SessionLost: the session is not here (nothing is kept for it).
     """
-    if handle is not None:
-        if not isinstance(handle, str):
-            raise ValueError(f"session must be the string an earlier result gave, not {handle!r}")
+    if handle is not None and handle != "":
+        if not isinstance(handle, str) or not well_formed(handle):
+            shown = repr(handle) if len(repr(handle)) <= 60 else repr(handle)[:60] + "…"
+            raise ValueError(f"session must be the handle an earlier result gave (ROUTE.SECRET, as in "
+                             f"'session: local.Hk3…'), not {shown}; omit it to start a new session")
         found = sessions.find(handle, asker.owner)
         if found is not None:
-            return found, None
-        return sessions.open(asker.route, asker.owner), _lost_reason(handle, asker)
+            return found
+        if handle not in sessions.open_sessions and is_fresh(handle, asker.owner):
+            return sessions.open(owner=asker.owner, handle=handle)  # offered by a SESSION_LOST answer
+        raise SessionLost(_lost_reason(handle, asker), mint_fresh(asker.route, asker.owner))
     own = connection_session(ctx, sessions, asker)
     if own is not None:
-        return own, None
+        return own
     connection = getattr(ctx.session, "_connection", None)
-    fresh = sessions.open(asker.route, asker.owner)
     if connection is not None and connection.state.get(LOST_KEY):
-        return fresh, ("this connection's session is gone (the server process that held it stopped or "
-                       "restarted): its variables and files are lost")
-    return fresh, None
+        raise SessionLost("this connection's session is gone (the server process that held it stopped or "
+                          "restarted): its variables and files are lost", mint_fresh(asker.route, asker.owner))
+    return sessions.open(asker.route, asker.owner)
 
 
 def _lost_reason(handle: str, asker: Asker) -> str:
-    from codemode.serve._handles import route
-
     where = route(handle)
     if where != asker.route and asker.route != "local":
         return (f"session {handle!r} is not on this server process ({asker.route!r}; its handle names {where!r}): "

@@ -6,7 +6,7 @@ neither SDK's client starts a new session on that, so every later call of that c
 So a POST whose `Mcp-Session-Id` the SDK's transport refuses with 404 is served here, on its
 own, as a 2026-07-28 request is (one request, one answer, no requests back to the client):
 `tools/list`, `search` and `resources/read` as always, an `execute` with a handle as always,
-an `execute` without one as `SESSION_LOST` with a fresh session's handle (see `_context`). The
+an `execute` without one as `SESSION_LOST` with a fresh handle (see `_context`). The
 answer carries the same `Mcp-Session-Id`, so a balancer that learns stickiness from answers
 (deploy/haproxy.cfg) keeps that client's later requests here. A notification is acknowledged
 (202); anything else (a GET, a DELETE, an `initialize`, a body that is no JSON-RPC request)

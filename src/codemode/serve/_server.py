@@ -36,7 +36,7 @@ from mcp_types import INVALID_PARAMS
 from codemode._version import __version__
 from codemode.errors import CodemodeError
 from codemode.serve._account import note_run, token_line
-from codemode.serve._context import Asker, session_for
+from codemode.serve._context import Asker, SessionLost, session_for
 from codemode.serve._limits import Refused, RunLimits, check_code, run_limits
 from codemode.serve._links import Link, bound_images, bound_structured
 from codemode.serve._relay import LOG_LEVEL_KEY, Relay
@@ -95,14 +95,11 @@ def build_server(sessions: Sessions) -> Server[Any]:
         if params.request_state is not None:  # a 2026 round answering the question a run asked
             return await _resume(sessions, asker, params, ctx)
         try:
-            client, lost = session_for(ctx, sessions, asker, arguments.get("session"))
+            client = session_for(ctx, sessions, asker, arguments.get("session"))
         except ValueError as exc:
             return _error("INVALID_ARGUMENTS", str(exc))
-        if lost is not None:
-            text, data = refusal("SESSION_LOST", f"{lost}. A new session is ready: pass session={client.key!r}",
-                                 session=client.key)
-            return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
-                                        structured_content=data, is_error=True)
+        except SessionLost as lost:
+            return _refused("SESSION_LOST", f"{lost}. A new session is ready: pass session={lost.fresh!r}", lost.fresh)
         client.peer = asker.client or client.peer
         return await _execute(sessions, client, arguments, params.meta, ctx, asker)
 

@@ -114,10 +114,12 @@ class Sessions:
         self._ids = itertools.count(1)
         self._limiter = anyio.CapacityLimiter(RUN_THREADS)
 
-    def open(self, route: str = DEFAULT_ROUTE, owner: str | None = None, *, bound: bool = False) -> ClientSession:
-        """A new client session with a fresh handle on `route`, answering `owner` only."""
+    def open(self, route: str = DEFAULT_ROUTE, owner: str | None = None, *, bound: bool = False,
+             handle: str | None = None) -> ClientSession:
+        """A new client session, answering `owner` only, under `handle` (a fresh handle a
+        SESSION_LOST answer offered, see `_handles`) or a new one on `route`."""
         label = f"session-{next(self._ids)}"
-        client = ClientSession(mint(route), label=label, owner=owner, bound=bound)
+        client = ClientSession(handle or mint(route), label=label, owner=owner, bound=bound)
         if self.record is not None:
             from codemode.serve._transcript import Transcript
 
