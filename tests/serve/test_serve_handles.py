@@ -138,3 +138,27 @@ def test_a_fresh_handle_is_recognised_for_its_token_and_route_only_and_not_past_
     assert not is_fresh("b2." + fresh.partition(".")[2], "owner-digest", now)  # the route is part of it
     assert not is_fresh(mint("b1"), "owner-digest", now)  # a session's own handle is no fresh one
     assert not is_fresh(fresh, "owner-digest", now - 120)  # minted in the future
+
+
+def test_a_2026_execute_refused_before_it_ran_leaves_no_session_and_its_handle_opens_one_later(
+        tmp_path: Path) -> None:
+    # Refused before any code ran (a bad timeout), a new 2026 session is no record and no
+    # transcript; the handle the refusal named opens the session on its next execute, whose
+    # transcript then has the cell and what it printed.
+    from _serving import run_stdio
+
+    config = write_config(tmp_path / "mcp.json", {"poolSize": 0})
+    record = tmp_path / "record"
+
+    async def scenario(client: Any) -> list[Any]:
+        refused = await client.call_tool("execute", {"code": "print('hi')", "timeout": -1})
+        handle = refused.structured_content["session"]
+        return [refused, await client.call_tool("execute", {"code": "print('hi')\n7", "session": handle})]
+
+    refused, ran = run_stdio(config, scenario, "--record", str(record), mode=MODERN)
+    assert refused.is_error and _code(refused) == "INVALID_ARGUMENTS"
+    assert not ran.is_error and ran.structured_content["session"] == refused.structured_content["session"]
+    [notebook] = record.glob("*.ipynb")  # one session: the refused execute made none
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    outputs = [output for cell in cells for output in cell.get("outputs", [])]
+    assert any("hi" in "".join(output.get("text", "")) for output in outputs), outputs

@@ -93,7 +93,8 @@ def session_for(ctx: ServerRequestContext[Any], sessions: Sessions, asker: Asker
         if found is not None:
             return found
         if handle not in sessions.open_sessions and is_fresh(handle, asker.owner):
-            return sessions.open(owner=asker.owner, handle=handle)  # offered by a SESSION_LOST answer
+            # Offered by a SESSION_LOST answer (or a refusal): its session opens once code runs in it.
+            return sessions.open(owner=asker.owner, handle=handle, enlist=False)
         raise SessionLost(_lost_reason(handle, asker), mint_fresh(asker.route, asker.owner))
     own = connection_session(ctx, sessions, asker)
     if own is not None:
@@ -102,7 +103,9 @@ def session_for(ctx: ServerRequestContext[Any], sessions: Sessions, asker: Asker
     if connection is not None and connection.state.get(LOST_KEY):
         raise SessionLost("this connection's session is gone (the server process that held it stopped or "
                           "restarted): its variables and files are lost", mint_fresh(asker.route, asker.owner))
-    return sessions.open(asker.route, asker.owner)
+    # A fresh handle, so that an execute refused before it ran leaves no record, and its
+    # handle still opens the session later (see `_handles`).
+    return sessions.open(owner=asker.owner, handle=mint_fresh(asker.route, asker.owner), enlist=False)
 
 
 def _lost_reason(handle: str, asker: Asker) -> str:

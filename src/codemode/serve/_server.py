@@ -183,7 +183,7 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
     # level) gets none: each would wake the run's thread. Its later rounds get none either.
     on_event: Callable[[Event], None] | None = relay.on_event if relay.carries else None
     shown: list[Event] | None = None
-    if client.transcript is not None:  # what the cell showed, in order, for its outputs
+    if sessions.record is not None:  # what the cell showed, in order, for its outputs (transcripts)
         shown = []
         on_event = _keeping(shown, relay.on_event)  # the transcript keeps the prints either way
 

@@ -115,17 +115,26 @@ class Sessions:
         self._limiter = anyio.CapacityLimiter(RUN_THREADS)
 
     def open(self, route: str = DEFAULT_ROUTE, owner: str | None = None, *, bound: bool = False,
-             handle: str | None = None) -> ClientSession:
-        """A new client session, answering `owner` only, under `handle` (a fresh handle a
-        SESSION_LOST answer offered, see `_handles`) or a new one on `route`."""
-        label = f"session-{next(self._ids)}"
-        client = ClientSession(handle or mint(route), label=label, owner=owner, bound=bound)
+             handle: str | None = None, enlist: bool = True) -> ClientSession:
+        """A new client session, answering `owner` only, under `handle` (a fresh handle, see
+        `_handles`) or a new one on `route`; among the open sessions at once, or (`enlist`
+        false, for a session under a fresh handle) only once code runs in it (`run`), so an
+        execute refused before it ran leaves nothing behind."""
+        client = ClientSession(handle or mint(route), owner=owner, bound=bound)
+        if enlist:
+            self.enlist(client)
+        return client
+
+    def enlist(self, client: ClientSession) -> None:
+        """Count `client` among the open sessions (given its label and transcript), once."""
+        if client.closed or client.key in self.open_sessions:
+            return
+        client.label = f"session-{next(self._ids)}"
         if self.record is not None:
             from codemode.serve._transcript import Transcript
 
-            client.transcript = Transcript(self.record, label, self.config, servers=lambda: self.root.servers)
+            client.transcript = Transcript(self.record, client.label, self.config, servers=lambda: self.root.servers)
         self.open_sessions[client.key] = client
-        return client
 
     def find(self, handle: str, owner: str | None) -> ClientSession | None:
         """The open session of `handle`, if `owner` opened it."""
@@ -150,7 +159,9 @@ class Sessions:
         from the session's counters, or raises `Refused`: it is called under the session's
         lock and the execute is counted before the run starts, so concurrent executes of one
         session cannot pass `maxExecutes` or `maxSessionToolCalls`. `approver` asks the
-        client about calls the approval policy holds back."""
+        client about calls the approval policy holds back. A session not yet among the open
+        ones is counted in now."""
+        self.enlist(client)
         async with client.lock:
             limits = plan(client)
             client.busy = True
