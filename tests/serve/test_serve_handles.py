@@ -162,3 +162,28 @@ def test_a_2026_execute_refused_before_it_ran_leaves_no_session_and_its_handle_o
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     outputs = [output for cell in cells for output in cell.get("outputs", [])]
     assert any("hi" in "".join(output.get("text", "")) for output in outputs), outputs
+
+
+def test_concurrent_first_executes_of_one_fresh_handle_share_one_session(server: HttpServer) -> None:
+    async def main() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        async with _as(server, TOKEN_A) as client:
+            lost = await client.call_tool("execute", {"code": "1", "session": f"local.{secrets.token_urlsafe(18)}"})
+            fresh = seen["fresh"] = lost.structured_content["session"]
+            seen["before"] = _open_sessions(server)
+            results: dict[str, Any] = {}
+
+            async def run(name: str) -> None:
+                results[name] = await client.call_tool("execute", {"code": f"{name} = 1", "session": fresh})
+
+            async with anyio.create_task_group() as tg:
+                for name in ("a", "b", "c"):
+                    tg.start_soon(run, name)
+            seen["results"] = results
+            seen["after"] = _open_sessions(server)
+            seen["all"] = await client.call_tool("execute", {"code": "a + b + c", "session": fresh})
+        return seen
+
+    seen = anyio.run(main)
+    assert all(r.structured_content["session"] == seen["fresh"] for r in seen["results"].values())
+    assert seen["after"] == seen["before"] + 1 and seen["all"].structured_content["result"] == 3

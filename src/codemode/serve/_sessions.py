@@ -106,6 +106,10 @@ class Sessions:
         self.pool = WorkerPool(root, root.config.pool_size, make=self._tapped_worker if record is not None else None)
         self.startup = Startup(root, then=self.pool.open)  # the pool fills once the servers are connected
         self.open_sessions: dict[str, ClientSession] = {}
+        # Sessions under a fresh handle that no code has run in yet (`open(enlist=False)`): held
+        # weakly, so one whose execute was refused is gone with its request, and concurrent
+        # first executes of one handle still find the same session.
+        self.starting: weakref.WeakValueDictionary[str, ClientSession] = weakref.WeakValueDictionary()
         self.values = ValueStore()  # big values of results, read back as resources
         self.rounds = Rounds()  # 2026-era executes that may ask (input_required)
         self.rates = Rates(root.config)  # codemode.rateLimit, per token
@@ -123,6 +127,8 @@ class Sessions:
         client = ClientSession(handle or mint(route), owner=owner, bound=bound)
         if enlist:
             self.enlist(client)
+        else:
+            self.starting[client.key] = client
         return client
 
     def enlist(self, client: ClientSession) -> None:
@@ -135,10 +141,11 @@ class Sessions:
 
             client.transcript = Transcript(self.record, client.label, self.config, servers=lambda: self.root.servers)
         self.open_sessions[client.key] = client
+        self.starting.pop(client.key, None)
 
     def find(self, handle: str, owner: str | None) -> ClientSession | None:
-        """The open session of `handle`, if `owner` opened it."""
-        client = self.open_sessions.get(handle)
+        """The open (or starting) session of `handle`, if `owner` opened it."""
+        client = self.open_sessions.get(handle) or self.starting.get(handle)
         if client is None or client.closed or client.owner != owner:
             return None
         return client
