@@ -116,11 +116,14 @@ async def _serve_stdio(server: Any, sessions: Any) -> None:
     from mcp.server.runner import serve_dual_era_loop
     from mcp.server.stdio import stdio_server
 
+    from codemode.serve._tasks import serve_tasks
+
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(sessions.startup.run)
             tg.start_soon(sessions.sweep)
             tg.start_soon(sessions.rounds.serve)
+            tg.start_soon(serve_tasks, server)
             async with stdio_server() as (read, write):
                 # The era the client's first request opens: `initialize` (a session for the
                 # connection) or the 2026-07-28 envelope (sessions by handle only).
@@ -138,6 +141,7 @@ async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: 
     import uvicorn
 
     from codemode.serve._http import connection_cap, guarded_protocol
+    from codemode.serve._tasks import serve_tasks
 
     port = sock.getsockname()[1]
     app = build_app(server, sessions, host=options.host, port=port, token=token, allow_hosts=options.allow_hosts)
@@ -160,6 +164,7 @@ async def _serve_http(server: Any, sessions: Any, options: ServeOptions, token: 
             tg.start_soon(sessions.startup.run)
             tg.start_soon(sessions.sweep)
             tg.start_soon(sessions.rounds.serve)
+            tg.start_soon(serve_tasks, server)
             await runner.serve(sockets=[sock])
             tg.cancel_scope.cancel()
     finally:

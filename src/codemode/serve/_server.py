@@ -50,6 +50,7 @@ from codemode.serve._runapp import (
 from codemode.serve._search import search
 from codemode.serve._sessions import ClientSession, Sessions
 from codemode.serve._stateroute import StateRoute, run_lost
+from codemode.serve._tasks import in_task, install as install_tasks
 from codemode.serve._tools import error_result as _error
 from codemode.serve._tools import linkable, refusal, structured, summary_text, tool_list
 from codemode.serve._values import SCHEME as VALUES_SCHEME
@@ -145,6 +146,7 @@ def build_server(sessions: Sessions) -> Server[Any]:
     # Outside the seal, the state names this backend for a proxy to route the retry by (`_stateroute`).
     server.middleware.append(StateRoute())
     server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience="codemode"))
+    install_tasks(server)  # `execute` as a task, for clients that ask (`_tasks`)
     return server
 
 
@@ -199,7 +201,7 @@ async def _execute(sessions: Sessions, client: ClientSession, arguments: dict[st
     # client: by elicitation on a handshake-era connection, as `input_required` rounds in the
     # 2026 era; a client without the elicitation capability has nobody to ask.
     asking = ElicitationApprover(ctx.session, asyncio.get_running_loop(), ctx.request_id)
-    if asker.modern:
+    if asker.modern and not in_task(ctx):  # a task asks through its own session (`_tasksession`)
         modes = elicitation_modes(ctx.session.client_capabilities)
         run = sessions.rounds.start(Run(asker.owner, client.key, modes, finish, relay),
                                     lambda run: sessions.run(client, code, plan, inputs, on_event, run.approver))
