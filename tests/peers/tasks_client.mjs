@@ -1,0 +1,59 @@
+// The official TypeScript Tasks requester (@modelcontextprotocol/ext-tasks) on the TypeScript
+// SDK's client, against `codemode serve` over HTTP in the 2025-11-25 era (the tasks utility):
+//   node tasks_client.mjs URL WAIT_FOR_GO_CODE WAIT_FOREVER_CODE
+// (tests/serve/test_serve_tasks.py runs it). Runs the first code as a task and prints "running"
+// once the task's status message shows the code's first tool call (the test then lets it end);
+// runs the second as a task and cancels it once it runs; prints what it saw as one JSON line.
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { createTaskSessionFromClient, resultFromTaskOutcome } from "@modelcontextprotocol/ext-tasks/client";
+
+const [url, waitGo, waitNever] = process.argv.slice(2);
+const client = new Client({ name: "codemode-ts-tasks", version: "1.0.0" },
+  { versionNegotiation: { mode: "legacy" } });
+await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+const tools = await client.listTools();
+const session = createTaskSessionFromClient(client, { endpointId: "codemode-test" });
+const warm = await client.callTool({ name: "execute", arguments: { code: "kept = 1" } });
+const handle = warm.structuredContent.session;
+
+// Follows the task's updates until its status message names the code's first call, then resolves.
+async function runningOf(execution) {
+  for await (const event of execution.updates()) {
+    if (event.type === "task" && (event.task.statusMessage ?? "").includes("demo.get_customer ok")) {
+      return event.task.status;
+    }
+    if (event.type === "outcome") throw new Error(`ended before running: ${JSON.stringify(event.outcome)}`);
+  }
+  throw new Error("no updates");
+}
+
+const first = await session.callTool("execute", { code: waitGo, session: handle },
+  { task: { preference: "require", retentionMs: 60_000 } });
+const created = (await session.task(first.handle.taskId).snapshot()).status;
+const running = await runningOf(first);
+console.log("running");
+const { outcome } = await first.settle();
+const result = resultFromTaskOutcome(outcome);
+const plain = await client.callTool({ name: "execute", arguments: { code: waitGo, session: handle } });
+
+const second = await session.callTool("execute", { code: waitNever, session: handle },
+  { task: { preference: "require" } });
+await runningOf(second);
+await second.cancel();
+const cancelled = (await session.task(second.handle.taskId).snapshot()).status;
+const afterCancel = await client.callTool({ name: "execute", arguments: { code: "step", session: handle } });
+
+console.log(JSON.stringify({
+  protocolVersion: client.getNegotiatedProtocolVersion?.() ?? null,
+  taskSupport: tools.tools.find((tool) => tool.name === "execute").execution?.taskSupport ?? null,
+  kind: first.kind,
+  taskId: first.handle.taskId,
+  created,
+  running,
+  result,
+  plain,
+  cancelled,
+  afterCancel,
+}));
+await session.close();
+await client.close();
