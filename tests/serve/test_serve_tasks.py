@@ -179,6 +179,33 @@ def test_a_cancelled_task_interrupts_its_code_and_the_sessions_next_execute_runs
     assert seen["legacy_only"].code == -32601
 
 
+def test_a_task_whose_code_needs_an_approval_asks_in_tasks_get_and_goes_on_with_tasks_update(config: Path) -> None:
+    code = "demo.cancel_order(order_id=1030)\ndemo.get_order(order_id=1030)['status']"
+
+    async def never_asked(context: Any, params: Any) -> Any:  # declares elicitation; a task asks through tasks/get
+        raise AssertionError("a task's question came as an elicitation request")
+
+    async def scenario(client: Any) -> dict[str, Any]:
+        task = await client.session.call_tool("execute", {"code": code}, allow_claimed=True)
+        asking = await _poll(client.session, task.task_id, lambda task: task["status"] != "working")
+        ack = await _send(client.session, "tasks/update", task.task_id,
+                          inputResponses={key: {"action": "accept", "content": {"decision": "once"}}
+                                          for key in asking.get("inputRequests", {})})
+        done = await _poll(client.session, task.task_id, lambda task: task["status"] in TERMINAL)
+        return {"asking": asking, "ack": ack, "done": done}
+
+    seen = run_stdio(config, scenario, mode=MODERN, extensions=[_tasks_extension()], elicitation_callback=never_asked)
+    asking = seen["asking"]
+    assert asking["status"] == "input_required" and list(asking["inputRequests"]) == ["approval-1"]
+    question = asking["inputRequests"]["approval-1"]
+    assert question["method"] == "elicitation/create" and "demo.cancel_order needs approval" in question["params"]["message"]
+    assert seen["ack"]["resultType"] == "complete"
+    done = seen["done"]
+    assert done["status"] == "completed", done
+    data = done["result"]["structuredContent"]
+    assert data["result"] == "cancelled" and data["calls"][0]["approval"]["decision"] == "approved"
+
+
 def test_a_2026_client_without_the_extension_gets_a_plain_result_and_no_tasks(config: Path) -> None:
     async def scenario(client: Any) -> dict[str, Any]:
         from mcp.shared.exceptions import MCPError
