@@ -76,7 +76,7 @@ SWEEP_SECONDS = 30.0
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 _LEGACY_METHODS = ("tasks/get", "tasks/result", "tasks/list", "tasks/cancel")
 _MODERN_METHODS = ("tasks/get", "tasks/update", "tasks/cancel")
-_CAPABILITY = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
+_CAPABILITY: dict[str, Any] = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
 _installed: weakref.WeakKeyDictionary[Server[Any], Tasks] = weakref.WeakKeyDictionary()
 
 
