@@ -179,8 +179,11 @@ def test_a_cancelled_task_interrupts_its_code_and_the_sessions_next_execute_runs
     assert seen["legacy_only"].code == -32601
 
 
+APPROVAL_CODE = "demo.cancel_order(order_id=1030)\ndemo.get_order(order_id=1030)['status']"
+
+
 def test_a_task_whose_code_needs_an_approval_asks_in_tasks_get_and_goes_on_with_tasks_update(config: Path) -> None:
-    code = "demo.cancel_order(order_id=1030)\ndemo.get_order(order_id=1030)['status']"
+    code = APPROVAL_CODE
 
     async def never_asked(context: Any, params: Any) -> Any:  # declares elicitation; a task asks through tasks/get
         raise AssertionError("a task's question came as an elicitation request")
@@ -287,11 +290,12 @@ def test_a_task_answers_only_its_token_and_a_token_has_at_most_16_running(tmp_pa
 
 @pytest.mark.skipif(not (PEERS / "node_modules" / "@modelcontextprotocol" / "ext-tasks").exists()
                     or shutil.which("node") is None, reason="the TypeScript peers are not installed (make peers)")
-def test_the_typescript_tasks_requester_runs_a_2025_execute_as_a_task_and_cancels_one(config: Path, shared: Path
+def test_the_typescript_tasks_requester_runs_cancels_and_approves_2025_execute_tasks(config: Path, shared: Path
                                                                                        ) -> None:
     go, never = shared / "go", shared / "never"
     for server in start_http(config):
-        client = subprocess.Popen(["node", str(PEERS / "tasks_client.mjs"), server.url, _waiting(go), _waiting(never)],
+        client = subprocess.Popen(["node", str(PEERS / "tasks_client.mjs"), server.url, _waiting(go), _waiting(never),
+                                   APPROVAL_CODE],
                                   cwd=PEERS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert client.stdout is not None
         first = client.stdout.readline()  # the script says when its first task's code has made its call
@@ -306,3 +310,9 @@ def test_the_typescript_tasks_requester_runs_a_2025_execute_as_a_task_and_cancel
     assert seen["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"] == seen["taskId"]
     assert seen["plain"]["structuredContent"]["result"] == seen["result"]["structuredContent"]["result"]
     assert seen["cancelled"] == "cancelled" and seen["afterCancel"]["structuredContent"]["result"] >= 1
+    # The approval: a real elicitation request, tied to its task, answered through the requester.
+    [asked] = seen["asked"]
+    assert asked["kind"] == "elicitation" and asked["taskId"] == seen["approvingTaskId"], asked
+    assert "demo.cancel_order needs approval" in asked["message"]
+    approved = seen["approved"]["structuredContent"]
+    assert approved["result"] == "cancelled" and approved["calls"][0]["approval"]["decision"] == "approved"
