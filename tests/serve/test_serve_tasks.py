@@ -209,6 +209,32 @@ def test_a_task_whose_code_needs_an_approval_asks_in_tasks_get_and_goes_on_with_
     assert data["result"] == "cancelled" and data["calls"][0]["approval"]["decision"] == "approved"
 
 
+def test_a_task_cancelled_while_it_asks_stops_at_once_and_the_sessions_next_execute_runs(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "mcp.json", {"approvalTimeout": 3600, "cellTimeout": 7200})
+
+    async def never_asked(context: Any, params: Any) -> Any:
+        raise AssertionError("a task's question came as an elicitation request")
+
+    async def scenario(client: Any) -> dict[str, Any]:
+        import anyio
+
+        warm = await client.call_tool("execute", {"code": "kept = 'yes'"})
+        handle = warm.structured_content["session"]
+        task = await client.session.call_tool("execute", {"code": APPROVAL_CODE, "session": handle},
+                                              allow_claimed=True)
+        asking = await _poll(client.session, task.task_id, lambda task: task["status"] != "working")
+        with anyio.fail_after(60):  # far below the approval timeout: the cancel withdrew the question
+            await _send(client.session, "tasks/cancel", task.task_id)
+            after = await client.call_tool("execute", {"code": "kept", "session": handle})
+        return {"asking": asking, "cancelled": await _send(client.session, "tasks/get", task.task_id),
+                "after": after}
+
+    seen = run_stdio(config, scenario, mode=MODERN, extensions=[_tasks_extension()], elicitation_callback=never_asked)
+    assert seen["asking"]["status"] == "input_required"
+    assert seen["cancelled"]["status"] == "cancelled"
+    assert seen["after"].structured_content["result"] == "yes"
+
+
 def test_a_2026_client_without_the_extension_gets_a_plain_result_and_no_tasks(config: Path) -> None:
     async def scenario(client: Any) -> dict[str, Any]:
         from mcp.shared.exceptions import MCPError

@@ -104,6 +104,7 @@ class Task:
         self.waiter: tuple[Any, Any] | None = None  # 2025: a waiting tasks/result's session and request id
         self.scope = anyio.CancelScope()
         self.ended = anyio.Event()
+        self.asking: set[Any] = set()  # the asyncio tasks of questions out now (`TaskSession.elicit_form`)
         self._replies: dict[str, tuple[list[Any], anyio.Event]] = {}
         self._asked = 0
 
@@ -153,6 +154,8 @@ class Task:
     def cancel(self) -> None:
         self.status_to("cancelled", "cancelled by the client")
         self.scope.cancel()
+        for asking in list(self.asking):  # a question out: no answer is coming (the call is refused)
+            asking.cancel()
 
     def view(self, modern: bool, detailed: bool = False) -> dict[str, Any]:
         """The task in the wire form of an era (`detailed`: 2026 `tasks/get`, with its payload)."""

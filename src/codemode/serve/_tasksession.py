@@ -18,6 +18,7 @@ after `SEND_TIMEOUT` seconds at most.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,16 @@ class TaskSession:
 
     async def elicit_form(self, message: str, requested_schema: Any, related_request_id: Any = None
                           ) -> types.ElicitResult:
+        # Runs in a task of its own (the approver's thread asked for it), outside the run's cancel
+        # scope: `Task.cancel` cancels it too, or the run would wait for the approval timeout.
+        asking = asyncio.current_task()
+        self._task.asking.add(asking)
+        try:
+            return await self._elicit_form(message, requested_schema)
+        finally:
+            self._task.asking.discard(asking)
+
+    async def _elicit_form(self, message: str, requested_schema: Any) -> types.ElicitResult:
         task = self._task
         question = {"mode": "form", "message": message, "requestedSchema": requested_schema}
         if task.modern:
