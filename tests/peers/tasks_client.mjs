@@ -39,7 +39,8 @@ async function runningOf(execution) {
 
 const first = await session.callTool("execute", { code: waitGo, session: handle },
   { task: { preference: "require", retentionMs: 60_000 } });
-const created = (await session.task(first.handle.taskId).snapshot()).status;
+const firstView = await session.task(first.handle.taskId).snapshot();
+const created = firstView.status;
 const running = await runningOf(first);
 console.log("running");
 const { outcome } = await first.settle();
@@ -47,7 +48,8 @@ const result = resultFromTaskOutcome(outcome);
 const plain = await client.callTool({ name: "execute", arguments: { code: waitGo, session: handle } });
 
 const second = await session.callTool("execute", { code: waitNever, session: handle },
-  { task: { preference: "require" } });
+  { task: { preference: "require", retentionMs: 10_000_000_000 } });
+const secondTtl = (await session.task(second.handle.taskId).snapshot()).ttl;
 await runningOf(second);
 await second.cancel();
 const cancelled = (await session.task(second.handle.taskId).snapshot()).status;
@@ -62,6 +64,7 @@ console.log(JSON.stringify({
   kind: first.kind,
   taskId: first.handle.taskId,
   created,
+  ttls: [firstView.ttl, secondTtl],
   running,
   result,
   plain,

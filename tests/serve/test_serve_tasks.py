@@ -332,6 +332,7 @@ def test_the_typescript_tasks_requester_runs_cancels_and_approves_2025_execute_t
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen["protocolVersion"] == "2025-11-25" and seen["taskSupport"] == "optional"
     assert seen["created"] == "working" and seen["running"] == "working"
+    assert seen["ttls"] == [60_000, 24 * 3600 * 1000]  # the TTL asked for, bounded by the most a task is kept
     assert seen["result"]["structuredContent"]["result"] == "Anna Keller", seen["result"]
     assert seen["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"] == seen["taskId"]
     assert seen["plain"]["structuredContent"]["result"] == seen["result"]["structuredContent"]["result"]
