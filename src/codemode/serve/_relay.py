@@ -18,6 +18,8 @@ from mcp.server.connection import allowed_log_levels
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPDeprecationWarning
 
+from codemode.serve._tasks import in_task
+
 if TYPE_CHECKING:
     from codemode.engine import Event
     from codemode.trace import ToolCall
@@ -52,7 +54,8 @@ class Relay:
         # to the loop (a 2026 request gets progress only with a token, logs only when it asked).
         self._ctx = ctx
         meta = dict(ctx.meta or {})
-        self.progress = meta.get("progress_token", meta.get("progressToken")) is not None
+        # A run that became a task reports to the task (its status message) with or without a token.
+        self.progress = meta.get("progress_token", meta.get("progressToken")) is not None or in_task(ctx)
         self.logs = bool(allowed_log_levels(ctx.protocol_version, meta))
 
     @property
