@@ -193,3 +193,48 @@ def test_a_first_2026_execute_asked_a_question_behind_haproxy_gets_its_answer_on
         assert result.structured_content["calls"][1]["approval"]["decision"] == "approved"
     assert len(asked) == 4
     assert {result.structured_content["session"].partition(".")[0] for result in results} == {"b1", "b2"}
+
+
+def test_2026_tasks_behind_haproxy_are_polled_on_the_backend_that_runs_them(
+        cluster: tuple[str, list[HttpServer]]) -> None:
+    # Each task's id names its backend; the proxy routes tasks/get by it (params.taskId), so a
+    # poll never meets the other backend's "no task here".
+    import anyio
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from test_serve_tasks import _tasks_extension
+
+    url, _ = cluster
+    handles: dict[str, str] = {}  # a session on each backend, by its route
+    seen: dict[str, Any] = {}
+
+    def client(**options: Any) -> Any:
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=httpx2.Timeout(60.0))
+        return http, Client(streamable_http_client(url, http_client=http), mode="2026-07-28", **options)
+
+    async def main() -> None:
+        for index in range(12):  # round-robin puts new sessions on both backends
+            http, plain = client()
+            async with http, plain:
+                for _ in range(index % 2):  # one request more shifts the round-robin (a client makes two)
+                    await plain.list_tools()
+                first = await plain.call_tool("execute", {"code": f"tag = {index}"})
+                handle = first.structured_content["session"]
+                handles.setdefault(handle.partition(".")[0], handle)
+            if len(handles) == 2:
+                break
+        for route, handle in handles.items():
+            http, tasks = client(extensions=[_tasks_extension()])
+            async with http, tasks:
+                await tasks.list_tools()  # the client mirrors `session` into Mcp-Param-Session from here on
+                task = await tasks.session.call_tool("execute", {"code": "tag", "session": handle}, allow_claimed=True)
+                done = await tasks.call_tool("execute", {"code": "tag * 2", "session": handle})  # polled to its end
+                seen[route] = (task.task_id, done)
+
+    anyio.run(main)
+    assert set(seen) == {"b1", "b2"}, handles
+    for route, (task_id, done) in seen.items():
+        assert task_id.startswith(f"{route}."), (route, task_id)
+        assert not done.is_error, done.content[0].text
+        assert done.structured_content["session"] == handles[route]

@@ -53,7 +53,7 @@ from mcp_types import (INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_N
                        MISSING_REQUIRED_CLIENT_CAPABILITY, SERVER_INFO_META_KEY)
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from codemode.serve._handles import principal
+from codemode.serve._handles import DEFAULT_ROUTE, principal, route_of
 from codemode.serve._tasksession import RELATED_TASK, TaskSession
 
 logger = logging.getLogger(__name__)
@@ -90,8 +90,10 @@ class UpdateTaskParams(types.RequestParams):
 class Task:
     """One `execute` run as a task: its status, and its result or error once it ends."""
 
-    def __init__(self, owner: str | None, modern: bool, ttl_ms: int) -> None:
-        self.id = secrets.token_urlsafe(24)
+    def __init__(self, owner: str | None, modern: bool, ttl_ms: int, route: str = DEFAULT_ROUTE) -> None:
+        # `ROUTE.SECRET`, as a session handle: a proxy sends the task's later requests to the
+        # process that runs it by the name before the "." (deploy/haproxy.cfg).
+        self.id = f"{route}.{secrets.token_urlsafe(24)}"
         self.owner = owner  # the digest of the token that started it
         self.modern = modern
         self.ttl_ms = ttl_ms
@@ -203,7 +205,7 @@ class Tasks:
                                            "server process holds it, or it was never started with this token")
         return task
 
-    def create(self, owner: str | None, modern: bool, ttl_ms: int) -> Task:
+    def create(self, owner: str | None, modern: bool, ttl_ms: int, route: str = DEFAULT_ROUTE) -> Task:
         self.purge()
         mine = sorted((task for task in self.tasks.values() if task.owner == owner), key=lambda task: task.created)
         live = [task for task in mine if task.status not in TERMINAL]
@@ -214,7 +216,7 @@ class Tasks:
         finished = [task for task in mine if task.status in TERMINAL]
         for task in finished[:max(len(finished) - MAX_KEPT_TASKS + 1, 0)]:
             del self.tasks[task.id]
-        task = Task(owner, modern, ttl_ms)
+        task = Task(owner, modern, ttl_ms, route)
         self.tasks[task.id] = task
         return task
 
@@ -242,7 +244,8 @@ class Tasks:
                                              "taskSupport): call it without `task`; execute runs as one")
         if self.group is None:
             raise MCPError(INTERNAL_ERROR, "this server's tasks are not running (Tasks.serve)")
-        task = self.create(_owner(ctx), modern, _ttl(params.get("task")))
+        task = self.create(_owner(ctx), modern, _ttl(params.get("task")),
+                           route_of(getattr(ctx.request, "headers", None)))
         self.group.start_soon(self._drive, task, ctx, call_next)
         if not modern:
             return {"task": task.view(False)}
