@@ -91,7 +91,8 @@ def test_an_unknown_disclosure_is_refused() -> None:
 def test_stubs_of_a_server_and_of_one_tool(demo_session: Session) -> None:
     everything = demo_session.stubs("demo")
     assert everything.startswith("class demo") or "class demo" in everything
-    assert everything.count("def ") == len(demo_session.tools("demo"))
+    assert everything.count("\n    def ") == len(demo_session.tools("demo"))  # the server's own, not its accessors'
+    assert "\n    class resources:" in everything and "\n    class prompts:" in everything
     one = demo_session.stubs("demo.search_products")
     assert "\ndef search_products(" in one and "query" in one
     assert one.startswith("class Product(TypedDict):")  # the types the tool names come first

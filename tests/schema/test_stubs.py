@@ -194,10 +194,15 @@ def test_signature_line_is_the_one_line_call_form() -> None:
     )
 
 
+def tools_part(text: str) -> str:
+    """A server stub without its `resources` and `prompts` classes (tests/schema/test_offers.py)."""
+    return text.split("\n\n    class resources:")[0].rstrip("\n") + "\n"
+
+
 def test_server_stub_defines_types_once_then_the_server_class() -> None:
     tools = [LIST_ORDERS, DELETE_ORDER, SALES_SUMMARY, PING]
     assert (
-        server_stub("demo", tools)
+        tools_part(server_stub("demo", tools))
         == '''\
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -268,8 +273,9 @@ class demo:
 def test_server_stub_uses_the_given_names_and_a_safe_class_name() -> None:
     names = NameMap.build(["ping", "list_orders"], reserved=["ping"])
     text = server_stub("my-server", [PING], names)
+    assert "`my_server.resources.list()`" in text
     assert (
-        text
+        tools_part(text)
         == '''\
 from typing import Any
 
@@ -282,7 +288,8 @@ class my_server:
         ...
 '''
     )
-    assert server_stub("x", [], class_name="X") == 'class X:\n    """x MCP server: 0 tools."""\n'
+    assert tools_part(server_stub("x", [], class_name="X")) == \
+        'from typing import Any\n\n\nclass X:\n    """x MCP server: 0 tools."""\n'
 
 
 def test_colliding_tool_names_get_distinct_defs() -> None:

@@ -92,18 +92,30 @@ class ToolSurface:
 
     def search(self, query: str, limit: int = 10) -> list[ApiTool]:
         """Tools whose names and descriptions match `query`, best first (BM25)."""
-        return [self._api[(hit.server, hit.name)] for hit in self._search(query, limit)]
+        return [self._api[(hit.server, hit.name)] for hit in self._search(query, limit, offers=False)]
+
+    def search_hits(self, query: str, limit: int = 10) -> list[Hit]:
+        """Tools, resources, resource templates and prompts that match `query`, best first."""
+        return self._search(query, limit)
 
     def search_text(self, query: str, detail: str = "signatures", limit: int = 10) -> str:
-        """The search results as text: "names", "signatures" or "full" stubs."""
+        """The search results as text: "names", "signatures" or "full" stubs; a resource or a
+        prompt as the call that reads or gets it."""
         return render_hits(self._search(query, limit), detail)
 
-    def _search(self, query: str, limit: int, policy: Policy | None = None) -> list[Hit]:
-        # With a run's policy, only the tools it may call: its servers and its allow-list.
+    def _search(self, query: str, limit: int, policy: Policy | None = None, *, offers: bool = True) -> list[Hit]:
+        # With a run's policy, only the tools it may call: its servers and its allow-list
+        # (a resource as `resources/read`, a prompt as `prompts/get`, as their calls go).
         scope = Policy(servers=policy.servers, tools=policy.tools) if policy is not None else None
         entries = [(t.server, t.name, t.tool) for t in self.tools()
                    if scope is None or scope.check(ToolDef(t.server, t.name), 0) is None]
-        return search_tools(entries, query, limit=limit)
+        found = []
+        for key, name in ({srv: api.tool.server for (srv, _), api in self._api.items()}.items() if offers else ()):
+            for offer in self.servers[name].offers or ():
+                method = "prompts/get" if offer.kind == "prompt" else "resources/read"
+                if scope is None or scope.check(ToolDef(key, method), 0) is None:
+                    found.append((key, offer))
+        return search_tools(entries, query, limit=limit, offers=found)
 
     def stubs(self, target: str | None = None) -> str:
         """`.pyi`-style text of every server, of one (`demo`), or of one tool (`demo.list_orders`)."""
@@ -135,7 +147,8 @@ class ToolSurface:
         key = self._resolve_server(server)
         tools = [api.tool for (srv, _), api in self._api.items() if srv == key]
         names = NameMap([(api.tool.name, name) for (srv, name), api in self._api.items() if srv == key])
-        return stub_package(key, tools, names)
+        state = next((state for name, state in self.servers.items() if self.python_name(name) == key), None)
+        return stub_package(key, tools, names, offers=state.offers if state is not None else None)
 
     def _resolve_server(self, server: str) -> str:
         if server in self._server_names:

@@ -169,6 +169,7 @@ class Hub(Readiness, ToolLists):
                 build_client(link, stack, in_process, streams, sign_in=link.state.name in self.sign_in,
                              on_tools_changed=self._tools_changed))
             await self._list_tools(link)
+            await self._list_offers(link)
             scope.deadline = math.inf
             link.connecting = None
             client = link.client

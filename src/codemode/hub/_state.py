@@ -12,6 +12,7 @@ import anyio
 
 from codemode.errors import ServerCrashedError, ToolCallError
 from codemode.schema import ToolDef
+from codemode.schema._offers import Offer, offers_from_wire
 
 # "idle": its tools are known from the cache (`_toolcache`); it connects on its first call.
 Status = Literal["idle", "connecting", "connected", "failed", "crashed", "closed", "disabled", "invalid"]
@@ -61,6 +62,11 @@ class ServerState:
     # Tools listed by the server that no call of ours can reach, each with the reason: kept
     # apart from `tools` (and so from stubs, search and the token account), shown as such.
     unavailable: list[tuple[ToolDef, str]] = field(default_factory=list)
+    # What it lists besides tools, as wire dicts (`resources/list`, `resources/templates/list`,
+    # `prompts/list`), for stubs and search; None: not listed (`offers` then says "unknown").
+    resources: list[dict[str, Any]] | None = None
+    resource_templates: list[dict[str, Any]] | None = None
+    prompts: list[dict[str, Any]] | None = None
     error: str | None = None
     protocol_version: str | None = None
     server_version: str | None = None
@@ -68,6 +74,14 @@ class ServerState:
     connect_seconds: float = 0.0
     log: deque[LogRecord] = field(default_factory=lambda: deque(maxlen=_SERVER_LOG_LINES))
     _index: tuple[list[ToolDef], int, dict[str, ToolDef]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def offers(self) -> tuple[Offer, ...] | None:
+        """Its resources, resource templates and prompts as stubs and search show them; None
+        when the hub has not listed them (a replayed cassette, an old cache entry)."""
+        if self.resources is None and self.resource_templates is None and self.prompts is None:
+            return None
+        return offers_from_wire(self.resources or (), self.resource_templates or (), self.prompts or ())
 
     def tool(self, name: str) -> ToolDef | None:
         index = self._index

@@ -102,14 +102,20 @@ def entry_of(state: ServerState) -> dict[str, Any]:
             "wire": state.wire_tools, "instructions": state.instructions,
             "unavailable": [[{k: v for k, v in tool.as_dict().items() if k != "server"}, why]
                             for tool, why in state.unavailable],
-            "serverVersion": state.server_version, "protocolVersion": state.protocol_version}
+            "serverVersion": state.server_version, "protocolVersion": state.protocol_version,
+            "resources": state.resources, "templates": state.resource_templates, "prompts": state.prompts}
 
 
-def same_entry(a: dict[str, Any], b: dict[str, Any]) -> bool:
+#: What decides a session's API (its namespaces): a change rebuilds it (`Hub.generation`).
+API_KEYS = ("tools", "wire", "instructions", "unavailable")
+#: What only stubs and search show: a change is saved, and the next API built shows it.
+OFFER_KEYS = ("resources", "templates", "prompts")
+
+
+def same_entry(a: dict[str, Any], b: dict[str, Any], keys: tuple[str, ...] = API_KEYS) -> bool:
     # Through JSON: the cache's lists and the SDK's values compare alike.
     def text(entry: dict[str, Any]) -> str:
-        return json.dumps({k: entry.get(k) for k in ("tools", "wire", "instructions", "unavailable")},
-                          sort_keys=True, default=str)
+        return json.dumps({k: entry.get(k) for k in keys}, sort_keys=True, default=str)
 
     return text(a) == text(b)
 
@@ -122,4 +128,6 @@ def adopt(state: ServerState, entry: dict[str, Any]) -> None:
     state.instructions = entry.get("instructions")
     state.server_version = entry.get("serverVersion")
     state.protocol_version = entry.get("protocolVersion")
+    state.resources, state.resource_templates, state.prompts = (
+        value if isinstance(value, list) else None for value in (entry.get(k) for k in OFFER_KEYS))
     state.status = "idle"

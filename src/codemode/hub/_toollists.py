@@ -3,17 +3,24 @@ and following a server's `tools/list_changed` (a part of `Hub`, as `Readiness` i
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import anyio.abc
 
 from codemode.hub import _toolcache
 from codemode.hub._link import Link, connect_timeout
 from codemode.hub._state import LogRecord
-from codemode.hub._toolcache import entry_of, same_entry
+from codemode.hub._toolcache import OFFER_KEYS, entry_of, same_entry
 from codemode.schema import ToolDef
 
 # Guards against a server that never ends its tools/list pagination.
 MAX_TOOL_PAGES = 1000
+# What stubs and search index of a server's resources, templates and prompts: listed once at
+# connect, so bounded (a database server may list a row per resource). Stubs name the first
+# few; past this, code still reaches every one with `srv.resources.list()`.
+MAX_OFFER_PAGES = 5
+MAX_OFFERS = 500
 # Why a tool with `execution.taskSupport: "required"` is listed apart: the SDK's client has no
 # task-augmented `tools/call` (2025-11-25 tasks), and a plain call is refused (-32601).
 TASK_REQUIRED = ("runs only as an MCP task (execution.taskSupport \"required\"), which this client "
@@ -56,12 +63,50 @@ class ToolLists:
     def _check_cache(self, link: Link) -> None:
         """Compare the live tool list with the cached one; write the cache when they differ."""
         entry = entry_of(link.state)
-        if link.cached is not None and same_entry(link.cached, entry):
+        if link.cached is not None and same_entry(link.cached, entry) and same_entry(link.cached, entry, OFFER_KEYS):
             return
         _toolcache.save(link.config, entry)
-        if link.cached is not None:
+        if link.cached is not None and not same_entry(link.cached, entry):
             self.generation += 1  # the session built its API on a list that was stale
         link.cached = entry
+
+    async def _list_offers(self, link: Link) -> None:
+        """List what the server offers besides tools (resources, templates, prompts), for
+        stubs and search: the kinds its capabilities declare, each bounded by `MAX_OFFERS`.
+        A failed list stays unknown (None) and is noted in the server's log: calls from code
+        are unaffected (they ask the server themselves)."""
+        assert link.client is not None
+        client = link.client
+        capabilities = client.server_capabilities
+        state = link.state
+        asks = {"resources": (capabilities.resources, client.list_resources, "resources"),
+                "resource_templates": (capabilities.resources, client.list_resource_templates, "resource_templates"),
+                "prompts": (capabilities.prompts, client.list_prompts, "prompts")}
+
+        async def one(field: str) -> None:
+            declared, fetch, key = asks[field]
+            if declared is None:
+                setattr(state, field, [])
+                return
+            from codemode.hub._results import wire
+
+            items: list[dict[str, Any]] = []
+            cursor = None
+            try:
+                for _ in range(MAX_OFFER_PAGES):
+                    page = await fetch(cursor=cursor)
+                    items += [wire(item) for item in getattr(page, key)]
+                    cursor = page.next_cursor
+                    if cursor is None or len(items) >= MAX_OFFERS:
+                        break
+            except Exception as exc:  # noqa: BLE001 - stubs and search then say "unknown"; calls still work
+                state.log.append(LogRecord(state.name, "warning", f"listing its {key.replace('_', ' ')} failed: {exc}"))
+                return
+            setattr(state, field, items[:MAX_OFFERS])
+
+        async with anyio.create_task_group() as tg:
+            for field in asks:
+                tg.start_soon(one, field)
 
     def _tools_changed(self, link: Link) -> None:
         if self._tg is None:

@@ -69,20 +69,23 @@ class ToolList:
     tools: Sequence[ApiTool]
     empty: str = "no tools"
     unavailable: Sequence[tuple[str, str, str]] = ()  # (server, tool, why no call can reach it)
+    others: Sequence[tuple[str, str]] = ()  # a resource or prompt search found: (its call, what it is)
 
     def _repr_html_(self) -> str:
-        if not self.tools and not self.unavailable:
+        if not self.tools and not self.unavailable and not self.others:
             return f"<p>{escape(self.empty)}</p>"
         rows = [[f"<code>{escape(t.server)}.{escape(t.signature)}</code>", escape(t.summary)] for t in self.tools]
+        rows += [[f"<code>{escape(call)}</code>", escape(note)] for call, note in self.others]
         rows += [[f"<code>{escape(server)}.{escape(name)}</code>", f"not callable: {escape(why)}"]
                  for server, name, why in self.unavailable]
         return _table(("tool", "summary"), rows)
 
     def __repr__(self) -> str:
-        if not self.tools and not self.unavailable:
+        if not self.tools and not self.unavailable and not self.others:
             return self.empty
         lines = [f"{t.server}.{t.signature}\n    {t.summary}" if t.summary else f"{t.server}.{t.signature}"
                  for t in self.tools]
+        lines += [f"{call}\n    {note}" for call, note in self.others]
         if self.unavailable:
             lines.append("not callable (listed by the server, left out of stubs and search):")
             lines += [f"  {server}.{name}: {why}" for server, name, why in self.unavailable]

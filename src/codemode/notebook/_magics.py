@@ -153,7 +153,11 @@ class CodeModeMagics(Magics):
             if command == "search" and rest:
                 query, detail = _detail(rest)
                 if detail == "signatures":
-                    return ToolList(session.search(query), empty=f"no tool matches {query!r}")
+                    hits = session.search_hits(query)  # tools, and resources and prompts as their calls
+                    tools = {(t.server, t.name): t for t in session.tools()}
+                    return ToolList([tools[(h.server, h.name)] for h in hits if h.offer is None],
+                                    others=[(h.call, h.note) for h in hits if h.offer is not None],
+                                    empty=f"no tool matches {query!r}")
                 return CodeText(session.search_text(query, detail) or f"no tool matches {query!r}")
             if command == "stubs" and len(rest) <= 1:
                 return CodeText(session.stubs(rest[0] if rest else None))

@@ -19,11 +19,15 @@ from __future__ import annotations
 import sys
 
 from codemode.schema._names import SERVER_ATTRIBUTES, NameMap
+from codemode.schema._offers import accessor_stubs
 from codemode.schema._stubs import _identifiers, stub, types_stub
 from codemode.schema._typenames import name_types
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the worker ~10 ms
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from codemode.schema._offers import Offer
     from codemode.schema._tooldef import ToolDef
 
 __all__ = ["package_name", "stub_package"]
@@ -36,13 +40,16 @@ def package_name(server: str) -> str:
     return server + "_" if server in sys.stdlib_module_names else server
 
 
-def stub_package(server: str, tools: list[ToolDef], names: NameMap | None = None) -> dict[str, str]:
+def stub_package(server: str, tools: list[ToolDef], names: NameMap | None = None, *,
+                 offers: Sequence[Offer] | None = None) -> dict[str, str]:
     """The package's files, `{"demo/__init__.pyi": text, "demo/list_orders.pyi": text, ...}`.
 
     Args:
         server: the server's Python name (the package is `package_name(server)`).
         tools: its tools.
         names: tool name -> Python name; by default `NameMap.build` over the tools' names.
+        offers: the resources, templates and prompts it lists, named in the docstrings of its
+            `resources` and `prompts` classes (in `__init__.pyi`); None when not known.
     """
     names = names if names is not None else NameMap.build((t.name for t in tools), reserved=SERVER_ATTRIBUTES)
     tools = name_types(tools)
@@ -62,9 +69,11 @@ def stub_package(server: str, tools: list[ToolDef], names: NameMap | None = None
         files[f"{package}/{name}.pyi"] = f"{header}\n\n{body}\n" if header else f"{body}\n"
         exports.append(f"from .{name} import {name} as {name}")
     count = f"{len(tools)} tool" if len(tools) == 1 else f"{len(tools)} tools"
-    doc = f'"""The {server} MCP server: {count}. Call them as `{server}.<tool>(...)`."""\n'
-    header = _typing_import(_identifiers(types))
-    parts = [doc + header, types, "\n".join(exports)]
+    doc = (f'"""The {server} MCP server: {count}. Call them as `{server}.<tool>(...)`; read its resources and '
+           f'prompts as `{server}.resources.read(uri)` and `{server}.prompts.get(name, ...)`."""\n')
+    accessors = "\n\n\n".join("\n".join(block) for block in accessor_stubs(server, offers))
+    header = _typing_import(_identifiers(types + accessors))
+    parts = [doc + header, types, "\n".join(exports), accessors]
     files[f"{package}/__init__.pyi"] = "\n\n\n".join(part.strip("\n") for part in parts if part) + "\n"
     return files
 

@@ -1,4 +1,5 @@
-"""Progressive disclosure: find tools by what they do, then show them at a chosen detail.
+"""Progressive disclosure: find tools (and resources, prompts) by what they do, then show them
+at a chosen detail.
 
 `search_tools` ranks tools with BM25 over weighted fields (the simple form of BM25F: a term's
 frequency is summed over the fields times each field's boost, and so is the length):
@@ -9,6 +10,11 @@ frequency is summed over the fields times each field's boost, and so is the leng
 | title | 2 | the tool's display title |
 | description | 1 | the tool's description |
 | params | 1 | each parameter's name and description, and its string enum values |
+
+A server's resources, resource templates and prompts (`Offer`s) are documents beside its
+tools: the key (uri, uri template, prompt name) and name as the name, the kind ("resource",
+"resource template", "prompt") as the title, the description, and a prompt's argument names
+and descriptions as params. A hit on one shows as the call that reads or gets it (`_hits`).
 
 Text becomes terms by lower-casing runs of two or more letters and digits (`_` and `-`
 split), dropping a few stop words, and a light stemmer (plurals, -ing, -ed, a final e, a
@@ -31,22 +37,19 @@ Invariants:
 
 from __future__ import annotations
 
+from codemode.schema._hits import DETAILS, Hit, render_hits
 from codemode.schema._names import _words as identifier_words
-from codemode.schema._stubs import signature_line, stub, types_stub
-from codemode.schema._tooldef import FrozenRecord
 from codemode.schema._types import resolve_ref
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the worker ~10 ms
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable
     from typing import Any
 
+    from codemode.schema._offers import Offer
     from codemode.schema._tooldef import ToolDef
 
 __all__ = ["DETAILS", "Hit", "render_hits", "search_tools"]
-
-#: The detail levels of `render_hits`, least to most.
-DETAILS = ("names", "signatures", "full")
 
 #: BM25's term-frequency saturation and length normalisation, at their usual values.
 K1 = 1.2
@@ -95,6 +98,7 @@ _EXACT = "="
 #: same tools again and again. Cleared when this large.
 _DOCUMENT_CACHE_MAX = 5_000
 _documents: dict[tuple[str, str, ToolDef], tuple[dict[str, float], float]] = {}
+_offer_documents: dict[tuple[str, Offer], tuple[dict[str, float], float]] = {}
 
 #: Terms of the words seen so far (tool texts repeat from search to search); cleared when
 #: this large.
@@ -102,30 +106,9 @@ _TERM_CACHE_MAX = 20_000
 _terms: dict[str, str] = {}
 
 
-class Hit(FrozenRecord):
-    """One tool found by `search_tools`."""
-
-    __slots__ = ("server", "name", "tool", "score")
-
-    server: str
-    """The server's key as cell code spells it (`demo`)."""
-    name: str
-    """The tool's Python name (`search_products`)."""
-    tool: ToolDef
-    """The tool's MCP definition."""
-    score: float
-    """Its BM25 score for the query (higher is better), rounded to 6 places."""
-
-    def __init__(self, server: str, name: str, tool: ToolDef, score: float) -> None:
-        set_ = object.__setattr__
-        set_(self, "server", server)
-        set_(self, "name", name)
-        set_(self, "tool", tool)
-        set_(self, "score", score)
-
-
 def search_tools(
-    entries: Iterable[tuple[str, str, ToolDef]], query: str, *, limit: int = 10
+    entries: Iterable[tuple[str, str, ToolDef]], query: str, *, limit: int = 10,
+    offers: Iterable[tuple[str, Offer]] = (),
 ) -> list[Hit]:
     """The tools that best match `query`, best first (BM25 over name, title, description, params).
 
@@ -133,6 +116,8 @@ def search_tools(
         entries: (server key, Python name, tool) for every tool to search.
         query: words describing the tool wanted, e.g. "read file" or "open orders".
         limit: the most hits to return.
+        offers: (server key, offer) for the resources, templates and prompts to search beside
+            the tools: an offer's key and name count as a name, its argument names as params.
 
     Returns:
         At most `limit` hits with a positive score; none for a query without terms.
@@ -140,15 +125,17 @@ def search_tools(
     groups = _query_groups(query)
     if not groups or limit < 1:
         return []
-    entries = list(entries)
-    docs = [_document(server, name, tool) for server, name, tool in entries]
+    items: list[tuple[str, str, ToolDef | None, Offer | None]] = [(s, n, t, None) for s, n, t in entries]
+    items += [(server, offer.key, None, offer) for server, offer in offers]
+    docs = [_document(server, name, tool) if tool is not None else _offer_document(server, offer)
+            for server, name, tool, offer in items]
     if not docs:
         return []
     terms = list(dict.fromkeys(term for group in groups for term, _ in group))
     weights = _idf(terms, [freqs for freqs, _ in docs])
     average = sum(length for _, length in docs) / len(docs) or 1.0
     hits = []
-    for (server, name, tool), (freqs, length) in zip(entries, docs, strict=True):
+    for (server, name, tool, offer), (freqs, length) in zip(items, docs, strict=True):
         norm = K1 * (1 - B + B * length / average)
         score, matched = 0.0, 0
         for group in groups:
@@ -163,39 +150,9 @@ def search_tools(
             # Lucene's coord factor: a tool that matches every word of the query beats one
             # that matches one word many times (`switch branch`: git_checkout, not git_branch).
             score *= (matched / len(groups)) ** 2
-            hits.append(Hit(server, name, tool, round(score, 6)))
+            hits.append(Hit(server, name, tool, round(score, 6), offer))
     hits.sort(key=lambda hit: (-hit.score, hit.server, hit.name))
     return hits[:limit]
-
-
-def render_hits(hits: Sequence[Hit], detail: str = "signatures") -> str:
-    """The hits as text, at one of three levels of detail.
-
-    Args:
-        hits: what `search_tools` found.
-        detail: "names" (`server.name` per line), "signatures" (`server.name(...) -> R` and
-            the summary, one line each) or "full" (the stubs, after the `TypedDict`s they
-            name; a type two servers both define is shown once, as the first defines it).
-
-    Raises:
-        ValueError: `detail` is none of the three.
-    """
-    if detail == "names":
-        return "\n".join(f"{hit.server}.{hit.name}" for hit in hits)
-    if detail == "signatures":
-        return "\n".join(_signature(hit) for hit in hits)
-    if detail == "full":
-        types = types_stub(hit.tool for hit in hits)
-        stubs = "\n\n".join(f"# server: {hit.server}\n{stub(hit.tool, hit.name)}" for hit in hits)
-        return f"{types}\n\n\n{stubs}" if types and stubs else stubs
-    choices = ", ".join(repr(name) for name in DETAILS)
-    raise ValueError(f"detail must be one of {choices}, not {detail!r}")
-
-
-def _signature(hit: Hit) -> str:
-    summary = hit.tool.summary
-    line = f"{hit.server}.{signature_line(hit.tool, hit.name)}"
-    return f"{line}  # {summary}" if summary else line
 
 
 def _query_groups(query: str) -> list[list[tuple[str, float]]]:
@@ -236,15 +193,38 @@ def _document(server: str, name: str, tool: ToolDef) -> tuple[dict[str, float], 
     return document
 
 
+def _offer_document(server: str, offer: Offer | None) -> tuple[dict[str, float], float]:
+    """A resource's (template's, prompt's) document: its key and name as the name, its kind
+    as the title, its description, and a prompt's arguments as params."""
+    assert offer is not None
+    key = (server, offer)
+    document = _offer_documents.get(key)
+    if document is None:
+        if len(_offer_documents) >= _DOCUMENT_CACHE_MAX:
+            _offer_documents.clear()
+        arguments = " ".join(name for name, _, _ in offer.arguments)
+        about = "\n".join(about for _, about, _ in offer.arguments)
+        kind = "resource template" if offer.kind == "template" else offer.kind
+        document = _offer_documents[key] = _fields_document(
+            f"{offer.key} {offer.name}", server, kind, offer.description, arguments, about)
+    return document
+
+
 def _build_document(server: str, name: str, tool: ToolDef) -> tuple[dict[str, float], float]:
-    names = list(dict.fromkeys(word for word in _text_words(f"{name} {tool.name}") if word not in STOP_WORDS))
-    servers = [w for w in dict.fromkeys(_text_words(f"{server} {tool.server}")) if w not in STOP_WORDS]
     keys, prose = _param_texts(tool.input_schema)
+    return _fields_document(f"{name} {tool.name}", f"{server} {tool.server}", tool.title or "", tool.description,
+                            keys, prose)
+
+
+def _fields_document(name: str, server: str, title: str, description: str, keys: str,
+                     prose: str) -> tuple[dict[str, float], float]:
+    names = list(dict.fromkeys(word for word in _text_words(name) if word not in STOP_WORDS))
+    servers = [w for w in dict.fromkeys(_text_words(server)) if w not in STOP_WORDS]
     fields = (
         (BOOSTS["name"], names),
         (BOOSTS["server"], servers),
-        (BOOSTS["title"], _prose_words(tool.title or "")),
-        (BOOSTS["description"], _prose_words(tool.description)),
+        (BOOSTS["title"], _prose_words(title)),
+        (BOOSTS["description"], _prose_words(description)),
         (BOOSTS["params"], _text_words(keys) + _prose_words(prose)),
     )
     freqs: dict[str, float] = {}

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from keyword import iskeyword
 
+from codemode.schema._doctext import docstring as _docstring
 from codemode.schema._names import SERVER_ATTRIBUTES, NameMap, to_identifier
+from codemode.schema._offers import accessor_stubs
 from codemode.schema._params import (
     NO_DEFAULT,
     is_wrapped_output,
@@ -36,9 +38,10 @@ from codemode.schema._types import (
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the worker ~10 ms
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
     from typing import Any
 
+    from codemode.schema._offers import Offer
     from codemode.schema._params import Param
     from codemode.schema._tooldef import ToolDef
 
@@ -98,8 +101,10 @@ def server_stub(
     *,
     class_name: str | None = None,
     notes: dict[str, str | None] | None = None,
+    offers: Sequence[Offer] | None = None,
 ) -> str:
-    """A server's tools as one stub module: imports, `TypedDict`s, then `class <server>:`.
+    """A server's tools as one stub module: imports, `TypedDict`s, then `class <server>:`
+    holding its tools and its `resources` and `prompts` accessors.
 
     Args:
         server: the server's name in the session.
@@ -107,6 +112,8 @@ def server_stub(
         names: tool name -> Python name; by default `NameMap.build` over the tools' names.
         class_name: the class's name; by default `server` made an identifier.
         notes: each tool's `note` (see `stub`) by MCP name; missing: the default.
+        offers: the resources, templates and prompts the server lists (their docstrings name
+            them); None when not known.
     """
     names = names if names is not None else NameMap.build((t.name for t in tools), reserved=SERVER_ATTRIBUTES)
     tools = name_types(tools)
@@ -121,6 +128,8 @@ def server_stub(
             "    " + line if line else ""
             for line in stub(tool, names.to_python(tool.name), note=(notes or {}).get(tool.name, "")).split("\n")
         ]
+    for block in accessor_stubs(class_name, offers):
+        body += ["", *["    " + line if line else "" for line in block]]
     blocks = [types_stub(tools), "\n".join(body)]
     code = "\n\n\n".join(block for block in blocks if block)
     used = _identifiers(code)
@@ -261,22 +270,6 @@ def _clean(text: str) -> list[str]:
     while lines and not lines[-1]:
         lines.pop()
     return lines  # without a description this starts with "": sections go below the quotes
-
-
-def _docstring(lines: list[str], indent: str) -> list[str]:
-    """A triple-quoted docstring of `lines` at `indent`; no lines, no docstring."""
-    if not lines:
-        return []
-    text = "\n".join(lines).replace('"""', '\\"\\"\\"')
-    prefix = "r" if "\\" in text else ""  # keeps `\d` in a description valid source
-    if len(lines) == 1 and not text.endswith(('"', "\\")):
-        return [f'{indent}{prefix}"""{text}"""']
-    first, *rest = text.split("\n")
-    return [
-        f'{indent}{prefix}"""{first}',
-        *[f"{indent}{line}" if line else "" for line in rest],
-        f'{indent}"""',
-    ]
 
 
 def _identifiers(code: str) -> set[str]:

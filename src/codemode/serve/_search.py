@@ -40,15 +40,17 @@ def search(sessions: Sessions, ctx: ServerRequestContext[Any], arguments: dict[s
         return error_result("INVALID_ARGUMENTS", "session must be the string an execute result gave, "
                                                  f"not {type(handle).__name__}; or omit it")
     client = counted_toward(ctx, sessions, asker, handle)
-    hits = sessions.root.search(query, limit)
+    hits = sessions.root.search_hits(query, limit)  # resources and prompts too, as the calls that reach them
     text = sessions.root.search_text(query, detail, limit) or f"no tool matches {query!r}; try other words"
-    names = [f"{hit.server}.{hit.name}" for hit in hits]
+    names = [hit.call for hit in hits if hit.kind == "tool"]
+    others = {kind: [hit.call for hit in hits if hit.kind in kinds]
+              for kind, kinds in (("resources", ("resource", "template")), ("prompts", ("prompt",)))}
     sessions.root.audit("search", query=query, outcome="ok", hits=len(hits), client=asker.client,
                         handle=digest(client.key) if client is not None else None)
     note_search(sessions, client, text)
     if client is not None and client.transcript is not None:
         client.transcript.add_search(query, detail, names)
-    data: dict[str, Any] = {"query": query, "tools": names}
+    data: dict[str, Any] = {"query": query, "tools": names, **others}
     if client is not None:
         data["session"] = client.key
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=data)

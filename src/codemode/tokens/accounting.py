@@ -50,7 +50,7 @@ class Accountant:
         """Record a connected server's definitions and stub text (once per connection);
         `notes` are the tools' approval notes by MCP name (see `schema.stub`)."""
         definitions = json.dumps(state.wire_tools, separators=(",", ":"), ensure_ascii=False)
-        self._texts[key] = (definitions, server_stub(key, state.tools, names, notes=notes))
+        self._texts[key] = (definitions, server_stub(key, state.tools, names, notes=notes, offers=state.offers))
         self._joined.clear()
 
     def stub_text(self, key: str) -> str:

@@ -1,0 +1,125 @@
+"""A server's resources, resource templates and prompts in stubs and in search: the
+`resources` and `prompts` accessors on every server class and stub package, what the server
+lists named in their docstrings, and search hits shown as the call that reads or gets them."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from codemode.schema import NameMap, ToolDef, render_hits, search_tools, server_stub, stub_package
+from codemode.schema._names import SERVER_ATTRIBUTES
+from codemode.schema._offers import call_text, offers_from_wire
+
+OFFERS = offers_from_wire(
+    resources=[{"uri": "file:///guide.md", "name": "guide.md", "mimeType": "text/markdown",
+                "description": "The user guide. Long."},
+               {"uri": "db://orders/schema", "name": "orders schema", "description": "Columns of the orders table"}],
+    templates=[{"uriTemplate": "db://orders/{id}", "name": "Order", "description": "One order by its number"}],
+    prompts=[{"name": "greeting", "title": "Greeting", "description": "Greet a customer by name",
+              "arguments": [{"name": "customer", "description": "Who to greet", "required": True},
+                            {"name": "tone", "description": "formal or casual"}]},
+             {"name": "odd-args", "arguments": [{"name": "two words", "required": True}]},
+             {"description": "no name: skipped"}])
+PING = ToolDef("shop", "ping", "Check the shop answers.")
+LIST_ORDERS = ToolDef("shop", "list_orders", "List the orders of a customer.",
+                      {"type": "object", "properties": {"customer": {"type": "string"}}})
+
+
+def test_every_server_class_has_resources_and_prompts_accessors_naming_what_it_lists() -> None:
+    text = server_stub("shop", [PING], offers=OFFERS)
+    ast.parse(text)
+    shop = text[text.index("class shop:"):]
+    assert "    class resources:\n" in shop and "    class prompts:\n" in shop
+    for method in ("def read(uri: str) -> dict[str, Any]:", "def templates() -> list[dict[str, Any]]:",
+                   "async def aread(uri: str)", "async def atemplates()", "async def alist()",
+                   "def list() -> list[dict[str, Any]]:",
+                   "def get(name: str, **arguments: str) -> dict[str, Any]:", "async def aget(name: str, **arguments: str)"):
+        assert method in shop, method
+    assert "2 resources, 1 template. Read one with `shop.resources.read(uri)`." in text
+    assert "- file:///guide.md: guide.md (text/markdown): The user guide." in text
+    assert "- db://orders/{id}: Order: One order by its number" in text
+    assert "2 prompts. Fill one in with `shop.prompts.get(name, **arguments)`." in text
+    assert "- greeting(customer, tone?): Greeting: Greet a customer by name" in text
+    # `list` comes last in each class: once defined, `list[...]` in the class body names it.
+    for block in ("class resources:", "class prompts:"):
+        body = shop[shop.index(block):]
+        body = body[:body.index("class prompts:")] if block == "class resources:" else body
+        assert body.index("def list()") > body.index("async def alist()")
+
+
+def test_unknown_offers_say_where_to_look_and_a_server_that_lists_none_says_so() -> None:
+    unknown = server_stub("shop", [PING])
+    assert "What shop offers to read (see `shop.resources.list()`)." in unknown
+    none = server_stub("shop", [PING], offers=())
+    assert "0 resources, 0 templates" in none and "0 prompts" in none
+
+
+def test_a_long_listing_is_cut_and_counted() -> None:
+    many = offers_from_wire(resources=[{"uri": f"mem://{i}", "name": f"item {i}"} for i in range(25)])
+    text = server_stub("shop", [], offers=many)
+    assert "- mem://19: item 19" in text and "mem://20" not in text and "- ... and 5 more: list()" in text
+
+
+def test_a_tool_named_resources_keeps_its_trailing_underscore_beside_the_accessor() -> None:
+    tools = [ToolDef("shop", "resources", "List the shop's resources."), PING]
+    names = NameMap.build([t.name for t in tools], reserved=SERVER_ATTRIBUTES)
+    text = server_stub("shop", tools, names, offers=OFFERS)
+    tree = ast.parse(text)
+    shop = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "shop")
+    members = [node.name for node in shop.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    assert members == ["resources_", "ping", "resources", "prompts"]
+
+
+def test_the_stub_package_has_the_accessors_and_code_using_them_passes_mypy_strict(tmp_path: Path) -> None:
+    for relative, text in stub_package("shop", [PING, LIST_ORDERS], offers=OFFERS).items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text, encoding="utf-8")
+    init = (tmp_path / "shop" / "__init__.pyi").read_text()
+    assert "\nclass resources:\n" in init and "\nclass prompts:\n" in init and "- greeting(customer, tone?)" in init
+    (tmp_path / "use.py").write_text(
+        "import asyncio\n\nimport shop\n\n"
+        "guide = shop.resources.read('file:///guide.md')\n"
+        "texts: list[str] = [c['text'] for c in guide['contents']]\n"
+        "uris = [r['uri'] for r in shop.resources.list()]\n"
+        "hello = shop.prompts.get('greeting', customer='Ada', tone='formal')\n"
+        "both = asyncio.run(shop.prompts.aget('greeting', customer='Ada'))\n"
+        "shop.ping()\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "shop", "-m", "use"],
+                          cwd=tmp_path, env={**os.environ, "MYPYPATH": str(tmp_path)},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (tmp_path / "use.py").write_text("import shop\n\nshop.prompts.get(name=1)\n", encoding="utf-8")
+    wrong = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-m", "use"],
+                           cwd=tmp_path, env={**os.environ, "MYPYPATH": str(tmp_path)},
+                           capture_output=True, text=True, timeout=600)
+    assert wrong.returncode == 1 and 'incompatible type "int"; expected "str"' in wrong.stdout, wrong.stdout
+
+
+def test_search_finds_prompts_and_resources_beside_tools_and_shows_the_call() -> None:
+    tools = [("shop", "ping", PING), ("shop", "list_orders", LIST_ORDERS)]
+    offers = [("shop", offer) for offer in OFFERS]
+    hits = search_tools(tools, "greeting prompt", offers=offers)
+    assert hits[0].kind == "prompt" and hits[0].call == 'shop.prompts.get("greeting", customer=..., tone=...)'
+    hits = search_tools(tools, "user guide", offers=offers)
+    assert hits[0].call == 'shop.resources.read("file:///guide.md")'
+    hits = search_tools(tools, "orders", offers=offers, limit=5)
+    assert {hit.kind for hit in hits} >= {"tool", "resource", "template"}
+    assert search_tools(tools, "greeting prompt") == []  # no offers given: tools only
+    shown = render_hits(search_tools(tools, "greet customer", offers=offers, limit=1), "signatures")
+    assert shown == ('shop.prompts.get("greeting", customer=..., tone=...)  '
+                     "# prompt Greeting, tone optional: Greet a customer by name")
+    full = render_hits(search_tools(tools, "order by number", offers=offers, limit=1), "full")
+    assert full == ("# server: shop\n# resource template Order, fill in {id}:\n# One order by its number\n"
+                    'shop.resources.read("db://orders/{id}")')
+    names = render_hits(search_tools(tools, "greeting", offers=offers), "names")
+    assert names == 'shop.prompts.get("greeting", customer=..., tone=...)'
+
+
+def test_a_prompt_argument_that_is_no_identifier_is_passed_by_a_dict() -> None:
+    odd = next(offer for offer in OFFERS if offer.key == "odd-args")
+    assert call_text("shop", odd) == 'shop.prompts.get("odd-args", **{"two words": ...})'
+    ast.parse(call_text("shop", odd).replace("...", "'x'"))
