@@ -1,6 +1,8 @@
 """A small MCP server of our own for the hub's tests, over stdio: it says who its client is,
-grows a tool on request (and announces `tools/list_changed`), and asks its client a question
-(form elicitation). Not a test module; started by tests/hub/test_reach.py.
+grows a tool on request (and announces `tools/list_changed`, in each protocol era's way), and
+asks its client a question (form elicitation). Not a test module; started by
+tests/hub/test_reach.py. `python peer_server.py streamable-http PORT` serves it over HTTP at
+http://127.0.0.1:PORT/mcp instead (it prints Uvicorn's "running on" line when it listens).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import json
 import sys
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 server = MCPServer("reach-peer")
@@ -31,7 +34,11 @@ async def grow(name: str, ctx: Context) -> str:
         return text
 
     server.add_tool(echo, name=name, description=f"Echo, added at run time as {name}.")
-    await ctx.request_context.session.send_tool_list_changed()
+    # Each era's way: a 2026-07-28 client hears it on the `subscriptions/listen` stream it
+    # opened (the server's subscription bus); a handshake-era client as a notification.
+    await ctx.notify_tools_changed()
+    if ctx.request_context.session.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        await ctx.request_context.session.send_tool_list_changed()
     return f"added {name}"
 
 
@@ -64,4 +71,7 @@ async def prefer(ctx: Context) -> str:
 
 
 if __name__ == "__main__":
-    server.run(sys.argv[1] if len(sys.argv) > 1 else "stdio")
+    if len(sys.argv) > 2 and sys.argv[1] == "streamable-http":  # peer_server.py streamable-http PORT
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        server.run(sys.argv[1] if len(sys.argv) > 1 else "stdio")

@@ -64,7 +64,7 @@ def build_client(link: Link, stack: AsyncExitStack, in_process: Any = None, stre
 
     async def on_message(message: Any) -> None:
         # Handshake-era servers announce a changed tool list here (2026-07-28 ones through
-        # `listen`, which the hub does not open yet).
+        # the `subscriptions/listen` stream the hub opens: `ToolLists._listen`).
         from mcp_types import ToolListChangedNotification
 
         if isinstance(message, ToolListChangedNotification) and on_tools_changed is not None:

@@ -181,7 +181,11 @@ class Hub(Readiness, ToolLists):
             self._check_cache(link)
             state.status = "connected"
             ready.set()
-            await link.stop.wait()
+            async with anyio.create_task_group() as listening:
+                if self._listens(client):  # the 2026-07-28 way to hear `tools/list_changed`
+                    listening.start_soon(self._listen, link, name=f"codemode-listen-{state.name}")
+                await link.stop.wait()
+                listening.cancel_scope.cancel()
 
     async def _reconnect(self, link: Link) -> None:
         """Start a server again after it died. The call that found it dead has failed

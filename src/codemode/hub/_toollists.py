@@ -3,7 +3,7 @@ and following a server's `tools/list_changed` (a part of `Hub`, as `Readiness` i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -14,6 +14,9 @@ from codemode.hub._state import LogRecord
 from codemode.hub._toolcache import OFFER_KEYS, entry_of, same_entry
 from codemode.schema import ToolDef
 
+if TYPE_CHECKING:
+    from mcp import Client
+
 # Guards against a server that never ends its tools/list pagination.
 MAX_TOOL_PAGES = 1000
 # What stubs and search index of a server's resources, templates and prompts: listed once at
@@ -21,6 +24,11 @@ MAX_TOOL_PAGES = 1000
 # few; past this, code still reaches every one with `srv.resources.list()`.
 MAX_OFFER_PAGES = 5
 MAX_OFFERS = 500
+# How often in a row a dropped `subscriptions/listen` stream is opened again (a stream that
+# drops at once, over and over, would otherwise spin).
+MAX_RELISTENS = 5
+# A stream that stayed open this many seconds before it dropped was not failing at once.
+LIVED = 10.0
 # Why a tool with `execution.taskSupport: "required"` is listed apart: the SDK's client has no
 # task-augmented `tools/call` (2025-11-25 tasks), and a plain call is refused (-32601).
 TASK_REQUIRED = ("runs only as an MCP task (execution.taskSupport \"required\"), which this client "
@@ -107,6 +115,48 @@ class ToolLists:
         async with anyio.create_task_group() as tg:
             for field in asks:
                 tg.start_soon(one, field)
+
+    @staticmethod
+    def _listens(client: Client) -> bool:
+        """Whether a connection hears of a changed tool list only by asking (2026-07-28: no
+        server-to-client stream but a `subscriptions/listen` the client opens) and the server
+        says its tool list can change. Handshake-era servers notify unasked (`_clients`)."""
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        tools = client.server_capabilities.tools
+        return client.protocol_version in MODERN_PROTOCOL_VERSIONS and bool(tools and tools.list_changed)
+
+    async def _listen(self, link: Link) -> None:
+        """Hold a `subscriptions/listen` for `tools/list_changed` open while the server is
+        connected (a task of its `_hold`), relisting on each event. A stream that drops is
+        opened again and the tools listed again (events are not replayed), up to
+        `MAX_RELISTENS` times in a row when it drops at once."""
+        from mcp.client.subscriptions import SubscriptionLost, ToolsListChanged
+
+        client, state = link.client, link.state
+        assert client is not None
+        dropped, opened = 0, False
+        while dropped <= MAX_RELISTENS:
+            started = anyio.current_time()
+            try:
+                async with client.listen(tools_list_changed=True) as subscription:
+                    if not subscription.honored.tools_list_changed:
+                        return  # the server will not say: the next connect lists again
+                    if opened:
+                        self._tools_changed(link)  # what changed while no stream was open
+                    opened = True
+                    async for event in subscription:
+                        if isinstance(event, ToolsListChanged):
+                            self._tools_changed(link)
+                return  # the server closed the stream gracefully (it is shutting down)
+            except (SubscriptionLost, TimeoutError) as exc:
+                # A stream that lived a while (an idle HTTP stream's read timeout) starts the count again.
+                dropped = dropped + 1 if anyio.current_time() - started < LIVED else 1
+                problem: Exception = exc
+            except Exception as exc:  # noqa: BLE001 - a server that cannot listen keeps its tools as listed
+                state.log.append(LogRecord(state.name, "warning", f"listening for its tool changes failed: {exc}"))
+                return
+        state.log.append(LogRecord(state.name, "warning", f"its tool-change stream kept dropping: {problem}"))
 
     def _tools_changed(self, link: Link) -> None:
         if self._tg is None:
