@@ -5,7 +5,8 @@ tests: dynamic registration, PKCE, refresh, on loopback only.
 Its authorization endpoint signs the person in at once (it redirects straight back with a
 code), so a `$BROWSER` that follows redirects completes a sign-in. `python oauth_server.py PORT`
 serves streamable HTTP at http://127.0.0.1:PORT/mcp; it prints Uvicorn's "running on" line
-when it listens. Tool `counts` says how many registrations, authorizations and refreshes it
+when it listens. `python oauth_server.py PORT /as` puts the authorization server under `/as`
+(its token endpoint `/as/token`, not the origin's `/token`). Tool `counts` says how many registrations, authorizations and refreshes it
 served, and which scopes its caller's token has. Not a test module.
 """
 
@@ -16,18 +17,24 @@ import secrets
 import sys
 import time
 
+from mcp.server.auth.handlers.metadata import MetadataHandler
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,
     AuthorizationParams,
+    ProviderTokenVerifier,
     RefreshToken,
     construct_redirect_uri,
 )
-from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions
+from mcp.server.auth.routes import build_metadata, create_auth_routes
+from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from mcp_types import ToolAnnotations
+from pydantic import AnyHttpUrl
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
 
 TOKEN_SECONDS = 3600
 SCOPES = ["tools.read"]
@@ -99,15 +106,16 @@ class SignsEveryoneIn:
                           scope=" ".join(scopes))
 
 
-def build(port: int) -> MCPServer:
-    provider = SignsEveryoneIn()
+def build(port: int, provider: SignsEveryoneIn | None = None, issuer: str | None = None) -> MCPServer:
+    """The MCP server; with `issuer`, only the resource server (tokens checked by `provider`,
+    whose authorization server runs apart at `issuer`: see `with_authorization_server_at`)."""
+    provider = provider or SignsEveryoneIn()
     base = f"http://127.0.0.1:{port}"
-    server = MCPServer(
-        "oauth-peer", auth_server_provider=provider,
-        auth=AuthSettings(issuer_url=base, resource_server_url=f"{base}/mcp", required_scopes=SCOPES,
-                          validate_token_resource=False,
-                          client_registration_options=ClientRegistrationOptions(
-                              enabled=True, valid_scopes=SCOPES, default_scopes=SCOPES)))
+    registration = ClientRegistrationOptions(enabled=True, valid_scopes=SCOPES, default_scopes=SCOPES)
+    settings = AuthSettings(issuer_url=issuer or base, resource_server_url=f"{base}/mcp", required_scopes=SCOPES,
+                            validate_token_resource=False, client_registration_options=registration)
+    server = (MCPServer("oauth-peer", token_verifier=ProviderTokenVerifier(provider), auth=settings) if issuer
+              else MCPServer("oauth-peer", auth_server_provider=provider, auth=settings))
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     def counts() -> str:
@@ -118,6 +126,28 @@ def build(port: int) -> MCPServer:
     return server
 
 
+def with_authorization_server_at(port: int, path: str) -> Starlette:
+    """The MCP server and, beside it, its authorization server under `path` (issuer
+    http://127.0.0.1:PORT/PATH): the token endpoint is `PATH/token`, not the origin's `/token`,
+    and the metadata is at the RFC 8414 path-aware `/.well-known/oauth-authorization-server/PATH`."""
+    provider = SignsEveryoneIn()
+    issuer = f"http://127.0.0.1:{port}{path}"
+    registration = ClientRegistrationOptions(enabled=True, valid_scopes=SCOPES, default_scopes=SCOPES)
+    app = build(port, provider, issuer).streamable_http_app()
+    metadata = build_metadata(AnyHttpUrl(issuer), None, registration, RevocationOptions())
+    app.router.routes += [
+        Mount(path, routes=create_auth_routes(provider, AnyHttpUrl(issuer), client_registration_options=registration)),
+        Route(f"/.well-known/oauth-authorization-server{path}", MetadataHandler(metadata).handle, methods=["GET"]),
+    ]
+    return app
+
+
 if __name__ == "__main__":
+    # oauth_server.py PORT [AUTH_PATH]: with AUTH_PATH, the authorization server lives under it.
     port = int(sys.argv[1])
-    build(port).run("streamable-http", host="127.0.0.1", port=port)
+    if len(sys.argv) > 2:
+        import uvicorn
+
+        uvicorn.run(with_authorization_server_at(port, sys.argv[2]), host="127.0.0.1", port=port)
+    else:
+        build(port).run("streamable-http", host="127.0.0.1", port=port)

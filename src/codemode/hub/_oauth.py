@@ -27,6 +27,8 @@ from codemode.hub._signin import Loopback
 from codemode.hub._tokenstore import TokenFile
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
     import httpx2
     from mcp.client.auth import OAuthClientProvider
 
@@ -114,12 +116,64 @@ def _browser_provider_class() -> type[OAuthClientProvider]:
     class BrowserSignIn(OAuthClientProvider):
         async def _initialize(self) -> None:
             await super()._initialize()
+            storage = self.context.storage
+            if not isinstance(storage, TokenFile):
+                return
             # The SDK learns a token's lifetime only when it gets it; a stored one would look
             # valid forever and a 401 would start a new sign-in. With its expiry known, a lapsed
             # token is refreshed first.
-            storage = self.context.storage
-            if isinstance(storage, TokenFile) and self.context.current_tokens is not None:
+            if self.context.current_tokens is not None:
                 self.context.token_expiry_time = storage.expires_at()
+            # The SDK discovers the authorization server only on a 401, after its refresh: with
+            # nothing known it refreshes at the origin's `/token`, which fails wherever the token
+            # endpoint lives elsewhere, and a person is asked to sign in again. What discovery
+            # found when the tokens were issued is kept with them.
+            known = storage.authorization_server()
+            if known is not None and self.context.oauth_metadata is None:
+                metadata, resource, url = known
+                self.context.oauth_metadata, self.context.protected_resource_metadata = metadata, resource
+                self.context.auth_server_url = url
+
+        async def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+            async with self.context.lock:
+                if not self._initialized:
+                    await self._initialize()
+                lapsed = not self.context.is_token_valid() and self.context.can_refresh_token()
+            if lapsed and self.context.oauth_metadata is None:  # a token file with no server kept
+                discovery = _discover(self)
+                try:
+                    outgoing = await discovery.__anext__()
+                    while True:
+                        outgoing = await discovery.asend((yield outgoing))
+                except StopAsyncIteration:
+                    pass
+                except Exception:  # noqa: BLE001 - refused metadata: the SDK's own flow decides, as before
+                    _SDK_AUTH_LOG.debug("discovery before a refresh failed", exc_info=True)
+            flow = super()._auth_flow(request)
+            try:
+                outgoing = await flow.__anext__()
+                while True:
+                    outgoing = await flow.asend((yield outgoing))
+            except StopAsyncIteration:
+                return
+            finally:
+                await flow.aclose()
+
+        async def _handle_token_response(self, response: httpx2.Response) -> None:
+            await super()._handle_token_response(response)
+            self._keep_authorization_server()
+
+        async def _handle_refresh_response(self, response: httpx2.Response) -> bool:
+            refreshed = await super()._handle_refresh_response(response)
+            if refreshed:
+                self._keep_authorization_server()
+            return refreshed
+
+        def _keep_authorization_server(self) -> None:
+            storage, context = self.context.storage, self.context
+            if isinstance(storage, TokenFile) and context.oauth_metadata is not None:
+                storage.set_authorization_server(context.oauth_metadata, context.protected_resource_metadata,
+                                                 context.auth_server_url)
 
         async def _perform_authorization(self) -> httpx2.Request:
             self._choose_secret_method()
@@ -142,6 +196,42 @@ def _browser_provider_class() -> type[OAuthClientProvider]:
 
     _PROVIDER = BrowserSignIn
     return _PROVIDER
+
+
+async def _discover(provider: OAuthClientProvider) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+    """Find the authorization server before a refresh, as the SDK's flow does on a 401 (its
+    steps 1-2, with its own helpers): the resource's metadata at its well-known URLs, then the
+    authorization server's. What is found goes into the provider's context; nothing found
+    leaves it as it was (the SDK then refreshes at the origin, as before)."""
+    from mcp.client.auth.utils import (
+        build_oauth_authorization_server_metadata_discovery_urls,
+        build_protected_resource_metadata_discovery_urls,
+        create_oauth_metadata_request,
+        handle_auth_metadata_response,
+        handle_protected_resource_response,
+        issuers_match,
+        validate_metadata_issuer,
+    )
+
+    context = provider.context
+    for url in build_protected_resource_metadata_discovery_urls(None, context.server_url):
+        found = await handle_protected_resource_response((yield create_oauth_metadata_request(url)))
+        if found is not None:
+            await provider._validate_resource_match(found)
+            context.protected_resource_metadata = found
+            context.auth_server_url = provider._select_authorization_server([str(u) for u in found.authorization_servers])
+            break
+    expected = provider._expected_issuer()
+    for url in build_oauth_authorization_server_metadata_discovery_urls(context.auth_server_url, context.server_url):
+        ok, metadata = await handle_auth_metadata_response((yield create_oauth_metadata_request(url)))
+        if not ok:
+            break
+        if metadata is not None:
+            if context.auth_server_url is None and issuers_match(str(metadata.issuer), expected):
+                expected = str(metadata.issuer)  # a root issuer written with its trailing slash
+            validate_metadata_issuer(metadata, expected)
+            context.oauth_metadata = metadata
+            break
 
 
 def _machine(config: HttpServer, oauth: OAuthSettings) -> httpx2.Auth:

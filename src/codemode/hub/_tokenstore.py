@@ -7,6 +7,8 @@ Invariants:
   and says which URL it is for, so `codemode auth status` lists servers, not hashes.
 - Tokens leave this module only towards the SDK's OAuth provider (the Authorization header);
   nothing here is logged, and no report, audit, cassette or transcript reads these files.
+- Beside the tokens: the authorization server's metadata discovery found when they were
+  issued, so a lapsed token is refreshed at its token endpoint before any discovery.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+    from mcp.shared.auth import OAuthClientInformationFull, OAuthMetadata, OAuthToken, ProtectedResourceMetadata
 
 STATE_ENV_VAR = "XDG_STATE_HOME"
 
@@ -88,6 +90,36 @@ class TokenFile:
         data = self._read()
         data["client"] = client_info.model_dump(mode="json", exclude_none=True)
         self._write(data)
+
+    # -- the authorization server, kept with its tokens ------------------------------------
+
+    def authorization_server(self) -> tuple[OAuthMetadata, ProtectedResourceMetadata | None, str | None] | None:
+        """The authorization server the tokens came from, as discovery found it: its metadata
+        (the token endpoint a refresh goes to), the resource's metadata and the server's URL;
+        None when the file has none (an older file) or it does not parse."""
+        from mcp.shared.auth import OAuthMetadata, ProtectedResourceMetadata
+        from pydantic import ValidationError
+
+        known = self._read().get("authorizationServer")
+        if not isinstance(known, dict) or not isinstance(known.get("metadata"), dict):
+            return None
+        try:
+            resource = known.get("resource")
+            return (OAuthMetadata.model_validate(known["metadata"]),
+                    ProtectedResourceMetadata.model_validate(resource) if isinstance(resource, dict) else None,
+                    known["url"] if isinstance(known.get("url"), str) else None)
+        except ValidationError:
+            return None
+
+    def set_authorization_server(self, metadata: OAuthMetadata, resource: ProtectedResourceMetadata | None,
+                                 url: str | None) -> None:
+        """Keep what discovery found beside the tokens (see `authorization_server`)."""
+        data = self._read()
+        entry = {"url": url, "metadata": metadata.model_dump(mode="json", exclude_none=True),
+                 "resource": resource.model_dump(mode="json", exclude_none=True) if resource else None}
+        if data.get("authorizationServer") != entry:
+            data["authorizationServer"] = entry
+            self._write(data)
 
     # -- for the faces ---------------------------------------------------------------------
 
