@@ -83,7 +83,6 @@ def test_a_found_call_runs_as_shown_and_the_run_policy_scopes_what_code_search_f
 
 def test_the_demo_server_shows_its_accessors_and_lists_none(session: Session) -> None:
     text = session.stubs("demo")
-    assert "What demo offers to read: 0 resources, 0 templates." in text
-    assert "demo's prompt templates: 0 prompts." in text
+    assert "demo lists no resources" in text and "demo lists no prompts." in text
     assert "\nclass resources:" in session.stub_package("demo")["demo/__init__.pyi"]
     assert all(hit.kind == "tool" for hit in session.search_hits("orders of a customer") if hit.server == "demo")

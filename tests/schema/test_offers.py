@@ -55,7 +55,8 @@ def test_unknown_offers_say_where_to_look_and_a_server_that_lists_none_says_so()
     unknown = server_stub("shop", [PING])
     assert "What shop offers to read (see `shop.resources.list()`)." in unknown
     none = server_stub("shop", [PING], offers=())
-    assert "0 resources, 0 templates" in none and "0 prompts" in none
+    assert '"""shop lists no resources; read(uri) still reads a ResourceLink\'s uri."""' in none
+    assert '"""shop lists no prompts."""' in none and "def read(uri: str)" in none and "def get(name: str" in none
 
 
 def test_a_long_listing_is_cut_and_counted() -> None:

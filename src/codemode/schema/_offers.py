@@ -181,8 +181,17 @@ def accessor_stubs(server: str, offers: Sequence[Offer] | None) -> list[list[str
         prompt_doc = [f"{server}'s prompt templates: {_count(len(prompts), 'prompt')}. "
                       f"Fill one in with `{server}.prompts.get(name, **arguments)`."]
         prompt_doc += _listing(prompts, _prompt_form, "list()")
-    return [_class("resources", [*resource_doc, "", _RESOURCE_NOTE], _RESOURCE_METHODS),
-            _class("prompts", [*prompt_doc, "", _PROMPT_NOTE], _PROMPT_METHODS)]
+    # A server that lists none of a kind gets one line: its methods still type-check (a
+    # `ResourceLink` a tool returns may be readable), and the surface a model reads stays small.
+    if offers is not None and not resources and not templates:
+        resource_doc = [f"{server} lists no resources; read(uri) still reads a ResourceLink's uri."]
+    else:
+        resource_doc += ["", _RESOURCE_NOTE]
+    if offers is not None and not prompts:
+        prompt_doc = [f"{server} lists no prompts."]
+    else:
+        prompt_doc += ["", _PROMPT_NOTE]
+    return [_class("resources", resource_doc, _RESOURCE_METHODS), _class("prompts", prompt_doc, _PROMPT_METHODS)]
 
 
 def _prompt_form(offer: Offer) -> str:
