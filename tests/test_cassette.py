@@ -102,7 +102,7 @@ def test_the_file_is_json_lines_with_sorted_keys_a_version_and_nothing_of_this_m
     assert str(path.parent) not in text and os.environ.get("HOME", "/root") + "/" not in text
     # Nothing of ours beside the servers' own words: no dates, durations, paths or ids.
     assert set(entries[0]) == {"kind", "server", "transport", "tools", "instructions", "serverVersion",
-                               "protocolVersion", "order"}
+                               "protocolVersion", "resources", "templates", "prompts", "order"}
     assert {key for e in entries[1:] for key in e} <= {"kind", "server", "tool", "arguments", "result", "progress", "logs",
                                                        "order"}
     order = entries[1]["order"]["/result/structuredContent/result/0"]  # how the server ordered an order's keys

@@ -55,7 +55,8 @@ class _Recorder:
     def server(self, state: ServerState) -> None:
         self.writer.write({"kind": "server", "server": state.name, "transport": state.transport, "tools": state.wire_tools,
                            "instructions": state.instructions, "serverVersion": state.server_version,
-                           "protocolVersion": state.protocol_version})
+                           "protocolVersion": state.protocol_version, "resources": state.resources,
+                           "templates": state.resource_templates, "prompts": state.prompts})
 
     def decision(self, server: str, tool: str, arguments: dict[str, Any], decision: dict[str, str]) -> None:
         self.writer.write({"kind": "approval", "server": server, "tool": tool, "arguments": arguments,
@@ -343,6 +344,10 @@ def _replayed_state(name: str, recorded: dict[str, Any]) -> ServerState:
                         instructions=recorded.get("instructions"), server_version=recorded.get("serverVersion"),
                         protocol_version=recorded.get("protocolVersion"))
     state.tools = [_tooldef(name, tool) for tool in wire_tools]
+    # What it listed besides tools (stubs and search name them); an older cassette has none.
+    state.resources, state.resource_templates, state.prompts = (
+        [item for item in value if isinstance(item, dict)] if isinstance(value, list) else None
+        for value in (recorded.get(key) for key in ("resources", "templates", "prompts")))
     return state
 
 
