@@ -79,7 +79,7 @@ def test_stubs_out_writes_a_package_per_server_and_an_index(tmp_path: Path) -> N
     done = codemode_cli("stubs", "--out", str(tmp_path / "api"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     files = sorted(p.relative_to(tmp_path / "api").as_posix() for p in (tmp_path / "api").rglob("*.pyi"))
-    assert "demo/__init__.pyi" in files and "demo/list_orders.pyi" in files and len(files) == 14
+    assert "demo/__init__.pyi" in files and "demo/list_orders.pyi" in files and len(files) == 15  # the tools, __init__, _codemode_accessors
     module = (tmp_path / "api" / "demo" / "list_orders.pyi").read_text()
     assert "from . import Order" in module and "def list_orders(" in module
     package = (tmp_path / "api" / "demo" / "__init__.pyi").read_text()

@@ -1,6 +1,6 @@
 """A server's resources, resource templates and prompts in stubs and in search: the
-`resources` and `prompts` accessors on every server class and stub package, what the server
-lists named in their docstrings, and search hits shown as the call that reads or gets them."""
+`resources` and `prompts` accessor classes written once per stubs text and stub package, what a
+server lists named next to its attributes, and search hits shown as the call that reaches them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codemode.schema import NameMap, ToolDef, render_hits, search_tools, server_stub, stub_package
+from codemode.schema import NameMap, ToolDef, accessors_stub, render_hits, search_tools, server_stub, stub_package
 from codemode.schema._names import SERVER_ATTRIBUTES
 from codemode.schema._offers import call_text, offers_from_wire
 
@@ -29,34 +29,33 @@ LIST_ORDERS = ToolDef("shop", "list_orders", "List the orders of a customer.",
                       {"type": "object", "properties": {"customer": {"type": "string"}}})
 
 
-def test_every_server_class_has_resources_and_prompts_accessors_naming_what_it_lists() -> None:
+def test_the_accessor_classes_are_written_once_and_a_server_class_names_what_it_lists() -> None:
     text = server_stub("shop", [PING], offers=OFFERS)
     ast.parse(text)
-    shop = text[text.index("class shop:"):]
-    assert "    class resources:\n" in shop and "    class prompts:\n" in shop
-    for method in ("def read(uri: str) -> dict[str, Any]:", "def templates() -> list[dict[str, Any]]:",
-                   "async def aread(uri: str)", "async def atemplates()", "async def alist()",
-                   "def list() -> list[dict[str, Any]]:",
-                   "def get(name: str, **arguments: str) -> dict[str, Any]:", "async def aget(name: str, **arguments: str)"):
-        assert method in shop, method
-    assert "2 resources, 1 template. Read one with `shop.resources.read(uri)`." in text
-    assert "- file:///guide.md: guide.md (text/markdown): The user guide." in text
+    assert "class shop(Server):" in text and "class Resources" not in text and "def read(" not in text
+    assert "    resources: Resources\n" in text and "    prompts: Prompts\n" in text
+    assert "2 resources, 1 template: `shop.resources.read(uri)`." in text
+    assert "- file:///guide.md: text/markdown: The user guide." in text  # its name is the uri's end
+    assert "- db://orders/schema: orders schema: Columns of the orders table" in text
     assert "- db://orders/{id}: Order: One order by its number" in text
-    assert "2 prompts. Fill one in with `shop.prompts.get(name, **arguments)`." in text
+    assert "2 prompts: `shop.prompts.get(name, **arguments)`." in text
     assert "- greeting(customer, tone?): Greeting: Greet a customer by name" in text
+    shared = accessors_stub()
+    for method in ("def read(self, uri: str) -> dict[str, Any]:", "def templates(self) -> list[dict[str, Any]]:",
+                   "async def aread(self, uri: str)", "async def atemplates(self)", "async def alist(self)",
+                   "def get(self, name: str, **arguments: str) -> dict[str, Any]:",
+                   "async def aget(self, name: str, **arguments: str)"):
+        assert method in shared, method
     # `list` comes last in each class: once defined, `list[...]` in the class body names it.
-    for block in ("class resources:", "class prompts:"):
-        body = shop[shop.index(block):]
-        body = body[:body.index("class prompts:")] if block == "class resources:" else body
-        assert body.index("def list()") > body.index("async def alist()")
+    for body in shared.split("class Prompts:"):
+        assert body.index("def list(self)") > body.index("async def alist(self)")
 
 
-def test_unknown_offers_say_where_to_look_and_a_server_that_lists_none_says_so() -> None:
-    unknown = server_stub("shop", [PING])
-    assert "What shop offers to read (see `shop.resources.list()`)." in unknown
-    none = server_stub("shop", [PING], offers=())
-    assert '"""shop lists no resources; read(uri) still reads a ResourceLink\'s uri."""' in none
-    assert '"""shop lists no prompts."""' in none and "def read(uri: str)" in none and "def get(name: str" in none
+def test_a_server_that_lists_nothing_or_is_not_listed_yet_adds_no_lines() -> None:
+    bare = server_stub("shop", [PING], offers=())
+    assert bare == server_stub("shop", [PING]) and "resources" not in bare and "prompts" not in bare
+    only_prompts = server_stub("shop", [PING], offers=[o for o in OFFERS if o.kind == "prompt"])
+    assert "prompts: Prompts" in only_prompts and "resources: Resources" not in only_prompts
 
 
 def test_a_long_listing_is_cut_and_counted() -> None:
@@ -71,8 +70,23 @@ def test_a_tool_named_resources_keeps_its_trailing_underscore_beside_the_accesso
     text = server_stub("shop", tools, names, offers=OFFERS)
     tree = ast.parse(text)
     shop = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "shop")
-    members = [node.name for node in shop.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    members = [node.name if isinstance(node, ast.FunctionDef) else ast.unparse(node.target)
+               for node in shop.body if isinstance(node, (ast.FunctionDef, ast.AnnAssign))]
     assert members == ["resources_", "ping", "resources", "prompts"]
+
+
+def _mypy(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", *args],
+                          cwd=tmp_path, env={**os.environ, "MYPYPATH": str(tmp_path)},
+                          capture_output=True, text=True, timeout=600)
+
+
+USE = ("guide = shop.resources.read('file:///guide.md')\n"
+       "texts: list[str] = [c['text'] for c in guide['contents']]\n"
+       "uris = [r['uri'] for r in shop.resources.list()]\n"
+       "hello = shop.prompts.get('greeting', customer='Ada', tone='formal')\n"
+       "both = asyncio.run(shop.prompts.aget('greeting', customer='Ada'))\n"
+       "shop.ping()\n")
 
 
 def test_the_stub_package_has_the_accessors_and_code_using_them_passes_mypy_strict(tmp_path: Path) -> None:
@@ -80,24 +94,25 @@ def test_the_stub_package_has_the_accessors_and_code_using_them_passes_mypy_stri
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text(text, encoding="utf-8")
     init = (tmp_path / "shop" / "__init__.pyi").read_text()
-    assert "\nclass resources:\n" in init and "\nclass prompts:\n" in init and "- greeting(customer, tone?)" in init
-    (tmp_path / "use.py").write_text(
-        "import asyncio\n\nimport shop\n\n"
-        "guide = shop.resources.read('file:///guide.md')\n"
-        "texts: list[str] = [c['text'] for c in guide['contents']]\n"
-        "uris = [r['uri'] for r in shop.resources.list()]\n"
-        "hello = shop.prompts.get('greeting', customer='Ada', tone='formal')\n"
-        "both = asyncio.run(shop.prompts.aget('greeting', customer='Ada'))\n"
-        "shop.ping()\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "shop", "-m", "use"],
-                          cwd=tmp_path, env={**os.environ, "MYPYPATH": str(tmp_path)},
-                          capture_output=True, text=True, timeout=600)
+    assert "\nresources: Resources\n" in init and "\nprompts: Prompts\n" in init and "- greeting(customer, tone?)" in init
+    assert "class Resources:" in (tmp_path / "shop" / "_codemode_accessors.pyi").read_text()
+    (tmp_path / "use.py").write_text("import asyncio\n\nimport shop\n\n" + USE, encoding="utf-8")
+    done = _mypy(tmp_path, "-p", "shop", "-m", "use")
     assert done.returncode == 0, done.stdout + done.stderr
     (tmp_path / "use.py").write_text("import shop\n\nshop.prompts.get(name=1)\n", encoding="utf-8")
-    wrong = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-m", "use"],
-                           cwd=tmp_path, env={**os.environ, "MYPYPATH": str(tmp_path)},
-                           capture_output=True, text=True, timeout=600)
+    wrong = _mypy(tmp_path, "-m", "use")
     assert wrong.returncode == 1 and 'incompatible type "int"; expected "str"' in wrong.stdout, wrong.stdout
+
+
+def test_an_all_servers_text_with_the_accessors_once_passes_mypy_strict(tmp_path: Path) -> None:
+    # What the "stubs" disclosure shows, as one module: the shared classes, then each server.
+    quiet = server_stub("quiet", [PING], offers=())
+    text = accessors_stub() + "\n\n" + server_stub("shop", [PING, LIST_ORDERS], offers=OFFERS) + "\n\n" + quiet
+    (tmp_path / "surface.pyi").write_text(text, encoding="utf-8")
+    (tmp_path / "use.py").write_text("import asyncio\n\nfrom surface import quiet, shop\n\n" + USE
+                                     + "quiet.resources.read('x://y')\nquiet.prompts.list()\n", encoding="utf-8")
+    done = _mypy(tmp_path, "-m", "surface", "-m", "use")
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_search_finds_prompts_and_resources_beside_tools_and_shows_the_call() -> None:

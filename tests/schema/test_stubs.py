@@ -195,8 +195,9 @@ def test_signature_line_is_the_one_line_call_form() -> None:
 
 
 def tools_part(text: str) -> str:
-    """A server stub without its `resources` and `prompts` classes (tests/schema/test_offers.py)."""
-    return text.split("\n\n    class resources:")[0].rstrip("\n") + "\n"
+    """A server stub without what it lists (its `resources` and `prompts` attributes,
+    tests/schema/test_offers.py)."""
+    return text.split("\n\n    resources: Resources")[0].split("\n\n    prompts: Prompts")[0].rstrip("\n") + "\n"
 
 
 def test_server_stub_defines_types_once_then_the_server_class() -> None:
@@ -219,7 +220,7 @@ class SalesSummary(TypedDict):
     top: NotRequired[list[Order]]
 
 
-class demo:
+class demo(Server):
     """demo MCP server: 4 tools."""
 
     @staticmethod
@@ -273,14 +274,13 @@ class demo:
 def test_server_stub_uses_the_given_names_and_a_safe_class_name() -> None:
     names = NameMap.build(["ping", "list_orders"], reserved=["ping"])
     text = server_stub("my-server", [PING], names)
-    assert "`my_server.resources.list()`" in text
     assert (
         tools_part(text)
         == '''\
 from typing import Any
 
 
-class my_server:
+class my_server(Server):
     """my-server MCP server: 1 tool."""
 
     @staticmethod
@@ -289,7 +289,7 @@ class my_server:
 '''
     )
     assert tools_part(server_stub("x", [], class_name="X")) == \
-        'from typing import Any\n\n\nclass X:\n    """x MCP server: 0 tools."""\n'
+        'class X(Server):\n    """x MCP server: 0 tools."""\n'
 
 
 def test_colliding_tool_names_get_distinct_defs() -> None:

@@ -328,6 +328,7 @@ def test_the_public_api_is_pinned() -> None:
         "NameMap",
         "Param",
         "ToolDef",
+        "accessors_stub",
         "annotation",
         "check_arguments",
         "drop_unset",

@@ -133,7 +133,7 @@ class ToolSurface:
                 raise CodemodeError(f"server {key!r} has no tool {tool!r}; {hint}")
             return api.stub()
         keys = [self._resolve_server(server)] if server else sorted({key for key, _ in self._api})
-        return "\n\n".join(self.accountant.stub_text(key) for key in keys)
+        return self.accountant.stubs_text(keys)
 
     def server_key(self, server: str) -> str:
         """The Python name of a server given by its config or Python name, without starting

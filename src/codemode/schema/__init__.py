@@ -8,7 +8,8 @@ every start, so it must never pull in pydantic, mcp, `typing` or `inspect` at im
 - `to_identifier`, `NameMap`: MCP names <-> unique Python identifiers, reversibly.
 - `annotation`, `parameters`, `Param`, `NO_DEFAULT`, `signature`: schemas as Python types.
 - `check_arguments`, `drop_unset`: a call's arguments against the input schema.
-- `stub`, `server_stub`, `types_stub`, `signature_line`: `.pyi`-style text for readers;
+- `stub`, `server_stub`, `types_stub`, `signature_line`: `.pyi`-style text for readers
+  (`accessors_stub`: the servers' base and accessor classes, once before their stubs);
   `name_types`: class names for inline object schemas (`entities` -> `Entity`);
   `stub_package`, `package_name`: a server as a stub package for type checkers.
 - `is_wrapped_output`, `unwrap_structured`, `return_annotation`: the structured result's shape.
@@ -19,6 +20,7 @@ every start, so it must never pull in pydantic, mcp, `typing` or `inspect` at im
 from __future__ import annotations
 
 from codemode.schema._names import NameMap, suggest, to_identifier
+from codemode.schema._offers import accessors_stub
 from codemode.schema._package import package_name, stub_package
 from codemode.schema._params import (
     NO_DEFAULT,
@@ -42,6 +44,7 @@ __all__ = [
     "NameMap",
     "Param",
     "ToolDef",
+    "accessors_stub",
     "annotation",
     "check_arguments",
     "drop_unset",

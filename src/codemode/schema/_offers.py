@@ -2,10 +2,10 @@
 
 Every server namespace has two accessors beside its tools, `srv.resources` (`read(uri)`,
 `templates()`, `list()`) and `srv.prompts` (`get(name, **arguments)`, `list()`), each with an
-async twin (`aread`, ...). `accessor_stubs` writes them as two classes of static methods (the
-text stub nests them in the server's class; the stub package puts them in its `__init__.pyi`),
-their docstrings naming what the server offers when the hub has listed it. `Offer` is one
-such item; `call_text` is how search shows it: a call the code can make.
+async twin (`aread`, ...). Their classes are written once (`ACCESSORS`: once at the top of a
+stubs text, once per stub package), not in every server's class: a server's class only names
+what it lists (`accessor_lines`), so a server that lists nothing costs no tokens for them.
+`Offer` is one such item; `call_text` is how search shows it: a call the code can make.
 
 Invariants:
 - `list` is the last method of each class: a type checker resolves `list[...]` in the class
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Any
 
-__all__ = ["Offer", "accessor_stubs", "call_text", "offer_head", "offer_note", "offers_from_wire"]
+__all__ = ["ACCESSORS", "Offer", "accessor_lines", "accessors_stub", "call_text", "offer_head", "offer_note", "offers_from_wire"]
 
 #: How many resources (templates, prompts) a docstring names; the rest are counted.
 MAX_LISTED = 20
@@ -35,38 +35,41 @@ MAX_NOTE = 80
 
 KINDS = ("resource", "template", "prompt")
 
-_RESOURCE_METHODS = '''\
-@staticmethod
-def read(uri: str) -> dict[str, Any]: ...
-@staticmethod
-def templates() -> list[dict[str, Any]]: ...
-@staticmethod
-async def aread(uri: str) -> dict[str, Any]: ...
-@staticmethod
-async def atemplates() -> list[dict[str, Any]]: ...
-@staticmethod
-async def alist() -> list[dict[str, Any]]: ...
-@staticmethod
-def list() -> list[dict[str, Any]]: ...'''
+#: What every server namespace has beside its tools, written once per stubs text (before the
+#: servers' classes) and once per stub package (its `_codemode_accessors.pyi`): a server's class
+#: derives from `Server`, and only a server that lists something says so, next to its attribute.
+ACCESSORS = '''\
+class Resources:
+    """read(uri) gives {"contents": [{"uri", "mimeType", "text" or "blob" (base64)}]}, also for a
+    ResourceLink a tool returned; list() and templates() the listed dicts; a...: the async twins."""
+    def read(self, uri: str) -> dict[str, Any]: ...
+    def templates(self) -> list[dict[str, Any]]: ...
+    async def aread(self, uri: str) -> dict[str, Any]: ...
+    async def atemplates(self) -> list[dict[str, Any]]: ...
+    async def alist(self) -> list[dict[str, Any]]: ...
+    def list(self) -> list[dict[str, Any]]: ...
 
-#: What the methods give, said once in the class's docstring (per-method docstrings would
-#: repeat it on every server of an "all stubs" disclosure).
-_RESOURCE_NOTE = ('read(uri) gives {"contents": [{"uri", "mimeType", "text" or "blob" (base64)}]}; list() and '
-                  "templates() the dicts listed here (uri or uriTemplate, name, mimeType, description); "
-                  "aread, alist, atemplates are the async twins.")
 
-_PROMPT_METHODS = '''\
-@staticmethod
-def get(name: str, **arguments: str) -> dict[str, Any]: ...
-@staticmethod
-async def aget(name: str, **arguments: str) -> dict[str, Any]: ...
-@staticmethod
-async def alist() -> list[dict[str, Any]]: ...
-@staticmethod
-def list() -> list[dict[str, Any]]: ...'''
+class Prompts:
+    """get(name, **arguments) fills one in (string arguments), giving {"description", "messages"};
+    list() the listed dicts; a...: the async twins."""
+    def get(self, name: str, **arguments: str) -> dict[str, Any]: ...
+    async def aget(self, name: str, **arguments: str) -> dict[str, Any]: ...
+    async def alist(self) -> list[dict[str, Any]]: ...
+    def list(self) -> list[dict[str, Any]]: ...
+'''
 
-_PROMPT_NOTE = ('get(name, **arguments) fills one in (arguments are strings) and gives {"description", '
-                '"messages"}; list() the prompts (name, description, arguments); aget, alist are the async twins.')
+#: The base of every server class in a stubs text (`class demo(Server):`).
+SERVER_BASE = '''\
+class Server:
+    resources: Resources
+    prompts: Prompts
+'''
+
+
+def accessors_stub() -> str:
+    """The accessor classes and the servers' base, once at the top of a stubs text."""
+    return "from typing import Any\n\n\n" + ACCESSORS + "\n\n" + SERVER_BASE
 
 
 class Offer(FrozenRecord):
@@ -158,8 +161,10 @@ def offer_note(offer: Offer) -> str:
     return f"{head}: {offer.summary}" if offer.summary else head
 
 
-def accessor_stubs(server: str, offers: Sequence[Offer] | None) -> list[list[str]]:
-    """The `resources` and `prompts` classes of a server's namespace, as two blocks of lines.
+def accessor_lines(server: str, offers: Sequence[Offer] | None) -> list[str]:
+    """What a server lists, as `resources: Resources` / `prompts: Prompts` each with a docstring
+    naming its items; nothing for a kind it lists none of (or when that is not known: the base
+    class declares both accessors, and `list()` asks).
 
     Args:
         server: the server's Python name (the docstrings' examples use it).
@@ -168,30 +173,20 @@ def accessor_stubs(server: str, offers: Sequence[Offer] | None) -> list[list[str
     resources = [o for o in offers or () if o.kind == "resource"]
     templates = [o for o in offers or () if o.kind == "template"]
     prompts = [o for o in offers or () if o.kind == "prompt"]
-    if offers is None:
-        resource_doc = [f"What {server} offers to read (see `{server}.resources.list()`)."]
-        prompt_doc = [f"{server}'s prompt templates (see `{server}.prompts.list()`)."]
-    else:
-        resource_doc = [f"What {server} offers to read: {_count(len(resources), 'resource')}, "
-                        f"{_count(len(templates), 'template')}. Read one with `{server}.resources.read(uri)`."]
-        resource_doc += _listing(resources, lambda o: o.key, "list()")
+    lines: list[str] = []
+    if resources or templates:
+        doc = [f"{_count(len(resources), 'resource')}, {_count(len(templates), 'template')}: "
+               f"`{server}.resources.read(uri)`."]
+        doc += _listing(resources, lambda o: o.key, "list()")[1:]
         if templates:
-            resource_doc += ["", "Templates (read them with their {...} parts filled in):"]
-            resource_doc += _listing(templates, lambda o: o.key, "templates()")[1:]
-        prompt_doc = [f"{server}'s prompt templates: {_count(len(prompts), 'prompt')}. "
-                      f"Fill one in with `{server}.prompts.get(name, **arguments)`."]
-        prompt_doc += _listing(prompts, _prompt_form, "list()")
-    # A server that lists none of a kind gets one line: its methods still type-check (a
-    # `ResourceLink` a tool returns may be readable), and the surface a model reads stays small.
-    if offers is not None and not resources and not templates:
-        resource_doc = [f"{server} lists no resources; read(uri) still reads a ResourceLink's uri."]
-    else:
-        resource_doc += ["", _RESOURCE_NOTE]
-    if offers is not None and not prompts:
-        prompt_doc = [f"{server} lists no prompts."]
-    else:
-        prompt_doc += ["", _PROMPT_NOTE]
-    return [_class("resources", resource_doc, _RESOURCE_METHODS), _class("prompts", prompt_doc, _PROMPT_METHODS)]
+            doc += ["Templates (read with their {...} parts filled in):"]
+            doc += _listing(templates, lambda o: o.key, "templates()")[1:]
+        lines += ["resources: Resources", *docstring(doc, "")]
+    if prompts:
+        doc = [f"{_count(len(prompts), 'prompt')}: `{server}.prompts.get(name, **arguments)`."]
+        doc += _listing(prompts, _prompt_form, "list()")[1:]
+        lines += ["prompts: Prompts", *docstring(doc, "")]
+    return lines
 
 
 def _prompt_form(offer: Offer) -> str:
@@ -207,15 +202,10 @@ def _listing(offers: list[Offer], head: Any, more: str) -> list[str]:
 
 
 def _note(offer: Offer) -> str:
-    name = offer.name if offer.name and offer.name != offer.key else ""
+    # A name the uri already ends with (`.../guide.md`: guide.md) is not said twice.
+    name = offer.name if offer.name and not offer.key.endswith(offer.name) else ""
     text = f"{name} ({offer.mime_type})" if name and offer.mime_type else name or offer.mime_type
     return f"{text}: {offer.summary}" if text and offer.summary else text or offer.summary or "-"
-
-
-def _class(name: str, doc: list[str], methods: str) -> list[str]:
-    body = docstring(doc, "    ")
-    body += [""] + ["    " + line if line else "" for line in methods.split("\n")]
-    return [f"class {name}:", *body]
 
 
 def _count(number: int, noun: str) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 
 from codemode.schema._names import SERVER_ATTRIBUTES, NameMap
-from codemode.schema._offers import accessor_stubs
+from codemode.schema._offers import ACCESSORS, accessor_lines
 from codemode.schema._stubs import _identifiers, stub, types_stub
 from codemode.schema._typenames import name_types
 
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from codemode.schema._tooldef import ToolDef
 
 __all__ = ["package_name", "stub_package"]
+
+#: The package's module of the accessor classes (`Resources`, `Prompts`), one per package.
+ACCESSORS_MODULE = "_codemode_accessors"
 
 _TYPING_NAMES = ("Any", "Literal", "NotRequired", "TypedDict")
 
@@ -49,7 +52,8 @@ def stub_package(server: str, tools: list[ToolDef], names: NameMap | None = None
         tools: its tools.
         names: tool name -> Python name; by default `NameMap.build` over the tools' names.
         offers: the resources, templates and prompts it lists, named in the docstrings of its
-            `resources` and `prompts` classes (in `__init__.pyi`); None when not known.
+            `resources` and `prompts` attributes (in `__init__.pyi`; their classes are in
+            `_codemode_accessors.pyi`); None when not known.
     """
     names = names if names is not None else NameMap.build((t.name for t in tools), reserved=SERVER_ATTRIBUTES)
     tools = name_types(tools)
@@ -71,8 +75,14 @@ def stub_package(server: str, tools: list[ToolDef], names: NameMap | None = None
     count = f"{len(tools)} tool" if len(tools) == 1 else f"{len(tools)} tools"
     doc = (f'"""The {server} MCP server: {count}. Call them as `{server}.<tool>(...)`; read its resources and '
            f'prompts as `{server}.resources.read(uri)` and `{server}.prompts.get(name, ...)`."""\n')
-    accessors = "\n\n\n".join("\n".join(block) for block in accessor_stubs(server, offers))
-    header = _typing_import(_identifiers(types + accessors))
+    files[f"{package}/{ACCESSORS_MODULE}.pyi"] = "from typing import Any\n\n\n" + ACCESSORS
+    listed = accessor_lines(server, offers)
+    accessors = "\n".join([
+        f"from .{ACCESSORS_MODULE} import Prompts, Resources", "",
+        *(listed if "resources: Resources" in listed else ["resources: Resources"]),
+        *([] if "prompts: Prompts" in listed else ["prompts: Prompts"]),
+    ])
+    header = _typing_import(_identifiers(types))
     parts = [doc + header, types, "\n".join(exports), accessors]
     files[f"{package}/__init__.pyi"] = "\n\n\n".join(part.strip("\n") for part in parts if part) + "\n"
     return files

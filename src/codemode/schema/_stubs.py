@@ -17,7 +17,7 @@ from keyword import iskeyword
 
 from codemode.schema._doctext import docstring as _docstring
 from codemode.schema._names import SERVER_ATTRIBUTES, NameMap, to_identifier
-from codemode.schema._offers import accessor_stubs
+from codemode.schema._offers import accessor_lines
 from codemode.schema._params import (
     NO_DEFAULT,
     is_wrapped_output,
@@ -103,8 +103,9 @@ def server_stub(
     notes: dict[str, str | None] | None = None,
     offers: Sequence[Offer] | None = None,
 ) -> str:
-    """A server's tools as one stub module: imports, `TypedDict`s, then `class <server>:`
-    holding its tools and its `resources` and `prompts` accessors.
+    """A server's tools as one stub module: imports, `TypedDict`s, then `class <server>(Server):`
+    holding its tools and what it lists (resources, prompts) by its accessors; `Server` and the
+    accessor classes are `accessors_stub()`, written once before the servers of a stubs text.
 
     Args:
         server: the server's name in the session.
@@ -121,15 +122,16 @@ def server_stub(
         valid = server.isidentifier() and not iskeyword(server)
         class_name = server if valid else to_identifier(server, fallback="server")
     count = f"{len(tools)} tool" if len(tools) == 1 else f"{len(tools)} tools"
-    body = [f"class {class_name}:", *_docstring([f"{server} MCP server: {count}."], "    ")]
+    body = [f"class {class_name}(Server):", *_docstring([f"{server} MCP server: {count}."], "    ")]
     for tool in tools:
         body += ["", "    @staticmethod"]  # the server is an object whose attributes are its tools
         body += [
             "    " + line if line else ""
             for line in stub(tool, names.to_python(tool.name), note=(notes or {}).get(tool.name, "")).split("\n")
         ]
-    for block in accessor_stubs(class_name, offers):
-        body += ["", *["    " + line if line else "" for line in block]]
+    listed = accessor_lines(class_name, offers)
+    if listed:
+        body += ["", *["    " + line if line else "" for line in listed]]
     blocks = [types_stub(tools), "\n".join(body)]
     code = "\n\n\n".join(block for block in blocks if block)
     used = _identifiers(code)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from codemode.hub import ServerState
-from codemode.schema import NameMap, server_stub
+from codemode.schema import NameMap, accessors_stub, server_stub
 from codemode.tokens.metrics import TokenAccount, Tokenizer, account, default_tokenizer
 
 DISCLOSURES = ("stubs", "search")
@@ -54,8 +54,14 @@ class Accountant:
         self._joined.clear()
 
     def stub_text(self, key: str) -> str:
-        """The stub text of one server, as the "stubs" disclosure shows it."""
+        """The stub text of one server, as the "stubs" disclosure shows it (without the
+        accessor classes: `stubs_text` puts them once before the servers)."""
         return self._texts[key][1]
+
+    def stubs_text(self, keys: Sequence[str]) -> str:
+        """The stubs of these servers as one text: the servers' base and accessor classes
+        once (`schema.accessors_stub`), then each server's stub text."""
+        return "\n\n".join([accessors_stub(), *(self._texts[key][1] for key in keys)]) if keys else ""
 
     def warm(self) -> None:
         """Load the tokenizer and count the per-server texts known so far, ahead of the first
@@ -81,7 +87,7 @@ class Accountant:
         keys = tuple(key for key in servers if key in self._texts)
         joined = self._joined.get(keys)
         if joined is None:
-            joined = ("".join(self._texts[key][0] for key in keys), "\n\n".join(self._texts[key][1] for key in keys))
+            joined = ("".join(self._texts[key][0] for key in keys), self.stubs_text(keys))
             self._joined[keys] = joined
         definitions, stubs = joined
         surface = stubs if self.disclosure == "stubs" else "\n\n".join(searches)
