@@ -290,7 +290,8 @@ class Server:
 
 
 def search(query: str, detail: str = "signatures", limit: int = 10) -> str:
-    """Find tools by what they do, ranked by relevance of their names and descriptions.
+    """Find tools by what they do, ranked by relevance of their names and descriptions; servers'
+    resources and prompts too, each shown as the call that reaches it.
 
     Args:
         query: words describing the tool you need, e.g. "read file" or "open orders".

@@ -39,7 +39,8 @@ FAILED_LISTED = 20
 
 SEARCH_DESCRIPTION = """\
 Find the tools you can call from `execute` code, by what they do (BM25 over names, \
-descriptions and parameters). detail="names" lists `server.tool` names, "signatures" \
+descriptions and parameters), and resources and prompts (shown as calls). detail="names" \
+lists `server.tool` names, "signatures" \
 (default) Python signatures with a summary, "full" the complete stubs with every \
 parameter and return type. Search first, then write code. Pass the `session` an \
 execute result gave so the search counts toward that session's token line."""
