@@ -44,8 +44,9 @@ def test_stubs_name_the_everything_servers_resources_and_prompts_live_and_from_t
         done = cli(tmp_path, "stubs", "everything")
         assert done.returncode == 0, done.stderr
         text = done.stdout
-        assert "    class resources:" in text and "    class prompts:" in text, attempt
-        assert "- demo://resource/static/document/architecture.md: architecture.md (text/markdown)" in text, attempt
+        assert text.startswith("from typing import Any\n\n\nclass Resources:") and "class everything(Server):" in text
+        assert "    resources: Resources\n" in text and "    prompts: Prompts\n" in text, attempt
+        assert "- demo://resource/static/document/architecture.md: text/markdown: Static document" in text, attempt
         assert "- demo://resource/dynamic/text/{resourceId}: Dynamic Text Resource" in text, attempt
         assert "- args-prompt(city, state?): Arguments Prompt: A prompt with two arguments" in text, attempt
     cached = [json.loads(p.read_text()) for p in (tmp_path / "cache").glob("*.json")]
@@ -83,6 +84,10 @@ def test_a_found_call_runs_as_shown_and_the_run_policy_scopes_what_code_search_f
 
 def test_the_demo_server_shows_its_accessors_and_lists_none(session: Session) -> None:
     text = session.stubs("demo")
-    assert "demo lists no resources" in text and "demo lists no prompts." in text
-    assert "\nclass resources:" in session.stub_package("demo")["demo/__init__.pyi"]
+    # The accessor classes once, and nothing in demo's class: it lists no resource or prompt.
+    own = text[text.index("class demo(Server):"):]
+    assert "class Resources:" in text and "resources" not in own and "prompts" not in own
+    package = session.stub_package("demo")
+    assert "\nresources: Resources\nprompts: Prompts" in package["demo/__init__.pyi"]
+    assert "class Prompts:" in package["demo/_codemode_accessors.pyi"]
     assert all(hit.kind == "tool" for hit in session.search_hits("orders of a customer") if hit.server == "demo")
