@@ -29,6 +29,11 @@ each way, about 0.1 ms; the session's lock and limits; the result's text and tok
 1.2 ms; carrying live events that a request cannot carry (a progress notification for each tool
 call's start and end when the request sent no progress token) was about 0.2 ms of it, and is
 gone. The table's "floor" row and the ratio printed under it keep that split in view.
+With timers in the serve process for one run of 900 executes (p50s; the client saw 4.85 ms):
+the tools/call handler 2.80 ms, of which `Session.run` 2.24 ms (1.7 ms in a process of its
+own: here it shares the GIL with the HTTP loop), the hop to its thread and back 0.25 ms, and the
+rest (limits, the result's text and token line) 0.31 ms; the other 2.05 ms are the SDK's HTTP
+server and client. So the SDK's share alone is more than `Session.run`.
 """
 
 from __future__ import annotations
