@@ -343,3 +343,35 @@ def test_the_typescript_tasks_requester_runs_cancels_and_approves_2025_execute_t
     assert "demo.cancel_order needs approval" in asked["message"]
     approved = seen["approved"]["structuredContent"]
     assert approved["result"] == "cancelled" and approved["calls"][0]["approval"]["decision"] == "approved"
+
+
+EVERYTHING = PEERS / "node_modules" / ".bin" / "mcp-server-everything"
+
+
+def test_an_upstream_url_question_in_a_2026_task_waits_in_tasks_get_and_tasks_update_answers_it(
+        tmp_path: Path) -> None:
+    if not EVERYTHING.exists():
+        pytest.fail("the everything server is not installed: run `make peers`")
+    config = write_config(tmp_path / "mcp.json", {"preapproved": ["*"]},
+                          {"everything": {"command": str(EVERYTHING), "args": ["stdio"]}})
+    code = "print(everything.trigger_url_elicitation(url='https://example.com/sign-in'))"
+
+    async def never_asked(context: Any, params: Any) -> Any:
+        raise AssertionError("a task's question came as an elicitation request")
+
+    async def scenario(client: Any) -> dict[str, Any]:
+        task = await client.session.call_tool("execute", {"code": code}, allow_claimed=True)
+        asking = await _poll(client.session, task.task_id, lambda task: task["status"] != "working")
+        await _send(client.session, "tasks/update", task.task_id,
+                    inputResponses={key: {"action": "accept"} for key in asking.get("inputRequests", {})})
+        done = await _poll(client.session, task.task_id, lambda task: task["status"] in TERMINAL)
+        return {"asking": asking, "done": done}
+
+    seen = run_stdio(config, scenario, mode=MODERN, extensions=[_tasks_extension()], elicitation_callback=never_asked)
+    asking = seen["asking"]
+    assert asking["status"] == "input_required", asking
+    [question] = asking["inputRequests"].values()
+    assert question["params"]["mode"] == "url" and question["params"]["url"] == "https://example.com/sign-in"
+    done = seen["done"]
+    assert done["status"] == "completed", done
+    assert "accept" in done["result"]["structuredContent"]["stdout"], done

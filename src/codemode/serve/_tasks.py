@@ -135,7 +135,7 @@ class Task:
         answered = anyio.Event()
         self.inputs[key] = request
         self._replies[key] = (reply, answered)
-        self.status_to("input_required", "waiting for an approval")
+        self.status_to("input_required", "waiting for an answer")
         try:
             await answered.wait()
             return reply[0]

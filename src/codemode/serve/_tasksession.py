@@ -7,7 +7,8 @@ place of the request's `ServerSession` (everything else it reads is passed throu
   also still sent against the request's progress token, which the 2025-11-25 spec keeps valid
   for the task's lifetime. The 2026 extension has no progress on tasks: nothing is sent.
 - the code's prints (`send_log_message`) go on in the handshake era only, best effort.
-- an approval (`elicit_form`) puts the task in `input_required`: in the 2026 era the question
+- an approval or an upstream server's question (`elicit_form`, `elicit_url`) puts the task in
+  `input_required`: in the 2026 era the question
   waits in the task (`tasks/get` shows it, `tasks/update` answers it); in the handshake era it
   is a real `elicitation/create`, tagged with the task, sent on the stream of a waiting
   `tasks/result` when there is one (as the spec suggests), else on the connection's own.
@@ -64,25 +65,34 @@ class TaskSession:
 
     async def elicit_form(self, message: str, requested_schema: Any, related_request_id: Any = None
                           ) -> types.ElicitResult:
+        """An approval, or an upstream server's form question."""
+        return await self._asking({"mode": "form", "message": message, "requestedSchema": requested_schema})
+
+    async def elicit_url(self, message: str, url: str, elicitation_id: str, related_request_id: Any = None
+                         ) -> types.ElicitResult:
+        """An upstream server's URL-mode question (the person opens the URL; nothing passes here)."""
+        return await self._asking({"mode": "url", "message": message, "url": url, "elicitationId": elicitation_id})
+
+    async def _asking(self, question: dict[str, Any]) -> types.ElicitResult:
         # Runs in a task of its own (the approver's thread asked for it), outside the run's cancel
         # scope: `Task.cancel` cancels it too, or the run would wait for the approval timeout.
         asking = asyncio.current_task()
         self._task.asking.add(asking)
         try:
-            return await self._elicit_form(message, requested_schema)
+            return await self._elicit(question)
         finally:
             self._task.asking.discard(asking)
 
-    async def _elicit_form(self, message: str, requested_schema: Any) -> types.ElicitResult:
+    async def _elicit(self, question: dict[str, Any]) -> types.ElicitResult:
         task = self._task
-        question = {"mode": "form", "message": message, "requestedSchema": requested_schema}
         if task.modern:
             reply = await task.ask({"method": "elicitation/create", "params": question})
             return types.ElicitResult.model_validate(reply)
-        task.status_to("input_required", "waiting for an approval")
+        task.status_to("input_required", "waiting for an answer")
         try:
             session, request_id = task.waiter or (self._session, None)
-            request = types.ElicitRequest(params=types.ElicitRequestFormParams.model_validate(
+            params_type = types.ElicitRequestURLParams if question["mode"] == "url" else types.ElicitRequestFormParams
+            request = types.ElicitRequest(params=params_type.model_validate(
                 {**question, "_meta": {RELATED_TASK: {"taskId": task.id}}}))
             return await session.send_request(request, types.ElicitResult,
                                               metadata=ServerMessageMetadata(related_request_id=request_id))
