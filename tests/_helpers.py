@@ -5,12 +5,13 @@ Every wait is bounded: a hang fails the test instead of stalling the suite.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # How long a server may take to go after SIGTERM before it gets SIGKILL.
@@ -72,3 +73,28 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = WAIT
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)  # what is awaited has no event to wait on
+
+
+UVICORN_READY = b"Uvicorn running on"
+
+
+@contextlib.contextmanager
+def uvicorn_server(argv: Callable[[int], list[str]], timeout: float = 30.0) -> Iterator[str]:
+    """A test's own MCP server over streamable HTTP (a Python script under uvicorn), started
+    with `argv(port)` on a free port: its URL, `http://127.0.0.1:PORT/mcp`, until the block ends."""
+    import sys
+    import threading
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, *argv(port)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        log = read_until(process.stderr, UVICORN_READY, timeout)
+        assert UVICORN_READY in log, log.decode(errors="replace")
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # never a full pipe
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        stop(process, timeout=10)
+        if process.stderr is not None:
+            process.stderr.close()

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _helpers import free_port, read_until, stop, wait_until
+from _helpers import uvicorn_server, wait_until
 from anyio.from_thread import BlockingPortal
 
 from codemode import __version__
@@ -22,8 +20,6 @@ from codemode.hub import Hub
 
 PEER = str(Path(__file__).with_name("peer_server.py"))
 EXIT_WAIT = 30.0
-START_TIMEOUT = 30.0
-_READY = b"Uvicorn running on"
 
 
 def peer_config(**options: Any) -> Config:
@@ -58,19 +54,8 @@ def test_the_hub_introduces_itself_as_codemode_and_its_version(portal: BlockingP
 @pytest.fixture(scope="module")
 def peer_url() -> Iterator[str]:
     """The peer over streamable HTTP, at http://127.0.0.1:PORT/mcp."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, PEER, "streamable-http", str(port)],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert process.stderr is not None
-        log = read_until(process.stderr, _READY, START_TIMEOUT)
-        assert _READY in log, log.decode(errors="replace")
-        threading.Thread(target=process.stderr.read, daemon=True).start()  # never a full pipe
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        stop(process, timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+    with uvicorn_server(lambda port: [PEER, "streamable-http", str(port)]) as url:
+        yield url
 
 
 @pytest.mark.parametrize("transport", ["stdio", "http"])

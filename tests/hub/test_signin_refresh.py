@@ -9,39 +9,25 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _helpers import free_port, read_until, stop
+from _helpers import uvicorn_server
 
 import codemode
 
 SRC = str(Path(codemode.__file__).parent.parent)
 HERE = Path(__file__).parent
 FOLLOWING_BROWSER = HERE.parent / "conformance" / "browser.py"
-START_TIMEOUT = 30.0
-_READY = b"Uvicorn running on"
 
 
 @pytest.fixture(scope="module")
 def oauth_url() -> Iterator[str]:
     """An MCP server whose authorization server's token endpoint is /as/token."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, str(HERE / "oauth_server.py"), str(port), "/as"],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert process.stderr is not None
-        log = read_until(process.stderr, _READY, START_TIMEOUT)
-        assert _READY in log, log.decode(errors="replace")
-        threading.Thread(target=process.stderr.read, daemon=True).start()  # never a full pipe
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        stop(process, timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+    with uvicorn_server(lambda port: [str(HERE / "oauth_server.py"), str(port), "/as"]) as url:
+        yield url
 
 
 def browser(directory: Path, *, follow: bool) -> Path:
