@@ -2,7 +2,8 @@
 
 While an `execute` runs, each tool call's start and end go to the client as progress
 notifications (when its request carried a progress token), and the code's prints as log
-messages (at or above the level the client asked for). What a request cannot carry costs
+messages (at or above the level the client asked for), or, where the request asked for no
+log level but for progress (the 2026 era, whose logging is deprecated), as progress messages. What a request cannot carry costs
 nothing: no hop to the server's loop (see `Relay.carries`).
 """
 
@@ -70,6 +71,10 @@ class Relay:
                 anyio.from_thread.run(self._progress, _call_message(data))
             elif kind in ("stdout", "stderr") and data and self.logs:
                 anyio.from_thread.run(self._log, kind, data)
+            elif kind in ("stdout", "stderr") and data and self.progress:
+                # Logging is deprecated in the 2026 era: a request that asked for progress and no
+                # log level gets the code's prints as progress messages, the last of each piece.
+                anyio.from_thread.run(self._progress, _print_message(kind, data))
         except Exception:
             logger.debug("codemode serve: a live event could not be sent", exc_info=True)
 
@@ -88,6 +93,17 @@ class Relay:
             pending = self.ctx.session.send_log_message(level=level, data=text,
                                                         logger=stream, related_request_id=self.ctx.request_id)
         await pending
+
+
+#: The most of a print a progress message carries (its end: the newest output).
+PRINT_MESSAGE_CHARS = 500
+
+
+def _print_message(stream: str, text: str) -> str:
+    shown = text.rstrip("\n")
+    if len(shown) > PRINT_MESSAGE_CHARS:
+        shown = "…" + shown[-PRINT_MESSAGE_CHARS:]
+    return f"{stream}: {shown}"
 
 
 def _call_message(call: ToolCall) -> str:
