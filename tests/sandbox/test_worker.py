@@ -8,10 +8,12 @@ server, `fake`, whose tools echo their arguments.
 from __future__ import annotations
 
 import functools
+import signal
 import struct
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -529,3 +531,18 @@ def test_a_call_handler_that_raises_fails_the_call_not_the_cell(portal: Blocking
     outcome = run(portal, sandbox, code, on_call=broken)
     assert outcome.ok and outcome.result == {"kind": "json", "value": "INTERNAL"}
     assert run(portal, sandbox, "fake.echo(x=2)").result == {"kind": "json", "value": 2}
+
+
+def test_only_the_main_thread_of_the_worker_takes_an_interrupt(portal: BlockingPortal, sandbox: Sandbox) -> None:
+    # A process's SIGINT goes to any thread that does not block it. Delivered to the stream
+    # flusher, it left the main thread asleep in a cell's `await asyncio.sleep(600)` until the
+    # cell's time limit (a TIMEOUT where the test above wants KeyboardInterrupt, now and then).
+    run(portal, sandbox, "print('the flusher runs', flush=True)")
+    pid = sandbox.worker_pid
+    assert pid is not None
+    blocks = {}  # thread id -> whether it blocks SIGINT
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        status = dict(line.split(":\t", 1) for line in (task / "status").read_text().splitlines() if ":\t" in line)
+        blocks[int(task.name)] = bool(int(status["SigBlk"], 16) & (1 << (signal.SIGINT - 1)))
+    assert blocks.pop(pid) is False  # the main thread takes it
+    assert blocks and all(blocks.values()), blocks  # the flusher (and any thread of ours) does not

@@ -11,6 +11,7 @@ import io
 import itertools
 import os
 import select
+import signal
 import sys
 import threading
 import time
@@ -247,11 +248,17 @@ class _Flusher:
         if self._thread is not None:
             return
         before = threading.stack_size(_FLUSHER_STACK)
+        # Started with SIGINT blocked, which it keeps: the kernel may deliver a process's signal
+        # to any thread that does not block it, and one delivered here would leave the main
+        # thread asleep in its wait (a cell's `await asyncio.sleep(600)`: nothing wakes its
+        # selector) while the handler waits for the main thread to run Python.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             thread = threading.Thread(target=self._run, name="codemode-stream-flush", daemon=True)
             _threads.mark_internal(thread)
             thread.start()
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             threading.stack_size(before)
         self._thread = thread
 
