@@ -27,6 +27,13 @@ async def whoami(ctx: Context) -> str:
 
 
 @server.tool()
+async def traceparent(ctx: Context) -> str:
+    """The W3C `traceparent` the request's `_meta` carried ("" without one)."""
+    meta = ctx.request_context.meta or {}
+    return str(meta.get("traceparent", ""))
+
+
+@server.tool()
 async def grow(name: str, ctx: Context) -> str:
     """Add a tool named `name` (it echoes its text) and tell the client the list changed."""
 

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as otel_context
+
 from codemode.engine._runstate import DEFAULT_MAX_OUTPUT, _Ask, _Run
 from codemode.engine._turns import Ticket, Turns
 from codemode.sandbox import CallRequest, Sandbox
@@ -157,8 +159,17 @@ class RunPath:
         if timeout == math.inf:
             timeout = None  # `--timeout none`: no limit
 
+        # The caller's trace (a span around `Session.run`, `codemode serve`'s request span): each
+        # tool call's request (the SDK's client span, and the traceparent it sends upstream) is
+        # its child. The calls are served in the sandbox's own tasks, which do not carry it.
+        trace = otel_context.get_current()
+
         async def on_call(request: CallRequest) -> dict[str, Any]:
-            return await self._serve_call(run, request)
+            token = otel_context.attach(trace)
+            try:
+                return await self._serve_call(run, request)
+            finally:
+                otel_context.detach(token)
 
         sandbox = self._sandbox  # close() may drop the session's reference meanwhile
         assert sandbox is not None
