@@ -105,3 +105,65 @@ def test_codemode_serve_carries_each_requests_trace_to_the_upstream_servers_it_c
         for trace_id, result in zip(traces, results, strict=True):
             assert not result.is_error, result.content[0].text
             assert result.structured_content["result"].split("-")[1] == trace_id, (mode, result.structured_content)
+
+
+SITECUSTOMIZE = r'''
+"""Loaded by every Python process the test starts (not the sandbox worker: it runs with -I -S):
+a tracing SDK that appends each finished span as a JSON line to $CODEMODE_TEST_SPANS."""
+import json, os
+
+if os.environ.get("CODEMODE_TEST_SPANS"):
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    class Lines(SpanExporter):
+        def export(self, spans):
+            with open(os.environ["CODEMODE_TEST_SPANS"], "a") as out:
+                for span in spans:
+                    out.write(json.dumps({
+                        "name": span.name, "kind": span.kind.name, "pid": os.getpid(),
+                        "trace": format(span.context.trace_id, "032x"), "span": format(span.context.span_id, "016x"),
+                        "parent": format(span.parent.span_id, "016x") if span.parent else None,
+                        "events": [[event.name, dict(event.attributes or {})] for event in span.events]}) + "\n")
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(Lines()))
+    trace.set_tracer_provider(provider)
+'''
+
+
+def test_with_a_tracing_sdk_codemode_serve_records_the_execute_its_prints_and_its_calls_in_one_trace(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import sys as _sys
+
+    _sys.path.insert(0, str(Path(__file__).parent / "serve"))
+    from _serving import run_stdio, write_config
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    spans_file = tmp_path / "spans.jsonl"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), SRC]))
+    monkeypatch.setenv("CODEMODE_TEST_SPANS", str(spans_file))
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    peer = {"command": sys.executable, "args": [PEER],  # the hub gives a server only the environment it names
+            "env": {"PYTHONPATH": os.environ["PYTHONPATH"], "CODEMODE_TEST_SPANS": str(spans_file)}}
+    config = write_config(tmp_path / "mcp.json", {"poolSize": 0, "preapproved": ["peer.*"]}, {"peer": peer})
+
+    async def scenario(client: Any) -> Any:
+        return await client.call_tool("execute", {"code": "print('looking', flush=True)\npeer.traceparent()"},
+                                      meta={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+
+    result = run_stdio(config, scenario, mode="2026-07-28")
+    assert not result.is_error, result.content[0].text
+    spans = [json.loads(line) for line in spans_file.read_text().splitlines()]
+    mine = [span for span in spans if span["trace"] == trace_id]
+    [execute] = [span for span in mine if span["name"] == "tools/call execute" and span["kind"] == "SERVER"]
+    assert execute["parent"] == "00f067aa0ba902b7"  # the client's span
+    assert ["codemode.stdout", {"text": "looking"}] in execute["events"], execute["events"]
+    [call] = [span for span in mine if span["name"] == "MCP send tools/call traceparent"]
+    assert call["parent"] == execute["span"] and call["pid"] == execute["pid"]  # serve's hub, under the execute
+    [served] = [span for span in mine if span["name"] == "tools/call traceparent" and span["kind"] == "SERVER"]
+    assert served["parent"] == call["span"] and served["pid"] != call["pid"]  # the upstream server's own span

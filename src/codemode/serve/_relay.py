@@ -3,7 +3,8 @@
 While an `execute` runs, each tool call's start and end go to the client as progress
 notifications (when its request carried a progress token), and the code's prints as log
 messages (at or above the level the client asked for), or, where the request asked for no
-log level but for progress (the 2026 era, whose logging is deprecated), as progress messages. What a request cannot carry costs
+log level but for progress (the 2026 era, whose logging is deprecated), as progress messages;
+and where a tracing SDK records the request's span, as its events. What a request cannot carry costs
 nothing: no hop to the server's loop (see `Relay.carries`).
 """
 
@@ -18,6 +19,7 @@ import mcp_types as types
 from mcp.server.connection import allowed_log_levels
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPDeprecationWarning
+from opentelemetry import trace
 
 from codemode.serve._tasks import in_task
 
@@ -58,14 +60,19 @@ class Relay:
         # A run that became a task reports to the task (its status message) with or without a token.
         self.progress = meta.get("progress_token", meta.get("progressToken")) is not None or in_task(ctx)
         self.logs = bool(allowed_log_levels(ctx.protocol_version, meta))
+        # The request's span (the SDK's server middleware opens one): prints become its events
+        # where a tracing SDK records it. The run's tool calls are its children (see `_runpath`).
+        self.span = trace.get_current_span()
 
     @property
     def carries(self) -> bool:
         """Whether this request can carry any live event (else `on_event` need not be called)."""
-        return self.progress or self.logs
+        return self.progress or self.logs or self.span.is_recording()
 
     def on_event(self, event: Event) -> None:
         kind, data = event
+        if kind in ("stdout", "stderr") and data and self.span.is_recording():
+            self.span.add_event(f"codemode.{kind}", {"text": _print_message(kind, data).partition(": ")[2]})
         try:
             if kind == "call" and self.progress:
                 anyio.from_thread.run(self._progress, _call_message(data))
