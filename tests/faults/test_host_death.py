@@ -86,8 +86,12 @@ def test_the_host_killed_between_cells_leaves_no_process(spawn: object, scenario
     wait_for_line(host, "started")
     wait_for_line(host, "finished True")
     processes = snapshot(descendants(host.pid))
-    states = {pid: Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] for pid in processes}
-    assert "T" in states.values(), states  # the worker is paused
+
+    def paused() -> bool:  # SIGSTOP takes effect when the worker is next scheduled: wait for it to show
+        states = {pid: Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] for pid in processes}
+        return "T" in states.values()
+
+    wait_until(paused, "the worker's group paused between cells")
     fault = time.monotonic()
     host.kill()
     host.wait()
