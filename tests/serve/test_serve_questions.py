@@ -171,7 +171,7 @@ def test_the_modes_a_client_declared_decide_which_questions_it_can_be_asked() ->
     from mcp_types import ClientCapabilities, ElicitationCapability, FormElicitationCapability
     from mcp_types import UrlElicitationCapability
 
-    from codemode.serve._rounds import elicitation_modes
+    from codemode.trust.approvers import elicitation_modes
 
     assert elicitation_modes(None) == elicitation_modes(ClientCapabilities()) == frozenset()
     # An empty capability is form only, as the spec has it (a client from before URL mode).

@@ -110,7 +110,8 @@ class ToolSurface:
         entries = [(t.server, t.name, t.tool) for t in self.tools()
                    if scope is None or scope.check(ToolDef(t.server, t.name), 0) is None]
         found = []
-        for key, name in ({srv: api.tool.server for (srv, _), api in self._api.items()}.items() if offers else ()):
+        servers = {api.tool.server: key for (key, _), api in self._api.items()} if offers else {}
+        for name, key in servers.items():  # the servers with tools in the API, by config name
             for offer in self.servers[name].offers or ():
                 method = "prompts/get" if offer.kind == "prompt" else "resources/read"
                 if scope is None or scope.check(ToolDef(key, method), 0) is None:

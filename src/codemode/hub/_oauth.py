@@ -110,7 +110,6 @@ def _browser_provider_class() -> type[OAuthClientProvider]:
     global _PROVIDER
     if _PROVIDER is not None:
         return _PROVIDER
-    import httpx2
     from mcp.client.auth import OAuthClientProvider
 
     class BrowserSignIn(OAuthClientProvider):
@@ -139,25 +138,18 @@ def _browser_provider_class() -> type[OAuthClientProvider]:
                 if not self._initialized:
                     await self._initialize()
                 lapsed = not self.context.is_token_valid() and self.context.can_refresh_token()
+            flows = [super()._auth_flow(request)]
             if lapsed and self.context.oauth_metadata is None:  # a token file with no server kept
-                discovery = _discover(self)
+                flows.insert(0, _discover(self))
+            for flow in flows:  # each request of each flow goes out, and its response back in
                 try:
-                    outgoing = await discovery.__anext__()
+                    outgoing = await flow.__anext__()
                     while True:
-                        outgoing = await discovery.asend((yield outgoing))
+                        outgoing = await flow.asend((yield outgoing))
                 except StopAsyncIteration:
                     pass
-                except Exception:  # noqa: BLE001 - refused metadata: the SDK's own flow decides, as before
-                    _SDK_AUTH_LOG.debug("discovery before a refresh failed", exc_info=True)
-            flow = super()._auth_flow(request)
-            try:
-                outgoing = await flow.__anext__()
-                while True:
-                    outgoing = await flow.asend((yield outgoing))
-            except StopAsyncIteration:
-                return
-            finally:
-                await flow.aclose()
+                finally:
+                    await flow.aclose()
 
         async def _handle_token_response(self, response: httpx2.Response) -> None:
             await super()._handle_token_response(response)
@@ -214,24 +206,29 @@ async def _discover(provider: OAuthClientProvider) -> AsyncGenerator[httpx2.Requ
     )
 
     context = provider.context
-    for url in build_protected_resource_metadata_discovery_urls(None, context.server_url):
-        found = await handle_protected_resource_response((yield create_oauth_metadata_request(url)))
-        if found is not None:
-            await provider._validate_resource_match(found)
-            context.protected_resource_metadata = found
-            context.auth_server_url = provider._select_authorization_server([str(u) for u in found.authorization_servers])
-            break
-    expected = provider._expected_issuer()
-    for url in build_oauth_authorization_server_metadata_discovery_urls(context.auth_server_url, context.server_url):
-        ok, metadata = await handle_auth_metadata_response((yield create_oauth_metadata_request(url)))
-        if not ok:
-            break
-        if metadata is not None:
-            if context.auth_server_url is None and issuers_match(str(metadata.issuer), expected):
-                expected = str(metadata.issuer)  # a root issuer written with its trailing slash
-            validate_metadata_issuer(metadata, expected)
-            context.oauth_metadata = metadata
-            break
+    try:
+        for url in build_protected_resource_metadata_discovery_urls(None, context.server_url):
+            found = await handle_protected_resource_response((yield create_oauth_metadata_request(url)))
+            if found is not None:
+                await provider._validate_resource_match(found)
+                context.protected_resource_metadata = found
+                context.auth_server_url = provider._select_authorization_server(
+                    [str(u) for u in found.authorization_servers])
+                break
+        expected = provider._expected_issuer()
+        for url in build_oauth_authorization_server_metadata_discovery_urls(context.auth_server_url,
+                                                                            context.server_url):
+            ok, metadata = await handle_auth_metadata_response((yield create_oauth_metadata_request(url)))
+            if not ok:
+                break
+            if metadata is not None:
+                if context.auth_server_url is None and issuers_match(str(metadata.issuer), expected):
+                    expected = str(metadata.issuer)  # a root issuer written with its trailing slash
+                validate_metadata_issuer(metadata, expected)
+                context.oauth_metadata = metadata
+                break
+    except Exception:  # noqa: BLE001 - refused metadata: the SDK's own flow decides, as before
+        _SDK_AUTH_LOG.debug("discovery before a refresh failed", exc_info=True)
 
 
 def _machine(config: HttpServer, oauth: OAuthSettings) -> httpx2.Auth:
@@ -256,7 +253,9 @@ def _machine(config: HttpServer, oauth: OAuthSettings) -> httpx2.Auth:
 
 
 def _cross_app(config: HttpServer, oauth: OAuthSettings) -> httpx2.Auth:
-    from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
+    from mcp.client.auth.extensions.identity_assertion import (
+        IdentityAssertionOAuthProvider,
+    )
 
     assert oauth.issuer and oauth.client_id and oauth.client_secret
     method = oauth.token_endpoint_auth_method if oauth.token_endpoint_auth_method != "none" else None

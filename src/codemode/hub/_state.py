@@ -74,14 +74,20 @@ class ServerState:
     connect_seconds: float = 0.0
     log: deque[LogRecord] = field(default_factory=lambda: deque(maxlen=_SERVER_LOG_LINES))
     _index: tuple[list[ToolDef], int, dict[str, ToolDef]] | None = field(default=None, repr=False, compare=False)
+    _offers: tuple[tuple[Any, ...], tuple[Offer, ...]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def offers(self) -> tuple[Offer, ...] | None:
         """Its resources, resource templates and prompts as stubs and search show them; None
         when the hub has not listed them (a replayed cassette, an old cache entry)."""
-        if self.resources is None and self.resource_templates is None and self.prompts is None:
+        lists = (self.resources, self.resource_templates, self.prompts)
+        if lists == (None, None, None):
             return None
-        return offers_from_wire(self.resources or (), self.resource_templates or (), self.prompts or ())
+        # Parsed once per listing (a relisting puts new lists here): stubs and every search read it.
+        cached = self._offers
+        if cached is None or any(old is not new for old, new in zip(cached[0], lists, strict=True)):
+            cached = self._offers = (lists, offers_from_wire(*(items or () for items in lists)))
+        return cached[1]
 
     def tool(self, name: str) -> ToolDef | None:
         index = self._index

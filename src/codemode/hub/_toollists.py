@@ -70,11 +70,12 @@ class ToolLists:
 
     def _check_cache(self, link: Link) -> None:
         """Compare the live tool list with the cached one; write the cache when they differ."""
-        entry = entry_of(link.state)
-        if link.cached is not None and same_entry(link.cached, entry) and same_entry(link.cached, entry, OFFER_KEYS):
+        entry, cached = entry_of(link.state), link.cached
+        same_api = cached is not None and same_entry(cached, entry)
+        if same_api and cached is not None and same_entry(cached, entry, OFFER_KEYS):
             return
         _toolcache.save(link.config, entry)
-        if link.cached is not None and not same_entry(link.cached, entry):
+        if cached is not None and not same_api:
             self.generation += 1  # the session built its API on a list that was stale
         link.cached = entry
 
@@ -87,12 +88,13 @@ class ToolLists:
         client = link.client
         capabilities = client.server_capabilities
         state = link.state
-        asks = {"resources": (capabilities.resources, client.list_resources, "resources"),
-                "resource_templates": (capabilities.resources, client.list_resource_templates, "resource_templates"),
-                "prompts": (capabilities.prompts, client.list_prompts, "prompts")}
+        # The state's field (also the field of each page that holds the items): what lists them.
+        asks = {"resources": (capabilities.resources, client.list_resources),
+                "resource_templates": (capabilities.resources, client.list_resource_templates),
+                "prompts": (capabilities.prompts, client.list_prompts)}
 
         async def one(field: str) -> None:
-            declared, fetch, key = asks[field]
+            declared, fetch = asks[field]
             if declared is None:
                 setattr(state, field, [])
                 return
@@ -103,12 +105,12 @@ class ToolLists:
             try:
                 for _ in range(MAX_OFFER_PAGES):
                     page = await fetch(cursor=cursor)
-                    items += [wire(item) for item in getattr(page, key)]
+                    items += [wire(item) for item in getattr(page, field)]
                     cursor = page.next_cursor
                     if cursor is None or len(items) >= MAX_OFFERS:
                         break
             except Exception as exc:  # noqa: BLE001 - stubs and search then say "unknown"; calls still work
-                state.log.append(LogRecord(state.name, "warning", f"listing its {key.replace('_', ' ')} failed: {exc}"))
+                state.log.append(LogRecord(state.name, "warning", f"listing its {field.replace('_', ' ')} failed: {exc}"))
                 return
             setattr(state, field, items[:MAX_OFFERS])
 

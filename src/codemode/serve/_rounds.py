@@ -61,16 +61,6 @@ Outcome = tuple[Any, str]  # a RunReport and its notice
 KEEP_SECONDS = 120.0
 
 
-def elicitation_modes(capabilities: types.ClientCapabilities | None) -> frozenset[str]:
-    """The elicitation modes a client declared (`form`, `url`): an empty `elicitation`
-    capability means form, as the spec has it."""
-    elicitation = capabilities.elicitation if capabilities is not None else None
-    if elicitation is None:
-        return frozenset()
-    form = elicitation.form is not None or elicitation.url is None
-    return frozenset(mode for mode, on in (("form", form), ("url", elicitation.url is not None)) if on)
-
-
 @dataclass
 class _Posed:
     """A question out to the client: its number, its input key and request, how its answer

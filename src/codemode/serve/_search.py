@@ -18,6 +18,7 @@ from typing import Any
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 
+from codemode.schema import render_hits
 from codemode.serve._account import note_search
 from codemode.serve._context import Asker, connection_session
 from codemode.serve._handles import digest
@@ -41,7 +42,7 @@ def search(sessions: Sessions, ctx: ServerRequestContext[Any], arguments: dict[s
                                                  f"not {type(handle).__name__}; or omit it")
     client = counted_toward(ctx, sessions, asker, handle)
     hits = sessions.root.search_hits(query, limit)  # resources and prompts too, as the calls that reach them
-    text = sessions.root.search_text(query, detail, limit) or f"no tool matches {query!r}; try other words"
+    text = render_hits(hits, detail) or f"no tool matches {query!r}; try other words"
     names = [hit.call for hit in hits if hit.kind == "tool"]
     others = {kind: [hit.call for hit in hits if hit.kind in kinds]
               for kind, kinds in (("resources", ("resource", "template")), ("prompts", ("prompt",)))}

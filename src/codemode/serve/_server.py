@@ -40,7 +40,7 @@ from codemode.serve._context import Asker, SessionLost, session_for
 from codemode.serve._limits import Refused, RunLimits, check_code, run_limits
 from codemode.serve._links import Link, bound_images, bound_structured
 from codemode.serve._relay import LOG_LEVEL_KEY, Relay
-from codemode.serve._rounds import Run, elicitation_modes
+from codemode.serve._rounds import Run
 from codemode.serve._runapp import (
     EXTENSION_ID,
     RUN_APP_URI,
@@ -55,7 +55,7 @@ from codemode.serve._tools import error_result as _error
 from codemode.serve._tools import linkable, refusal, structured, summary_text, tool_list
 from codemode.serve._values import SCHEME as VALUES_SCHEME
 from codemode.trace import rich_content
-from codemode.trust.approvers import ElicitationApprover
+from codemode.trust.approvers import ElicitationApprover, elicitation_modes
 
 if TYPE_CHECKING:
     from codemode.engine import Event

@@ -31,7 +31,8 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types.methods import is_input_required
 
-from codemode.serve._handles import route_of
+from codemode.serve._context import Asker
+from codemode.serve._tools import error_result
 
 #: Between the route and the sealed state (never in a route, nor in the SDK's base64url seal).
 SEPARATOR = "~"
@@ -53,14 +54,13 @@ class StateRoute:
             if not (isinstance(exc.error.data, Mapping) and exc.error.data.get("reason") == "invalid_request_state"):
                 raise
             return run_lost()
-        return _routed(result, route_of(getattr(ctx.request, "headers", None)))
+        return _routed(result, Asker.of(ctx).route)
 
 
 def run_lost() -> types.CallToolResult:
     """The answer to a retry for a run this process does not hold."""
-    message = "the run this answer was for is gone (it ended, or its server process stopped); run the code again"
-    return types.CallToolResult(content=[types.TextContent(type="text", text=f"{message} [RUN_LOST]")],
-                                structured_content={"error": {"code": "RUN_LOST", "message": message}}, is_error=True)
+    return error_result("RUN_LOST", "the run this answer was for is gone (it ended, or its server process stopped); "
+                                    "run the code again")
 
 
 def _routed(result: HandlerResult, route: str) -> HandlerResult:

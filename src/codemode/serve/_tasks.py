@@ -40,7 +40,7 @@ import secrets
 import time
 import weakref
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -49,11 +49,18 @@ import mcp_types as types
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
-from mcp_types import (INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
-                       MISSING_REQUIRED_CLIENT_CAPABILITY, SERVER_INFO_META_KEY)
+from mcp_types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
+    SERVER_INFO_META_KEY,
+)
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from codemode.serve._handles import DEFAULT_ROUTE, principal, route_of
+from codemode.serve._context import Asker
+from codemode.serve._handles import DEFAULT_ROUTE
 from codemode.serve._tasksession import RELATED_TASK, TaskSession
 
 logger = logging.getLogger(__name__)
@@ -200,7 +207,7 @@ class Tasks:
     def find(self, ctx: ServerRequestContext[Any], task_id: str) -> Task:
         self.purge()
         task = self.tasks.get(task_id)
-        if task is None or task.owner != _owner(ctx):
+        if task is None or task.owner != Asker.of(ctx).owner:
             raise MCPError(INVALID_PARAMS, f"no task {task_id!r} here: it ended more than its TTL ago, or another "
                                            "server process holds it, or it was never started with this token")
         return task
@@ -244,8 +251,8 @@ class Tasks:
                                              "taskSupport): call it without `task`; execute runs as one")
         if self.group is None:
             raise MCPError(INTERNAL_ERROR, "this server's tasks are not running (Tasks.serve)")
-        task = self.create(_owner(ctx), modern, _ttl(params.get("task")),
-                           route_of(getattr(ctx.request, "headers", None)))
+        asker = Asker.of(ctx)
+        task = self.create(asker.owner, modern, _ttl(params.get("task")), asker.route)
         self.group.start_soon(self._drive, task, ctx, call_next)
         if not modern:
             return {"task": task.view(False)}
@@ -262,7 +269,7 @@ class Tasks:
         except MCPError as exc:
             task.error = exc.error.model_dump(by_alias=True, mode="json", exclude_none=True)
             task.status_to("failed", exc.error.message)
-        except Exception as exc:  # noqa: BLE001 - boundary: a bug of ours fails the task, not the server
+        except Exception as exc:
             logger.error("codemode serve: a task failed", exc_info=exc)
             task.error = {"code": INTERNAL_ERROR, "message": f"the server failed to run the code: {exc}"}
             task.status_to("failed", task.error["message"])
@@ -294,7 +301,7 @@ class Tasks:
     async def on_list(self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams) -> dict[str, Any]:
         _era(ctx, "tasks/list")
         self.purge()
-        owner = _owner(ctx)
+        owner = Asker.of(ctx).owner
         return {"tasks": [task.view(False) for task in self.tasks.values() if task.owner == owner]}
 
     async def on_cancel(self, ctx: ServerRequestContext[Any], params: types.CancelTaskRequestParams
@@ -359,10 +366,6 @@ def _era(ctx: ServerRequestContext[Any], method: str) -> bool:
     return modern
 
 
-def _owner(ctx: ServerRequestContext[Any]) -> str | None:
-    return principal(getattr(ctx.request, "headers", None))
-
-
 def _ttl(asked: Any) -> int:
     ttl = asked.get("ttl") if isinstance(asked, Mapping) else None
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
@@ -371,4 +374,4 @@ def _ttl(asked: Any) -> int:
 
 
 def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -31,7 +31,7 @@ from typing import Any
 from codemode.trust.approval import Answer, ApprovalRequest
 from codemode.trust.elicitation import Question, Reply, ask_in_lines
 
-__all__ = ["ElicitationApprover", "KernelApprover", "TerminalApprover", "parse_answer"]
+__all__ = ["ElicitationApprover", "KernelApprover", "TerminalApprover", "elicitation_modes", "parse_answer"]
 
 QUESTION = "Allow? y = this call, a = this tool for the session, n = no: "
 
@@ -236,11 +236,7 @@ class ElicitationApprover:
     @property
     def capable(self) -> bool:
         """Whether the client declared form elicitation (an empty `elicitation` means form)."""
-        capabilities = getattr(self.session, "client_capabilities", None)
-        elicitation = getattr(capabilities, "elicitation", None) if capabilities is not None else None
-        if elicitation is None:
-            return False
-        return getattr(elicitation, "form", None) is not None or getattr(elicitation, "url", None) is None
+        return "form" in elicitation_modes(getattr(self.session, "client_capabilities", None))
 
     def ask(self, request: ApprovalRequest, timeout: float) -> Answer:
         import asyncio
@@ -264,9 +260,7 @@ class ElicitationApprover:
         import asyncio
         import uuid
 
-        elicitation = getattr(getattr(self.session, "client_capabilities", None), "elicitation", None)
-        if elicitation is None or (question.mode == "url" and getattr(elicitation, "url", None) is None) \
-                or (question.mode == "form" and not self.capable):
+        if question.mode not in elicitation_modes(getattr(self.session, "client_capabilities", None)):
             return Reply("decline", f"nobody to ask (the MCP client cannot answer a {question.mode} elicitation)")
         if question.mode == "url":
             coro = self.session.elicit_url(question.describe(), question.url or "", uuid.uuid4().hex,
@@ -282,6 +276,17 @@ class ElicitationApprover:
         except Exception as exc:  # the client answered with an error, or went away
             return Reply("decline", f"nobody to ask (the elicitation failed: {exc})")
         return Reply(result.action, self.by, result.content if result.action == "accept" else None)
+
+
+def elicitation_modes(capabilities: Any) -> frozenset[str]:
+    """The elicitation modes a client declared (`form`, `url`) in its capabilities (the SDK's
+    `ClientCapabilities`, or None): an empty `elicitation` capability means form, as the spec has it."""
+    elicitation = getattr(capabilities, "elicitation", None)
+    if elicitation is None:
+        return frozenset()
+    url = getattr(elicitation, "url", None) is not None
+    form = getattr(elicitation, "form", None) is not None or not url
+    return frozenset(mode for mode, on in (("form", form), ("url", url)) if on)
 
 
 def elicited_answer(action: str, content: Any, by: str) -> Answer:
