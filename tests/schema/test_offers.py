@@ -10,9 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codemode.schema import NameMap, ToolDef, accessors_stub, render_hits, search_tools, server_stub, stub_package
+import pytest
+
+from codemode.schema import (
+    NameMap,
+    ToolDef,
+    accessors_stub,
+    render_hits,
+    search_tools,
+    server_stub,
+    stub_package,
+)
 from codemode.schema._names import SERVER_ATTRIBUTES
-from codemode.schema._offers import call_text, offers_from_wire
+from codemode.schema._offers import Offer, call_text, offers_from_wire
 
 OFFERS = offers_from_wire(
     resources=[{"uri": "file:///guide.md", "name": "guide.md", "mimeType": "text/markdown",
@@ -139,3 +149,13 @@ def test_a_prompt_argument_that_is_no_identifier_is_passed_by_a_dict() -> None:
     odd = next(offer for offer in OFFERS if offer.key == "odd-args")
     assert call_text("shop", odd) == 'shop.prompts.get("odd-args", **{"two words": ...})'
     ast.parse(call_text("shop", odd).replace("...", "'x'"))
+
+
+@pytest.mark.parametrize("kinds", [(), ("resource",), ("prompt",), ("template", "prompt")])
+def test_a_stub_package_declares_both_accessors_whatever_the_server_lists(kinds: tuple[str, ...]) -> None:
+    # A module has no base class to declare them: a server listing prompts but no resources
+    # once lost its `prompts` line there.
+    offers = tuple(Offer(kind, f"{kind}://x" if kind != "prompt" else "greet") for kind in kinds)
+    init = stub_package("srv", [PING], offers=offers)["srv/__init__.pyi"]
+    lines = init.splitlines()
+    assert lines.count("resources: Resources") == 1 and lines.count("prompts: Prompts") == 1, init

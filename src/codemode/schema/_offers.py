@@ -67,9 +67,14 @@ class Server:
 '''
 
 
+def accessors_module() -> str:
+    """The accessor classes as a module of their own (a stub package's)."""
+    return "from typing import Any\n\n\n" + ACCESSORS
+
+
 def accessors_stub() -> str:
     """The accessor classes and the servers' base, once at the top of a stubs text."""
-    return "from typing import Any\n\n\n" + ACCESSORS + "\n\n" + SERVER_BASE
+    return accessors_module() + "\n\n" + SERVER_BASE
 
 
 class Offer(FrozenRecord):
@@ -161,14 +166,16 @@ def offer_note(offer: Offer) -> str:
     return f"{head}: {offer.summary}" if offer.summary else head
 
 
-def accessor_lines(server: str, offers: Sequence[Offer] | None) -> list[str]:
+def accessor_lines(server: str, offers: Sequence[Offer] | None, *, declare_all: bool = False) -> list[str]:
     """What a server lists, as `resources: Resources` / `prompts: Prompts` each with a docstring
     naming its items; nothing for a kind it lists none of (or when that is not known: the base
-    class declares both accessors, and `list()` asks).
+    class declares both accessors, and `list()` asks), unless `declare_all`.
 
     Args:
         server: the server's Python name (the docstrings' examples use it).
         offers: what the server lists; None when unknown (not listed yet).
+        declare_all: declare both attributes even without items (a stub package's module,
+            which has no base class to declare them).
     """
     resources = [o for o in offers or () if o.kind == "resource"]
     templates = [o for o in offers or () if o.kind == "template"]
@@ -177,15 +184,19 @@ def accessor_lines(server: str, offers: Sequence[Offer] | None) -> list[str]:
     if resources or templates:
         doc = [f"{_count(len(resources), 'resource')}, {_count(len(templates), 'template')}: "
                f"`{server}.resources.read(uri)`."]
-        doc += _listing(resources, lambda o: o.key, "list()")[1:]
+        doc += _listing(resources, lambda o: o.key, "list()")
         if templates:
             doc += ["Templates (read with their {...} parts filled in):"]
-            doc += _listing(templates, lambda o: o.key, "templates()")[1:]
+            doc += _listing(templates, lambda o: o.key, "templates()")
         lines += ["resources: Resources", *docstring(doc, "")]
+    elif declare_all:
+        lines.append("resources: Resources")
     if prompts:
         doc = [f"{_count(len(prompts), 'prompt')}: `{server}.prompts.get(name, **arguments)`."]
-        doc += _listing(prompts, _prompt_form, "list()")[1:]
+        doc += _listing(prompts, _prompt_form, "list()")
         lines += ["prompts: Prompts", *docstring(doc, "")]
+    elif declare_all:
+        lines.append("prompts: Prompts")
     return lines
 
 
@@ -198,7 +209,7 @@ def _listing(offers: list[Offer], head: Any, more: str) -> list[str]:
     lines = [f"- {head(o)}: {_note(o)}" for o in offers[:MAX_LISTED]]
     if len(offers) > MAX_LISTED:
         lines.append(f"- ... and {len(offers) - MAX_LISTED} more: {more}")
-    return [""] + lines if lines else []
+    return lines
 
 
 def _note(offer: Offer) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 
 from codemode.schema._names import SERVER_ATTRIBUTES, NameMap
-from codemode.schema._offers import ACCESSORS, accessor_lines
+from codemode.schema._offers import accessor_lines, accessors_module
 from codemode.schema._stubs import _identifiers, stub, types_stub
 from codemode.schema._typenames import name_types
 
@@ -75,13 +75,9 @@ def stub_package(server: str, tools: list[ToolDef], names: NameMap | None = None
     count = f"{len(tools)} tool" if len(tools) == 1 else f"{len(tools)} tools"
     doc = (f'"""The {server} MCP server: {count}. Call them as `{server}.<tool>(...)`; read its resources and '
            f'prompts as `{server}.resources.read(uri)` and `{server}.prompts.get(name, ...)`."""\n')
-    files[f"{package}/{ACCESSORS_MODULE}.pyi"] = "from typing import Any\n\n\n" + ACCESSORS
-    listed = accessor_lines(server, offers)
-    accessors = "\n".join([
-        f"from .{ACCESSORS_MODULE} import Prompts, Resources", "",
-        *(listed if "resources: Resources" in listed else ["resources: Resources"]),
-        *([] if "prompts: Prompts" in listed else ["prompts: Prompts"]),
-    ])
+    files[f"{package}/{ACCESSORS_MODULE}.pyi"] = accessors_module()
+    accessors = "\n".join([f"from .{ACCESSORS_MODULE} import Prompts, Resources", "",
+                            *accessor_lines(server, offers, declare_all=True)])
     header = _typing_import(_identifiers(types))
     parts = [doc + header, types, "\n".join(exports), accessors]
     files[f"{package}/__init__.pyi"] = "\n\n\n".join(part.strip("\n") for part in parts if part) + "\n"
