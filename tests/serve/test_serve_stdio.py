@@ -78,12 +78,9 @@ def test_prints_arrive_as_log_messages_and_calls_as_progress_and_input_becomes_a
     progress: list[str] = []
 
     async def scenario(client: Any) -> Any:
-        async def on_progress(value: float, total: float | None, message: str | None) -> None:
-            progress.append(message or "")
-
         return await client.call_tool("execute", {
             "code": "print('looking up', input['id'])\ndemo.get_order(order_id=input['id'])['id']",
-            "input": {"id": 1001}}, progress_callback=on_progress)
+            "input": {"id": 1001}}, progress_callback=_messages(progress))
 
     result = run_stdio(demo_config_file, scenario, logging_callback=_collect(logs))
     assert not result.is_error, result.content[0].text
@@ -99,12 +96,9 @@ def test_a_2026_request_gets_progress_and_prints_as_progress_when_it_sends_a_tok
     progress: list[str] = []
 
     async def scenario(client: Any) -> Any:
-        async def on_progress(value: float, total: float | None, message: str | None) -> None:
-            progress.append(message or "")
-
-        quiet = await client.call_tool("execute", {"code": "print('hi')\ndemo.get_order(order_id=1001)['id']"})
-        told = await client.call_tool("execute", {"code": "print('hi')\ndemo.get_order(order_id=1001)['id']"},
-                                      progress_callback=on_progress)
+        code = "print('hi')\ndemo.get_order(order_id=1001)['id']"
+        quiet = await client.call_tool("execute", {"code": code})
+        told = await client.call_tool("execute", {"code": code}, progress_callback=_messages(progress))
         return quiet, told
 
     quiet, told = run_stdio(demo_config_file, scenario, mode="2026-07-28", logging_callback=_collect(logs))
@@ -121,6 +115,14 @@ def test_a_2026_request_gets_progress_and_prints_as_progress_when_it_sends_a_tok
 def _collect(into: list[Any]) -> Any:
     async def callback(params: Any) -> None:
         into.append(params)
+
+    return callback
+
+
+def _messages(into: list[str]) -> Any:
+    """A progress callback that keeps each notification's message."""
+    async def callback(value: float, total: float | None, message: str | None) -> None:
+        into.append(message or "")
 
     return callback
 
